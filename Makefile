@@ -1,0 +1,77 @@
+# spikeforge: every user-facing job is one target, a thin wrapper over the `spikeforge` CLI.
+#
+#   make            set up (if needed), then train and evaluate the default network
+#   make test       the test suite (what CI runs)
+#   make sim        full cocotb regression under Verilator and Icarus (SIM=, WAVES=1)
+#   make bench      speed and accuracy benchmarks (BindsNET side by side; sim ratio)
+#
+# CONFIG picks the configuration (a file or a built-in name), default: digits.
+
+CONFIG ?= digits
+VENV   ?= .venv
+PYTHON ?= python3
+SF     := $(VENV)/bin/spikeforge
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SIM    ?=
+WAVES  ?=
+SYSTEM_PACKAGES := iverilog liblz4-dev
+
+.PHONY: all setup system-packages train eval generate sim test test-all lint bench \
+        bench-setup clean help
+
+all: setup train
+
+help:
+	@sed -n '1,10p' Makefile
+
+# -- setup ----------------------------------------------------------------------------
+
+setup: $(STAMP)
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml | system-packages
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[tools,test]'
+	@touch $@
+
+# -- jobs -----------------------------------------------------------------------------
+
+train: setup
+	$(SF) train $(CONFIG)
+
+eval: setup
+	$(SF) eval $(CONFIG) --weights $(WEIGHTS)
+
+generate: setup
+	$(SF) generate $(CONFIG) --out build/rtl
+
+sim: setup
+	$(SF) sim $(if $(SIM),--sim $(SIM)) $(if $(WAVES),--waves)
+
+test: setup
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+
+test-all: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench-setup: setup
+	$(SF) bench --setup
+
+bench: setup
+	$(SF) bench
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

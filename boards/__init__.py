@@ -1,0 +1,1 @@
+"""Artix-7 board tops, host link and build flows."""

@@ -1,0 +1,1 @@
+"""Example configurations shipped with spikeforge (``digits.toml`` is the default)."""

@@ -1,0 +1,148 @@
+"""Arithmetic policies: the fixed-point model and its float64 reference share every step.
+
+The golden model is written once, against this small interface.  :class:`IntegerArithmetic`
+is the specification the RTL matches bit for bit: exact ``int64`` sums, decays rounded toward
+zero, weight changes floor- or stochastically rounded, saturation at every state word.
+:class:`FloatArithmetic` evaluates the same equations in float64 without rounding or
+saturation (weights stay clipped to ``[0, w_max]``, which is part of the model, not of the
+number format), to measure what quantization costs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..config import CoreConfig
+from ..fixedpoint import decay_multiply, decay_shift, decay_shift_unsigned, round_shift
+
+__all__ = ["Arithmetic", "IntegerArithmetic", "FloatArithmetic"]
+
+Array = Any  # np.ndarray of int64 (integer policy) or float64 (float policy)
+
+
+class Arithmetic:
+    """Interface of an arithmetic policy (documentation of the contract)."""
+
+    dtype: type
+    stochastic: bool
+
+    def __init__(self, core: CoreConfig):
+        self.core = core
+        self.d = core.derived
+        self.stochastic = core.stdp.rounding == "stochastic"
+
+    def leak(self, d: Array) -> Array:
+        """Membrane distance from rest after one timestep of leak."""
+        n = self.core.neuron
+        if n.leak_mode == "shift":
+            return self.decay_shift(d, n.leak_shift)
+        return self.decay_multiply(d, n.decay_q, n.decay_frac)
+
+    def decay_shift(self, d: Array, shift: int) -> Array:
+        raise NotImplementedError
+
+    def decay_multiply(self, d: Array, q: int, frac: int) -> Array:
+        raise NotImplementedError
+
+    def decay_unsigned(self, x: Array, shift: int) -> Array:
+        """:meth:`decay_shift` of a state that is never negative (traces, thresholds)."""
+        return self.decay_shift(x, shift)
+
+    def membrane(self, u: Array) -> Array:
+        """Store a membrane value (saturate to the membrane word)."""
+        raise NotImplementedError
+
+    def theta(self, theta: Array) -> Array:
+        """Store an adaptive threshold (saturate to the theta word)."""
+        raise NotImplementedError
+
+    def trace(self, x: Array) -> Array:
+        """Store a trace (saturate to the trace word)."""
+        raise NotImplementedError
+
+    def scale_down(self, x: Array, shift: int, rand16: Array | None) -> Array:
+        """``x / 2**shift`` of a non-negative weight-change numerator."""
+        raise NotImplementedError
+
+    def clip_weights(self, w: Array) -> Array:
+        """Clip an exact weight sum to ``[0, w_max]`` (part of the model in both policies)."""
+        return np.minimum(np.maximum(w, 0), self.d.w_max).astype(self.dtype, copy=False)
+
+    def reciprocal_scale(self, weight_sum: Array) -> tuple[Array, Array]:
+        """Per-neuron normalization: ``(scale, valid)`` for incoming weight sums."""
+        raise NotImplementedError
+
+    def apply_scale(self, w: Array, scale: Array) -> Array:
+        raise NotImplementedError
+
+
+class IntegerArithmetic(Arithmetic):
+    """The fixed-point specification (``int64`` arrays, exact, named roundings)."""
+
+    dtype = np.int64
+
+    def decay_shift(self, d: Array, shift: int) -> Array:
+        return decay_shift(d, shift)
+
+    def decay_unsigned(self, x: Array, shift: int) -> Array:
+        return decay_shift_unsigned(x, shift)
+
+    def decay_multiply(self, d: Array, q: int, frac: int) -> Array:
+        return decay_multiply(d, q, frac)
+
+    def membrane(self, u: Array) -> Array:
+        return np.minimum(np.maximum(u, self.d.v_min), self.d.v_max)
+
+    def theta(self, theta: Array) -> Array:
+        return np.minimum(np.maximum(theta, 0), self.d.theta_max)
+
+    def trace(self, x: Array) -> Array:
+        return np.minimum(np.maximum(x, 0), self.d.trace_max)
+
+    def scale_down(self, x: Array, shift: int, rand16: Array | None) -> Array:
+        return round_shift(x, shift, rand16 if self.stochastic else None)
+
+    def reciprocal_scale(self, weight_sum: Array) -> tuple[Array, Array]:
+        """``floor(norm * 2**F / sum)`` per neuron; neurons with a zero sum keep weights."""
+        valid = weight_sum > 0
+        num = self.core.stdp.norm << self.d.norm_frac_bits
+        scale = num // np.where(valid, weight_sum, 1)
+        return scale, valid
+
+    def apply_scale(self, w: Array, scale: Array) -> Array:
+        """``min(w_max, (w * scale + 2**(F-1)) >> F)``: round half up, then clip."""
+        f = self.d.norm_frac_bits
+        return np.minimum((w * scale + (1 << (f - 1))) >> f, self.d.w_max)
+
+
+class FloatArithmetic(Arithmetic):
+    """The same equations in float64: no rounding, no saturation of state words."""
+
+    dtype = np.float64
+
+    def decay_shift(self, d: Array, shift: int) -> Array:
+        return d * (1.0 - 2.0**-shift)
+
+    def decay_multiply(self, d: Array, q: int, frac: int) -> Array:
+        return d * (q / 2.0**frac)
+
+    def membrane(self, u: Array) -> Array:
+        return u
+
+    def theta(self, theta: Array) -> Array:
+        return np.maximum(theta, 0.0)
+
+    def trace(self, x: Array) -> Array:
+        return np.maximum(x, 0.0)
+
+    def scale_down(self, x: Array, shift: int, rand16: Array | None) -> Array:
+        return x / 2.0**shift
+
+    def reciprocal_scale(self, weight_sum: Array) -> tuple[Array, Array]:
+        valid = weight_sum > 0
+        return self.core.stdp.norm / np.where(valid, weight_sum, 1.0), valid
+
+    def apply_scale(self, w: Array, scale: Array) -> Array:
+        return np.minimum(w * scale, float(self.d.w_max))

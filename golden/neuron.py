@@ -1,0 +1,79 @@
+"""Leaky integrate-and-fire neuron with adaptive threshold (golden model of ``LIFNeuronUnit``).
+
+One call updates every neuron of an array (any shape) by one timestep, steps 4-6 of
+``docs/numerics.md``.  Integer policy: ``int64`` arrays, exact, saturating.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .arith import Arithmetic
+
+__all__ = ["LifResult", "lif_step", "adapt_threshold", "inhibition"]
+
+Array = Any
+
+
+class LifResult(NamedTuple):
+    """New membrane, new refractory count and the spike flags of one timestep."""
+
+    v: Array
+    refractory: Array
+    spike: Array
+
+
+def inhibition(num: Arithmetic, prev_spikes: Array) -> Array:
+    """Direct lateral inhibition: ``w_inh * (spikes of the others at t-1)``.
+
+    ``prev_spikes`` is boolean with neurons on the last axis; the count is exact.
+    """
+    w_inh = num.core.neuron.w_inh
+    others = prev_spikes.sum(axis=-1, keepdims=True) - prev_spikes
+    return (w_inh * others).astype(num.dtype)
+
+
+def lif_step(num: Arithmetic, v: Array, refractory: Array, theta: Array,
+             current: Array, inhib: Array) -> LifResult:
+    """One timestep of the LIF neuron.
+
+    Parameters
+    ----------
+    v : membrane (signed ``membrane`` bits)
+    refractory : remaining refractory timesteps (``refractory_bits``)
+    theta : adaptive threshold (unsigned ``theta`` bits)
+    current : exact synaptic current ``sum_j s_j w_ij`` (unsigned ``current_bits``)
+    inhib : exact lateral inhibition (unsigned ``inhibition_bits``)
+
+    Returns
+    -------
+    LifResult
+        A refractory neuron (``refractory > 0``) counts down, keeps ``v`` and cannot spike.
+        Otherwise ``v' = sat(v_rest + leak(v - v_rest) + current - inhib)``; it spikes when
+        ``v' >= v_th + theta``, and then ``v'`` becomes ``v_reset`` (or ``sat(v' - (v_th +
+        theta))``) and the refractory count ``t_ref``.
+    """
+    n = num.core.neuron
+    active = refractory == 0
+    integrated = num.membrane(n.v_rest + num.leak(v - n.v_rest) + current - inhib)
+    threshold = n.v_th + theta
+    spike = (integrated >= threshold) & active
+    if n.reset_mode == "to_reset":
+        fired = n.v_reset
+    else:
+        fired = num.membrane(integrated - threshold)
+    v_new = np.where(active, np.where(spike, fired, integrated), v)
+    r_new = np.where(spike, n.t_ref, np.maximum(refractory - 1, 0))
+    return LifResult(v_new, r_new, spike)
+
+
+def adapt_threshold(num: Arithmetic, theta: Array, spike: Array) -> Array:
+    """Adaptive threshold while learning: decay (if enabled), then ``+theta_plus`` on spike."""
+    n = num.core.neuron
+    if n.theta_decay_shift:
+        theta = num.decay_unsigned(theta, n.theta_decay_shift)
+    if n.theta_plus:
+        theta = num.theta(theta + n.theta_plus * spike)
+    return theta

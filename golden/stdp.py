@@ -1,0 +1,128 @@
+"""Traces, pair STDP and weight normalization (golden model of ``TraceUnit`` and ``StdpUnit``).
+
+Steps 7-8 of ``docs/numerics.md`` and the per-sample normalization.  Weights are stored as
+``w[j, i]``: input (pre-synaptic) ``j`` on the first axis, neuron ``i`` on the last.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .arith import Arithmetic
+
+__all__ = [
+    "trace_step",
+    "rounding_rand",
+    "potentiation",
+    "depression",
+    "weight_change",
+    "stdp_update",
+    "normalize",
+]
+
+Array = Any
+
+
+def trace_step(num: Arithmetic, x: Array, spike: Array, tau_shift: int) -> Array:
+    """One timestep of a trace: decay toward zero, then bump where ``spike``.
+
+    Decay is ``trunc(x * (1 - 2**-tau_shift))``; the bump sets the trace to ``trace_max``
+    (``set`` mode) or adds ``trace_add`` and saturates (``add`` mode).
+    """
+    s = num.core.stdp
+    x = num.decay_unsigned(x, tau_shift)
+    if s.trace_mode == "set":
+        return np.where(spike, num.core.derived.trace_max, x).astype(num.dtype)
+    return num.trace(x + s.trace_add * spike)
+
+
+def rounding_rand(input_hi16: Array, neuron_hi16: Array) -> Array:
+    """Stochastic-rounding draw of synapse ``(j, i)``: ``hi16(input j) ^ hi16(neuron i)``.
+
+    ``input_hi16`` broadcasts over the input axis (``[..., :, None]`` is added here),
+    ``neuron_hi16`` over the neuron axis.
+    """
+    return np.bitwise_xor(input_hi16[..., :, None], neuron_hi16[..., None, :])
+
+
+def potentiation(num: Arithmetic, w: Array, x_pre: Array, rand16: Array | None) -> Array:
+    """Weight increase on a post event: ``R(x_pre * eta_post [* (w_max - w)])``.
+
+    Brackets: soft bound only.  ``R(a) = round(a / 2**stdp_shift)``, floor or stochastic
+    by ``rand16``.  Elementwise over broadcast operands; never negative.
+    """
+    s, d = num.core.stdp, num.core.derived
+    numerator = x_pre * s.eta_post
+    if s.soft_bound:
+        numerator = numerator * (d.w_max - w)
+    return num.scale_down(numerator, d.stdp_shift, rand16)
+
+
+def depression(num: Arithmetic, w: Array, x_post: Array, rand16: Array | None) -> Array:
+    """Weight decrease on a pre event: ``R(x_post * eta_pre [* w])`` (see potentiation)."""
+    s, d = num.core.stdp, num.core.derived
+    numerator = x_post * s.eta_pre
+    if s.soft_bound:
+        numerator = numerator * w
+    return num.scale_down(numerator, d.stdp_shift, rand16)
+
+
+def weight_change(num: Arithmetic, w: Array, x_pre: Array, x_post: Array,
+                  pre: Array, post: Array, rand16: Array | None) -> Array:
+    """New weights after one STDP update, elementwise over broadcast operands.
+
+    ``w`` are the current weights, ``x_pre``/``x_post`` the traces after this timestep's
+    bump, ``pre``/``post`` the events learned from.  The result is
+    ``clip(w + pot - dep, 0, w_max)`` of the exact sum, ``pot`` the :func:`potentiation`
+    where ``post``, ``dep`` the :func:`depression` where ``pre`` (never with
+    ``potentiation_only``); both draw on the same ``rand16``.
+    """
+    pot = np.where(post, potentiation(num, w, x_pre, rand16), 0)
+    if num.core.stdp.potentiation_only:
+        return num.clip_weights(w + pot)
+    dep = np.where(pre, depression(num, w, x_post, rand16), 0)
+    return num.clip_weights(w + pot - dep)
+
+
+def stdp_update(num: Arithmetic, w: Array, x_pre: Array, x_post: Array,
+                pre: Array, post: Array, input_hi16: Array | None,
+                neuron_hi16: Array | None) -> Array:
+    """Apply :func:`weight_change` to the synapses the events touch, in place.
+
+    ``w`` has shape ``(n_inputs, n_neurons)``; ``x_pre``, ``pre`` and ``input_hi16`` have
+    shape ``(n_inputs,)``, ``x_post``, ``post`` and ``neuron_hi16`` ``(n_neurons,)``; the
+    ``*_hi16`` draws are ``None`` for floor rounding.  A synapse with neither a pre nor a
+    post event changes by zero by definition, so only the rows of inputs with a pre event
+    are visited, or, on the (rare) timesteps with a post event, the whole matrix.
+    """
+    stochastic = input_hi16 is not None and neuron_hi16 is not None
+    if post.any():
+        r = rounding_rand(input_hi16, neuron_hi16) if stochastic else None
+        w[:] = weight_change(num, w, x_pre[:, None], x_post[None, :], pre[:, None],
+                             post[None, :], r)
+        return w
+    if num.core.stdp.potentiation_only:
+        return w
+    # Depression of a neuron whose post trace is zero rounds to zero (the stochastic draw
+    # is below 2**stdp_shift), so only neurons with a live post trace are visited.
+    rows, cols = pre.nonzero()[0], x_post.nonzero()[0]
+    if rows.size and cols.size:
+        idx = np.ix_(rows, cols)
+        r = rounding_rand(input_hi16[rows], neuron_hi16[cols]) if stochastic else None
+        block = w[idx]
+        w[idx] = num.clip_weights(block - depression(num, block, x_post[None, cols], r))
+    return w
+
+
+def normalize(num: Arithmetic, w: Array) -> Array:
+    """Rescale every neuron's incoming weights to sum to ``norm`` (after a training sample).
+
+    Integer: ``scale = floor(norm * 2**16 / sum)``, ``w' = min(w_max, (w * scale + 2**15)
+    >> 16)``; a neuron whose weights sum to zero is left unchanged.
+    """
+    if not num.core.stdp.norm:
+        return w
+    scale, valid = num.reciprocal_scale(w.sum(axis=0))
+    return np.where(valid[None, :], num.apply_scale(w, scale[None, :]), w).astype(num.dtype)

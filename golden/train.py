@@ -1,0 +1,201 @@
+"""Unsupervised training, label assignment and evaluation with the golden model.
+
+Protocol (``docs/numerics.md``, "Training and evaluation"):
+
+1. Training: every epoch presents the training samples in order, one at a time, learning
+   on; sample ``n`` of epoch ``e`` uses generator key ``e * N + n``.
+2. Label pass: learning off, the training samples again (key = index); every neuron is
+   labelled with the class it responds to most.
+3. Test pass: learning off, the test samples (key = index); prediction by mean count of
+   each class's neurons.
+
+Learning-off passes are batched (:meth:`Network.run_batch`) and bit-identical to running the
+samples one by one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Config, ConfigError, CoreConfig
+from .classify import assign_labels, predict
+from .datasets import Dataset
+from .network import Network
+
+__all__ = ["Evaluation", "TrainResult", "train", "evaluate", "save_weights", "load_weights",
+           "WeightsError"]
+
+Array = Any
+Progress = Callable[[str, int, int], None]   # (phase, done, total)
+
+
+class WeightsError(ValueError):
+    """A weights file is missing, malformed or does not match the configuration."""
+
+
+@dataclass
+class Evaluation:
+    """Result of the label and test passes."""
+
+    accuracy: float
+    neuron_labels: Array
+    predictions: Array
+    test_counts: Array
+    train_counts: Array
+    spikes_per_sample: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """Result of :func:`train` followed by :func:`evaluate`."""
+
+    network: Network
+    evaluation: Evaluation
+    train_samples: int
+    epochs: int
+    train_seconds: float
+    input_spikes_per_sample: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, config: Config) -> dict[str, Any]:
+        """The JSON-ready summary the CLI prints."""
+        ev = self.evaluation
+        n_train = self.train_samples * self.epochs
+        return {
+            "config": config.source,
+            "dataset": config.data.dataset,
+            "arithmetic": "float" if self.network.num.dtype == np.float64 else "integer",
+            "accuracy": round(ev.accuracy, 6),
+            "timesteps": config.core.timesteps,
+            "train_samples": self.train_samples,
+            "epochs": self.epochs,
+            "test_samples": int(len(ev.predictions)),
+            "spikes_per_sample": round(ev.spikes_per_sample, 3),
+            "input_spikes_per_sample": round(self.input_spikes_per_sample, 3),
+            "ms_per_train_sample": round(1000 * self.train_seconds / max(n_train, 1), 3),
+            "train_seconds": round(self.train_seconds, 3),
+            "eval_seconds": round(ev.seconds, 3),
+            "seconds": round(self.train_seconds + ev.seconds, 3),
+            "seed": config.core.seed,
+            **self.extra,
+        }
+
+
+def train(core: CoreConfig, train_set: Dataset, epochs: int = 1,
+          arithmetic: str = "integer", progress: Progress | None = None,
+          network: Network | None = None) -> tuple[Network, float, float]:
+    """Train a network on ``train_set``; returns ``(network, seconds, input spikes/sample)``."""
+    net = network if network is not None else Network(core, arithmetic)  # type: ignore[arg-type]
+    n = len(train_set)
+    total = n * epochs
+    input_spikes = 0
+    start = time.perf_counter()
+    for e in range(epochs):
+        for i in range(n):
+            result = net.run_sample(train_set.images[i], key=e * n + i, learn=True)
+            input_spikes += int(result.input_spikes.sum())
+            if progress is not None:
+                progress("train", e * n + i + 1, total)
+    seconds = time.perf_counter() - start
+    return net, seconds, input_spikes / max(total, 1)
+
+
+def evaluate(net: Network, label_set: Dataset, test_set: Dataset,
+             progress: Progress | None = None) -> Evaluation:
+    """Label pass on ``label_set`` then test pass on ``test_set``, learning off."""
+    start = time.perf_counter()
+    n_classes = max(label_set.n_classes, test_set.n_classes)
+
+    def counts_of(ds: Dataset, phase: str) -> Array:
+        done = 0
+
+        def tick(k: int) -> None:
+            nonlocal done
+            done += k
+            if progress is not None:
+                progress(phase, done, len(ds))
+
+        return net.run_batch(ds.images, np.arange(len(ds)), progress=tick, chunk=256)
+
+    train_counts = counts_of(label_set, "label")
+    neuron_labels = assign_labels(train_counts, label_set.labels, n_classes)
+    test_counts = counts_of(test_set, "test")
+    predictions = predict(test_counts, neuron_labels, n_classes)
+    accuracy = float(np.mean(predictions == test_set.labels)) if len(test_set) else 0.0
+    return Evaluation(
+        accuracy=accuracy,
+        neuron_labels=neuron_labels,
+        predictions=predictions,
+        test_counts=test_counts,
+        train_counts=train_counts,
+        spikes_per_sample=float(test_counts.sum(axis=1).mean()) if len(test_set) else 0.0,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def save_weights(path: str | Path, config: Config, net: Network,
+                 neuron_labels: Array | None = None) -> None:
+    """Write weights, thresholds, labels and the config (TOML text) to an ``.npz`` file."""
+    arrays: dict[str, Any] = {"weights": net.weights, "theta": net.theta,
+                              "config": np.array(config.to_toml())}
+    if neuron_labels is not None:
+        arrays["neuron_labels"] = neuron_labels
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_weights(path: str | Path, core: CoreConfig) -> dict[str, Array]:
+    """Read a weights file written by :func:`save_weights` and check it fits ``core``."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read: {exc.strerror}") from None
+    if magic != b"PK\x03\x04":
+        raise WeightsError(f"{path}: not an .npz archive (written by `spikeforge train "
+                           "--weights-out`)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except Exception as exc:   # numpy raises several types for a corrupt archive
+        raise WeightsError(f"{path}: corrupt .npz archive ({exc})") from None
+    for key in ("weights", "theta"):
+        if key not in data:
+            raise WeightsError(f"{path}: missing array {key!r}")
+    w, th = data["weights"], data["theta"]
+    shape = (core.n_inputs, core.n_neurons)
+    if w.shape != shape:
+        raise WeightsError(f"{path}: weights have shape {w.shape}, the config needs {shape}")
+    if th.shape != (core.n_neurons,):
+        raise WeightsError(f"{path}: theta has shape {th.shape}, the config needs "
+                           f"({core.n_neurons},)")
+    if w.dtype.kind not in "iu" or th.dtype.kind not in "iu":
+        raise WeightsError(f"{path}: weights and theta must be integers (float-reference "
+                           "weights cannot be loaded into the fixed-point model)")
+    d = core.derived
+    if w.size and (w.min() < 0 or w.max() > d.w_max):
+        raise WeightsError(f"{path}: weights span {w.min()}..{w.max()}, the config allows "
+                           f"0..{d.w_max} (widths.weight = {core.widths.weight})")
+    if th.size and (th.min() < 0 or th.max() > d.theta_max):
+        raise WeightsError(f"{path}: theta spans {th.min()}..{th.max()}, the config allows "
+                           f"0..{d.theta_max} (widths.theta = {core.widths.theta})")
+    if "config" in data:
+        try:
+            stored = Config.from_dict(__import__("tomllib").loads(str(data["config"])))
+        except (ConfigError, ValueError):
+            stored = None
+        if stored is not None and stored.core != core:
+            data["config_mismatch"] = np.array(True)
+    return data

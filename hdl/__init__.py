@@ -1,0 +1,1 @@
+"""Amaranth generators of the processing elements and the network core."""

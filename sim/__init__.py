@@ -1,0 +1,1 @@
+"""cocotb testbenches and runner helpers (Verilator and Icarus)."""

@@ -1,0 +1,307 @@
+"""The ``spikeforge`` command line.
+
+Every user-facing job is a subcommand; the Makefile targets are thin wrappers over these.
+User errors (bad config, dataset path, weights file, arguments) print one line,
+``spikeforge: error: ...``, and exit with status 2; nothing else is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .config import Config, ConfigError, load_config
+
+__all__ = ["main", "UserError"]
+
+
+class UserError(Exception):
+    """A problem with the user's input; reported as one line, without a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _progress(enabled: bool) -> Callable[[str, int, int], None] | None:
+    """A ``(phase, done, total)`` callback drawing tqdm bars on a terminal, else ``None``."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        bar = bars.get(phase)
+        if bar is None:
+            bar = bars[phase] = tqdm(total=total, desc=f"{phase:>5}", unit="sample",
+                                     leave=False, file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _load(path: str, overrides: dict[str, Any] | None = None,
+          data_path: str | None = None) -> Config:
+    config = load_config(path)
+    if data_path is not None:
+        try:
+            data = dataclasses.replace(config.data, path=data_path)
+        except ConfigError as exc:
+            raise UserError(f"--data {data_path}: {exc}") from None
+        config = Config(core=config.core, data=data, source=config.source)
+    if overrides:
+        core = config.core.replace(**{k: v for k, v in overrides.items() if v is not None})
+        config = Config(core=core, data=config.data, source=config.source)
+    return config
+
+
+def _datasets(config: Config, train_samples: int | None, test_samples: int | None):
+    from .golden.datasets import load_dataset
+
+    data, core = config.data, config.core
+    if core.encoder.kind != "rate":
+        raise UserError(f"{config.source}: encoder.kind = {core.encoder.kind!r}: training on "
+                        "a dataset needs the rate encoder")
+    train_set, test_set = load_dataset(data.dataset, data.path or None, core.encoder.pixel_bits)
+    if train_set.n_pixels != core.n_inputs:
+        raise UserError(f"{config.source}: n_inputs = {core.n_inputs}, but {data.dataset} "
+                        f"images have {train_set.n_pixels} pixels")
+
+    def take(ds, wanted: int | None, default: int, what: str):
+        n = wanted if wanted is not None else (default or len(ds))
+        if n > len(ds):
+            raise UserError(f"{what} = {n}: the {data.dataset} split has only {len(ds)}")
+        return ds.subset(0, n)
+
+    return (take(train_set, train_samples, data.train_samples, "train samples"),
+            take(test_set, test_samples, data.test_samples, "test samples"))
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, sort_keys=False))
+
+
+# -- subcommands ------------------------------------------------------------------------
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if args.json:
+        _print_json({**config.to_dict(), "derived": config.core.derived.to_dict()})
+        return 0
+    print(f"# {config.source}: valid")
+    print(config.to_toml(), end="")
+    print("\n# derived (computed, read-only)")
+    for key, value in config.core.derived.to_dict().items():
+        print(f"# {key} = {value}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .golden.train import TrainResult, evaluate, save_weights, train
+
+    config = _load(args.config, {"timesteps": args.timesteps, "seed": args.seed}, args.data)
+    if not config.core.stdp.learn:
+        raise UserError(f"{config.source}: stdp.learn = false: nothing to train")
+    epochs = args.epochs or config.data.epochs
+    train_set, test_set = _datasets(config, args.samples, args.test_samples)
+    progress = _progress(sys.stderr.isatty() and not args.quiet)
+    if args.weights_out:
+        if args.arithmetic != "integer":
+            raise UserError("--weights-out needs --arithmetic integer (the float reference "
+                            "has no fixed-point weights)")
+        _check_writable(args.weights_out)
+    if args.plots:
+        _check_writable(str(Path(args.plots) / "x"), create=True)
+    net, seconds, input_spikes = train(config.core, train_set, epochs, args.arithmetic,
+                                       progress)
+    evaluation = evaluate(net, train_set, test_set, progress)
+    result = TrainResult(net, evaluation, len(train_set), epochs, seconds, input_spikes)
+    summary = result.summary(config)
+    if args.weights_out:
+        save_weights(args.weights_out, config, net, evaluation.neuron_labels)
+        summary["weights"] = str(args.weights_out)
+    if args.plots:
+        from .plots import training_plots
+
+        summary["plots"] = [str(p) for p in training_plots(Path(args.plots), config, net,
+                                                            evaluation, test_set)]
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_summary(config, summary)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .golden.network import Network
+    from .golden.train import evaluate, load_weights
+
+    config = _load(args.config, data_path=args.data)
+    data = load_weights(args.weights, config.core)
+    net = Network(config.core, weights=data["weights"], theta=data["theta"])
+    train_set, test_set = _datasets(config, args.label_samples, args.test_samples)
+    progress = _progress(sys.stderr.isatty() and not args.quiet)
+    evaluation = evaluate(net, train_set, test_set, progress)
+    summary = {
+        "config": config.source,
+        "weights": str(args.weights),
+        "accuracy": round(evaluation.accuracy, 6),
+        "timesteps": config.core.timesteps,
+        "label_samples": len(train_set),
+        "test_samples": len(test_set),
+        "spikes_per_sample": round(evaluation.spikes_per_sample, 3),
+        "seconds": round(evaluation.seconds, 3),
+    }
+    if "config_mismatch" in data:
+        summary["warning"] = "the weights were trained with a different core configuration"
+    if args.json:
+        _print_json(summary)
+    else:
+        if "warning" in summary:
+            print(f"warning: {summary['warning']}", file=sys.stderr)
+        print(f"accuracy {100 * evaluation.accuracy:.2f}% on {len(test_set)} test samples "
+              f"(labels from {len(train_set)} training samples), "
+              f"{evaluation.spikes_per_sample:.1f} output spikes/sample, "
+              f"{evaluation.seconds:.1f} s")
+    return 0
+
+
+def _check_writable(path: str, create: bool = False) -> None:
+    """Fail before long work if ``path`` cannot be written (``create``: make its folder)."""
+    parent = Path(path).resolve().parent
+    if create:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{parent}: cannot create directory: {exc.strerror}") from None
+    if not parent.is_dir():
+        raise UserError(f"{path}: directory {parent} does not exist")
+
+
+def _print_summary(config: Config, s: dict[str, Any]) -> None:
+    c = config.core
+    print(f"{config.source}: {c.n_inputs} inputs, {c.n_neurons} neurons, {c.timesteps} "
+          f"timesteps, {c.widths.weight}-bit weights ({s['arithmetic']} arithmetic)")
+    print(f"trained on {s['train_samples']} samples x {s['epochs']} epoch(s) in "
+          f"{s['train_seconds']:.1f} s ({s['ms_per_train_sample']:.1f} ms/sample)")
+    print(f"accuracy {100 * s['accuracy']:.2f}% on {s['test_samples']} test samples, "
+          f"{s['spikes_per_sample']:.1f} output spikes/sample")
+    if "weights" in s:
+        print(f"weights written to {s['weights']}")
+    for p in s.get("plots", []):
+        print(f"plot written to {p}")
+
+
+# -- parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="spikeforge", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="unsupervised STDP training, label assignment, test")
+    p.add_argument("config", help="config file or built-in name (digits, mnist-400, ...)")
+    p.add_argument("--samples", type=_positive, help="training samples (default: config)")
+    p.add_argument("--test-samples", type=_positive, help="test samples (default: config)")
+    p.add_argument("--timesteps", type=_positive, help="timesteps per sample")
+    p.add_argument("--epochs", type=_positive, help="training epochs (default: config)")
+    p.add_argument("--seed", type=_non_negative, help="override the config seed")
+    p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
+    p.add_argument("--arithmetic", choices=("integer", "float"), default="integer",
+                   help="fixed-point model (default) or the float64 reference")
+    p.add_argument("--weights-out", metavar="F.npz", help="write the trained weights here")
+    p.add_argument("--plots", metavar="DIR", help="write receptive-field and raster PNGs")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate trained weights (label pass + test pass)")
+    p.add_argument("config")
+    p.add_argument("--weights", required=True, metavar="F.npz")
+    p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
+    p.add_argument("--label-samples", type=_positive,
+                   help="training samples used to label neurons (default: config)")
+    p.add_argument("--test-samples", type=_positive)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("config", help="configuration tools")
+    csub = p.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
+    c = csub.add_parser("check", help="validate and print the resolved config and widths")
+    c.add_argument("config")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_config_check)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("spikeforge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except (UserError, ConfigError) as exc:
+        return _user_error(exc)
+    except ValueError as exc:
+        # Dataset, weights-file and other input checks raise ValueError subclasses.
+        from .golden.datasets import DatasetError
+        from .golden.train import WeightsError
+
+        if isinstance(exc, DatasetError | WeightsError):
+            return _user_error(exc)
+        raise
+    except OSError as exc:
+        return _user_error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+
+def _user_error(exc: object) -> int:
+    message = " ".join(str(exc).split())
+    print(f"spikeforge: error: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,625 @@
+"""The configuration: one frozen, validated object that golden model and RTL both take.
+
+A configuration file is TOML.  Its top-level keys are the :class:`CoreConfig` fields
+(``n_inputs``, ``n_neurons``, ``n_pe``, ``timesteps``, ``seed``); its tables are
+``[widths]``, ``[encoder]``, ``[neuron]``, ``[stdp]`` (the rest of :class:`CoreConfig`) and
+``[data]`` (:class:`DataConfig`: which dataset to train and test on).  Every parameter is an
+integer in the units of the state it acts on (membrane LSBs, weight LSBs, trace LSBs,
+timesteps); the only float is the encoder's ``max_rate``, turned into an integer once, here.
+
+Every derived width and constant is computed once, in :class:`Derived` (``core.derived``), and
+both ``spikeforge.golden`` and ``spikeforge.hdl`` read it from there.
+
+Bad input raises :class:`ConfigError` with a one-line message naming the field, the value and
+the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+
+__all__ = [
+    "ConfigError",
+    "Widths",
+    "EncoderConfig",
+    "NeuronConfig",
+    "StdpConfig",
+    "CoreConfig",
+    "DataConfig",
+    "Config",
+    "Derived",
+    "bits_for",
+    "load_config",
+    "builtin_configs",
+]
+
+#: Bits of each generator output used to draw the encoder's spike (the low half of the word).
+ENCODER_RAND_BITS = 16
+#: Bits of each generator output used for stochastic rounding (the high half of the word).
+ROUNDING_RAND_BITS = 16
+#: Fraction bits of the per-neuron reciprocal used by weight normalization.
+NORM_FRAC_BITS = 16
+
+
+class ConfigError(ValueError):
+    """A configuration value breaks a rule; the message names field, value and rule."""
+
+
+def bits_for(value: int) -> int:
+    """Unsigned bits needed to hold ``value`` (at least 1)."""
+    if value < 0:
+        raise ValueError(f"bits_for needs a non-negative value, got {value!r}")
+    return max(1, int(value).bit_length())
+
+
+def _fail(path: str, value: Any, rule: str) -> typing.NoReturn:
+    raise ConfigError(f"{path} = {value!r}: {rule}")
+
+
+def _check_int(path: str, value: Any, lo: int | None = None, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(path, value, "must be an integer")
+    if lo is not None and value < lo:
+        _fail(path, value, f"must be at least {lo}")
+    if hi is not None and value > hi:
+        _fail(path, value, f"must be at most {hi}")
+
+
+def _check_choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(path, value, "must be one of " + ", ".join(repr(c) for c in choices))
+
+
+def _check_bool(path: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(path, value, "must be true or false")
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Word widths of the stored state, in bits.
+
+    Members
+    -------
+    weight : int
+        Unsigned synaptic weight, 1..16 bits; weights lie in ``[0, 2**weight - 1]``.
+    membrane : int
+        Signed (two's complement) membrane potential, 8..24 bits.
+    theta : int
+        Unsigned adaptive-threshold increment, 1..23 bits.
+    trace : int
+        Unsigned pre- and post-synaptic trace, 1..16 bits.
+    """
+
+    weight: int = 8
+    membrane: int = 16
+    theta: int = 14
+    trace: int = 8
+
+    def _validate(self, prefix: str) -> None:
+        _check_int(f"{prefix}weight", self.weight, 1, 16)
+        _check_int(f"{prefix}membrane", self.membrane, 8, 24)
+        _check_int(f"{prefix}theta", self.theta, 1, 23)
+        _check_int(f"{prefix}trace", self.trace, 1, 16)
+        if self.weight >= self.membrane:
+            _fail(f"{prefix}weight", self.weight,
+                  f"must be narrower than the membrane ({self.membrane} bits, signed)")
+        if self.theta >= self.membrane:
+            _fail(f"{prefix}theta", self.theta,
+                  f"must be narrower than the membrane ({self.membrane} bits, signed)")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Input encoding.
+
+    Members
+    -------
+    kind : "rate" or "direct"
+        ``rate``: each input's pixel sets a Bernoulli spike probability per timestep, drawn
+        from that input's xorshift32 generator.  ``direct``: the caller supplies spikes.
+    pixel_bits : int
+        Unsigned pixel width, 1..16.
+    max_rate : float
+        Spike probability per timestep of a full-scale pixel, in (0, 1]
+        (0.255 = 255 Hz at 1 ms timesteps).
+    """
+
+    kind: Literal["rate", "direct"] = "rate"
+    pixel_bits: int = 8
+    max_rate: float = 0.255
+
+    def _validate(self, prefix: str) -> None:
+        _check_choice(f"{prefix}kind", self.kind, ("rate", "direct"))
+        _check_int(f"{prefix}pixel_bits", self.pixel_bits, 1, 16)
+        if isinstance(self.max_rate, bool) or not isinstance(self.max_rate, int | float):
+            _fail(f"{prefix}max_rate", self.max_rate, "must be a number")
+        if not 0.0 < self.max_rate <= 1.0:
+            _fail(f"{prefix}max_rate", self.max_rate,
+                  "must be a spike probability per timestep in (0, 1]")
+
+
+@dataclass(frozen=True)
+class NeuronConfig:
+    """Leaky integrate-and-fire neuron with adaptive threshold, in membrane LSBs.
+
+    Members
+    -------
+    v_rest, v_reset, v_th : int
+        Resting potential, reset potential and base threshold (signed membrane values).
+    leak_mode : "shift" or "multiply"
+        ``shift``: the distance from rest shrinks by ``2**-leak_shift`` per timestep.
+        ``multiply``: it is multiplied by ``decay_q / 2**decay_frac`` (one DSP multiply).
+        Either way the result is rounded toward zero, so the membrane always reaches rest.
+    leak_shift : int
+        Shift-mode leak, 1..16 (membrane time constant about ``2**leak_shift`` timesteps).
+    decay_q, decay_frac : int
+        Multiply-mode decay factor ``decay_q / 2**decay_frac``; ``decay_frac`` 1..17 so the
+        factor is an 18-bit unsigned DSP operand, ``decay_q`` in ``[0, 2**decay_frac]``.
+    reset_mode : "to_reset" or "subtract"
+        On a spike the membrane is set to ``v_reset``, or the threshold is subtracted.
+    t_ref : int
+        Refractory period in timesteps after a spike (0..255): no integration, no spike.
+    theta_plus : int
+        Adaptive-threshold increment per spike (0 disables adaptation).
+    theta_decay_shift : int
+        Adaptive-threshold decay per timestep, ``theta -= ceil(theta * 2**-shift)``; 0 = none.
+    w_inh : int
+        Direct lateral inhibition: membrane LSBs subtracted from every neuron per other
+        neuron that spiked in the previous timestep (0 disables it).
+    """
+
+    v_rest: int = 0
+    v_reset: int = 1275
+    v_th: int = 3315
+    leak_mode: Literal["shift", "multiply"] = "shift"
+    leak_shift: int = 7
+    decay_q: int = 64880
+    decay_frac: int = 16
+    reset_mode: Literal["to_reset", "subtract"] = "to_reset"
+    t_ref: int = 5
+    theta_plus: int = 13
+    theta_decay_shift: int = 0
+    w_inh: int = 4462
+
+    def _validate(self, prefix: str, widths: Widths) -> None:
+        lo, hi = -(1 << (widths.membrane - 1)), (1 << (widths.membrane - 1)) - 1
+        fits = f"must fit the {widths.membrane}-bit signed membrane ({lo}..{hi})"
+        for name in ("v_rest", "v_reset", "v_th"):
+            _check_int(f"{prefix}{name}", getattr(self, name))
+            if not lo <= getattr(self, name) <= hi:
+                _fail(f"{prefix}{name}", getattr(self, name), fits)
+        if self.v_th <= self.v_rest:
+            _fail(f"{prefix}v_th", self.v_th, f"must be above v_rest ({self.v_rest})")
+        if self.v_reset >= self.v_th:
+            _fail(f"{prefix}v_reset", self.v_reset, f"must be below v_th ({self.v_th})")
+        _check_choice(f"{prefix}leak_mode", self.leak_mode, ("shift", "multiply"))
+        _check_int(f"{prefix}leak_shift", self.leak_shift, 1, 16)
+        _check_int(f"{prefix}decay_frac", self.decay_frac, 1, 17)
+        _check_int(f"{prefix}decay_q", self.decay_q, 0, 1 << self.decay_frac)
+        _check_choice(f"{prefix}reset_mode", self.reset_mode, ("to_reset", "subtract"))
+        _check_int(f"{prefix}t_ref", self.t_ref, 0, 255)
+        theta_max = (1 << widths.theta) - 1
+        _check_int(f"{prefix}theta_plus", self.theta_plus, 0, theta_max)
+        _check_int(f"{prefix}theta_decay_shift", self.theta_decay_shift, 0, 31)
+        if self.v_th + theta_max > hi:
+            _fail(f"{prefix}v_th", self.v_th,
+                  f"plus the largest adaptive threshold ({theta_max}, widths.theta = "
+                  f"{widths.theta}) must fit the membrane maximum {hi}")
+        _check_int(f"{prefix}w_inh", self.w_inh, 0, hi)
+
+
+@dataclass(frozen=True)
+class StdpConfig:
+    """Trace-based pair STDP, the FSpiNN simplifications, and weight normalization.
+
+    Members
+    -------
+    learn : bool
+        Learning on (STDP, threshold adaptation and normalization while training).
+    tau_pre_shift, tau_post_shift : int
+        Trace decay per timestep ``x -= ceil(x * 2**-shift)``, 1..16.
+    trace_mode : "set" or "add"
+        On a spike the trace is set to its maximum, or ``trace_add`` is added (saturating).
+    trace_add : int
+        Trace increment in ``add`` mode.
+    eta_pre, eta_post : int
+        Depression per pre spike ``x_post * eta_pre >> eta_shift`` and potentiation per
+        post spike ``x_pre * eta_post >> eta_shift``, in weight LSBs.
+    eta_shift : int
+        Learning-rate shift, 0..24.
+    rounding : "floor" or "stochastic"
+        How the shifted-out fraction of a weight change is rounded.
+    potentiation_only : bool
+        FSpiNN: no depression on pre spikes.
+    soft_bound : bool
+        Weight-dependent changes: potentiation scaled by ``(w_max - w) / 2**weight_bits``,
+        depression by ``w / 2**weight_bits``.
+    update_every : int
+        FSpiNN: apply weight updates every ``U`` timesteps (1 = every timestep), from
+        spikes seen since the last update and the traces at the update.
+    w_init_max : int
+        Initial weights are uniform integers in ``[0, w_init_max]``.
+    norm : int
+        Weight normalization target: after each training sample every neuron's incoming
+        weights are rescaled to sum to ``norm`` weight LSBs (0 disables it).
+    """
+
+    learn: bool = True
+    tau_pre_shift: int = 4
+    tau_post_shift: int = 4
+    trace_mode: Literal["set", "add"] = "set"
+    trace_add: int = 255
+    eta_pre: int = 7
+    eta_post: int = 655
+    eta_shift: int = 16
+    rounding: Literal["floor", "stochastic"] = "stochastic"
+    potentiation_only: bool = False
+    soft_bound: bool = False
+    update_every: int = 1
+    w_init_max: int = 77
+    norm: int = 1632
+
+    def _validate(self, prefix: str, widths: Widths, n_inputs: int) -> None:
+        _check_bool(f"{prefix}learn", self.learn)
+        _check_int(f"{prefix}tau_pre_shift", self.tau_pre_shift, 1, 16)
+        _check_int(f"{prefix}tau_post_shift", self.tau_post_shift, 1, 16)
+        _check_choice(f"{prefix}trace_mode", self.trace_mode, ("set", "add"))
+        _check_int(f"{prefix}trace_add", self.trace_add, 1, (1 << widths.trace) - 1)
+        _check_int(f"{prefix}eta_pre", self.eta_pre, 0, (1 << 16) - 1)
+        _check_int(f"{prefix}eta_post", self.eta_post, 0, (1 << 16) - 1)
+        _check_int(f"{prefix}eta_shift", self.eta_shift, 0, 24)
+        _check_choice(f"{prefix}rounding", self.rounding, ("floor", "stochastic"))
+        _check_bool(f"{prefix}potentiation_only", self.potentiation_only)
+        _check_bool(f"{prefix}soft_bound", self.soft_bound)
+        _check_int(f"{prefix}update_every", self.update_every, 1, 1 << 16)
+        w_max = (1 << widths.weight) - 1
+        _check_int(f"{prefix}w_init_max", self.w_init_max, 0, w_max)
+        _check_int(f"{prefix}norm", self.norm, 0, w_max * n_inputs)
+        shift = self.eta_shift + (widths.weight if self.soft_bound else 0)
+        if shift > 32:
+            _fail(f"{prefix}eta_shift", self.eta_shift,
+                  f"plus the soft-bound weight shift ({widths.weight}) must be at most 32")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Everything the golden model and the RTL need to agree on.
+
+    Members
+    -------
+    n_inputs : int
+        Input lines (pixels), 1..65536.
+    n_neurons : int
+        Excitatory neurons, 1..65536.
+    n_pe : int
+        Processing-element lanes of the core; must divide ``n_neurons``.
+    timesteps : int
+        Timesteps per sample, 1..65535.
+    seed : int
+        Seed of every generator (initial weights and the per-input and per-neuron xorshift32
+        generators), 0..2**32-1.
+    """
+
+    n_inputs: int = 64
+    n_neurons: int = 100
+    n_pe: int = 4
+    timesteps: int = 350
+    seed: int = 0
+    widths: Widths = field(default_factory=Widths)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    neuron: NeuronConfig = field(default_factory=NeuronConfig)
+    stdp: StdpConfig = field(default_factory=StdpConfig)
+
+    def __post_init__(self) -> None:
+        _check_int("n_inputs", self.n_inputs, 1, 1 << 16)
+        _check_int("n_neurons", self.n_neurons, 1, 1 << 16)
+        _check_int("n_pe", self.n_pe, 1, 1024)
+        _check_int("timesteps", self.timesteps, 1, (1 << 16) - 1)
+        _check_int("seed", self.seed, 0, (1 << 32) - 1)
+        if self.n_neurons % self.n_pe:
+            _fail("n_pe", self.n_pe, f"must divide n_neurons ({self.n_neurons})")
+        for name, cls in (("widths", Widths), ("encoder", EncoderConfig),
+                          ("neuron", NeuronConfig), ("stdp", StdpConfig)):
+            if not isinstance(getattr(self, name), cls):
+                _fail(name, getattr(self, name), f"must be a {cls.__name__}")
+        self.widths._validate("widths.")
+        self.encoder._validate("encoder.")
+        self.neuron._validate("neuron.", self.widths)
+        self.stdp._validate("stdp.", self.widths, self.n_inputs)
+
+    @functools.cached_property
+    def derived(self) -> Derived:
+        """Every derived width and constant, computed once."""
+        return Derived.of(self)
+
+    def replace(self, **changes: Any) -> CoreConfig:
+        """A copy with fields changed; dotted names reach into tables (``"neuron.v_th"``)."""
+        return _replace(self, changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (TOML/JSON-ready), tables last."""
+        return _to_dict(self)
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict` (how testbenches receive the config)."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CoreConfig:
+        """Inverse of :meth:`to_dict`; unknown keys and bad values raise ConfigError."""
+        core: CoreConfig = _build(cls, raw, "")
+        return core
+
+    @classmethod
+    def from_json(cls, text: str) -> CoreConfig:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Derived widths and integer constants; the only place they are computed.
+
+    Members
+    -------
+    w_max : int
+        Largest weight, ``2**weight - 1``.
+    v_min, v_max : int
+        Membrane rails (signed ``membrane`` bits).
+    theta_max, trace_max : int
+        Largest adaptive threshold and trace.
+    current_bits : int
+        Unsigned width of the exact synaptic current ``sum_j s_j w_ij``.
+    inhibition_bits : int
+        Unsigned width of the exact inhibition ``w_inh * (n_neurons - 1)``.
+    membrane_sum_bits : int
+        Signed width that holds ``leaked + current - inhibition`` before saturation.
+    refractory_bits, timestep_bits, count_bits : int
+        Refractory counter, timestep index and per-sample spike count widths.
+    rate_mult : int
+        Encoder gain: a pixel ``p`` spikes when ``rand16 < (p * rate_mult) >> pixel_bits``.
+    rate_mult_bits : int
+        Unsigned width of ``rate_mult``.
+    stdp_shift : int
+        Total right shift of a weight change (``eta_shift``, plus ``weight`` when soft-bound).
+    weight_sum_bits : int
+        Unsigned width of a neuron's incoming weight sum.
+    norm_frac_bits : int
+        Fraction bits of the normalization reciprocal.
+    neurons_per_pe : int
+        Neurons time-multiplexed onto each PE lane.
+    """
+
+    w_max: int
+    v_min: int
+    v_max: int
+    theta_max: int
+    trace_max: int
+    current_bits: int
+    inhibition_bits: int
+    membrane_sum_bits: int
+    refractory_bits: int
+    timestep_bits: int
+    count_bits: int
+    rate_mult: int
+    rate_mult_bits: int
+    stdp_shift: int
+    weight_sum_bits: int
+    norm_frac_bits: int
+    neurons_per_pe: int
+
+    @classmethod
+    def of(cls, core: CoreConfig) -> Derived:
+        """Compute every derived value of ``core``."""
+        w, n = core.widths, core.neuron
+        w_max = (1 << w.weight) - 1
+        v_min, v_max = -(1 << (w.membrane - 1)), (1 << (w.membrane - 1)) - 1
+        current_max = w_max * core.n_inputs
+        inhibition_max = n.w_inh * (core.n_neurons - 1)
+        # leaked lies within the membrane range; the sum needs room for both extremes.
+        sum_hi = v_max + current_max
+        sum_lo = v_min - inhibition_max
+        membrane_sum_bits = max(sum_hi.bit_length(), (-sum_lo - 1).bit_length()) + 1
+        pixel_max = (1 << core.encoder.pixel_bits) - 1
+        scale = (1 << ENCODER_RAND_BITS) << core.encoder.pixel_bits
+        rate_mult = min(round(core.encoder.max_rate * scale / pixel_max), scale)
+        return cls(
+            w_max=w_max,
+            v_min=v_min,
+            v_max=v_max,
+            theta_max=(1 << w.theta) - 1,
+            trace_max=(1 << w.trace) - 1,
+            current_bits=bits_for(current_max),
+            inhibition_bits=bits_for(inhibition_max),
+            membrane_sum_bits=membrane_sum_bits,
+            refractory_bits=bits_for(n.t_ref),
+            timestep_bits=bits_for(core.timesteps - 1),
+            count_bits=bits_for(core.timesteps),
+            rate_mult=rate_mult,
+            rate_mult_bits=bits_for(rate_mult),
+            stdp_shift=core.stdp.eta_shift + (w.weight if core.stdp.soft_bound else 0),
+            weight_sum_bits=bits_for(w_max * core.n_inputs),
+            norm_frac_bits=NORM_FRAC_BITS,
+            neurons_per_pe=core.n_neurons // core.n_pe,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset the experiment trains and tests on.
+
+    Members
+    -------
+    dataset : "digits", "mnist" or "fashion-mnist"
+        ``digits`` is scikit-learn's bundled 8x8 set (train: first 1200, test: other 597);
+        the others are read from local IDX files in ``path``.
+    path : str
+        Directory holding the four IDX files (``.gz`` or raw); empty for ``digits``.
+    train_samples, test_samples : int
+        How many samples to train on and to test on (0 = all of the split).
+    epochs : int
+        Training epochs (learning on).
+    """
+
+    dataset: Literal["digits", "mnist", "fashion-mnist"] = "digits"
+    path: str = ""
+    train_samples: int = 0
+    test_samples: int = 0
+    epochs: int = 1
+
+    def __post_init__(self) -> None:
+        _check_choice("data.dataset", self.dataset, ("digits", "mnist", "fashion-mnist"))
+        if not isinstance(self.path, str):
+            _fail("data.path", self.path, "must be a string (a directory)")
+        if self.dataset == "digits" and self.path:
+            _fail("data.path", self.path, "must be empty for the bundled digits dataset")
+        if self.dataset != "digits" and not self.path:
+            _fail("data.path", self.path,
+                  f"must name the directory holding the {self.dataset} IDX files")
+        _check_int("data.train_samples", self.train_samples, 0)
+        _check_int("data.test_samples", self.test_samples, 0)
+        _check_int("data.epochs", self.epochs, 1, 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A configuration file: the core plus the dataset it is trained on."""
+
+    core: CoreConfig = field(default_factory=CoreConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    source: str = field(default="<defaults>", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file form: core fields at top level, ``[data]`` as a table."""
+        out = self.core.to_dict()
+        out["data"] = self.data.to_dict()
+        return out
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_toml())
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> Config:
+        """Build from the file form; unknown keys and wrong types are errors."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: top level must be a table")
+        raw = dict(raw)
+        data_raw = raw.pop("data", {})
+        try:
+            core = _build(CoreConfig, raw, "")
+            data = _build(DataConfig, data_raw, "data.")
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        return cls(core=core, data=data, source=source)
+
+
+_TABLES: dict[str, type] = {
+    "widths": Widths,
+    "encoder": EncoderConfig,
+    "neuron": NeuronConfig,
+    "stdp": StdpConfig,
+}
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Instantiate dataclass ``cls`` from a TOML table, rejecting unknown keys."""
+    if not isinstance(raw, dict):
+        _fail(prefix.rstrip(".") or "<top>", raw, "must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known or key == "source":
+            valid = ", ".join(sorted(k for k in known if k != "source"))
+            raise ConfigError(f"unknown key '{prefix}{key}' (valid keys here: {valid})")
+        if key in _TABLES and cls is CoreConfig:
+            kwargs[key] = _build(_TABLES[key], value, f"{key}.")
+        else:
+            kwargs[key] = value
+    # Tables validate against their siblings (widths) when the CoreConfig is built.
+    return cls(**kwargs)
+
+
+def _to_dict(core: CoreConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    tables: dict[str, Any] = {}
+    for f in dataclasses.fields(core):
+        value = getattr(core, f.name)
+        if dataclasses.is_dataclass(value):
+            tables[f.name] = dataclasses.asdict(value)
+        else:
+            out[f.name] = value
+    out.update(tables)
+    return out
+
+
+def _replace(core: CoreConfig, changes: dict[str, Any]) -> CoreConfig:
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        table, dot, name = key.partition(".")
+        if dot:
+            if table not in _TABLES:
+                raise ConfigError(f"unknown table {table!r} in {key!r}")
+            if name not in {f.name for f in dataclasses.fields(_TABLES[table])}:
+                raise ConfigError(f"unknown key {key!r}")
+            nested.setdefault(table, {})[name] = value
+        else:
+            if key not in {f.name for f in dataclasses.fields(core)}:
+                raise ConfigError(f"unknown key {key!r}")
+            top[key] = value
+    for table, values in nested.items():
+        top[table] = dataclasses.replace(top.get(table, getattr(core, table)), **values)
+    return dataclasses.replace(core, **top)
+
+
+def builtin_configs() -> dict[str, Path]:
+    """Configurations shipped with the package, by name (``digits``, ``mnist-400``, ...)."""
+    root = resources.files("spikeforge.configs")
+    return {
+        Path(entry.name).stem: Path(str(entry))
+        for entry in root.iterdir()
+        if entry.name.endswith(".toml")
+    }
+
+
+def load_config(spec: str | Path) -> Config:
+    """Load a configuration from a TOML file path or a built-in name (``digits``)."""
+    path = Path(spec)
+    if not path.exists():
+        builtins = builtin_configs()
+        if str(spec) in builtins:
+            path = builtins[str(spec)]
+        else:
+            names = ", ".join(sorted(builtins))
+            raise ConfigError(f"{spec}: no such config file (built-in configs: {names})")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return Config.from_dict(raw, source=str(path))

@@ -1,0 +1,126 @@
+"""The command line: JSON output, weights round trip, one-line errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikeforge.cli import main
+from spikeforge.config import load_config
+from spikeforge.golden.datasets import load_digits
+from spikeforge.golden.train import evaluate, train
+
+SMALL = ["--samples", "40", "--test-samples", "30", "--timesteps", "40", "--quiet"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``spikeforge`` in a fresh interpreter (as users do)."""
+    return subprocess.run([sys.executable, "-m", "spikeforge.cli", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_train_json_and_eval_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "w.npz"
+    assert main(["train", "digits", *SMALL, "--json", "--weights-out", str(weights)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    for key in ("accuracy", "timesteps", "train_samples", "test_samples",
+                "spikes_per_sample", "seconds"):
+        assert key in summary
+    assert summary["timesteps"] == 40
+    assert summary["train_samples"] == 40
+    assert summary["test_samples"] == 30
+
+    # The same training through the library gives the same accuracy (golden is the reference).
+    config = load_config("digits")
+    core = config.core.replace(timesteps=40)
+    train_set, test_set = load_digits(core.encoder.pixel_bits)
+    net, _, _ = train(core, train_set.subset(0, 40))
+    expected = evaluate(net, train_set.subset(0, 40), test_set.subset(0, 30)).accuracy
+    assert summary["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+    with np.load(weights) as f:
+        assert np.array_equal(f["weights"], net.weights)
+        assert np.array_equal(f["theta"], net.theta)
+
+    # eval on a config with the same core reproduces the accuracy from the weights file.
+    cfg_path = tmp_path / "digits40.toml"
+    cfg_path.write_text(config.to_toml().replace("timesteps = 350", "timesteps = 40"))
+    assert main(["eval", str(cfg_path), "--weights", str(weights), "--label-samples", "40",
+                 "--test-samples", "30", "--json", "--quiet"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["accuracy"] == pytest.approx(expected, abs=1e-6)
+    assert "warning" not in ev
+
+
+def test_config_check_prints_derived(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check", "digits", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_inputs"] == 64
+    assert out["derived"]["w_max"] == 255
+    # 8-bit weights, 64 inputs: 255 * 64 = 16320 < 2**14
+    assert out["derived"]["current_bits"] == 14
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "no-such-config"], "no such config file"),
+    (["train", "digits", "--samples", "0"], "positive integer"),
+    (["train", "digits", "--samples", "5000"], "has only 1200"),
+    (["train", "digits", "--timesteps", "x"], "positive integer"),
+    (["train", "digits", "--data", "/tmp"], "data.path"),
+    (["train", "mnist-400", "--data", "/no/such/dir"], "/no/such/dir"),
+    (["train", "digits", "--weights-out", "/no/such/dir/w.npz"], "does not exist"),
+    (["eval", "digits", "--weights", "/no/such/file.npz"], "no such weights file"),
+    (["config", "check", "digits", "--bogus"], "unrecognized arguments"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_user_errors_are_one_line(args: list[str], fragment: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_config_file_names_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(load_config("digits").to_toml().replace("v_th = 3315", "v_th = 40000"))
+    result = run_cli("train", str(bad))
+    assert result.returncode == 2
+    assert "neuron.v_th = 40000" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    typo = tmp_path / "typo.toml"
+    typo.write_text(load_config("digits").to_toml().replace("leak_shift", "leak_shfit"))
+    result = run_cli("config", "check", str(typo))
+    assert result.returncode == 2
+    assert "'neuron.leak_shfit'" in result.stderr
+
+
+def test_bad_weights_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip archive")
+    result = run_cli("eval", "digits", "--weights", str(junk))
+    assert result.returncode == 2
+    assert "not an .npz archive" in result.stderr
+
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, weights=np.zeros((3, 3), np.int64), theta=np.zeros(3, np.int64))
+    result = run_cli("eval", "digits", "--weights", str(wrong))
+    assert result.returncode == 2
+    assert "shape (3, 3)" in result.stderr
+    assert junk.read_bytes() == b"not a zip archive"   # nothing touched
+
+
+def test_weights_out_float_refused_before_training(tmp_path: Path) -> None:
+    result = run_cli("train", "digits", "--arithmetic", "float", "--weights-out",
+                     str(tmp_path / "w.npz"), *SMALL)
+    assert result.returncode == 2
+    assert "--arithmetic integer" in result.stderr
+    assert not (tmp_path / "w.npz").exists()
