@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from ..config import CoreConfig
-from ..fixedpoint import decay_multiply, decay_shift, decay_shift_unsigned, round_shift
+from ..fixedpoint import (
+    decay_multiply,
+    decay_shift,
+    decay_shift_unsigned,
+    round_shift,
+    rounding_offset,
+)
 
 __all__ = ["Arithmetic", "IntegerArithmetic", "FloatArithmetic"]
 
@@ -32,6 +38,11 @@ class Arithmetic:
         self.core = core
         self.d = core.derived
         self.stochastic = core.stdp.rounding == "stochastic"
+
+    def leaked(self, v: Array) -> Array:
+        """Membrane after one timestep of leak, ``v_rest + leak(v - v_rest)``."""
+        v_rest = self.core.neuron.v_rest
+        return v_rest + self.leak(v - v_rest) if v_rest else self.leak(v)
 
     def leak(self, d: Array) -> Array:
         """Membrane distance from rest after one timestep of leak."""
@@ -50,8 +61,12 @@ class Arithmetic:
         """:meth:`decay_shift` of a state that is never negative (traces, thresholds)."""
         return self.decay_shift(x, shift)
 
-    def membrane(self, u: Array) -> Array:
-        """Store a membrane value (saturate to the membrane word)."""
+    def membrane(self, u: Array, below: bool = True) -> Array:
+        """Store a membrane value (saturate to the membrane word).
+
+        ``below=False`` promises ``u >= v_min`` (a leaked membrane plus a non-negative
+        current), so only the upper rail needs checking.
+        """
         raise NotImplementedError
 
     def theta(self, theta: Array) -> Array:
@@ -65,6 +80,14 @@ class Arithmetic:
     def scale_down(self, x: Array, shift: int, rand16: Array | None) -> Array:
         """``x / 2**shift`` of a non-negative weight-change numerator."""
         raise NotImplementedError
+
+    def rounding_offset(self, rand16: Array, shift: int) -> Array | None:
+        """The addend :meth:`scale_down` adds before shifting (``None``: nothing added)."""
+        return None
+
+    def scale_down_offset(self, x: Array, shift: int, offset: Array | None) -> Array:
+        """:meth:`scale_down` with the addend already computed by :meth:`rounding_offset`."""
+        return self.scale_down(x, shift, None)
 
     def clip_weights(self, w: Array) -> Array:
         """Clip an exact weight sum to ``[0, w_max]`` (part of the model in both policies)."""
@@ -82,6 +105,26 @@ class IntegerArithmetic(Arithmetic):
     """The fixed-point specification (``int64`` arrays, exact, named roundings)."""
 
     dtype = np.int64
+    #: Membranes up to this width get their leak tabulated (``2**bits`` entries).
+    LEAK_TABLE_BITS = 20
+
+    def __init__(self, core: CoreConfig):
+        super().__init__(core)
+        self._leak_table: Array | None = None
+
+    def leaked(self, v: Array) -> Array:
+        """:meth:`Arithmetic.leaked`, read from a table of every membrane value.
+
+        The table is the same function evaluated once for the whole membrane range
+        (membranes up to :data:`LEAK_TABLE_BITS` bits), so a step costs one look-up
+        instead of five operations.
+        """
+        if self.core.widths.membrane > self.LEAK_TABLE_BITS:
+            return super().leaked(v)
+        if self._leak_table is None:
+            self._leak_table = super().leaked(
+                np.arange(self.d.v_min, self.d.v_max + 1, dtype=np.int64))
+        return self._leak_table.take(v - self.d.v_min)
 
     def decay_shift(self, d: Array, shift: int) -> Array:
         return decay_shift(d, shift)
@@ -92,8 +135,10 @@ class IntegerArithmetic(Arithmetic):
     def decay_multiply(self, d: Array, q: int, frac: int) -> Array:
         return decay_multiply(d, q, frac)
 
-    def membrane(self, u: Array) -> Array:
-        return np.minimum(np.maximum(u, self.d.v_min), self.d.v_max)
+    def membrane(self, u: Array, below: bool = True) -> Array:
+        if below:
+            u = np.maximum(u, self.d.v_min)
+        return np.minimum(u, self.d.v_max)
 
     def theta(self, theta: Array) -> Array:
         return np.minimum(np.maximum(theta, 0), self.d.theta_max)
@@ -103,6 +148,12 @@ class IntegerArithmetic(Arithmetic):
 
     def scale_down(self, x: Array, shift: int, rand16: Array | None) -> Array:
         return round_shift(x, shift, rand16 if self.stochastic else None)
+
+    def rounding_offset(self, rand16: Array, shift: int) -> Array | None:
+        return rounding_offset(rand16, shift) if self.stochastic else None
+
+    def scale_down_offset(self, x: Array, shift: int, offset: Array | None) -> Array:
+        return np.right_shift(x if offset is None else x + offset, shift)
 
     def reciprocal_scale(self, weight_sum: Array) -> tuple[Array, Array]:
         """``floor(norm * 2**F / sum)`` per neuron; neurons with a zero sum keep weights."""
@@ -128,7 +179,7 @@ class FloatArithmetic(Arithmetic):
     def decay_multiply(self, d: Array, q: int, frac: int) -> Array:
         return d * (q / 2.0**frac)
 
-    def membrane(self, u: Array) -> Array:
+    def membrane(self, u: Array, below: bool = True) -> Array:
         return u
 
     def theta(self, theta: Array) -> Array:

@@ -18,10 +18,10 @@ Array = Any
 
 
 class LifResult(NamedTuple):
-    """New membrane, new refractory count and the spike flags of one timestep."""
+    """New membrane, new refractory count (``None``: all zero) and the spike flags."""
 
     v: Array
-    refractory: Array
+    refractory: Array | None
     spike: Array
 
 
@@ -35,17 +35,18 @@ def inhibition(num: Arithmetic, prev_spikes: Array) -> Array:
     return (w_inh * others).astype(num.dtype)
 
 
-def lif_step(num: Arithmetic, v: Array, refractory: Array, theta: Array,
-             current: Array, inhib: Array) -> LifResult:
+def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
+             current: Array, inhib: Array | None = None) -> LifResult:
     """One timestep of the LIF neuron.
 
     Parameters
     ----------
     v : membrane (signed ``membrane`` bits)
-    refractory : remaining refractory timesteps (``refractory_bits``)
+    refractory : remaining refractory timesteps (``refractory_bits``); ``None`` when no
+        neuron is refractory (all counts zero)
     theta : adaptive threshold (unsigned ``theta`` bits)
     current : exact synaptic current ``sum_j s_j w_ij`` (unsigned ``current_bits``)
-    inhib : exact lateral inhibition (unsigned ``inhibition_bits``)
+    inhib : exact lateral inhibition (unsigned ``inhibition_bits``); ``None`` for none
 
     Returns
     -------
@@ -53,18 +54,31 @@ def lif_step(num: Arithmetic, v: Array, refractory: Array, theta: Array,
         A refractory neuron (``refractory > 0``) counts down, keeps ``v`` and cannot spike.
         Otherwise ``v' = sat(v_rest + leak(v - v_rest) + current - inhib)``; it spikes when
         ``v' >= v_th + theta``, and then ``v'`` becomes ``v_reset`` (or ``sat(v' - (v_th +
-        theta))``) and the refractory count ``t_ref``.
+        theta))``) and the refractory count ``t_ref``.  ``refractory`` comes back ``None``
+        when it went in ``None`` and no neuron spiked.
     """
     n = num.core.neuron
-    active = refractory == 0
-    integrated = num.membrane(n.v_rest + num.leak(v - n.v_rest) + current - inhib)
+    if inhib is None:       # leaked >= v_min and current >= 0: only the upper rail
+        integrated = num.membrane(num.leaked(v) + current, below=False)
+    else:
+        integrated = num.membrane(num.leaked(v) + current - inhib)
     threshold = n.v_th + theta
-    spike = (integrated >= threshold) & active
+    spike = integrated >= threshold
+    if refractory is None:
+        if not np.count_nonzero(spike):
+            return LifResult(integrated, None, spike)
+        active = None
+    else:
+        active = refractory == 0
+        spike &= active
     if n.reset_mode == "to_reset":
         fired = n.v_reset
     else:
         fired = num.membrane(integrated - threshold)
-    v_new = np.where(active, np.where(spike, fired, integrated), v)
+    v_new = np.where(spike, fired, integrated)
+    if active is None:
+        return LifResult(v_new, np.where(spike, n.t_ref, 0), spike)
+    v_new = np.where(active, v_new, v)
     r_new = np.where(spike, n.t_ref, np.maximum(refractory - 1, 0))
     return LifResult(v_new, r_new, spike)
 

@@ -19,6 +19,8 @@ __all__ = [
     "depression",
     "weight_change",
     "stdp_update",
+    "depress_rows",
+    "trace_decay_table",
     "normalize",
 ]
 
@@ -34,7 +36,8 @@ def trace_step(num: Arithmetic, x: Array, spike: Array, tau_shift: int) -> Array
     s = num.core.stdp
     x = num.decay_unsigned(x, tau_shift)
     if s.trace_mode == "set":
-        return np.where(spike, num.core.derived.trace_max, x).astype(num.dtype)
+        x[np.asarray(spike, dtype=bool)] = num.core.derived.trace_max   # x is a fresh array
+        return x
     return num.trace(x + s.trace_add * spike)
 
 
@@ -60,12 +63,19 @@ def potentiation(num: Arithmetic, w: Array, x_pre: Array, rand16: Array | None) 
     return num.scale_down(numerator, d.stdp_shift, rand16)
 
 
-def depression(num: Arithmetic, w: Array, x_post: Array, rand16: Array | None) -> Array:
-    """Weight decrease on a pre event: ``R(x_post * eta_pre [* w])`` (see potentiation)."""
+def depression(num: Arithmetic, w: Array, x_post: Array, rand16: Array | None,
+               offset: Array | None = None) -> Array:
+    """Weight decrease on a pre event: ``R(x_post * eta_pre [* w])`` (see potentiation).
+
+    ``offset`` instead of ``rand16``: the rounding addend already computed
+    (``num.rounding_offset(rand16, stdp_shift)``).
+    """
     s, d = num.core.stdp, num.core.derived
     numerator = x_post * s.eta_pre
     if s.soft_bound:
         numerator = numerator * w
+    if offset is not None:
+        return num.scale_down_offset(numerator, d.stdp_shift, offset)
     return num.scale_down(numerator, d.stdp_shift, rand16)
 
 
@@ -107,13 +117,40 @@ def stdp_update(num: Arithmetic, w: Array, x_pre: Array, x_post: Array,
         return w
     # Depression of a neuron whose post trace is zero rounds to zero (the stochastic draw
     # is below 2**stdp_shift), so only neurons with a live post trace are visited.
-    rows, cols = pre.nonzero()[0], x_post.nonzero()[0]
+    rows = pre.nonzero()[0]
+    cols = x_post.nonzero()[0]
     if rows.size and cols.size:
-        idx = np.ix_(rows, cols)
         r = rounding_rand(input_hi16[rows], neuron_hi16[cols]) if stochastic else None
-        block = w[idx]
-        w[idx] = num.clip_weights(block - depression(num, block, x_post[None, cols], r))
+        offset = None if r is None else num.rounding_offset(r, num.core.derived.stdp_shift)
+        depress_rows(num, w, rows, cols, x_post[cols], offset)
     return w
+
+
+def depress_rows(num: Arithmetic, w: Array, rows: Array, cols: Array, x_post: Array,
+                 offset: Array | None) -> None:
+    """Depression of the synapses ``rows x cols`` (pre events, no post event), in place.
+
+    ``x_post`` is given for ``cols`` only; ``offset`` is the block's rounding addend
+    (``None`` for floor rounding).  ``w - dep <= w_max``, so only the lower clip applies.
+    """
+    index = (rows[:, None], cols)
+    block = w[index]
+    w[index] = np.maximum(block - depression(num, block, x_post, None, offset), 0)
+
+
+def trace_decay_table(num: Arithmetic, tau_shift: int, timesteps: int) -> Array:
+    """Set-mode trace ``age`` timesteps after its last bump, for ages ``0..timesteps``,
+    followed by a 0 ("never bumped"): ``table[a] = decay^a(trace_max)``.
+
+    Built by applying the trace's own decay (:func:`trace_step` without a spike), so a
+    table lookup equals stepping the trace.
+    """
+    table = np.zeros(timesteps + 2, dtype=num.dtype)
+    x = np.array([num.core.derived.trace_max], dtype=num.dtype)
+    for age in range(timesteps + 1):
+        table[age] = x[0]
+        x = num.decay_unsigned(x, tau_shift)
+    return table
 
 
 def normalize(num: Arithmetic, w: Array) -> Array:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config, ConfigError, CoreConfig
-from .classify import assign_labels, predict
+from .classify import Readout
 from .datasets import Dataset
 from .network import Network
 
@@ -44,6 +44,7 @@ class Evaluation:
     """Result of the label and test passes."""
 
     accuracy: float
+    readout: Readout
     neuron_labels: Array
     predictions: Array
     test_counts: Array
@@ -72,6 +73,7 @@ class TrainResult:
             "config": config.source,
             "dataset": config.data.dataset,
             "arithmetic": "float" if self.network.num.dtype == np.float64 else "integer",
+            "readout": self.evaluation.readout.rule,
             "accuracy": round(ev.accuracy, 6),
             "timesteps": config.core.timesteps,
             "train_samples": self.train_samples,
@@ -108,8 +110,11 @@ def train(core: CoreConfig, train_set: Dataset, epochs: int = 1,
 
 
 def evaluate(net: Network, label_set: Dataset, test_set: Dataset,
-             progress: Progress | None = None) -> Evaluation:
-    """Label pass on ``label_set`` then test pass on ``test_set``, learning off."""
+             progress: Progress | None = None, readout: str = "proportion") -> Evaluation:
+    """Label pass on ``label_set`` then test pass on ``test_set``, learning off.
+
+    ``readout`` is the classification rule (``golden/classify.py``).
+    """
     start = time.perf_counter()
     n_classes = max(label_set.n_classes, test_set.n_classes)
 
@@ -125,13 +130,14 @@ def evaluate(net: Network, label_set: Dataset, test_set: Dataset,
         return net.run_batch(ds.images, np.arange(len(ds)), progress=tick, chunk=256)
 
     train_counts = counts_of(label_set, "label")
-    neuron_labels = assign_labels(train_counts, label_set.labels, n_classes)
+    fitted = Readout(readout, train_counts, label_set.labels, n_classes)
     test_counts = counts_of(test_set, "test")
-    predictions = predict(test_counts, neuron_labels, n_classes)
+    predictions = fitted.predict(test_counts)
     accuracy = float(np.mean(predictions == test_set.labels)) if len(test_set) else 0.0
     return Evaluation(
         accuracy=accuracy,
-        neuron_labels=neuron_labels,
+        readout=fitted,
+        neuron_labels=fitted.neuron_labels,
         predictions=predictions,
         test_counts=test_counts,
         train_counts=train_counts,
@@ -141,12 +147,18 @@ def evaluate(net: Network, label_set: Dataset, test_set: Dataset,
 
 
 def save_weights(path: str | Path, config: Config, net: Network,
-                 neuron_labels: Array | None = None) -> None:
-    """Write weights, thresholds, labels and the config (TOML text) to an ``.npz`` file."""
+                 readout: Readout | None = None) -> None:
+    """Write weights, thresholds, the readout and the config (TOML) to an ``.npz`` file.
+
+    The readout's ``neuron_labels`` and ``class_rates`` let a host classify from the spike
+    counts the board reports.  The file is written to a temporary name and renamed, so an
+    interrupted write never leaves a truncated file behind.
+    """
     arrays: dict[str, Any] = {"weights": net.weights, "theta": net.theta,
                               "config": np.array(config.to_toml())}
-    if neuron_labels is not None:
-        arrays["neuron_labels"] = neuron_labels
+    if readout is not None:
+        arrays["neuron_labels"] = readout.neuron_labels
+        arrays["class_rates"] = readout.rates
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)

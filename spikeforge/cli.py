@@ -83,10 +83,10 @@ def _load(path: str, overrides: dict[str, Any] | None = None,
             data = dataclasses.replace(config.data, path=data_path)
         except ConfigError as exc:
             raise UserError(f"--data {data_path}: {exc}") from None
-        config = Config(core=config.core, data=data, source=config.source)
+        config = dataclasses.replace(config, data=data)
     if overrides:
         core = config.core.replace(**{k: v for k, v in overrides.items() if v is not None})
-        config = Config(core=core, data=config.data, source=config.source)
+        config = dataclasses.replace(config, core=core)
     return config
 
 
@@ -150,11 +150,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_writable(str(Path(args.plots) / "x"), create=True)
     net, seconds, input_spikes = train(config.core, train_set, epochs, args.arithmetic,
                                        progress)
-    evaluation = evaluate(net, train_set, test_set, progress)
+    evaluation = evaluate(net, train_set, test_set, progress, config.classify.readout)
     result = TrainResult(net, evaluation, len(train_set), epochs, seconds, input_spikes)
     summary = result.summary(config)
     if args.weights_out:
-        save_weights(args.weights_out, config, net, evaluation.neuron_labels)
+        save_weights(args.weights_out, config, net, evaluation.readout)
         summary["weights"] = str(args.weights_out)
     if args.plots:
         from .plots import training_plots
@@ -177,7 +177,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     net = Network(config.core, weights=data["weights"], theta=data["theta"])
     train_set, test_set = _datasets(config, args.label_samples, args.test_samples)
     progress = _progress(sys.stderr.isatty() and not args.quiet)
-    evaluation = evaluate(net, train_set, test_set, progress)
+    evaluation = evaluate(net, train_set, test_set, progress, config.classify.readout)
     summary = {
         "config": config.source,
         "weights": str(args.weights),
@@ -200,6 +200,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{evaluation.spikes_per_sample:.1f} output spikes/sample, "
               f"{evaluation.seconds:.1f} s")
     return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from .sim import regress
+
+    sims = [args.sim] if args.sim and args.sim != "both" else []
+    if args.sim == "both":
+        sims = ["verilator", "icarus"]
+    return regress.main(sims, args.waves, args.quick, args.pytest_args)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .hdl.generate import generate
+
+    config = _load(args.config)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot create directory: {exc.strerror}") from None
+    manifest = generate(config.core, out)
+    if args.json:
+        _print_json(manifest)
+        return 0
+    modules = manifest.get("modules", {})
+    print(f"{config.source}: wrote {len(modules)} Verilog module(s) and manifest.json to {out}")
+    for name, module in modules.items():
+        print(f"  {module.get('file', name + '.v'):<24} latency {module.get('latency', '?')}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import runner as bench_runner
+
+    return bench_runner.main(args)
 
 
 def _check_writable(path: str, create: bool = False) -> None:
@@ -269,6 +304,37 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("config")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_config_check)
+
+    p = sub.add_parser("generate", help="write the PEs' Verilog and a JSON manifest")
+    p.add_argument("config")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--json", action="store_true", help="print the manifest")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("sim", help="cocotb regressions under Verilator and Icarus, with a "
+                                   "summary table (extra arguments go to pytest)")
+    p.add_argument("--sim", choices=("verilator", "icarus", "both"),
+                   help="simulator (default: env SIM, else both)")
+    p.add_argument("--waves", action="store_true", help="write waveforms (FST/VCD)")
+    p.add_argument("--quick", action="store_true", help="the CI subset only")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("bench", help="benchmarks: BindsNET side by side, accuracy over "
+                                     "seeds and timesteps, Verilator/Icarus ratio")
+    p.add_argument("what", nargs="?", default="all",
+                   choices=("all", "peer", "accuracy", "sim"),
+                   help="which benchmark (default: all)")
+    p.add_argument("--config", default="digits", help="config (default: digits)")
+    p.add_argument("--seeds", type=_positive, default=3, help="seeds per setting (default 3)")
+    p.add_argument("--timesteps", default="350,100,50,25",
+                   help="comma-separated timesteps for the accuracy table")
+    p.add_argument("--out", default="build/bench", metavar="DIR",
+                   help="where JSON results and tables go (default: build/bench)")
+    p.add_argument("--workers", type=_positive, help="processes for the accuracy grid")
+    p.add_argument("--setup", action="store_true",
+                   help="install the bench extra (CPU torch, BindsNET) and exit")
+    p.set_defaults(func=cmd_bench)
 
     return parser
 

@@ -36,6 +36,7 @@ __all__ = [
     "StdpConfig",
     "CoreConfig",
     "DataConfig",
+    "ClassifyConfig",
     "Config",
     "Derived",
     "bits_for",
@@ -183,11 +184,11 @@ class NeuronConfig:
     v_reset: int = 1275
     v_th: int = 3315
     leak_mode: Literal["shift", "multiply"] = "shift"
-    leak_shift: int = 7
+    leak_shift: int = 6
     decay_q: int = 64880
     decay_frac: int = 16
     reset_mode: Literal["to_reset", "subtract"] = "to_reset"
-    t_ref: int = 5
+    t_ref: int = 4
     theta_plus: int = 13
     theta_decay_shift: int = 0
     w_inh: int = 4462
@@ -499,17 +500,40 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class ClassifyConfig:
+    """How spike counts become classes (on the host, from the counts the core reports).
+
+    Members
+    -------
+    readout : "proportion" or "all"
+        Diehl & Cook's proportion weighting (each neuron votes for every class in proportion
+        to its class rates) or "all activity" (each neuron labelled with one class; mean
+        count per class).  See ``golden/classify.py``.
+    """
+
+    readout: Literal["proportion", "all"] = "proportion"
+
+    def __post_init__(self) -> None:
+        _check_choice("classify.readout", self.readout, ("proportion", "all"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Config:
-    """A configuration file: the core plus the dataset it is trained on."""
+    """A configuration file: the core, the dataset it is trained on, the readout."""
 
     core: CoreConfig = field(default_factory=CoreConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     source: str = field(default="<defaults>", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The file form: core fields at top level, ``[data]`` as a table."""
+        """The file form: core fields at top level, ``[data]`` and ``[classify]`` tables."""
         out = self.core.to_dict()
         out["data"] = self.data.to_dict()
+        out["classify"] = self.classify.to_dict()
         return out
 
     def to_toml(self) -> str:
@@ -525,12 +549,14 @@ class Config:
             raise ConfigError(f"{source}: top level must be a table")
         raw = dict(raw)
         data_raw = raw.pop("data", {})
+        classify_raw = raw.pop("classify", {})
         try:
             core = _build(CoreConfig, raw, "")
             data = _build(DataConfig, data_raw, "data.")
+            classify = _build(ClassifyConfig, classify_raw, "classify.")
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-        return cls(core=core, data=data, source=source)
+        return cls(core=core, data=data, classify=classify, source=source)
 
 
 _TABLES: dict[str, type] = {

@@ -22,6 +22,7 @@ __all__ = [
     "decay_shift_unsigned",
     "decay_multiply",
     "round_shift",
+    "rounding_offset",
 ]
 
 
@@ -86,5 +87,14 @@ def round_shift(x: ArrayLike, shift: int, rand16: ArrayLike | None) -> ArrayLike
     """
     if rand16 is None or shift == 0:
         return np.right_shift(x, shift)
-    r = np.right_shift(np.left_shift(rand16, shift), 16)
-    return np.right_shift(x + r, shift)
+    return np.right_shift(x + rounding_offset(rand16, shift), shift)
+
+
+def rounding_offset(rand16: ArrayLike, shift: int) -> ArrayLike:
+    """The stochastic-rounding addend ``(rand16 << shift) >> 16`` of :func:`round_shift`.
+
+    It is bitwise-linear: ``offset(a ^ b) == offset(a) ^ offset(b)`` (a shift distributes
+    over XOR), which lets the network precompute the offsets of every input and neuron
+    generator instead of every synapse's.
+    """
+    return np.right_shift(np.left_shift(rand16, shift), 16)

@@ -9,6 +9,8 @@ simulator's ``PYTHONPATH`` and :func:`~spikeforge.sim.runner.record_result`.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -37,8 +39,30 @@ def simulator(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def sim_build_dir(request: pytest.FixtureRequest) -> Path:
-    """``<rootdir>/build/sim/<node id>``: private to this test instance."""
-    return runner.build_dir_for(request.node.nodeid, request.config.rootpath / "build" / "sim")
+    """``<root>/<node id>``: private to this test instance.
+
+    ``<root>`` is ``$SPIKEFORGE_SIM_BUILD`` when set (benchmarks use a fresh one to time
+    builds), else ``<rootdir>/build/sim``.
+    """
+    return runner.build_dir_for(request.node.nodeid, _build_root(request.config))
+
+
+def _build_root(config: pytest.Config) -> Path:
+    override = os.environ.get("SPIKEFORGE_SIM_BUILD")
+    return Path(override) if override else config.rootpath / "build" / "sim"
+
+
+@pytest.fixture
+def shared_build_dir(request: pytest.FixtureRequest, simulator: str) -> Callable[[str, str], Path]:
+    """Factory ``(toplevel, verilog_text) -> build dir`` shared by every test whose design
+    elaborates to the same Verilog on this simulator: one build serves all of them (the
+    runner's lock makes sharing safe and its build stamp reuses the build)."""
+
+    def build_dir(toplevel: str, verilog_text: str) -> Path:
+        digest = hashlib.sha256(verilog_text.encode()).hexdigest()[:12]
+        return _build_root(request.config) / f"{toplevel}-{simulator}-{digest}"
+
+    return build_dir
 
 
 def _config_label(request: pytest.FixtureRequest, simulator: str) -> str:

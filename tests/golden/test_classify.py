@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from spikeforge.golden.classify import assign_labels, class_rates, predict
+from spikeforge.golden.classify import (
+    Readout,
+    assign_labels,
+    class_rates,
+    predict,
+    predict_proportion,
+)
 
 # 4 samples x 6 neurons; sample labels [0, 1, 1, 2]; class 3 has no samples.
 COUNTS = np.array([
@@ -75,3 +82,32 @@ def test_labels_then_predict() -> None:
     neuron_labels = assign_labels(counts, labels, 3)
     assert neuron_labels.tolist() == [0, 1, 2]  # c0 means [8.5, 0.5, 0.5]
     assert predict(counts, neuron_labels, 3).tolist() == [0, 1, 2, 0]
+
+
+def test_predict_proportion_hand_example() -> None:
+    """Proportion weighting splits a two-class neuron's vote by its class rates."""
+    # Neuron 0 fires 3 per class-0 sample and 1 per class-1 sample: shares 3/4, 1/4.
+    # Neuron 1 fires only for class 1: shares 0, 1.  Neuron 2 never fired: shares 0, 0.
+    rates = np.array([[3.0, 0.0, 0.0],
+                      [1.0, 2.0, 0.0]])
+    counts = np.array([[4, 0, 9],    # votes: c0 = 4*3/4 = 3, c1 = 4*1/4 = 1 -> 0
+                       [4, 3, 0],    # c0 = 3, c1 = 1 + 3 = 4 -> 1
+                       [0, 0, 5],    # no votes: tie at 0 -> lowest class 0
+                       [2, 1, 0]])   # c0 = 1.5, c1 = 0.5 + 1 = 1.5 -> tie -> 0
+    assert predict_proportion(counts, rates).tolist() == [0, 1, 0, 0]
+
+
+def test_readout_rules_differ_where_all_activity_is_fooled() -> None:
+    """A concentrated '1' neuron firing for an '8' sways all-activity, not proportion."""
+    # Class rates from labelled samples: neuron 0 is a "1" neuron (rate 10 for class 0,
+    # 6 for class 1), neurons 1 and 2 are class-1 neurons with rate 5 and 0 for class 0.
+    train_counts = np.array([[10, 0, 0], [6, 5, 5]])
+    labels = np.array([0, 1])
+    test = np.array([[6, 4, 4]])
+    # all: labels [0, 1, 1]; class 0 mean 6, class 1 mean 4 -> 0.
+    assert Readout("all", train_counts, labels, 2).predict(test).tolist() == [0]
+    # proportion: shares n0 = (10/16, 6/16), n1 = n2 = (0, 1);
+    # c0 = 6 * 10/16 = 3.75, c1 = 6 * 6/16 + 4 + 4 = 10.25 -> 1.
+    assert Readout("proportion", train_counts, labels, 2).predict(test).tolist() == [1]
+    with pytest.raises(ValueError, match="readout"):
+        Readout("majority", train_counts, labels, 2)

@@ -498,3 +498,61 @@ def test_float_tracking_multiply(frac: int, data: st.DataObject,
         v_f, _, _ = lif_step(flts, v_f, r, np.zeros(1), np.array([float(cur)]),
                              np.array([float(inh)]))
         assert abs(int(v_i[0]) - float(v_f[0])) < bound
+
+
+# -- the event-driven training loop equals the literal one -------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _stepwise(net: Network) -> Network:
+    """Force ``net`` onto the literal loop of docs/numerics.md."""
+    net._run_events = net._run_stepwise  # type: ignore[method-assign]
+    return net
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    weight=st.sampled_from([1, 3, 8]),
+    leak_mode=st.sampled_from(["shift", "multiply"]),
+    reset_mode=st.sampled_from(["to_reset", "subtract"]),
+    t_ref=st.integers(0, 4),
+    rounding=st.sampled_from(["floor", "stochastic"]),
+    potentiation_only=st.booleans(),
+    soft_bound=st.booleans(),
+    theta_decay=st.sampled_from([0, 3]),
+    w_inh=st.sampled_from([0, 5, 40]),
+    arithmetic=st.sampled_from(["integer", "float"]),
+    learn=st.booleans(),
+)
+def test_event_loop_equals_stepwise_loop(seed: int, weight: int, leak_mode: str,
+                                         reset_mode: str, t_ref: int, rounding: str,
+                                         potentiation_only: bool, soft_bound: bool,
+                                         theta_decay: int, w_inh: int, arithmetic: str,
+                                         learn: bool) -> None:
+    """Weights, thresholds and counts agree bit for bit over several learning samples."""
+    w_max = (1 << weight) - 1
+    core = CoreConfig(
+        n_inputs=12, n_neurons=6, n_pe=1, timesteps=60, seed=seed,
+        widths=Widths(weight=weight, membrane=12, theta=8, trace=6),
+        encoder=EncoderConfig(max_rate=0.4),
+        neuron=NeuronConfig(v_rest=-3, v_reset=-10, v_th=40, leak_mode=leak_mode,
+                            leak_shift=3, decay_q=56, decay_frac=6,
+                            reset_mode=reset_mode, t_ref=t_ref, theta_plus=5,
+                            theta_decay_shift=theta_decay, w_inh=w_inh),
+        stdp=StdpConfig(tau_pre_shift=2, tau_post_shift=3, trace_add=20, eta_pre=3000,
+                        eta_post=40000,
+                        eta_shift=14, rounding=rounding, potentiation_only=potentiation_only,
+                        soft_bound=soft_bound, w_init_max=w_max, norm=3 * w_max),
+    )
+    rng = np.random.default_rng(seed)
+    fast, slow = Network(core, arithmetic), _stepwise(Network(core, arithmetic))
+    for key in range(4):
+        pixels = rng.integers(0, 256, size=core.n_inputs)
+        a = fast.run_sample(pixels, key, learn=learn, record=True)
+        b = slow.run_sample(pixels, key, learn=learn, record=True)
+        assert np.array_equal(a.raster, b.raster)
+        assert np.array_equal(fast.weights, slow.weights)
+        assert np.array_equal(fast.theta, slow.theta)

@@ -259,3 +259,14 @@ def test_normalize_off() -> None:
     num = IntegerArithmetic(make_core())
     w = np.array([[3, 1], [3, 15], [0, 0]], dtype=np.int64)
     assert normalize(num, w).tolist() == [[3, 1], [3, 15], [0, 0]]
+
+
+def test_trace_step_accepts_integer_spike_flags() -> None:
+    """0/1 integer flags mean the same as booleans (not positions)."""
+    core = CoreConfig().replace(**{"stdp.tau_pre_shift": 3})
+    num = IntegerArithmetic(core)
+    x = np.array([100, 100, 100, 100], dtype=np.int64)
+    # decay: 100 - ((100 + 7) >> 3) = 100 - 13 = 87; the spiking input is set to 255
+    expected = [87, 87, 255, 87]
+    assert trace_step(num, x.copy(), np.array([0, 0, 1, 0]), 3).tolist() == expected
+    assert trace_step(num, x.copy(), np.array([0, 0, 1, 0], bool), 3).tolist() == expected

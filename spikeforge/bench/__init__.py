@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of spikeforge against peer simulators (optional ``bench`` extra)."""

@@ -1,0 +1,158 @@
+"""``spikeforge bench``: run the benchmarks, print tables, keep the JSON.
+
+- ``peer``: the digits network trained in BindsNET's ``DiehlAndCook2015`` and in spikeforge,
+  seed by seed, one after the other (never concurrently, so both see the same machine):
+  accuracy and milliseconds per training sample for both, and the speed ratio;
+- ``accuracy``: the golden model over seeds at each timestep count (naive and enhanced
+  reduction, float reference), mean and spread;
+- ``sim``: Verilator against Icarus wall time on the quick PE regression.
+
+Results go to ``--out`` (``build/bench``) as JSON and Markdown; ``docs/results.md`` quotes
+them with the command that produced them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import load_config
+
+__all__ = ["main", "peer_benchmark"]
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def peer_benchmark(config_name: str, seeds: int) -> dict[str, Any]:
+    """Train the same network in BindsNET and in spikeforge for each seed; compare."""
+    from ..golden.datasets import load_dataset
+    from ..golden.train import evaluate, train
+    from .peer import run_bindsnet
+
+    config = load_config(config_name)
+    core, data = config.core, config.data
+    if data.dataset != "digits":
+        raise ValueError("the BindsNET side-by-side runs on the digits dataset only")
+    train_set, test_set = load_dataset("digits", None, core.encoder.pixel_bits)
+    n_train = data.train_samples or len(train_set)
+    n_test = data.test_samples or len(test_set)
+    train_set, test_set = train_set.subset(0, n_train), test_set.subset(0, n_test)
+    intensity = core.encoder.max_rate * 1000.0     # Hz at 1 ms timesteps
+    rows: dict[str, list[dict[str, Any]]] = {"bindsnet": [], "spikeforge": []}
+    for seed in range(seeds):
+        _say(f"bench peer: seed {seed}: BindsNET DiehlAndCook2015, {n_train} samples")
+        b = run_bindsnet(n_train, n_test, core.timesteps, seed, n_neurons=core.n_neurons,
+                         intensity=intensity)
+        rows["bindsnet"].append(b)
+        _say(f"bench peer: seed {seed}: spikeforge golden model")
+        seeded = core.replace(seed=seed)
+        net, seconds, _ = train(seeded, train_set)
+        start = time.perf_counter()
+        ev = evaluate(net, train_set, test_set, readout=config.classify.readout)
+        test_ms = 1000 * (time.perf_counter() - start) / (n_train + n_test)
+        rows["spikeforge"].append({
+            "accuracy": ev.accuracy, "ms_per_train_sample": 1000 * seconds / n_train,
+            "ms_per_eval_sample": test_ms, "seed": seed, "readout": config.classify.readout})
+    return {"config": config.source, "train_samples": n_train, "test_samples": n_test,
+            "timesteps": core.timesteps, "n_neurons": core.n_neurons, **_compare(rows)}
+
+
+def _compare(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"runs": rows}
+    for name, rs in rows.items():
+        acc = [100 * r["accuracy"] for r in rs]
+        ms = [r["ms_per_train_sample"] for r in rs]
+        out[name] = {"accuracy_mean": statistics.fmean(acc),
+                     "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+                     "ms_per_train_sample_median": statistics.median(ms)}
+    out["speedup"] = (out["bindsnet"]["ms_per_train_sample_median"]
+                      / out["spikeforge"]["ms_per_train_sample_median"])
+    return out
+
+
+def format_peer(result: dict[str, Any]) -> str:
+    b, s = result["bindsnet"], result["spikeforge"]
+    n = len(result["runs"]["spikeforge"])
+    return "\n".join([
+        f"digits, {result['n_neurons']} neurons, {result['timesteps']} timesteps, "
+        f"{result['train_samples']} train / {result['test_samples']} test samples, "
+        f"{n} seed(s)",
+        "",
+        "| | BindsNET DiehlAndCook2015 | spikeforge golden | ratio |",
+        "|---|---:|---:|---:|",
+        f"| accuracy % (mean ± std) | {b['accuracy_mean']:.2f} ± {b['accuracy_std']:.2f} | "
+        f"{s['accuracy_mean']:.2f} ± {s['accuracy_std']:.2f} | |",
+        f"| ms per training sample (median) | {b['ms_per_train_sample_median']:.1f} | "
+        f"{s['ms_per_train_sample_median']:.1f} | {result['speedup']:.1f}x faster |",
+    ])
+
+
+def _write(out: Path, name: str, obj: Any, table: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(obj, indent=1, default=str) + "\n")
+    (out / f"{name}.md").write_text(table + "\n")
+
+
+def main(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.setup:
+        from .peer import bench_setup_commands
+
+        for cmd in bench_setup_commands():
+            _say("bench setup: " + " ".join(cmd))
+            status = subprocess.run(cmd, check=False).returncode
+            if status:
+                return status
+        return 0
+    what = args.what
+    if what in ("all", "peer"):
+        result = peer_benchmark(args.config, args.seeds)
+        table = format_peer(result)
+        _write(out, "peer", result, table)
+        print(table + "\n")
+    if what in ("all", "accuracy"):
+        from .accuracy import Run, format_table, run_grid, summarize
+
+        config = load_config(args.config)
+        try:
+            steps = [int(t) for t in args.timesteps.split(",") if t.strip()]
+        except ValueError:
+            raise ValueError(f"--timesteps {args.timesteps!r}: expected integers like "
+                             "350,100,50,25") from None
+        full = config.core.timesteps
+        runs = [Run("full", full, s) for s in range(args.seeds)]
+        runs += [Run("float", full, s) for s in range(args.seeds)]
+        for t in steps:
+            if t < full:
+                runs += [Run(rule, t, s) for rule in ("naive", "enhanced")
+                         for s in range(args.seeds)]
+        done = 0
+
+        def tick(r: dict[str, Any]) -> None:
+            nonlocal done
+            done += 1
+            _say(f"bench accuracy: {done}/{len(runs)}: {r['rule']} T={r['timesteps']} "
+                 f"seed {r['seed']}: {100 * r['accuracy']:.2f}%")
+
+        rows = summarize(run_grid(config, runs, args.workers, tick))
+        table = format_table(rows)
+        _write(out, "accuracy", rows, table)
+        print(table + "\n")
+    if what in ("all", "sim"):
+        from ..sim.regress import repo_root
+        from . import simspeed
+
+        result = simspeed.measure(repo_root())
+        table = simspeed.format_table(result)
+        _write(out, "simspeed", result, table)
+        print(table + "\n")
+    _say(f"bench: results in {out}/")
+    return 0
