@@ -93,21 +93,22 @@ def start_states(base: U32, keys: npt.ArrayLike) -> U32:
 
 
 class JumpTable:
-    """``step^t`` for ``t = 1..timesteps``, as byte tables: ``table[t-1, p, v]``.
+    """``step^t`` for ``t = 1..timesteps``, as byte tables: ``table[p, v, t-1]``.
 
-    ``table[t-1, p, v] = step^t(v << 8p)``; by linearity ``step^t(x)`` is the XOR of the
-    four entries for the bytes of ``x``.
+    ``table[p, v, t-1] = step^t(v << 8p)``; by linearity ``step^t(x)`` is the XOR of the
+    four entries for the bytes of ``x``.  Time is the last (contiguous) axis, so a look-up
+    copies a whole run of states at once.
     """
 
     def __init__(self, timesteps: int):
         self.timesteps = timesteps
         basis = (np.arange(256, dtype=np.uint32)[None, :]
                  << (np.uint32(8) * np.arange(4, dtype=np.uint32)[:, None]))
-        table = np.empty((timesteps, 4, 256), dtype=np.uint32)
+        table = np.empty((4, 256, timesteps), dtype=np.uint32)
         x = basis
         for t in range(timesteps):
             x = step(x)
-            table[t] = x
+            table[:, :, t] = x
         self.table = table
 
     def run(self, start: U32) -> U32:
@@ -117,14 +118,10 @@ class JumpTable:
         (time goes before the last, per-generator axis).
         """
         start = np.asarray(start, dtype=np.uint32)
-        out = None
-        for p in range(4):
-            byte = ((start >> np.uint32(8 * p)) & np.uint32(0xFF)).astype(np.intp)
-            part = self.table[:, p, :][:, byte]          # (T,) + S
-            part = np.moveaxis(part, 0, -2) if start.ndim > 1 else part
-            out = part if out is None else out ^ part
-        assert out is not None
-        return out
+        out = self.table[0][start & np.uint32(0xFF)]                       # S + (T,)
+        for p in range(1, 4):
+            out ^= self.table[p][(start >> np.uint32(8 * p)) & np.uint32(0xFF)]
+        return np.swapaxes(out, -1, -2)
 
 
 @functools.lru_cache(maxsize=8)

@@ -19,8 +19,8 @@ from ..config import CoreConfig
 from .arith import Arithmetic, FloatArithmetic, IntegerArithmetic
 from .encoder import rate_threshold, rounding_bits, spikes_from_states
 from .lfsr import STREAM_INPUT, STREAM_NEURON, base_states, jump_table, start_states, step
-from .neuron import adapt_threshold, inhibition, lif_step
-from .stdp import depress_rows, normalize, stdp_update, trace_decay_table, trace_step
+from .neuron import adapt_threshold, inhibition, integrate, lif_step
+from .stdp import depression, normalize, stdp_update, trace_decay_table, trace_step
 
 __all__ = ["Network", "SampleResult", "initial_weights", "WEIGHT_INIT_STREAM"]
 
@@ -62,6 +62,14 @@ class SampleResult:
 class Network:
     """Learned state plus the step order.
 
+    Members
+    -------
+    WINDOW : int
+        Timesteps whose currents the event-driven loop computes at once (the window ends
+        early at an output spike).
+    CHUNK : int
+        Timesteps the membrane is integrated between checks for a threshold crossing.
+
     Parameters
     ----------
     core : CoreConfig
@@ -69,6 +77,9 @@ class Network:
     weights : (n_inputs, n_neurons) array, default :func:`initial_weights`
     theta : (n_neurons,) array of adaptive thresholds, default zeros
     """
+
+    WINDOW = 32
+    CHUNK = 6
 
     def __init__(self, core: CoreConfig, arithmetic: Literal["integer", "float"] = "integer",
                  weights: Array | None = None, theta: Array | None = None):
@@ -112,10 +123,10 @@ class Network:
 
         Two loops implement the same timestep: :meth:`_run_stepwise` follows
         ``docs/numerics.md`` literally and handles every configuration; :meth:`_run_events`
-        (``trace_mode = "set"``, ``update_every = 1``: the default) skips the work that is
-        zero by definition (traces are read from a table indexed by the time since the last
-        spike, inhibition and refractory masks only when some neuron spiked), which makes
-        training several times faster.  Tests hold the two to identical results.
+        (integer arithmetic, ``trace_mode = "set"``, ``update_every = 1``, no soft-bound
+        depression: the default) is organised around output spikes and skips the work that
+        is zero by definition, which makes training several times faster.  Tests hold the
+        two to identical results.
         """
         core = self.core
         learn = learn and core.stdp.learn
@@ -126,7 +137,10 @@ class Network:
         in_hi = rounding_bits(in_states) if stochastic else None
         neuron_hi = (rounding_bits(table.run(start_states(self.neuron_base, key)))
                      if stochastic else None)
-        events = core.stdp.trace_mode == "set" and core.stdp.update_every == 1
+        st = core.stdp
+        events = (self.num.dtype == np.int64 and st.trace_mode == "set"
+                  and st.update_every == 1
+                  and not (st.soft_bound and not st.potentiation_only))
         run = self._run_events if events else self._run_stepwise
         counts, raster = run(in_spikes, learn, in_hi, neuron_hi, record)
         # 9. per-sample weight normalization (learning only)
@@ -183,97 +197,137 @@ class Network:
 
     def _run_events(self, in_spikes: Array, learn: bool, in_hi: Array | None,
                     neuron_hi: Array | None, record: bool) -> tuple[Array, Array | None]:
-        """The same timestep, skipping work that is zero by definition (set-mode traces,
-        ``update_every = 1``).
+        """The same timestep, organised around spikes (set-mode traces, ``update_every =
+        1``, no soft-bound depression).
 
-        - A set-mode trace is a function of the time since its last bump:
-          ``x = decay^age(trace_max)``, read from a table built with the trace's own decay
-          (:func:`trace_decay_table`); ``age`` past the sample means "never bumped", 0.
-        - Inhibition is skipped at timesteps after which no neuron spiked, the refractory
-          mask when no neuron can be refractory (``t > last spike + t_ref``).
-        - Depression visits only neurons whose post trace is non-zero (the others round to
-          zero, see :func:`stdp_update`); potentiation only timesteps with a post spike.
+        Between two output spikes nothing changes the weights except depression, and that
+        touches only the columns of neurons whose post trace is still non-zero ("live"
+        columns).  So the loop advances in windows that end at the next output spike:
+
+        - the synaptic currents of a whole window are one matrix product (exact in float64)
+          with the weights at its start; live columns get their currents from the same
+          weights minus the depression accumulated inside the window.  Depression decrements
+          are non-negative and clip only at zero, so ``max(w - d1, 0) - d2`` clipped equals
+          ``max(w - (d1 + d2), 0)`` and a cumulative sum over the window is exact;
+        - the membrane then steps through the window (``lif_step``), stopping at the first
+          output spike; the depression up to that timestep is committed, the spike's STDP
+          update (:func:`stdp_update`) applied, and a new window starts;
+        - a set-mode trace is ``decay^age(trace_max)``, read from a table built with the
+          trace's own decay (:func:`trace_decay_table`); an input's age comes from a running
+          maximum of its spike times;
+        - inhibition is computed only after a timestep with spikes, the refractory mask only
+          while some neuron can be refractory.
         """
         core, num = self.core, self.num
-        T, n_in, n_out = core.timesteps, core.n_inputs, core.n_neurons
+        T, n_out = core.timesteps, core.n_neurons
         st = core.stdp
+        shift = core.derived.stdp_shift
         pre_table, post_table = self._trace_tables()                      # (T + 2,) each
         never = T + 1                                                     # table[never] = 0
         post_life = int(np.count_nonzero(post_table))     # ages with a non-zero post trace
-        last_pre = np.full(n_in, -never, np.int64)
+        steps = np.arange(T)
+        # Latest spike time of each input at or before each timestep (-never: none yet).
+        last_pre = np.maximum.accumulate(np.where(in_spikes, steps[:, None], -never), axis=0)
         last_post = np.full(n_out, -never, np.int64)
-        live_post: dict[int, int] = {}                    # neuron -> last spike timestep
-        live_cols = np.empty(0, np.int64)                 # its keys, as an index array
-        live_since = np.empty(0, np.int64)                # and their last spike timesteps
-        next_expiry = never                               # first t a live trace hits 0
+        in_float = in_spikes.astype(np.float64)
         v = np.full(n_out, core.neuron.v_rest, dtype=num.dtype)
         refractory: Array | None = None
         refractory_until = -1
         spikes = np.zeros(n_out, bool)
-        prev_count = 0
+        fired: Array = np.empty(0, np.int64)
         counts = np.zeros(n_out, np.int64)
         raster = np.zeros((T, n_out), bool) if record else None
-        w = self.weights
-        steps, inputs = np.nonzero(in_spikes)
-        bounds = np.searchsorted(steps, np.arange(T + 1)).tolist()
-        zero_current = np.zeros(n_out, num.dtype)
         depress = learn and not st.potentiation_only
+        decaying_theta = learn and core.neuron.theta_decay_shift > 0
         # Rounding addends per input and per neuron: offset(a ^ b) = offset(a) ^ offset(b).
         in_offset = neuron_offset = None
-        if in_hi is not None and neuron_hi is not None and num.stochastic:
-            in_offset = num.rounding_offset(in_hi, core.derived.stdp_shift)
-            neuron_offset = num.rounding_offset(neuron_hi, core.derived.stdp_shift)
+        if depress and in_hi is not None and neuron_hi is not None and num.stochastic:
+            in_offset = num.rounding_offset(in_hi, shift)
+            neuron_offset = num.rounding_offset(neuron_hi, shift)
 
-        for t in range(T):
-            rows = inputs[bounds[t]:bounds[t + 1]]
-            # 3. current
-            current = w.take(rows, axis=0).sum(axis=0) if rows.size else zero_current
-            # 4. inhibition (zero unless some neuron spiked at t-1)
-            inhib = inhibition(num, spikes) if prev_count else None
-            # 5. neuron (refractory mask only while some neuron can be refractory)
-            if t > refractory_until:
-                refractory = None
-            v, refractory, spikes = lif_step(num, v, refractory, self.theta, current, inhib)
-            fired = spikes.nonzero()[0] if refractory is not None else ()
-            prev_count = len(fired)
-            if prev_count:
-                counts[fired] += 1
-                refractory_until = t + core.neuron.t_ref
-                if raster is not None:
-                    raster[t, fired] = True
-                # 6. adaptive threshold
-                if learn:
-                    self.theta = adapt_threshold(num, self.theta, spikes)
-            elif learn and core.neuron.theta_decay_shift:
-                self.theta = adapt_threshold(num, self.theta, spikes)
-            # 7. traces: record bump times (values are read from the tables)
-            last_pre[rows] = t
-            if prev_count:
-                last_post[fired] = t
-                for i in fired.tolist():
-                    live_post[i] = t
-            if prev_count or t >= next_expiry:
-                for i in [i for i, t0 in live_post.items() if t - t0 >= post_life]:
-                    del live_post[i]
-                live_cols = np.fromiter(live_post, np.int64, len(live_post))
-                live_since = np.fromiter(live_post.values(), np.int64, len(live_post))
-                next_expiry = min(live_post.values(), default=never) + post_life
-            if not learn:
-                continue
-            # 8. STDP
-            if prev_count:
-                x_pre = pre_table[np.minimum(t - last_pre, never)]
-                x_post = post_table[np.minimum(t - last_post, never)]
-                pre = np.zeros(n_in, bool)
-                pre[rows] = True
-                stdp_update(num, w, x_pre, x_post, pre, spikes,
-                            None if in_hi is None else in_hi[t],
-                            None if neuron_hi is None else neuron_hi[t])
-            elif depress and rows.size and live_cols.size:
+        t = 0
+        while t < T:
+            stop = min(t + self.WINDOW, T)
+            w = self.weights
+            # 3. currents of the window, weights as they are at its start
+            current = in_float[t:stop] @ w.astype(np.float64)
+            if num.dtype == np.int64:
+                current = current.astype(np.int64)
+            live = (np.flatnonzero(last_post > t - post_life) if depress
+                    else np.empty(0, np.int64))
+            if live.size:
+                ages = np.minimum(steps[t:stop, None] - last_post[live], never)
                 offset = None if in_offset is None else (
-                    in_offset[t, rows][:, None] ^ neuron_offset[t, live_cols])
-                depress_rows(num, w, rows, live_cols, post_table[t - live_since], offset)
+                    in_offset[t:stop, :, None] ^ neuron_offset[t:stop, None, live])
+                dep = depression(num, None, post_table[ages][:, None, :], None, offset)
+                dep = dep * in_spikes[t:stop, :, None]            # pre events only
+                before = np.cumsum(dep, axis=0) - dep             # depression before step
+                w_live = np.maximum(w[:, live] - before, 0)       # (K, n_in, m)
+                current[:, live] = (w_live * in_spikes[t:stop, :, None]).sum(axis=1)
+            k, K = 0, stop - t
+            while k < K:
+                tt = t + k
+                if not (len(fired) or tt <= refractory_until or decaying_theta):
+                    # No inhibition, nobody refractory: the membrane only integrates until
+                    # it first reaches a threshold, so integrate ahead and find that step.
+                    ahead, crossing = self._integrate_ahead(v, current[k:],
+                                                            core.neuron.v_th + self.theta)
+                    if crossing is None:
+                        v, k = ahead[-1], K
+                        break
+                    if crossing:
+                        v = ahead[crossing - 1]
+                    k += crossing
+                    tt = t + k
+                # 4. inhibition (zero unless some neuron spiked at tt-1)
+                inhib = inhibition(num, spikes) if len(fired) else None
+                # 5. neuron (refractory mask only while some neuron can be refractory)
+                if tt > refractory_until:
+                    refractory = None
+                v, refractory, spikes = lif_step(num, v, refractory, self.theta,
+                                                 current[k], inhib)
+                fired = spikes.nonzero()[0] if refractory is not None else fired[:0]
+                # 6. adaptive threshold (decays every timestep when enabled)
+                if learn and (len(fired) or decaying_theta):
+                    self.theta = adapt_threshold(num, self.theta, spikes)
+                if len(fired):
+                    break
+                k += 1
+            # Commit the window's depression up to the last timestep without a spike.
+            if live.size:
+                done = k if len(fired) else K
+                if done:
+                    w[:, live] = np.maximum(w[:, live] - before[done - 1] - dep[done - 1], 0)
+            if len(fired):
+                counts[fired] += 1
+                refractory_until = tt + core.neuron.t_ref
+                if raster is not None:
+                    raster[tt, fired] = True
+                # 7. traces (bump) and 8. STDP of the spike's timestep
+                last_post[fired] = tt
+                if learn:
+                    x_pre = pre_table[np.minimum(tt - last_pre[tt], never)]
+                    x_post = post_table[np.minimum(tt - last_post, never)]
+                    stdp_update(num, w, x_pre, x_post, in_spikes[tt], spikes,
+                                None if in_hi is None else in_hi[tt],
+                                None if neuron_hi is None else neuron_hi[tt])
+            t = t + k + 1 if len(fired) else stop
         return counts, raster
+
+    def _integrate_ahead(self, v: Array, currents: Array,
+                         threshold: Array) -> tuple[Array, int | None]:
+        """Membranes under :func:`integrate` alone for the given currents, up to the first
+        timestep at which some membrane reaches its threshold (checked every
+        :attr:`CHUNK` timesteps); returns them and that timestep (``None``: never)."""
+        ahead = np.empty(currents.shape, dtype=v.dtype)
+        for lo in range(0, len(currents), self.CHUNK):
+            hi = min(lo + self.CHUNK, len(currents))
+            for k in range(lo, hi):
+                v = ahead[k] = integrate(self.num, v, currents[k])
+            crossed = (ahead[lo:hi] >= threshold).any(axis=1)
+            if crossed.any():
+                return ahead, lo + int(crossed.argmax())
+        return ahead, None
 
     def _trace_tables(self) -> tuple[Array, Array]:
         """Pre and post set-mode trace tables (:func:`trace_decay_table`), built once."""

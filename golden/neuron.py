@@ -12,7 +12,7 @@ import numpy as np
 
 from .arith import Arithmetic
 
-__all__ = ["LifResult", "lif_step", "adapt_threshold", "inhibition"]
+__all__ = ["LifResult", "integrate", "lif_step", "adapt_threshold", "inhibition"]
 
 Array = Any
 
@@ -33,6 +33,14 @@ def inhibition(num: Arithmetic, prev_spikes: Array) -> Array:
     w_inh = num.core.neuron.w_inh
     others = prev_spikes.sum(axis=-1, keepdims=True) - prev_spikes
     return (w_inh * others).astype(num.dtype)
+
+
+def integrate(num: Arithmetic, v: Array, current: Array, inhib: Array | None = None) -> Array:
+    """The membrane of a non-refractory neuron before the threshold test (step 5):
+    ``sat(v_rest + leak(v - v_rest) + current - inhib)``, summed exactly, saturated once."""
+    if inhib is None:       # leaked >= v_min and current >= 0: only the upper rail
+        return num.membrane(num.leaked(v) + current, below=False)
+    return num.membrane(num.leaked(v) + current - inhib)
 
 
 def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
@@ -58,10 +66,7 @@ def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
         when it went in ``None`` and no neuron spiked.
     """
     n = num.core.neuron
-    if inhib is None:       # leaked >= v_min and current >= 0: only the upper rail
-        integrated = num.membrane(num.leaked(v) + current, below=False)
-    else:
-        integrated = num.membrane(num.leaked(v) + current - inhib)
+    integrated = integrate(num, v, current, inhib)
     threshold = n.v_th + theta
     spike = integrated >= threshold
     if refractory is None:

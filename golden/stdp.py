@@ -104,25 +104,26 @@ def stdp_update(num: Arithmetic, w: Array, x_pre: Array, x_post: Array,
     ``w`` has shape ``(n_inputs, n_neurons)``; ``x_pre``, ``pre`` and ``input_hi16`` have
     shape ``(n_inputs,)``, ``x_post``, ``post`` and ``neuron_hi16`` ``(n_neurons,)``; the
     ``*_hi16`` draws are ``None`` for floor rounding.  A synapse with neither a pre nor a
-    post event changes by zero by definition, so only the rows of inputs with a pre event
-    are visited, or, on the (rare) timesteps with a post event, the whole matrix.
+    post event changes by zero by definition, and so does one whose only event is a pre
+    event while its neuron's post trace is zero (the depression rounds to zero: the
+    stochastic addend is below ``2**stdp_shift``).  So only the columns of neurons with a
+    post event, and the rows of inputs with a pre event within the columns of neurons with
+    a live post trace, are visited.
     """
     stochastic = input_hi16 is not None and neuron_hi16 is not None
-    if post.any():
-        r = rounding_rand(input_hi16, neuron_hi16) if stochastic else None
-        w[:] = weight_change(num, w, x_pre[:, None], x_post[None, :], pre[:, None],
-                             post[None, :], r)
-        return w
+    cols = np.flatnonzero(post)
+    if cols.size:
+        r = rounding_rand(input_hi16, neuron_hi16[cols]) if stochastic else None
+        w[:, cols] = weight_change(num, w[:, cols], x_pre[:, None], x_post[None, cols],
+                                   pre[:, None], True, r)
     if num.core.stdp.potentiation_only:
         return w
-    # Depression of a neuron whose post trace is zero rounds to zero (the stochastic draw
-    # is below 2**stdp_shift), so only neurons with a live post trace are visited.
-    rows = pre.nonzero()[0]
-    cols = x_post.nonzero()[0]
-    if rows.size and cols.size:
-        r = rounding_rand(input_hi16[rows], neuron_hi16[cols]) if stochastic else None
+    rows = np.flatnonzero(pre)
+    live = np.flatnonzero((x_post != 0) & ~np.asarray(post, dtype=bool))
+    if rows.size and live.size:
+        r = rounding_rand(input_hi16[rows], neuron_hi16[live]) if stochastic else None
         offset = None if r is None else num.rounding_offset(r, num.core.derived.stdp_shift)
-        depress_rows(num, w, rows, cols, x_post[cols], offset)
+        depress_rows(num, w, rows, live, x_post[live], offset)
     return w
 
 
@@ -131,7 +132,8 @@ def depress_rows(num: Arithmetic, w: Array, rows: Array, cols: Array, x_post: Ar
     """Depression of the synapses ``rows x cols`` (pre events, no post event), in place.
 
     ``x_post`` is given for ``cols`` only; ``offset`` is the block's rounding addend
-    (``None`` for floor rounding).  ``w - dep <= w_max``, so only the lower clip applies.
+    (``None`` for floor rounding).  ``0 <= dep``, so ``w - dep <= w_max`` and only the lower
+    clip applies.
     """
     index = (rows[:, None], cols)
     block = w[index]

@@ -385,7 +385,8 @@ class Derived:
     inhibition_bits : int
         Unsigned width of the exact inhibition ``w_inh * (n_neurons - 1)``.
     membrane_sum_bits : int
-        Signed width that holds ``leaked + current - inhibition`` before saturation.
+        Signed width that holds ``leaked + current - inhibition`` before saturation, for
+        any values the ``current_bits`` and ``inhibition_bits`` words can carry.
     refractory_bits, timestep_bits, count_bits : int
         Refractory counter, timestep index and per-sample spike count widths.
     rate_mult : int
@@ -428,9 +429,11 @@ class Derived:
         v_min, v_max = -(1 << (w.membrane - 1)), (1 << (w.membrane - 1)) - 1
         current_max = w_max * core.n_inputs
         inhibition_max = n.w_inh * (core.n_neurons - 1)
-        # leaked lies within the membrane range; the sum needs room for both extremes.
-        sum_hi = v_max + current_max
-        sum_lo = v_min - inhibition_max
+        current_bits, inhibition_bits = bits_for(current_max), bits_for(inhibition_max)
+        # leaked lies within the membrane range; the sum must hold both extremes of any
+        # value the current and inhibition words can carry, not just the reachable ones.
+        sum_hi = v_max + (1 << current_bits) - 1
+        sum_lo = v_min - ((1 << inhibition_bits) - 1)
         membrane_sum_bits = max(sum_hi.bit_length(), (-sum_lo - 1).bit_length()) + 1
         pixel_max = (1 << core.encoder.pixel_bits) - 1
         scale = (1 << ENCODER_RAND_BITS) << core.encoder.pixel_bits
@@ -441,8 +444,8 @@ class Derived:
             v_max=v_max,
             theta_max=(1 << w.theta) - 1,
             trace_max=(1 << w.trace) - 1,
-            current_bits=bits_for(current_max),
-            inhibition_bits=bits_for(inhibition_max),
+            current_bits=current_bits,
+            inhibition_bits=inhibition_bits,
             membrane_sum_bits=membrane_sum_bits,
             refractory_bits=bits_for(n.t_ref),
             timestep_bits=bits_for(core.timesteps - 1),

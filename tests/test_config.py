@@ -248,10 +248,10 @@ def test_derived_default() -> None:
     assert d.trace_max == 255  # 2**8 - 1
     assert d.current_bits == 14  # 255 * 64 = 16320 < 2**14
     assert d.inhibition_bits == 19  # 4462 * 99 = 441738; 2**18 = 262144 <= it < 2**19
-    # sum_hi = 32767 + 16320 = 49087 (16 bits); sum_lo = -32768 - 441738 = -474506,
-    # -sum_lo - 1 = 474505 (19 bits); max(16, 19) + 1 sign bit = 20
-    assert d.membrane_sum_bits == 20
-    assert d.refractory_bits == 3  # t_ref 5 = 0b101
+    # sized for any value the ports carry: sum_hi = 32767 + (2**14 - 1) = 49150 (16 bits);
+    # sum_lo = -32768 - (2**19 - 1) = -557055, -sum_lo - 1 = 557054 (20 bits); 20 + 1 = 21
+    assert d.membrane_sum_bits == 21
+    assert d.refractory_bits == 3  # t_ref 4 = 0b100
     assert d.timestep_bits == 9  # timesteps - 1 = 349 (256..511)
     assert d.count_bits == 9  # up to 350 spikes
     # round(0.255 * 2**16 * 2**8 / 255) = round(16777.216) = 16777
@@ -272,7 +272,8 @@ def test_derived_small() -> None:
     assert d.trace_max == 15
     assert d.current_bits == 8  # 15 * 10 = 150 (128..255)
     assert d.inhibition_bits == 4  # 7 * (3 - 1) = 14 = 0b1110
-    # sum_hi = 511 + 150 = 661 (10 bits); sum_lo = -512 - 14 = -526, 525 has 10 bits; 10 + 1
+    # sum_hi = 511 + (2**8 - 1) = 766 (10 bits); sum_lo = -512 - (2**4 - 1) = -527,
+    # 526 has 10 bits; 10 + 1
     assert d.membrane_sum_bits == 11
     assert d.refractory_bits == 3  # t_ref 4 = 0b100
     assert d.timestep_bits == 6  # 63
@@ -287,17 +288,18 @@ def test_derived_small() -> None:
     d0 = small_core().replace(n_neurons=1, n_pe=1, **{"neuron.t_ref": 0}).derived
     assert d0.refractory_bits == 1
     assert d0.inhibition_bits == 1
-    # sum_lo = -512 - 0: 511 has 9 bits; sum_hi 661 has 10 bits; 10 + 1
+    # sum_lo = -512 - (2**1 - 1) = -513: 512 has 10 bits; sum_hi 766 has 10 bits; 10 + 1
     assert d0.membrane_sum_bits == 11
 
 
 def test_derived_membrane_sum_holds_extremes() -> None:
-    """The signed membrane_sum_bits word holds v_max + current_max and v_min - inhib_max."""
+    """The signed membrane_sum_bits word holds v_max plus the largest current word and
+    v_min minus the largest inhibition word."""
     for core in (CoreConfig(), small_core()):
         d = core.derived
         lo, hi = -(1 << (d.membrane_sum_bits - 1)), (1 << (d.membrane_sum_bits - 1)) - 1
-        assert d.v_max + d.w_max * core.n_inputs <= hi
-        assert d.v_min - core.neuron.w_inh * (core.n_neurons - 1) >= lo
+        assert d.v_max + (1 << d.current_bits) - 1 <= hi
+        assert d.v_min - ((1 << d.inhibition_bits) - 1) >= lo
 
 
 # -- built-in configs ------------------------------------------------------------------------

@@ -202,4 +202,4 @@ def test_jump_table_cached() -> None:
     """jump_table(T) is built once per T."""
     assert jump_table(11) is jump_table(11)
     assert jump_table(11).timesteps == 11
-    assert jump_table(11).table.shape == (11, 4, 256)
+    assert jump_table(11).table.shape == (4, 256, 11)   # byte position, byte, time
