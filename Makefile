@@ -64,8 +64,15 @@ test: setup
 test-all: setup
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# mypy cannot follow the editable install's import hook: give it a tree of links with the
+# installed layout (spikeforge/golden -> golden/, ...), see mypy.ini.
+MYPY_TREE := build/mypy/spikeforge
+
 lint: setup
 	$(VENV)/bin/ruff check .
+	@mkdir -p $(MYPY_TREE) && for d in golden sim hdl boards configs; do \
+	  ln -sfn "$$PWD/$$d" "$(MYPY_TREE)/$$d"; done
+	$(VENV)/bin/mypy -p spikeforge.golden -p spikeforge.sim
 
 bench-setup: setup
 	$(SF) bench --setup

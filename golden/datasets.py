@@ -12,6 +12,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -435,5 +436,5 @@ def load_dataset(
                 f"dataset {name!r} needs a path: the directory holding {', '.join(IDX_FILES)} "
                 "(raw or .gz); none given"
             )
-        return load_idx_dataset(path, name, pixel_bits)
+        return load_idx_dataset(cast("str | os.PathLike[str]", path), name, pixel_bits)
     raise DatasetError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -97,7 +97,7 @@ class Network:
         if w.min(initial=0) < 0 or w.max(initial=0) > core.derived.w_max:
             raise ValueError(f"weights must lie in 0..{core.derived.w_max} "
                              f"({core.widths.weight}-bit), got {w.min()}..{w.max()}")
-        self.weights = w.astype(dtype, copy=True)
+        self.weights: Array = w.astype(dtype, copy=True)
         th = np.zeros(core.n_neurons) if theta is None else np.asarray(theta)
         if th.shape != (core.n_neurons,):
             raise ValueError(f"theta has shape {th.shape}, the config needs "
@@ -105,7 +105,7 @@ class Network:
         if arithmetic == "integer" and (th.min(initial=0) < 0
                                         or th.max(initial=0) > core.derived.theta_max):
             raise ValueError(f"theta must lie in 0..{core.derived.theta_max}")
-        self.theta = th.astype(dtype, copy=True)
+        self.theta: Array = th.astype(dtype, copy=True)
         self.input_base = base_states(core.seed, STREAM_INPUT, core.n_inputs)
         self.neuron_base = base_states(core.seed, STREAM_NEURON, core.n_neurons)
         self._tables: tuple[Array, Array] | None = None
@@ -155,10 +155,10 @@ class Network:
         core, num = self.core, self.num
         T, n_in, n_out = core.timesteps, core.n_inputs, core.n_neurons
         U = core.stdp.update_every
-        v = np.full(n_out, core.neuron.v_rest, dtype=num.dtype)
+        v: Array = np.full(n_out, core.neuron.v_rest, dtype=num.dtype)
         refractory: Array | None = np.zeros(n_out, np.int64)
-        x_pre = np.zeros(n_in, num.dtype)
-        x_post = np.zeros(n_out, num.dtype)
+        x_pre: Array = np.zeros(n_in, num.dtype)
+        x_post: Array = np.zeros(n_out, num.dtype)
         spikes = np.zeros(n_out, bool)
         pre_seen = np.zeros(n_in, bool)
         post_seen = np.zeros(n_out, bool)
@@ -230,7 +230,7 @@ class Network:
         last_pre = np.maximum.accumulate(np.where(in_spikes, steps[:, None], -never), axis=0)
         last_post = np.full(n_out, -never, np.int64)
         in_float = in_spikes.astype(np.float64)
-        v = np.full(n_out, core.neuron.v_rest, dtype=num.dtype)
+        v: Array = np.full(n_out, core.neuron.v_rest, dtype=num.dtype)
         refractory: Array | None = None
         refractory_until = -1
         spikes = np.zeros(n_out, bool)
@@ -258,7 +258,7 @@ class Network:
             if live.size:
                 ages = np.minimum(steps[t:stop, None] - last_post[live], never)
                 offset = None if in_offset is None else (
-                    in_offset[t:stop, :, None] ^ neuron_offset[t:stop, None, live])
+                    in_offset[t:stop, :, None] ^ cast(Array, neuron_offset)[t:stop, None, live])
                 dep = depression(num, None, post_table[ages][:, None, :], None, offset)
                 dep = dep * in_spikes[t:stop, :, None]            # pre events only
                 before = np.cumsum(dep, axis=0) - dep             # depression before step
@@ -389,8 +389,8 @@ class Network:
                                  f"got {samples.shape}")
             threshold = rate_threshold(core, samples)
         w = self.weights.astype(np.float64)
-        v = np.full((B, n_out), core.neuron.v_rest, dtype=num.dtype)
-        refractory = np.zeros((B, n_out), np.int64)
+        v: Array = np.full((B, n_out), core.neuron.v_rest, dtype=num.dtype)
+        refractory: Array | None = np.zeros((B, n_out), np.int64)
         spikes = np.zeros((B, n_out), bool)
         counts = np.zeros((B, n_out), np.int64)
         theta = self.theta[None, :]

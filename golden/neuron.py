@@ -6,7 +6,7 @@ One call updates every neuron of an array (any shape) by one timestep, steps 4-6
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
     if active is None:
         return LifResult(v_new, np.where(spike, n.t_ref, 0), spike)
     v_new = np.where(active, v_new, v)
-    r_new = np.where(spike, n.t_ref, np.maximum(refractory - 1, 0))
+    r_new = np.where(spike, n.t_ref, np.maximum(cast(Array, refractory) - 1, 0))
     return LifResult(v_new, r_new, spike)
 
 

@@ -6,7 +6,7 @@ Steps 7-8 of ``docs/numerics.md`` and the per-sample normalization.  Weights are
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -110,10 +110,12 @@ def stdp_update(num: Arithmetic, w: Array, x_pre: Array, x_post: Array,
     post event, and the rows of inputs with a pre event within the columns of neurons with
     a live post trace, are visited.
     """
-    stochastic = input_hi16 is not None and neuron_hi16 is not None
+    stochastic = input_hi16 is not None
+    if stochastic != (neuron_hi16 is not None) or (num.stochastic and not stochastic):
+        raise ValueError("stochastic rounding needs both input_hi16 and neuron_hi16 draws")
     cols = np.flatnonzero(post)
     if cols.size:
-        r = rounding_rand(input_hi16, neuron_hi16[cols]) if stochastic else None
+        r = rounding_rand(input_hi16, cast(Array, neuron_hi16)[cols]) if stochastic else None
         w[:, cols] = weight_change(num, w[:, cols], x_pre[:, None], x_post[None, cols],
                                    pre[:, None], True, r)
     if num.core.stdp.potentiation_only:
@@ -121,7 +123,8 @@ def stdp_update(num: Arithmetic, w: Array, x_pre: Array, x_post: Array,
     rows = np.flatnonzero(pre)
     live = np.flatnonzero((x_post != 0) & ~np.asarray(post, dtype=bool))
     if rows.size and live.size:
-        r = rounding_rand(input_hi16[rows], neuron_hi16[live]) if stochastic else None
+        r = (rounding_rand(cast(Array, input_hi16)[rows], cast(Array, neuron_hi16)[live])
+             if stochastic else None)
         offset = None if r is None else num.rounding_offset(r, num.core.derived.stdp_shift)
         depress_rows(num, w, rows, live, x_post[live], offset)
     return w
@@ -147,8 +150,8 @@ def trace_decay_table(num: Arithmetic, tau_shift: int, timesteps: int) -> Array:
     Built by applying the trace's own decay (:func:`trace_step` without a spike), so a
     table lookup equals stepping the trace.
     """
-    table = np.zeros(timesteps + 2, dtype=num.dtype)
-    x = np.array([num.core.derived.trace_max], dtype=num.dtype)
+    table: Array = np.zeros(timesteps + 2, dtype=num.dtype)
+    x: Array = np.array([num.core.derived.trace_max], dtype=num.dtype)
     for age in range(timesteps + 1):
         table[age] = x[0]
         x = num.decay_unsigned(x, tau_shift)
@@ -164,4 +167,5 @@ def normalize(num: Arithmetic, w: Array) -> Array:
     if not num.core.stdp.norm:
         return w
     scale, valid = num.reciprocal_scale(w.sum(axis=0))
-    return np.where(valid[None, :], num.apply_scale(w, scale[None, :]), w).astype(num.dtype)
+    return cast(Array, np.where(valid[None, :], num.apply_scale(w, scale[None, :]), w)
+                ).astype(num.dtype)

@@ -11,12 +11,12 @@ rounding draw the core passes on to the STDP unit.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, unsigned
+from amaranth import Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ENCODER_RAND_BITS, ROUNDING_RAND_BITS, CoreConfig
-from .lfsr import STATE_BITS, restart, spread_key, xorshift32
+from .lfsr import STATE_BITS, generator_stages
 
 __all__ = ["encoder_input_layout", "encoder_output_layout", "RateEncoder"]
 
@@ -59,7 +59,8 @@ class RateEncoder(wiring.Component):
     For each input token the unit computes
 
     * the generator's next state ``g = step(restart(state, key) if reseed else state)``
-      (as :class:`~spikeforge.hdl.lfsr.LFSR`);
+      (as :class:`~spikeforge.hdl.lfsr.LFSR`, with the same two stages,
+      :func:`~spikeforge.hdl.lfsr.generator_stages`);
     * the spike threshold ``(pixel * rate_mult) >> pixel_bits``: the product is exact,
       ``pixel_bits + derived.rate_mult_bits`` unsigned bits, the threshold
       ``derived.rate_mult_bits`` bits, in units of the 16-bit draw (``2**16`` = always);
@@ -134,31 +135,19 @@ class RateEncoder(wiring.Component):
         rate = Signal(unsigned(pixel_bits + d.rate_mult_bits))  # pixel * rate_mult, exact
         m.d.comb += rate.eq(token.pixel * rate_mult)
 
-        s1_valid = Signal()
-        s1_state = Signal(unsigned(STATE_BITS), reset_less=True)
-        s1_spread = Signal(unsigned(STATE_BITS), reset_less=True)
-        s1_reseed = Signal(reset_less=True)
+        s1_valid, next_state = generator_stages(m, advance, self.i.valid, token)
         s1_threshold = Signal(unsigned(d.rate_mult_bits), reset_less=True)
         with m.If(advance):
-            m.d.sync += [
-                s1_valid.eq(self.i.valid),
-                s1_state.eq(token.state),
-                s1_spread.eq(spread_key(token.key)),
-                s1_reseed.eq(token.reseed),
-                s1_threshold.eq(rate >> pixel_bits),
-            ]
+            m.d.sync += s1_threshold.eq(rate >> pixel_bits)
 
         # -- Stage 2: start state (on reseed) and one xorshift32 step ------------------------
-        start = Signal(unsigned(STATE_BITS))
-        m.d.comb += start.eq(Mux(s1_reseed, restart(s1_state, s1_spread), s1_state))
-
         s2_valid = Signal()
         s2_state = Signal(unsigned(STATE_BITS), reset_less=True)
         s2_threshold = Signal(unsigned(d.rate_mult_bits), reset_less=True)
         with m.If(advance):
             m.d.sync += [
                 s2_valid.eq(s1_valid),
-                s2_state.eq(xorshift32(start)),
+                s2_state.eq(next_state),
                 s2_threshold.eq(s1_threshold),
             ]
 

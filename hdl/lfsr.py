@@ -20,7 +20,8 @@ Pure functions (Amaranth expressions, no state):
 - :func:`reseed`: ``restart(base, spread_key(key))``, the whole reseed in one expression.
 
 The pipelined units register :func:`spread_key` (the multiply: DSP product register) and
-apply :func:`restart` and :func:`xorshift32` in the next stage.
+apply :func:`restart` and :func:`xorshift32` in the next stage; :func:`generator_stages`
+builds both stages for ``LFSR`` and ``RateEncoder``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "spread_key",
     "restart",
     "reseed",
+    "generator_stages",
     "lfsr_input_layout",
     "lfsr_output_layout",
     "LFSR",
@@ -151,6 +153,49 @@ def reseed(base, key) -> Value:
     return restart(base, spread_key(key))
 
 
+def generator_stages(m: Module, advance: Value, valid: Value, generator) -> tuple[Value, Value]:
+    """The generator step of a pipelined unit: stage 1 registered here, stage 2's logic
+    returned for the caller to register.
+
+    1. When ``advance``: register ``valid``, the generator's ``state``, its spread sample
+       key (:func:`spread_key` of ``key``: the multiply, registered as a DSP product
+       register) and its ``reseed`` flag.
+    2. From those registers: the start state (:func:`restart`, when reseeding) and one
+       :func:`xorshift32` step, combinational.
+
+    Parameters
+    ----------
+    m : Module
+        The unit's module (statements go to its ``sync`` and ``comb`` domains).
+    advance : Value
+        The unit's global stall: every stage moves when it is high.
+    valid : Value
+        The unit's ``i.valid``.
+    generator : View
+        The generator fields of the unit's input payload: ``state``, ``key``, ``reseed``.
+
+    Returns
+    -------
+    tuple of (Value, Value)
+        Stage 1's valid flag and the generator's next state (``unsigned(32)``).
+    """
+    s1_valid = Signal()
+    s1_state = Signal(unsigned(STATE_BITS), reset_less=True)
+    s1_spread = Signal(unsigned(STATE_BITS), reset_less=True)
+    s1_reseed = Signal(reset_less=True)
+    with m.If(advance):
+        m.d.sync += [
+            s1_valid.eq(valid),
+            s1_state.eq(generator.state),
+            s1_spread.eq(spread_key(generator.key)),
+            s1_reseed.eq(generator.reseed),
+        ]
+
+    start = Signal(unsigned(STATE_BITS))
+    m.d.comb += start.eq(Mux(s1_reseed, restart(s1_state, s1_spread), s1_state))
+    return s1_valid, xorshift32(start)
+
+
 def lfsr_input_layout(core: CoreConfig) -> data.StructLayout:
     """Payload of the generator unit's input stream, one generator and one timestep per token.
 
@@ -243,25 +288,12 @@ class LFSR(wiring.Component):
         ]
 
         # -- Stage 1: spread the sample key (the multiply, registered) -----------------------
-        s1_valid = Signal()
-        s1_state = Signal(unsigned(STATE_BITS), reset_less=True)
-        s1_spread = Signal(unsigned(STATE_BITS), reset_less=True)
-        s1_reseed = Signal(reset_less=True)
-        with m.If(advance):
-            m.d.sync += [
-                s1_valid.eq(self.i.valid),
-                s1_state.eq(generator.state),
-                s1_spread.eq(spread_key(generator.key)),
-                s1_reseed.eq(generator.reseed),
-            ]
-
         # -- Stage 2: start state (on reseed) and one xorshift32 step; the output register ----
-        start = Signal(unsigned(STATE_BITS))
-        m.d.comb += start.eq(Mux(s1_reseed, restart(s1_state, s1_spread), s1_state))
+        s1_valid, next_state = generator_stages(m, advance, self.i.valid, generator)
         with m.If(advance):
             m.d.sync += [
                 self.o.valid.eq(s1_valid),
-                self.o.payload.state.eq(xorshift32(start)),
+                self.o.payload.state.eq(next_state),
             ]
 
         return m

@@ -1,18 +1,23 @@
 """A cocotb testbench for one stream-in, stream-out processing element, checked by golden.
 
-The trace and STDP testbenches (``tb_trace.py``, ``tb_stdp.py``) subclass
-:class:`PeTestbench`, giving it the PE's payload layouts, its latency and a function that
-returns the golden model's output for a list of input tokens.  It wires the shared
-:class:`~spikeforge.sim.streams.StreamDriver`, :class:`~spikeforge.sim.streams.StreamSink`
+The PE testbenches (``tb_lif.py``, ``tb_trace.py``, ``tb_stdp.py``, ``tb_lfsr.py``,
+``tb_encoder.py``) build a :class:`PeTestbench` from the PE's payload layouts, its latency and
+a function that returns the golden model's output for a list of input tokens.  It wires the
+shared :class:`~spikeforge.sim.streams.StreamDriver`, :class:`~spikeforge.sim.streams.StreamSink`
 (backpressure always on) and :class:`~spikeforge.sim.streams.Scoreboard` together, labels
 every token (``"w = 0, post"``, ``"random #17"``) so the first mismatch names its case, and
 checks the exact latency and one-token-per-cycle throughput.
+
+It also holds what every PE testbench reads from its environment: the configuration
+(:data:`ENV_CORE`, :func:`core_from_env`) and the random token count (:data:`ENV_TOKENS`,
+:func:`token_count`), and the seeding of its random generators (:func:`seeded_rng`).
 """
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cocotb
@@ -20,14 +25,63 @@ from amaranth.lib import data
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ReadOnly, RisingEdge
 
+from ..config import CoreConfig
 from .streams import Scoreboard, StreamDriver, StreamSink, reset, start_clock
 
-__all__ = ["CLOCK_NS", "Token", "Labelled", "GoldenFn", "PeTestbench"]
+__all__ = [
+    "CLOCK_NS",
+    "ENV_CORE",
+    "ENV_TOKENS",
+    "BACKPRESSURE",
+    "SETTLE_CYCLES",
+    "Token",
+    "Labelled",
+    "GoldenFn",
+    "core_from_env",
+    "token_count",
+    "seeded_rng",
+    "idle_cycles",
+    "PeTestbench",
+]
 
 CLOCK_NS = 10
+ENV_CORE = "SPIKEFORGE_CORE"
+"""Environment variable holding the :class:`~spikeforge.config.CoreConfig` as JSON."""
+ENV_TOKENS = "SPIKEFORGE_TOKENS"
+"""Environment variable holding the number of random tokens per random test."""
+
+BACKPRESSURE: list[tuple[float, float]] = [(0.1, 0.2), (0.5, 0.7)]
+"""``(idle, stall)`` settings the stream tests run with: light and heavy backpressure."""
+
+SETTLE_CYCLES = 10
+"""Cycles :meth:`PeTestbench.run` waits after the last expected output: no further output
+may appear in them."""
+
 Token = dict[str, int]
 Labelled = Sequence[tuple[str, Token]]
 GoldenFn = Callable[[Sequence[Token]], list[Token]]
+
+
+def core_from_env() -> CoreConfig:
+    """The configuration passed in ``SPIKEFORGE_CORE`` (``CoreConfig.to_json()``)."""
+    assert ENV_CORE in os.environ, f"pass {ENV_CORE} (CoreConfig.to_json()) in extra_env"
+    return CoreConfig.from_json(os.environ[ENV_CORE])
+
+
+def token_count(default: int) -> int:
+    """Random tokens per random test: ``SPIKEFORGE_TOKENS``, else ``default``."""
+    return int(os.environ.get(ENV_TOKENS, default))
+
+
+def seeded_rng(test: str, *params: object) -> random.Random:
+    """A generator seeded from ``cocotb.RANDOM_SEED``, the test's name and its parameters."""
+    return random.Random("-".join(map(str, (cocotb.RANDOM_SEED, test, *params))))
+
+
+async def idle_cycles(dut: Any, cycles: int) -> None:
+    """Let ``cycles`` clock edges pass."""
+    for _ in range(cycles):
+        await RisingEdge(dut.clk)
 
 
 class PeTestbench:
@@ -55,9 +109,11 @@ class PeTestbench:
     driver : StreamDriver
     sink : StreamSink
     scoreboard : Scoreboard
-        Golden outputs in order; the first mismatch names the input token.
+        Golden outputs in order; the first mismatch names the input token and its label.
     labels : list of str
         Name of every token sent, logged with the first mismatch.
+    outputs : list of dict
+        Every output token received, in order (closed-loop tests feed states back).
     arrivals_ns : list of float
         Simulation time (ns) at which each output was accepted.
     """
@@ -72,6 +128,7 @@ class PeTestbench:
         self.sink = StreamSink(dut, "o", out_layout, rng, self._on_token, stall)
         self.scoreboard = Scoreboard(name)
         self.labels: list[str] = []
+        self.outputs: list[Token] = []
         self.arrivals_ns: list[float] = []
 
     async def start(self) -> None:
@@ -88,24 +145,45 @@ class PeTestbench:
         index = self.scoreboard.checked
         errors = self.scoreboard.errors
         self.arrivals_ns.append(get_sim_time("ns"))
+        self.outputs.append(got)
         self.scoreboard.check(got)
         if errors == 0 and self.scoreboard.errors and index < len(self.labels):
+            # name the case in the failure message too (Scoreboard.first_error)
+            self.scoreboard.first_error = f"{self.scoreboard.first_error} [{self.labels[index]}]"
             cocotb.log.error("first mismatch is token %d: %s", index, self.labels[index])
 
-    def expect(self, labelled: Labelled) -> list[Token]:
-        """Queue the golden outputs of ``labelled`` tokens; return the bare tokens."""
+    def expect(self, labelled: Labelled,
+               outputs: Sequence[Mapping[str, int]] | None = None) -> list[Token]:
+        """Queue the expected outputs of ``labelled`` tokens (default: their golden outputs);
+        return the bare tokens."""
         tokens = [token for _, token in labelled]
-        for (label, token), want in zip(labelled, self.golden(tokens), strict=True):
+        wants = self.golden(tokens) if outputs is None else outputs
+        for (label, token), want in zip(labelled, wants, strict=True):
             self.labels.append(label)
             self.scoreboard.expect(want, token)
         return tokens
 
-    async def run(self, labelled: Labelled) -> None:
-        """Send ``labelled`` tokens, wait for every output, fail on any mismatch."""
-        tokens = self.expect(labelled)
+    async def send(self, labelled: Labelled,
+                   outputs: Sequence[Mapping[str, int]] | None = None) -> list[Token]:
+        """Queue the expected outputs (see :meth:`expect`), send ``labelled`` tokens and wait
+        until every expected output was checked; return the outputs of this call."""
+        first = len(self.outputs)
+        tokens = self.expect(labelled, outputs)
         await self.driver.send(tokens)
         await self.scoreboard.drained(self.dut, timeout_cycles=100 * (len(tokens) + 10))
+        return self.outputs[first:]
+
+    def check(self) -> None:
+        """Fail on any mismatch (the first one, with its input and label, is in the message)
+        or missing output."""
         self.scoreboard.assert_done()
+
+    async def run(self, labelled: Labelled) -> None:
+        """Send ``labelled`` tokens, wait for every output and :data:`SETTLE_CYCLES` more
+        (no extra output may trail them), fail on any mismatch."""
+        await self.send(labelled)
+        await idle_cycles(self.dut, SETTLE_CYCLES)
+        self.check()
 
     async def run_back_to_back(self, labelled: Labelled) -> None:
         """No backpressure (build the testbench with ``idle = stall = 0``): one token per

@@ -577,20 +577,22 @@ def run_cocotb(
             crash = f"simulator exited abnormally ({exc})"
         wall = time.perf_counter() - start
 
-    common = {
-        "wall_seconds": wall,
-        "build_seconds": build_seconds,
-        "log_file": sim_log,
-        "wave_file": wave_file if wave_file is not None and wave_file.is_file() else None,
-    }
-    if not results_xml.is_file():
-        outcome = result(failed=(crash or "no results XML written",), **common)
-    else:
-        parsed = _parse_results(results_xml)
-        if crash and not parsed["failures"]:
-            parsed["failures"] = 1
-            parsed["failed"] = (*parsed["failed"], crash)  # type: ignore[misc]
-        outcome = result(results_xml=results_xml, **parsed, **common)
+        # Still under the lock: a test sharing this build directory must not replace
+        # results.xml or sim.log before they are read.
+        common = {
+            "wall_seconds": wall,
+            "build_seconds": build_seconds,
+            "log_file": sim_log,
+            "wave_file": wave_file if wave_file is not None and wave_file.is_file() else None,
+        }
+        if not results_xml.is_file():
+            outcome = result(failed=(crash or "no results XML written",), **common)
+        else:
+            parsed = _parse_results(results_xml)
+            if crash and not parsed["failures"]:
+                parsed["failures"] = 1
+                parsed["failed"] = (*parsed["failed"], crash)  # type: ignore[misc]
+            outcome = result(results_xml=results_xml, **parsed, **common)
     if check and not outcome.passed:
         if outcome.tests == 0:
             what = outcome.failed[0] if outcome.failed else "no cocotb tests ran"

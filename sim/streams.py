@@ -46,18 +46,26 @@ def unpack(layout: data.StructLayout, bits: int) -> dict[str, int]:
     return {name: int(getattr(view, name)) for name, _ in layout}
 
 
-class StreamDriver:
+class _StreamPort:
+    """The ``valid``, ``ready`` and ``payload`` handles of stream port ``name`` of ``dut``."""
+
+    def __init__(self, dut: Any, name: str, layout: data.StructLayout,
+                 rng: random.Random) -> None:
+        self.dut = dut
+        self.layout = layout
+        self.rng = rng
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+
+
+class StreamDriver(_StreamPort):
     """Drives tokens into the stream sink port ``name`` of ``dut``."""
 
     def __init__(self, dut: Any, name: str, layout: data.StructLayout, rng: random.Random,
                  idle: float = 0.0) -> None:
-        self.dut = dut
-        self.layout = layout
-        self.rng = rng
+        super().__init__(dut, name, layout, rng)
         self.idle = idle
-        self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
-        self.payload = getattr(dut, f"{name}__payload")
         self.valid.value = 0
         self.payload.value = 0
         self.sent = 0
@@ -81,19 +89,14 @@ class StreamDriver:
         self.valid.value = 0
 
 
-class StreamSink:
+class StreamSink(_StreamPort):
     """Accepts tokens from the stream source port ``name``, calling ``on_token`` for each."""
 
     def __init__(self, dut: Any, name: str, layout: data.StructLayout, rng: random.Random,
                  on_token: Callable[[dict[str, int]], None], stall: float = 0.0) -> None:
-        self.dut = dut
-        self.layout = layout
-        self.rng = rng
+        super().__init__(dut, name, layout, rng)
         self.stall = stall
         self.on_token = on_token
-        self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
-        self.payload = getattr(dut, f"{name}__payload")
         self.ready.value = 0
         self.received = 0
 

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """cocotb testbench of the rate encoder ``RateEncoder`` (``hdl/encoder.py``).
 
 Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_encoder")``).  Every
@@ -22,25 +23,23 @@ import numpy as np
 from ..config import CoreConfig
 from ..golden.encoder import rate_threshold, rounding_bits, spikes_from_states
 from ..golden.lfsr import STREAM_INPUT, base_states, jump_table, start_states
-from ..hdl.encoder import encoder_input_layout, encoder_output_layout
+from ..hdl.encoder import RateEncoder
+from .pe_testbench import PeTestbench, Token, core_from_env, seeded_rng, token_count
 from .tb_lfsr import (
+    DEFAULT_TOKENS,
     FLOWS,
     MASK32,
-    Testbench,
     base_for_start,
-    core_from_env,
-    flow_rng,
+    flow_testbench,
     generator_step,
     lfsr_corner_tokens,
     random_generator_token,
     timestep_cap,
-    token_count,
     unstep,
+    with_corners,
 )
 
 __all__ = ["encoder_expected", "encoder_corner_tokens", "random_encoder_token"]
-
-Token = dict[str, int]
 
 
 def encoder_expected(core: CoreConfig, token: Mapping[str, int]) -> Token:
@@ -108,10 +107,9 @@ def random_encoder_token(core: CoreConfig, rng: random.Random) -> Token:
     return {"pixel": pixel, **random_generator_token(rng)}
 
 
-def _tb(dut: Any, core: CoreConfig, test: str, flow: str) -> Testbench:
-    idle, stall = FLOWS[flow]
-    return Testbench(dut, f"encoder/{test}/{flow}", encoder_input_layout(core),
-                     encoder_output_layout(core), flow_rng(test, flow), idle, stall)
+def _tb(dut: Any, core: CoreConfig, test: str, flow: str) -> PeTestbench:
+    return flow_testbench(dut, RateEncoder(core), lambda token: encoder_expected(core, token),
+                          "encoder", test, flow)
 
 
 @cocotb.test()
@@ -121,11 +119,9 @@ async def encoder_tokens(dut: Any, flow: str) -> None:
     core = core_from_env()
     tb = _tb(dut, core, "tokens", flow)
     await tb.start()
-    rng = flow_rng("tokens-stimulus", flow)
-    tokens = [random_encoder_token(core, rng) for _ in range(token_count())]
-    for corner in encoder_corner_tokens(core, rng):
-        tokens.insert(rng.randrange(len(tokens) + 1), corner)
-    await tb.check_tokens(tokens, lambda token: encoder_expected(core, token))
+    rng = seeded_rng("tokens-stimulus", flow)
+    tokens = [random_encoder_token(core, rng) for _ in range(token_count(DEFAULT_TOKENS))]
+    await tb.run(with_corners(rng, tokens, encoder_corner_tokens(core, rng)))
 
 
 @cocotb.test()
@@ -138,7 +134,7 @@ async def encoder_sample(dut: Any, flow: str) -> None:
     core = core_from_env()
     tb = _tb(dut, core, "sample", flow)
     await tb.start()
-    rng = flow_rng("sample-stimulus", flow)
+    rng = seeded_rng("sample-stimulus", flow)
     top = (1 << core.encoder.pixel_bits) - 1
     pixels = [rng.choice((0, top, rng.randint(0, top))) for _ in range(core.n_inputs)]
     bases = base_states(core.seed, STREAM_INPUT, core.n_inputs)
@@ -150,13 +146,13 @@ async def encoder_sample(dut: Any, flow: str) -> None:
     draws = rounding_bits(states)
     current = [int(b) for b in bases]
     for t in range(timesteps):
-        tokens = [{"pixel": p, "state": s, "key": key, "reseed": int(t == 0)}
-                  for p, s in zip(pixels, current, strict=True)]
+        labelled = [(f"timestep {t}, input {j}", {"pixel": p, "state": s, "key": key,
+                                                  "reseed": int(t == 0)})
+                    for j, (p, s) in enumerate(zip(pixels, current, strict=True))]
         expected = [{"spike": int(spikes[t, j]), "state": int(states[t, j]),
                      "rand_hi": int(draws[t, j])} for j in range(core.n_inputs)]
-        stimulus = [{"timestep": t, "input": j, **tok} for j, tok in enumerate(tokens)]
-        outputs = await tb.run(tokens, expected, stimulus)
+        outputs = await tb.send(labelled, expected)
         current = [out["state"] & MASK32 for out in outputs]
         if tb.scoreboard.errors:
             break
-    tb.done()
+    tb.check()

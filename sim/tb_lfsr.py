@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """cocotb testbench of the generator unit ``LFSR`` (``hdl/lfsr.py``), and the generator
 stimulus and golden-model glue shared with ``tb_encoder``.
 
@@ -21,13 +22,12 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cocotb
 import numpy as np
-from amaranth.lib import data
-from cocotb.triggers import RisingEdge
+from amaranth.lib import wiring
 
 from ..config import CoreConfig
 from ..golden.lfsr import (
@@ -40,52 +40,38 @@ from ..golden.lfsr import (
     start_states,
     step,
 )
-from ..hdl.lfsr import lfsr_input_layout, lfsr_output_layout
-from .streams import Scoreboard, StreamDriver, StreamSink, reset, start_clock
+from ..hdl.lfsr import LFSR
+from .pe_testbench import PeTestbench, Token, core_from_env, seeded_rng, token_count
 
 __all__ = [
-    "ENV_CORE",
-    "ENV_TOKENS",
     "ENV_TIMESTEPS",
     "FLOWS",
     "MASK32",
-    "core_from_env",
-    "token_count",
+    "COCOTB_TESTS",
     "timestep_cap",
-    "flow_rng",
     "generator_step",
     "unstep",
     "base_for_start",
     "lfsr_expected",
     "lfsr_corner_tokens",
     "random_generator_token",
-    "idle_cycles",
-    "Testbench",
+    "with_corners",
+    "flow_testbench",
 ]
 
-ENV_CORE = "SPIKEFORGE_CORE"
-ENV_TOKENS = "SPIKEFORGE_TOKENS"
 ENV_TIMESTEPS = "SPIKEFORGE_TIMESTEPS"
+DEFAULT_TOKENS = 3000
 
 #: Backpressure settings every stream test runs under: (driver idle, sink stall) probability.
 FLOWS: dict[str, tuple[float, float]] = {"light": (0.1, 0.2), "heavy": (0.5, 0.6)}
 
+#: cocotb tests this module (and ``tb_encoder``) runs: two, once per flow setting.
+COCOTB_TESTS = 2 * len(FLOWS)
+
 MASK32 = (1 << 32) - 1
-Token = dict[str, int]
 
 
 # -- configuration from the environment ----------------------------------------------------
-
-
-def core_from_env() -> CoreConfig:
-    """The configuration passed in ``SPIKEFORGE_CORE``."""
-    assert ENV_CORE in os.environ, f"pass {ENV_CORE} (CoreConfig.to_json()) in extra_env"
-    return CoreConfig.from_json(os.environ[ENV_CORE])
-
-
-def token_count(default: int = 3000) -> int:
-    """Random tokens per stream test (``SPIKEFORGE_TOKENS``)."""
-    return int(os.environ.get(ENV_TOKENS, default))
 
 
 def timestep_cap(core: CoreConfig) -> int:
@@ -93,11 +79,6 @@ def timestep_cap(core: CoreConfig) -> int:
     ``SPIKEFORGE_TIMESTEPS``."""
     cap = os.environ.get(ENV_TIMESTEPS)
     return core.timesteps if not cap else max(1, min(core.timesteps, int(cap)))
-
-
-def flow_rng(test: str, flow: str) -> random.Random:
-    """A generator seeded from ``cocotb.RANDOM_SEED``, the test and the flow setting."""
-    return random.Random(f"{cocotb.RANDOM_SEED}-{test}-{flow}")
 
 
 # -- golden glue and stimulus construction ----------------------------------------------------
@@ -176,83 +157,29 @@ def random_generator_token(rng: random.Random) -> Token:
 # -- the testbench ------------------------------------------------------------------------------
 
 
-class Testbench:
-    """Clock, reset, stream driver, backpressuring sink and golden scoreboard around a PE.
-
-    Members
-    -------
-    scoreboard : Scoreboard
-        In-order checker fed with the golden model's output of every input token.
-    outputs : list of dict
-        Every output token received, in order (the closed-loop tests read states back).
-    """
-
-    def __init__(self, dut: Any, name: str, in_layout: data.StructLayout,
-                 out_layout: data.StructLayout, rng: random.Random, idle: float,
-                 stall: float) -> None:
-        self.dut = dut
-        self.driver = StreamDriver(dut, "i", in_layout, rng, idle=idle)
-        self.scoreboard = Scoreboard(name)
-        self.outputs: list[Token] = []
-        self.sink = StreamSink(dut, "o", out_layout, rng, self._received, stall=stall)
-
-    def _received(self, token: Token) -> None:
-        self.outputs.append(token)
-        self.scoreboard.check(token)
-
-    async def start(self) -> None:
-        """Start the clock and the sink, then reset the PE."""
-        await start_clock(self.dut)
-        self.sink.start()
-        await self.reset()
-
-    async def reset(self) -> None:
-        """Synchronous reset (empties the pipeline)."""
-        await reset(self.dut)
-
-    async def run(self, tokens: Sequence[Token], expected: Iterable[Mapping[str, int]],
-                  stimulus: Sequence[Mapping[str, int]] | None = None) -> list[Token]:
-        """Send ``tokens``, queue ``expected`` (one per token; ``stimulus`` is what a
-        mismatch reports, default the tokens) and wait until all outputs were checked.
-
-        Returns the output tokens of this call.
-        """
-        first = len(self.outputs)
-        for index, want in enumerate(expected):
-            self.scoreboard.expect(want, (stimulus or tokens)[index])
-        await self.driver.send(tokens)
-        await self.scoreboard.drained(self.dut, timeout_cycles=1000 + 100 * len(tokens))
-        return self.outputs[first:]
-
-    async def check_tokens(self, tokens: Sequence[Token],
-                           expect: Callable[[Mapping[str, int]], Token]) -> None:
-        """Run ``tokens`` against the golden ``expect`` of each, then make sure no extra
-        output trails them, and fail on any mismatch."""
-        await self.run(tokens, [expect(token) for token in tokens])
-        await idle_cycles(self.dut, 10)
-        self.done()
-        assert self.scoreboard.checked == len(tokens), (
-            f"{self.scoreboard.checked} outputs for {len(tokens)} tokens")
-
-    def done(self) -> None:
-        """Fail on any mismatch (the first one, with its input, is in the message) or
-        missing output."""
-        self.scoreboard.assert_done()
+def with_corners(rng: random.Random, tokens: Sequence[Token],
+                 corners: Sequence[Token]) -> list[tuple[str, Token]]:
+    """``tokens`` (labelled ``random #i``) with every one of ``corners`` (``corner #k``)
+    inserted at a random position."""
+    labelled = [(f"random #{i}", token) for i, token in enumerate(tokens)]
+    for k, corner in enumerate(corners):
+        labelled.insert(rng.randrange(len(labelled) + 1), (f"corner #{k}", corner))
+    return labelled
 
 
-async def idle_cycles(dut: Any, cycles: int) -> None:
-    """Let ``cycles`` clock edges pass."""
-    for _ in range(cycles):
-        await RisingEdge(dut.clk)
+def flow_testbench(dut: Any, unit: wiring.Component,
+                   expected: Callable[[Mapping[str, int]], Token], name: str, test: str,
+                   flow: str) -> PeTestbench:
+    """A :class:`~spikeforge.sim.pe_testbench.PeTestbench` around the Verilog of ``unit``
+    (its payload layouts and latency), checked with the golden output ``expected`` of each
+    token, under the backpressure of ``flow`` (:data:`FLOWS`)."""
+    idle, stall = FLOWS[flow]
+    return PeTestbench(dut, lambda tokens: [expected(token) for token in tokens],
+                       unit.i.payload.shape(), unit.o.payload.shape(), unit.latency,
+                       seeded_rng(test, flow), idle, stall, f"{name}/{test}/{flow}")
 
 
 # -- cocotb tests -----------------------------------------------------------------------------
-
-
-def _tb(dut: Any, core: CoreConfig, test: str, flow: str) -> Testbench:
-    idle, stall = FLOWS[flow]
-    return Testbench(dut, f"lfsr/{test}/{flow}", lfsr_input_layout(core),
-                     lfsr_output_layout(core), flow_rng(test, flow), idle, stall)
 
 
 @cocotb.test()
@@ -260,13 +187,11 @@ def _tb(dut: Any, core: CoreConfig, test: str, flow: str) -> Testbench:
 async def lfsr_tokens(dut: Any, flow: str) -> None:
     """Random states, keys and reseeds with the directed corner tokens mixed in."""
     core = core_from_env()
-    tb = _tb(dut, core, "tokens", flow)
+    tb = flow_testbench(dut, LFSR(core), lfsr_expected, "lfsr", "tokens", flow)
     await tb.start()
-    rng = flow_rng("tokens-stimulus", flow)
-    tokens = [random_generator_token(rng) for _ in range(token_count())]
-    for corner in lfsr_corner_tokens(rng):
-        tokens.insert(rng.randrange(len(tokens) + 1), corner)
-    await tb.check_tokens(tokens, lfsr_expected)
+    rng = seeded_rng("tokens-stimulus", flow)
+    tokens = [random_generator_token(rng) for _ in range(token_count(DEFAULT_TOKENS))]
+    await tb.run(with_corners(rng, tokens, lfsr_corner_tokens(rng)))
 
 
 @cocotb.test()
@@ -276,9 +201,9 @@ async def lfsr_sample(dut: Any, flow: str) -> None:
     from its base state (``reseed`` on the first timestep) and is fed its own output back on
     every later timestep; every state is compared with ``golden.lfsr.JumpTable``."""
     core = core_from_env()
-    tb = _tb(dut, core, "sample", flow)
+    tb = flow_testbench(dut, LFSR(core), lfsr_expected, "lfsr", "sample", flow)
     await tb.start()
-    rng = flow_rng("sample-stimulus", flow)
+    rng = seeded_rng("sample-stimulus", flow)
     bases = np.concatenate([base_states(core.seed, STREAM_INPUT, core.n_inputs),
                             base_states(core.seed, STREAM_NEURON, core.n_neurons)])
     key = rng.getrandbits(32)
@@ -286,10 +211,11 @@ async def lfsr_sample(dut: Any, flow: str) -> None:
     golden = jump_table(timesteps).run(start_states(bases, key))  # (timesteps, generators)
     states = [int(b) for b in bases]
     for t in range(timesteps):
-        tokens = [{"state": s, "key": key, "reseed": int(t == 0)} for s in states]
-        stimulus = [{"timestep": t, "generator": j, **tok} for j, tok in enumerate(tokens)]
-        outputs = await tb.run(tokens, [{"state": int(g)} for g in golden[t]], stimulus)
+        labelled = [(f"timestep {t}, generator {j}", {"state": s, "key": key,
+                                                      "reseed": int(t == 0)})
+                    for j, s in enumerate(states)]
+        outputs = await tb.send(labelled, [{"state": int(g)} for g in golden[t]])
         states = [out["state"] for out in outputs]
         if tb.scoreboard.errors:
             break
-    tb.done()
+    tb.check()

@@ -10,38 +10,28 @@ The stimulus helpers (:func:`directed_tokens`, :func:`random_tokens`,
 :func:`golden_outputs`) are plain Python, also used by the Amaranth-simulator tests in
 ``tests/hdl/test_lif.py``, so both tiers check the same cases.
 
-Environment
------------
-``SPIKEFORGE_CORE``
-    The :class:`~spikeforge.config.CoreConfig` as JSON (``CoreConfig.to_json()``).
-``SPIKEFORGE_TOKENS``
-    Random tokens per random test and backpressure setting (default 300).
+Environment: ``SPIKEFORGE_CORE`` (the configuration) and ``SPIKEFORGE_TOKENS`` (random tokens
+per random test and backpressure setting, default 300), see :mod:`spikeforge.sim.pe_testbench`.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Sequence
 from typing import Any
 
 import cocotb
 import numpy as np
-from cocotb.simtime import get_sim_time
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from ..config import CoreConfig
 from ..golden.arith import IntegerArithmetic
 from ..golden.neuron import adapt_threshold, lif_step
 from ..hdl.lif import LIFNeuronUnit, lif_input_layout, lif_output_layout
-from .streams import Scoreboard, StreamDriver, StreamSink, reset, start_clock
+from .pe_testbench import BACKPRESSURE, PeTestbench, Token, core_from_env, seeded_rng, token_count
 
 __all__ = [
     "TOPLEVEL",
-    "ENV_CORE",
-    "ENV_TOKENS",
-    "BACKPRESSURE",
-    "Token",
+    "COCOTB_TESTS",
     "golden_outputs",
     "landing_token",
     "directed_tokens",
@@ -51,15 +41,10 @@ __all__ = [
 
 TOPLEVEL = "lif_neuron_unit"
 """Top module name of the generated Verilog."""
-ENV_CORE = "SPIKEFORGE_CORE"
-ENV_TOKENS = "SPIKEFORGE_TOKENS"
 DEFAULT_TOKENS = 300
-CLOCK_NS = 10
+COCOTB_TESTS = 2 * len(BACKPRESSURE) + 1
+"""cocotb tests this module runs (the parametrized ones once per backpressure setting)."""
 
-BACKPRESSURE: list[tuple[float, float]] = [(0.1, 0.2), (0.5, 0.7)]
-"""``(idle, stall)`` settings every stream test runs with: light and heavy backpressure."""
-
-Token = dict[str, int]
 INPUT_FIELDS = ("v", "refractory", "theta", "current", "inhibition", "learn")
 
 
@@ -79,6 +64,7 @@ def golden_outputs(core: CoreConfig, tokens: Sequence[Token]) -> list[Token]:
     col = {name: np.array([t[name] for t in tokens], dtype=np.int64) for name in INPUT_FIELDS}
     step = lif_step(num, col["v"], col["refractory"], col["theta"], col["current"],
                     col["inhibition"])
+    assert step.refractory is not None  # an array goes in, so one comes back
     adapted = adapt_threshold(num, col["theta"], step.spike)
     theta = np.where(col["learn"] != 0, adapted, col["theta"])
     return [
@@ -255,88 +241,29 @@ def random_tokens(core: CoreConfig, rng: random.Random, count: int) -> list[Toke
 # cocotb
 
 
-class Testbench:
-    """Driver, backpressuring sink and golden scoreboard around ``LIFNeuronUnit``.
+class Testbench(PeTestbench):
+    """Driver, backpressuring sink and golden scoreboard around ``LIFNeuronUnit(core)``.
 
     Members
     -------
     core : CoreConfig
         The configuration the design was generated from.
-    driver : StreamDriver
-        Drives ``i``, idling before a token with probability ``idle``.
-    sink : StreamSink
-        Reads ``o``, dropping ``ready`` with probability ``stall``.
-    scoreboard : Scoreboard
-        Golden outputs in order; the first mismatch names the input token.
-    labels : list of str
-        Name of every token sent (directed case or ``random #n``), for the first mismatch.
-    arrivals_ns : list of float
-        Simulation time (ns) at which each output was accepted.
     """
 
     def __init__(self, dut: Any, core: CoreConfig, rng: random.Random, idle: float,
                  stall: float, name: str) -> None:
-        self.dut = dut
         self.core = core
-        self.latency = LIFNeuronUnit(core).latency
-        self.driver = StreamDriver(dut, "i", lif_input_layout(core), rng, idle)
-        self.sink = StreamSink(dut, "o", lif_output_layout(core), rng, self._on_token, stall)
-        self.scoreboard = Scoreboard(name)
-        self.labels: list[str] = []
-        self.arrivals_ns: list[float] = []
-
-    async def start(self) -> None:
-        """Start the clock, reset the unit, then start the sink."""
-        await start_clock(self.dut, CLOCK_NS)
-        await reset(self.dut)
-        self.sink.start()
-
-    async def reset(self) -> None:
-        """Synchronous reset (empties the pipeline)."""
-        await reset(self.dut)
-
-    def _on_token(self, got: dict[str, int]) -> None:
-        index = self.scoreboard.checked
-        errors = self.scoreboard.errors
-        self.arrivals_ns.append(get_sim_time("ns"))
-        self.scoreboard.check(got)
-        if errors == 0 and self.scoreboard.errors and index < len(self.labels):
-            # name the case in the failure message too (Scoreboard.first_error)
-            self.scoreboard.first_error = f"{self.scoreboard.first_error} [{self.labels[index]}]"
-            cocotb.log.error("first mismatch is token %d: %s", index, self.labels[index])
-
-    def expect(self, labelled: Sequence[tuple[str, Token]]) -> list[Token]:
-        """Queue the golden outputs of ``labelled`` tokens; return the bare tokens."""
-        tokens = [token for _, token in labelled]
-        for (label, token), want in zip(labelled, golden_outputs(self.core, tokens),
-                                        strict=True):
-            self.labels.append(label)
-            self.scoreboard.expect(want, token)
-        return tokens
-
-    async def run(self, labelled: Sequence[tuple[str, Token]]) -> None:
-        """Send ``labelled`` tokens, wait for every output, fail on any mismatch."""
-        tokens = self.expect(labelled)
-        await self.driver.send(tokens)
-        await self.scoreboard.drained(self.dut, timeout_cycles=100 * (len(tokens) + 10))
-        self.scoreboard.assert_done()
-
-
-def _core() -> CoreConfig:
-    assert ENV_CORE in os.environ, f"pass {ENV_CORE} (CoreConfig.to_json()) in extra_env"
-    return CoreConfig.from_json(os.environ[ENV_CORE])
-
-
-def _rng(test: str, *params: object) -> random.Random:
-    return random.Random("-".join(map(str, (cocotb.RANDOM_SEED, test, *params))))
+        super().__init__(dut, lambda tokens: golden_outputs(core, tokens),
+                         lif_input_layout(core), lif_output_layout(core),
+                         LIFNeuronUnit(core).latency, rng, idle, stall, name)
 
 
 @cocotb.test()
 @cocotb.parametrize((("idle", "stall"), BACKPRESSURE))
 async def lif_directed(dut: Any, idle: float, stall: float) -> None:
     """Every directed corner case, three times in a row, under backpressure."""
-    core = _core()
-    tb = Testbench(dut, core, _rng("directed", idle, stall), idle, stall, "lif directed")
+    core = core_from_env()
+    tb = Testbench(dut, core, seeded_rng("directed", idle, stall), idle, stall, "lif directed")
     await tb.start()
     cases = directed_tokens(core)
     await tb.run(cases * 3)
@@ -347,12 +274,11 @@ async def lif_directed(dut: Any, idle: float, stall: float) -> None:
 @cocotb.parametrize((("idle", "stall"), BACKPRESSURE))
 async def lif_random(dut: Any, idle: float, stall: float) -> None:
     """Long random in-contract sequence (``SPIKEFORGE_TOKENS``) under backpressure."""
-    core = _core()
-    count = int(os.environ.get(ENV_TOKENS, DEFAULT_TOKENS))
-    rng = _rng("random", idle, stall)
+    core = core_from_env()
+    rng = seeded_rng("random", idle, stall)
     tb = Testbench(dut, core, rng, idle, stall, "lif random")
     await tb.start()
-    tokens = random_tokens(core, random.Random(rng.random()), count)
+    tokens = random_tokens(core, random.Random(rng.random()), token_count(DEFAULT_TOKENS))
     await tb.run([(f"random #{i}", token) for i, token in enumerate(tokens)])
 
 
@@ -360,37 +286,8 @@ async def lif_random(dut: Any, idle: float, stall: float) -> None:
 async def lif_throughput(dut: Any) -> None:
     """No backpressure: one token per cycle, output ``k`` exactly ``latency + k`` cycles after
     the first input transfer; then a reset mid-stream empties the pipeline."""
-    core = _core()
-    tb = Testbench(dut, core, _rng("throughput"), 0.0, 0.0, "lif throughput")
+    core = core_from_env()
+    tb = Testbench(dut, core, seeded_rng("throughput"), 0.0, 0.0, "lif throughput")
     await tb.start()
-    tokens = [("random", t) for t in random_tokens(core, _rng("throughput-tokens"), 64)]
-    tb.expect(tokens)
-    dut.i__valid.value = 1
-    start_ns = 0.0
-    for k, (_, token) in enumerate(tokens):
-        dut.i__payload.value = tb.driver.layout.const(token).as_bits()
-        await ReadOnly()
-        assert int(dut.i__ready.value) == 1, f"i.ready low at token {k} without backpressure"
-        if k == 0:
-            start_ns = get_sim_time("ns")
-        await RisingEdge(dut.clk)
-    dut.i__valid.value = 0
-    await tb.scoreboard.drained(dut, timeout_cycles=len(tokens) + 10)
-    tb.scoreboard.assert_done()
-    cycles = [round((t - start_ns) / CLOCK_NS) for t in tb.arrivals_ns]
-    assert cycles == [tb.latency + k for k in range(len(tokens))], (
-        f"outputs arrived at cycles {cycles[:8]}..., expected latency {tb.latency} and one "
-        "token per cycle")
-
-    # a reset with tokens in flight: nothing comes out afterwards
-    for _, token in tokens[:2]:
-        dut.i__valid.value = 1
-        dut.i__payload.value = tb.driver.layout.const(token).as_bits()
-        await RisingEdge(dut.clk)
-    dut.i__valid.value = 0
-    await tb.reset()
-    for _ in range(tb.latency + 2):
-        await ReadOnly()
-        assert int(dut.o__valid.value) == 0, "o.valid set after a reset emptied the pipeline"
-        await RisingEdge(dut.clk)
-    assert tb.scoreboard.errors == 0
+    tokens = random_tokens(core, seeded_rng("throughput-tokens"), 64)
+    await tb.run_back_to_back([("random", t) for t in tokens])

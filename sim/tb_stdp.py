@@ -10,18 +10,13 @@ The stimulus helpers (:func:`golden_outputs`, :func:`directed_tokens`,
 :func:`random_tokens`) are plain Python, also used by the Amaranth-simulator tests in
 ``tests/hdl/test_stdp.py``, so both tiers check the same cases.
 
-Environment
------------
-``SPIKEFORGE_CORE``
-    The :class:`~spikeforge.config.CoreConfig` as JSON (``CoreConfig.to_json()``).
-``SPIKEFORGE_TOKENS``
-    Random tokens per random test and backpressure setting (default 300).
+Environment: ``SPIKEFORGE_CORE`` (the configuration) and ``SPIKEFORGE_TOKENS`` (random tokens
+per random test and backpressure setting, default 300), see :mod:`spikeforge.sim.pe_testbench`.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -33,13 +28,11 @@ from ..config import CoreConfig
 from ..golden.arith import IntegerArithmetic
 from ..golden.stdp import depression, potentiation, weight_change
 from ..hdl.stdp import StdpUnit, stdp_input_layout, stdp_output_layout
-from .pe_testbench import PeTestbench, Token
+from .pe_testbench import BACKPRESSURE, PeTestbench, Token, core_from_env, seeded_rng, token_count
 
 __all__ = [
     "TOPLEVEL",
-    "ENV_CORE",
-    "ENV_TOKENS",
-    "BACKPRESSURE",
+    "COCOTB_TESTS",
     "RAND_MAX",
     "golden_outputs",
     "directed_tokens",
@@ -49,14 +42,11 @@ __all__ = [
 
 TOPLEVEL = "stdp_unit"
 """Top module name of the generated Verilog."""
-ENV_CORE = "SPIKEFORGE_CORE"
-ENV_TOKENS = "SPIKEFORGE_TOKENS"
 DEFAULT_TOKENS = 300
+COCOTB_TESTS = 2 * len(BACKPRESSURE) + 1
+"""cocotb tests this module runs (the parametrized ones once per backpressure setting)."""
 RAND_MAX = 0xFFFF
 """Largest 16-bit stochastic-rounding draw."""
-
-BACKPRESSURE: list[tuple[float, float]] = [(0.1, 0.2), (0.5, 0.7)]
-"""``(idle, stall)`` settings every stream test runs with: light and heavy backpressure."""
 
 FIELDS = ("w", "x_pre", "x_post", "pre", "post", "rand16")
 
@@ -224,21 +214,13 @@ class Testbench(PeTestbench):
                          StdpUnit(core).latency, rng, idle, stall, name)
 
 
-def _core() -> CoreConfig:
-    assert ENV_CORE in os.environ, f"pass {ENV_CORE} (CoreConfig.to_json()) in extra_env"
-    return CoreConfig.from_json(os.environ[ENV_CORE])
-
-
-def _rng(test: str, *params: object) -> random.Random:
-    return random.Random("-".join(map(str, (cocotb.RANDOM_SEED, test, *params))))
-
-
 @cocotb.test()
 @cocotb.parametrize((("idle", "stall"), BACKPRESSURE))
 async def stdp_directed(dut: Any, idle: float, stall: float) -> None:
     """Every directed corner case under backpressure."""
-    core = _core()
-    tb = Testbench(dut, core, _rng("directed", idle, stall), idle, stall, "stdp directed")
+    core = core_from_env()
+    tb = Testbench(dut, core, seeded_rng("directed", idle, stall), idle, stall,
+                   "stdp directed")
     await tb.start()
     cases = directed_tokens(core)
     await tb.run(cases)
@@ -249,9 +231,9 @@ async def stdp_directed(dut: Any, idle: float, stall: float) -> None:
 @cocotb.parametrize((("idle", "stall"), BACKPRESSURE))
 async def stdp_random(dut: Any, idle: float, stall: float) -> None:
     """Long random sequence (``SPIKEFORGE_TOKENS``) under backpressure."""
-    core = _core()
-    count = int(os.environ.get(ENV_TOKENS, DEFAULT_TOKENS))
-    rng = _rng("random", idle, stall)
+    core = core_from_env()
+    count = token_count(DEFAULT_TOKENS)
+    rng = seeded_rng("random", idle, stall)
     tb = Testbench(dut, core, rng, idle, stall, "stdp random")
     await tb.start()
     tokens = random_tokens(core, random.Random(rng.random()), count)
@@ -261,8 +243,8 @@ async def stdp_random(dut: Any, idle: float, stall: float) -> None:
 @cocotb.test()
 async def stdp_throughput(dut: Any) -> None:
     """No backpressure: exact latency, one token per cycle; a reset empties the pipeline."""
-    core = _core()
-    tb = Testbench(dut, core, _rng("throughput"), 0.0, 0.0, "stdp throughput")
+    core = core_from_env()
+    tb = Testbench(dut, core, seeded_rng("throughput"), 0.0, 0.0, "stdp throughput")
     await tb.start()
-    tokens = random_tokens(core, _rng("throughput-tokens"), 64)
+    tokens = random_tokens(core, seeded_rng("throughput-tokens"), 64)
     await tb.run_back_to_back([("random", t) for t in tokens])

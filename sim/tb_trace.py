@@ -10,14 +10,9 @@ The stimulus helpers (:func:`golden_outputs`, :func:`directed_tokens`,
 :func:`random_tokens`) are plain Python, also used by the Amaranth-simulator tests in
 ``tests/hdl/test_trace.py``, so both tiers check the same cases.
 
-Environment
------------
-``SPIKEFORGE_CORE``
-    The :class:`~spikeforge.config.CoreConfig` as JSON (``CoreConfig.to_json()``).
-``SPIKEFORGE_TRACE_KIND``
-    ``pre`` or ``post``: the kind the Verilog was generated for.
-``SPIKEFORGE_TOKENS``
-    Random tokens per random test and backpressure setting (default 300).
+Environment: ``SPIKEFORGE_TRACE_KIND``, ``pre`` or ``post``, the kind the Verilog was
+generated for; ``SPIKEFORGE_CORE`` (the configuration) and ``SPIKEFORGE_TOKENS`` (random tokens
+per random test and backpressure setting, default 300), see :mod:`spikeforge.sim.pe_testbench`.
 """
 
 from __future__ import annotations
@@ -34,14 +29,12 @@ from ..config import CoreConfig
 from ..golden.arith import IntegerArithmetic
 from ..golden.stdp import trace_step
 from ..hdl.trace import TraceUnit, trace_input_layout, trace_output_layout
-from .pe_testbench import PeTestbench, Token
+from .pe_testbench import BACKPRESSURE, PeTestbench, Token, core_from_env, seeded_rng, token_count
 
 __all__ = [
     "TOPLEVEL",
-    "ENV_CORE",
+    "COCOTB_TESTS",
     "ENV_KIND",
-    "ENV_TOKENS",
-    "BACKPRESSURE",
     "tau_shift",
     "golden_outputs",
     "directed_tokens",
@@ -51,13 +44,10 @@ __all__ = [
 
 TOPLEVEL = "trace_unit"
 """Top module name of the generated Verilog."""
-ENV_CORE = "SPIKEFORGE_CORE"
 ENV_KIND = "SPIKEFORGE_TRACE_KIND"
-ENV_TOKENS = "SPIKEFORGE_TOKENS"
 DEFAULT_TOKENS = 300
-
-BACKPRESSURE: list[tuple[float, float]] = [(0.1, 0.2), (0.5, 0.7)]
-"""``(idle, stall)`` settings every stream test runs with: light and heavy backpressure."""
+COCOTB_TESTS = 2 * len(BACKPRESSURE) + 1
+"""cocotb tests this module runs (the parametrized ones once per backpressure setting)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,13 +159,8 @@ class Testbench(PeTestbench):
 
 
 def _setup() -> tuple[CoreConfig, str]:
-    assert ENV_CORE in os.environ, f"pass {ENV_CORE} (CoreConfig.to_json()) in extra_env"
     assert ENV_KIND in os.environ, f"pass {ENV_KIND} (pre or post) in extra_env"
-    return CoreConfig.from_json(os.environ[ENV_CORE]), os.environ[ENV_KIND]
-
-
-def _rng(test: str, *params: object) -> random.Random:
-    return random.Random("-".join(map(str, (cocotb.RANDOM_SEED, test, *params))))
+    return core_from_env(), os.environ[ENV_KIND]
 
 
 @cocotb.test()
@@ -183,7 +168,7 @@ def _rng(test: str, *params: object) -> random.Random:
 async def trace_directed(dut: Any, idle: float, stall: float) -> None:
     """Every directed corner case, twice in a row, under backpressure."""
     core, kind = _setup()
-    tb = Testbench(dut, core, kind, _rng("directed", idle, stall), idle, stall,
+    tb = Testbench(dut, core, kind, seeded_rng("directed", idle, stall), idle, stall,
                    f"trace {kind} directed")
     await tb.start()
     cases = directed_tokens(core, kind)
@@ -196,8 +181,8 @@ async def trace_directed(dut: Any, idle: float, stall: float) -> None:
 async def trace_random(dut: Any, idle: float, stall: float) -> None:
     """Long random sequence (``SPIKEFORGE_TOKENS``) under backpressure."""
     core, kind = _setup()
-    count = int(os.environ.get(ENV_TOKENS, DEFAULT_TOKENS))
-    rng = _rng("random", idle, stall)
+    count = token_count(DEFAULT_TOKENS)
+    rng = seeded_rng("random", idle, stall)
     tb = Testbench(dut, core, kind, rng, idle, stall, f"trace {kind} random")
     await tb.start()
     tokens = random_tokens(core, kind, random.Random(rng.random()), count)
@@ -208,7 +193,8 @@ async def trace_random(dut: Any, idle: float, stall: float) -> None:
 async def trace_throughput(dut: Any) -> None:
     """No backpressure: exact latency, one token per cycle; a reset empties the pipeline."""
     core, kind = _setup()
-    tb = Testbench(dut, core, kind, _rng("throughput"), 0.0, 0.0, f"trace {kind} throughput")
+    tb = Testbench(dut, core, kind, seeded_rng("throughput"), 0.0, 0.0,
+                   f"trace {kind} throughput")
     await tb.start()
-    tokens = random_tokens(core, kind, _rng("throughput-tokens"), 64)
+    tokens = random_tokens(core, kind, seeded_rng("throughput-tokens"), 64)
     await tb.run_back_to_back([("random", t) for t in tokens])

@@ -135,7 +135,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .golden.train import TrainResult, evaluate, save_weights, train
 
-    config = _load(args.config, {"timesteps": args.timesteps, "seed": args.seed}, args.data)
+    if args.enhance and args.timesteps is None:
+        raise UserError("--enhance needs --timesteps T (fewer than the config's)")
+    timesteps = None if args.enhance else args.timesteps
+    config = _load(args.config, {"timesteps": timesteps, "seed": args.seed}, args.data)
+    if args.enhance:
+        from .topspark import reduce_timesteps
+
+        config = dataclasses.replace(config,
+                                     core=reduce_timesteps(config.core, args.timesteps))
     if not config.core.stdp.learn:
         raise UserError(f"{config.source}: stdp.learn = false: nothing to train")
     epochs = args.epochs or config.data.epochs
@@ -212,7 +220,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .hdl.generate import generate
+    from .hdl.generate import generate, manifest_summary
 
     config = _load(args.config)
     out = Path(args.out)
@@ -224,10 +232,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(manifest)
         return 0
-    modules = manifest.get("modules", {})
-    print(f"{config.source}: wrote {len(modules)} Verilog module(s) and manifest.json to {out}")
-    for name, module in modules.items():
-        print(f"  {module.get('file', name + '.v'):<24} latency {module.get('latency', '?')}")
+    print(f"{config.source}: wrote {len(manifest['modules'])} Verilog files and "
+          f"manifest.json to {out}")
+    print(manifest_summary(manifest))
     return 0
 
 
@@ -276,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_positive, help="training samples (default: config)")
     p.add_argument("--test-samples", type=_positive, help="test samples (default: config)")
     p.add_argument("--timesteps", type=_positive, help="timesteps per sample")
+    p.add_argument("--enhance", action="store_true",
+                   help="with fewer --timesteps than the config: enhance the neuron "
+                        "parameters for the shorter sample (TopSpark-style, see "
+                        "spikeforge/topspark.py)")
     p.add_argument("--epochs", type=_positive, help="training epochs (default: config)")
     p.add_argument("--seed", type=_non_negative, help="override the config seed")
     p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")

@@ -593,7 +593,7 @@ def _to_dict(core: CoreConfig) -> dict[str, Any]:
     tables: dict[str, Any] = {}
     for f in dataclasses.fields(core):
         value = getattr(core, f.name)
-        if dataclasses.is_dataclass(value):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
             tables[f.name] = dataclasses.asdict(value)
         else:
             out[f.name] = value

@@ -74,7 +74,8 @@ def decay_multiply(d: ArrayLike, q: int, frac: int) -> ArrayLike:
     """
     prod = np.multiply(d, q)
     bias = np.where(np.less(d, 0), (1 << frac) - 1, 0)
-    return np.right_shift(prod + bias, frac)
+    result: ArrayLike = np.right_shift(prod + bias, frac)
+    return result
 
 
 def round_shift(x: ArrayLike, shift: int, rand16: ArrayLike | None) -> ArrayLike:

@@ -5,6 +5,11 @@ run is marked ``sim`` plus ``verilator`` or ``icarus``. ``run_sim`` wraps
 :func:`spikeforge.sim.runner.run_cocotb` with that simulator, a build directory under
 ``build/sim/`` named from the pytest node id (so ``pytest -n`` is safe), this folder on the
 simulator's ``PYTHONPATH`` and :func:`~spikeforge.sim.runner.record_result`.
+
+``pe_regression`` runs a processing element's cocotb testbench module on the Verilog of one
+configuration (see :class:`PeRegression`): every PE regression in ``tests/hdl`` goes through
+it, so they state only what differs (component, top module, testbench module, number of
+cocotb tests, extra environment).
 """
 
 from __future__ import annotations
@@ -13,10 +18,16 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from spikeforge.sim import runner
+
+QUICK_TOKENS = 300
+"""Random tokens per random cocotb test in the quick tier."""
+SLOW_TOKENS = 3000
+"""Random tokens per random cocotb test in the slow tier (tests marked ``slow``)."""
 
 
 def _simulator_params() -> list[object]:
@@ -52,19 +63,6 @@ def _build_root(config: pytest.Config) -> Path:
     return Path(override) if override else config.rootpath / "build" / "sim"
 
 
-@pytest.fixture
-def shared_build_dir(request: pytest.FixtureRequest, simulator: str) -> Callable[[str, str], Path]:
-    """Factory ``(toplevel, verilog_text) -> build dir`` shared by every test whose design
-    elaborates to the same Verilog on this simulator: one build serves all of them (the
-    runner's lock makes sharing safe and its build stamp reuses the build)."""
-
-    def build_dir(toplevel: str, verilog_text: str) -> Path:
-        digest = hashlib.sha256(verilog_text.encode()).hexdigest()[:12]
-        return _build_root(request.config) / f"{toplevel}-{simulator}-{digest}"
-
-    return build_dir
-
-
 def _config_label(request: pytest.FixtureRequest, simulator: str) -> str:
     callspec = getattr(request.node, "callspec", None)
     if callspec is None:
@@ -81,8 +79,8 @@ def run_sim(request: pytest.FixtureRequest, simulator: str, sim_build_dir: Path)
     """Run a cocotb module on this test's simulator and record the result.
 
     The returned callable takes the keyword arguments of ``run_cocotb`` except
-    ``simulator`` and ``build_dir``, plus ``config`` (label for the summary table; default:
-    the test's parameter ids without the simulator).
+    ``simulator``, plus ``config`` (label for the summary table; default: the test's
+    parameter ids without the simulator); ``build_dir`` defaults to ``sim_build_dir``.
     """
     test_name = f"{request.node.path.name}::{request.node.originalname}"
 
@@ -94,6 +92,7 @@ def run_sim(request: pytest.FixtureRequest, simulator: str, sim_build_dir: Path)
         config: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         pythonpath: Sequence[Path] = (),
+        build_dir: Path | None = None,
         **kwargs: object,
     ) -> runner.SimResult:
         label = config if config is not None else _config_label(request, simulator)
@@ -103,7 +102,7 @@ def run_sim(request: pytest.FixtureRequest, simulator: str, sim_build_dir: Path)
                 sources=sources,
                 test_module=test_module,
                 simulator=simulator,
-                build_dir=sim_build_dir,
+                build_dir=sim_build_dir if build_dir is None else build_dir,
                 extra_env=extra_env,
                 pythonpath=[request.node.path.parent, *pythonpath],
                 **kwargs,  # type: ignore[arg-type]
@@ -115,3 +114,68 @@ def run_sim(request: pytest.FixtureRequest, simulator: str, sim_build_dir: Path)
         return result
 
     return run
+
+
+class PeRegression:
+    """Run a PE's cocotb testbench module on the Verilog of one component and check it.
+
+    The Verilog goes to the test's ``tmp_path`` (private to the test instance; the runner
+    empties a build directory when it rebuilds, so sources never live in one).  The build
+    directory is shared by every test whose component elaborates to the same Verilog on the
+    same simulator, ``<build root>/<toplevel>-<simulator>-<digest of the Verilog>``: one
+    build serves all of them (the runner's lock serialises the users, its build stamp reuses
+    the build).
+
+    Members
+    -------
+    slow : bool
+        Whether the test is marked ``slow`` (the full regression).
+    """
+
+    def __init__(self, request: pytest.FixtureRequest, run_sim: RunSim, simulator: str,
+                 tmp_path: Path) -> None:
+        self._request = request
+        self._run_sim = run_sim
+        self._simulator = simulator
+        self._tmp_path = tmp_path
+
+    @property
+    def slow(self) -> bool:
+        return self._request.node.get_closest_marker("slow") is not None
+
+    def __call__(self, component: Any, *, toplevel: str, test_module: str, tests: int,
+                 tokens: int | None = None,
+                 extra_env: Mapping[str, str] | None = None) -> runner.SimResult:
+        """Run ``test_module`` on the Verilog of ``component`` (top module ``toplevel``),
+        with the component's ``core`` in ``SPIKEFORGE_CORE``, ``tokens`` random tokens per
+        random test in ``SPIKEFORGE_TOKENS`` (default :data:`QUICK_TOKENS`, or
+        :data:`SLOW_TOKENS` when ``slow``) and ``extra_env``; assert that all ``tests``
+        cocotb tests ran and passed."""
+        from spikeforge.hdl.verilog import to_verilog  # imports Amaranth: only when used
+        from spikeforge.sim.pe_testbench import ENV_CORE, ENV_TOKENS
+
+        text = to_verilog(component, toplevel)
+        source = self._tmp_path / f"{toplevel}.v"
+        source.write_text(text)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        build_dir = _build_root(self._request.config) / f"{toplevel}-{self._simulator}-{digest}"
+        if tokens is None:
+            tokens = SLOW_TOKENS if self.slow else QUICK_TOKENS
+        result = self._run_sim(
+            toplevel=toplevel,
+            sources=[source],
+            test_module=test_module,
+            extra_env={ENV_CORE: component.core.to_json(), ENV_TOKENS: str(tokens),
+                       **(extra_env or {})},
+            build_dir=build_dir,
+        )
+        assert result.passed
+        assert result.tests == tests, f"{result.tests} cocotb tests ran, expected {tests}"
+        return result
+
+
+@pytest.fixture
+def pe_regression(request: pytest.FixtureRequest, run_sim: RunSim, simulator: str,
+                  tmp_path: Path) -> PeRegression:
+    """A :class:`PeRegression` for this test instance's simulator."""
+    return PeRegression(request, run_sim, simulator, tmp_path)

@@ -124,3 +124,22 @@ def test_weights_out_float_refused_before_training(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--arithmetic integer" in result.stderr
     assert not (tmp_path / "w.npz").exists()
+
+
+def test_generate_writes_verilog_and_manifest(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rtl"
+    assert main(["generate", "digits", "--out", str(out)]) == 0
+    assert "manifest.json" in capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["n_inputs"] == 64
+    for module in manifest["modules"]:
+        text = (out / module["file"]).read_text()
+        assert f"module {module['top']}" in text
+
+
+def test_generate_bad_output_directory() -> None:
+    result = run_cli("generate", "digits", "--out", "/proc/no/such/dir")
+    assert result.returncode == 2
+    assert "cannot create directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -24,22 +24,19 @@ SETUP_HINT = "BindsNET benchmark needs the bench extra: run `make bench-setup`"
 
 TORCH_VERSION = "2.13.0"
 BINDSNET_VERSION = "0.3.4"
-# BindsNET 0.3.4's Requires-Dist minus torch/torchvision (installing those through pip's
-# resolver would replace the local CPU torch and pull CUDA wheels). matplotlib, numpy,
-# scikit-learn, scipy and tqdm are spikeforge dependencies already; listed for completeness.
-BINDSNET_DEPS = [
-    "ale-py>=0,<1",
-    "gymnasium[atari]>=1,<2",
-    "matplotlib>=3,<4",
-    "numpy>=2,<3",
-    "opencv-python>=4.14,<6",
-    "pandas>=3,<4",
-    "scikit-image>=0,<1",
-    "scikit-learn>=1,<2",
-    "scipy>=1,<2",
-    "tensorboardX>=2.6.4,<3",
-    "tqdm>=4,<5",
-]
+
+
+def bench_extra_requirements() -> list[str]:
+    """The ``bench`` extra of spikeforge's metadata (pyproject.toml): BindsNET 0.3.4's
+    runtime dependencies other than torch and torchvision."""
+    from importlib import metadata
+
+    out = []
+    for req in metadata.requires("spikeforge") or []:
+        spec, _, marker = req.partition(";")
+        if "extra" in marker and '"bench"' in marker.replace("'", '"'):
+            out.append(spec.strip())
+    return out
 
 
 def bench_setup_commands(python: str | None = None) -> list[list[str]]:
@@ -61,7 +58,7 @@ def bench_setup_commands(python: str | None = None) -> list[list[str]]:
     return [
         [*pip, f"torch=={TORCH_VERSION}"],
         [*pip, "--no-deps", f"bindsnet=={BINDSNET_VERSION}"],
-        [*pip, *BINDSNET_DEPS],
+        [*pip, *bench_extra_requirements()],
     ]
 
 

@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spikeforge.config import CoreConfig, EncoderConfig, NeuronConfig, StdpConfig, Widths
 from spikeforge.golden.arith import FloatArithmetic, IntegerArithmetic
 from spikeforge.golden.network import Network, initial_weights
-from spikeforge.golden.neuron import inhibition, lif_step
-from spikeforge.golden.stdp import stdp_update, trace_step
+from spikeforge.golden.neuron import adapt_threshold, inhibition, lif_step
+from spikeforge.golden.stdp import stdp_update, trace_step, weight_change
+from spikeforge.sim.matrix import scaled_core
 
 # -- the tiny network --------------------------------------------------------------------------
 #
@@ -502,8 +503,6 @@ def test_float_tracking_multiply(frac: int, data: st.DataObject,
 
 # -- the event-driven training loop equals the literal one -------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 def _stepwise(net: Network) -> Network:
@@ -556,3 +555,62 @@ def test_event_loop_equals_stepwise_loop(seed: int, weight: int, leak_mode: str,
         assert np.array_equal(a.raster, b.raster)
         assert np.array_equal(fast.weights, slow.weights)
         assert np.array_equal(fast.theta, slow.theta)
+
+
+# -- no overflow, no wrap: every state stays in its word, at any width -----------------------
+
+
+
+@st.composite
+def _widths(draw: st.DrawFn) -> tuple[int, int, int]:
+    membrane = draw(st.integers(8, 24))
+    weight = draw(st.integers(1, min(16, membrane - 1)))
+    trace = draw(st.integers(1, 16))
+    return weight, membrane, trace
+
+
+@settings(max_examples=60, deadline=None)
+@given(widths=_widths(), data=st.data(),
+       leak_mode=st.sampled_from(["shift", "multiply"]),
+       reset_mode=st.sampled_from(["to_reset", "subtract"]),
+       soft_bound=st.booleans(), trace_mode=st.sampled_from(["set", "add"]))
+def test_pe_outputs_stay_in_their_words(widths: tuple[int, int, int], data: st.DataObject,
+                                        leak_mode: str, reset_mode: str, soft_bound: bool,
+                                        trace_mode: str) -> None:
+    """Any input a port can carry gives outputs inside their words (saturate, never wrap)."""
+    weight, membrane, trace = widths
+    core = scaled_core(weight, membrane, trace=trace, leak_mode=leak_mode,
+                       reset_mode=reset_mode, soft_bound=soft_bound, trace_mode=trace_mode)
+    d, num, n = core.derived, IntegerArithmetic(core), 64
+    ints = lambda lo, hi: np.array(data.draw(  # noqa: E731
+        st.lists(st.integers(lo, hi), min_size=n, max_size=n)), dtype=np.int64)
+    v = ints(d.v_min, d.v_max)
+    refractory = ints(0, core.neuron.t_ref)
+    theta = ints(0, d.theta_max)
+    current = ints(0, (1 << d.current_bits) - 1)
+    inhib = ints(0, (1 << d.inhibition_bits) - 1)
+    v2, r2, spike = lif_step(num, v, refractory, theta, current, inhib)
+    assert v2.min() >= d.v_min and v2.max() <= d.v_max
+    assert r2.min() >= 0 and r2.max() <= core.neuron.t_ref
+    theta2 = adapt_threshold(num, theta, spike)
+    assert theta2.min() >= 0 and theta2.max() <= d.theta_max
+    x = trace_step(num, ints(0, d.trace_max), ints(0, 1).astype(bool), 3)
+    assert x.min() >= 0 and x.max() <= d.trace_max
+    w = weight_change(num, ints(0, d.w_max), ints(0, d.trace_max), ints(0, d.trace_max),
+                      ints(0, 1).astype(bool), ints(0, 1).astype(bool), ints(0, 0xFFFF))
+    assert w.min() >= 0 and w.max() <= d.w_max
+
+
+@settings(max_examples=15, deadline=None)
+@given(widths=_widths(), seed=st.integers(0, 2**32 - 1))
+def test_learning_keeps_weights_and_thresholds_in_range(widths: tuple[int, int, int],
+                                                        seed: int) -> None:
+    """Training at any width keeps weights in [0, w_max] and theta in [0, theta_max]."""
+    weight, membrane, trace = widths
+    core = scaled_core(weight, membrane, trace=trace, timesteps=40, seed=seed)
+    net = Network(core)
+    rng = np.random.default_rng(seed)
+    for key in range(3):
+        net.run_sample(rng.integers(0, 256, core.n_inputs), key)
+        assert net.weights.min() >= 0 and net.weights.max() <= core.derived.w_max
+        assert net.theta.min() >= 0 and net.theta.max() <= core.derived.theta_max

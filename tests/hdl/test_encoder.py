@@ -11,25 +11,31 @@ configuration matrix, plus encoder-specific pixel widths and rates in the slow t
 from __future__ import annotations
 
 import random
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
-from amaranth import ClockDomain, Module
-from amaranth.sim import Simulator
 
 from spikeforge.config import CoreConfig
 from spikeforge.golden.encoder import rate_threshold, rounding_bits, spikes_from_states
 from spikeforge.golden.lfsr import STREAM_INPUT, base_states, jump_table, start_states
 from spikeforge.hdl.encoder import RateEncoder, encoder_input_layout, encoder_output_layout
-from spikeforge.hdl.verilog import to_verilog, write_verilog
-from spikeforge.sim.amaranth_streams import run_stream
+from spikeforge.hdl.verilog import to_verilog
+from spikeforge.sim.amaranth_streams import (
+    check_reset_empties,
+    numbered,
+    run_checked,
+    run_stream,
+)
 from spikeforge.sim.matrix import MatrixEntry, config_matrix
+from spikeforge.sim.pe_matrix import distinct
 from spikeforge.sim.tb_encoder import (
     encoder_corner_tokens,
     encoder_expected,
     random_encoder_token,
 )
+from spikeforge.sim.tb_lfsr import COCOTB_TESTS, ENV_TIMESTEPS
 
 TOPLEVEL = "rate_encoder"
 TB_MODULE = "spikeforge.sim.tb_encoder"
@@ -53,6 +59,10 @@ ENCODER_CORES = {
     "p4-r0.5": _encoder_core(4, 0.5),
     "p12-r0.9": _encoder_core(12, 0.9, seed=7),
 }
+
+
+def _golden(core: CoreConfig) -> Callable[[list[dict[str, int]]], list[dict[str, int]]]:
+    return lambda tokens: [encoder_expected(core, token) for token in tokens]
 
 
 def test_encoder_cores_cover_threshold_extremes() -> None:
@@ -83,9 +93,8 @@ def test_tokens_match_golden(name: str) -> None:
     rng = random.Random(name)
     tokens = encoder_corner_tokens(core, rng) + [random_encoder_token(core, rng)
                                                  for _ in range(200)]
-    run = run_stream(RateEncoder(core), tokens, idle=0.2, stall=0.4, seed=name)
-    for index, (token, got) in enumerate(zip(tokens, run.outputs, strict=True)):
-        assert got == encoder_expected(core, token), f"token {index}: input {token}"
+    run = run_checked(RateEncoder(core), numbered(tokens, "token"), _golden(core), idle=0.2,
+                      stall=0.4, seed=name)
     spikes = [out["spike"] for out in run.outputs]
     if name == "p16-tiny":
         assert not any(spikes)
@@ -134,50 +143,18 @@ def test_latency_and_full_throughput() -> None:
     unit = RateEncoder(CORE)
     rng = random.Random(12)
     tokens = [random_encoder_token(CORE, rng) for _ in range(60)]
-    run = run_stream(unit, tokens)
-    assert run.in_cycles == list(range(len(tokens)))
-    assert [o - i for i, o in zip(run.in_cycles, run.out_cycles, strict=True)] == \
-        [unit.latency] * len(tokens)
-    assert run.outputs == [encoder_expected(CORE, t) for t in tokens]
+    run = run_checked(unit, numbered(tokens, "token"), _golden(CORE))
+    run.assert_full_throughput(unit.latency)
 
 
 def test_stall_holds_pipeline_and_reset_empties_it() -> None:
-    unit = RateEncoder(CORE)
-    m = Module()
-    m.domains.sync = sync = ClockDomain()
-    m.submodules.unit = unit
     rng = random.Random(13)
     tokens = [random_encoder_token(CORE, rng) for _ in range(8)]
-    layout = encoder_input_layout(CORE)
-
-    async def bench(ctx):
-        ctx.set(unit.o.ready, 0)
-        ctx.set(unit.i.valid, 1)
-        accepted = 0
-        for _ in range(8):
-            ctx.set(unit.i.payload, layout.const(tokens[accepted]))
-            accepted += ctx.get(unit.i.ready)
-            await ctx.tick()
-        assert accepted == unit.latency and not ctx.get(unit.i.ready)
-        assert ctx.get(unit.o.valid)
-        head = ctx.get(unit.o.payload)
-        assert {f: int(getattr(head, f)) for f in ("spike", "state", "rand_hi")} == \
-            encoder_expected(CORE, tokens[0])
-        # read one token, then reset: the two tokens still in the stages are dropped
-        ctx.set(unit.i.valid, 0)
-        ctx.set(unit.o.ready, 1)
-        await ctx.tick()
-        ctx.set(sync.rst, 1)
-        await ctx.tick()
-        ctx.set(sync.rst, 0)
-        for _ in range(5):
-            assert not ctx.get(unit.o.valid)
-            await ctx.tick()
-
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    unit = RateEncoder(CORE)
+    run = run_checked(unit, numbered(tokens, "token"), _golden(CORE), hold=8)
+    run.assert_stalled(unit.latency, hold=8)
+    # read one token, then reset: the two tokens still in the stages are dropped
+    check_reset_empties(RateEncoder(CORE), tokens, taken=1)
 
 
 def test_verilog_depends_only_on_pixel_width_and_rate() -> None:
@@ -190,24 +167,19 @@ def test_verilog_depends_only_on_pixel_width_and_rate() -> None:
 # -- cocotb regression ------------------------------------------------------------------------
 
 
-def _regression_key(core: CoreConfig) -> tuple:
+def _regression_key(entry: MatrixEntry) -> tuple[float, ...]:
     """What a regression run depends on: the encoder's parameters (all its Verilog depends
     on) and the sample-run stimulus."""
+    core = entry.core
     return (core.encoder.pixel_bits, core.derived.rate_mult, core.seed, core.n_inputs,
             core.timesteps)
 
 
-def _slow_entries():
+def _slow_entries() -> list[MatrixEntry]:
     """The rest of the matrix less exact repeats, then encoder-specific configurations."""
-    seen = {_regression_key(entry.core) for entry in QUICK}
-    quick_labels = {entry.label for entry in QUICK}
     extra = [MatrixEntry(f"encoder-{name}", core) for name, core in ENCODER_CORES.items()
              if name not in ("p8-r0.3", "default")]
-    for entry in [*config_matrix(), *extra]:
-        key = _regression_key(entry.core)
-        if entry.label not in quick_labels and key not in seen:
-            seen.add(key)
-            yield entry
+    return distinct([*config_matrix(), *extra], _regression_key, done=QUICK)
 
 
 REGRESSION = [pytest.param(entry, id=entry.label) for entry in QUICK] + [
@@ -215,27 +187,7 @@ REGRESSION = [pytest.param(entry, id=entry.label) for entry in QUICK] + [
 ]
 
 
-@pytest.fixture
-def sim_build_dir(request: pytest.FixtureRequest, shared_build_dir) -> Path:
-    """One build per simulator and Verilog text, shared by every config that elaborates to
-    it (overrides the per-test default of ``tests/conftest.py``)."""
-    entry = request.node.callspec.params["entry"]
-    return shared_build_dir(TOPLEVEL, to_verilog(RateEncoder(entry.core), TOPLEVEL))
-
-
 @pytest.mark.parametrize("entry", REGRESSION)
-def test_cocotb_regression(run_sim, entry, tmp_path: Path, request) -> None:
-    slow = "slow" in request.node.keywords
-    source = write_verilog(RateEncoder(entry.core), TOPLEVEL, tmp_path)
-    result = run_sim(
-        toplevel=TOPLEVEL,
-        sources=[source],
-        test_module=TB_MODULE,
-        extra_env={
-            "SPIKEFORGE_CORE": entry.core.to_json(),
-            "SPIKEFORGE_TOKENS": "3000" if slow else "300",
-            "SPIKEFORGE_TIMESTEPS": "" if slow else "40",
-        },
-        config=entry.label,
-    )
-    assert result.passed and result.tests == 4
+def test_cocotb_regression(pe_regression: Any, entry: MatrixEntry) -> None:
+    pe_regression(RateEncoder(entry.core), toplevel=TOPLEVEL, test_module=TB_MODULE,
+                  tests=COCOTB_TESTS, extra_env={ENV_TIMESTEPS: "" if pe_regression.slow else "40"})

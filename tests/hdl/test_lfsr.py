@@ -10,11 +10,11 @@ configuration matrix.
 from __future__ import annotations
 
 import random
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from amaranth import ClockDomain, Module, Signal, signed, unsigned
+from amaranth import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
 from spikeforge.config import CoreConfig
@@ -28,10 +28,18 @@ from spikeforge.hdl.lfsr import (
     spread_key,
     xorshift32,
 )
-from spikeforge.hdl.verilog import to_verilog, write_verilog
-from spikeforge.sim.amaranth_streams import run_stream
-from spikeforge.sim.matrix import config_matrix
+from spikeforge.hdl.verilog import to_verilog
+from spikeforge.sim.amaranth_streams import (
+    check_reset_empties,
+    numbered,
+    run_checked,
+    run_stream,
+)
+from spikeforge.sim.matrix import MatrixEntry, config_matrix
+from spikeforge.sim.pe_matrix import distinct
 from spikeforge.sim.tb_lfsr import (
+    COCOTB_TESTS,
+    ENV_TIMESTEPS,
     base_for_start,
     lfsr_corner_tokens,
     lfsr_expected,
@@ -41,7 +49,8 @@ from spikeforge.sim.tb_lfsr import (
 
 TOPLEVEL = "lfsr"
 TB_MODULE = "spikeforge.sim.tb_lfsr"
-CORE = config_matrix(quick=True)[0].core
+QUICK = config_matrix(quick=True)
+CORE = QUICK[0].core
 MASK32 = (1 << 32) - 1
 
 
@@ -133,6 +142,10 @@ def test_constructor_and_signature() -> None:
         unit.latency = 3  # read-only
 
 
+def _golden(tokens: list[dict[str, int]]) -> list[dict[str, int]]:
+    return [lfsr_expected(token) for token in tokens]
+
+
 def _tokens(n: int, seed: int) -> list[dict[str, int]]:
     rng = random.Random(seed)
     tokens = [random_generator_token(rng) for _ in range(n)]
@@ -141,82 +154,27 @@ def _tokens(n: int, seed: int) -> list[dict[str, int]]:
 
 @pytest.mark.parametrize(("idle", "stall"), [(0.0, 0.0), (0.3, 0.5), (0.0, 0.8)])
 def test_tokens_match_golden(idle: float, stall: float) -> None:
-    tokens = _tokens(300, seed=3)
-    run = run_stream(LFSR(CORE), tokens, idle=idle, stall=stall, seed=f"{idle}-{stall}")
-    for index, (token, got) in enumerate(zip(tokens, run.outputs, strict=True)):
-        assert got == lfsr_expected(token), f"token {index}: input {token}"
+    run_checked(LFSR(CORE), numbered(_tokens(300, seed=3), "token"), _golden, idle=idle,
+                stall=stall, seed=f"{idle}-{stall}")
 
 
 def test_latency_and_full_throughput() -> None:
     unit = LFSR(CORE)
-    tokens = _tokens(50, seed=4)
-    run = run_stream(unit, tokens)
+    run = run_stream(unit, _tokens(50, seed=4))
     # one token per cycle in and out, each output exactly `latency` cycles after its input
-    assert run.in_cycles == list(range(len(tokens)))
-    assert [o - i for i, o in zip(run.in_cycles, run.out_cycles, strict=True)] == \
-        [unit.latency] * len(tokens)
+    run.assert_full_throughput(unit.latency)
 
 
 def test_stall_holds_pipeline() -> None:
     """With the sink stalled the unit takes ``latency`` tokens (one per stage), then holds
     ``i.ready`` low and the head token on ``o``; nothing is lost when the sink resumes."""
     unit = LFSR(CORE)
-    tokens = _tokens(12, seed=5)
-    accepted = []
-
-    async def bench(ctx):
-        ctx.set(unit.o.ready, 0)
-        ctx.set(unit.i.valid, 1)
-        for cycle in range(10):
-            ctx.set(unit.i.payload, lfsr_input_layout(CORE).const(tokens[len(accepted)]))
-            if ctx.get(unit.i.ready):
-                accepted.append(cycle)
-            await ctx.tick()
-        # the two stages are full: nothing more goes in while the output waits
-        assert len(accepted) == unit.latency
-        assert not ctx.get(unit.i.ready)
-        head = ctx.get(unit.o.payload)
-        assert ctx.get(unit.o.valid)
-        assert head.state == lfsr_expected(tokens[0])["state"]
-        ctx.set(unit.i.valid, 0)
-        ctx.set(unit.o.ready, 1)
-        outputs = []
-        for _ in range(unit.latency + 3):
-            if ctx.get(unit.o.valid):
-                outputs.append(ctx.get(unit.o.payload).state)
-            await ctx.tick()
-        assert outputs == [lfsr_expected(t)["state"] for t in tokens[:unit.latency]]
-
-    sim = Simulator(unit)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run = run_checked(unit, numbered(_tokens(12, seed=5), "token"), _golden, hold=10)
+    run.assert_stalled(unit.latency, hold=10)
 
 
 def test_reset_empties_pipeline() -> None:
-    unit = LFSR(CORE)
-    m = Module()
-    m.domains.sync = sync = ClockDomain()
-    m.submodules.unit = unit
-
-    async def bench(ctx):
-        ctx.set(unit.o.ready, 0)
-        ctx.set(unit.i.valid, 1)
-        await ctx.tick().repeat(4)
-        assert ctx.get(unit.o.valid) and not ctx.get(unit.i.ready)
-        ctx.set(unit.i.valid, 0)
-        ctx.set(sync.rst, 1)
-        await ctx.tick()
-        ctx.set(sync.rst, 0)
-        ctx.set(unit.o.ready, 1)
-        for _ in range(4):  # both stages were emptied, not only the output register
-            assert not ctx.get(unit.o.valid)
-            await ctx.tick()
-
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    check_reset_empties(LFSR(CORE), _tokens(8, seed=6))
 
 
 def test_verilog_ports() -> None:
@@ -228,25 +186,13 @@ def test_verilog_ports() -> None:
 
 # -- cocotb regression ------------------------------------------------------------------------
 
-QUICK = config_matrix(quick=True)
 
-
-def _regression_key(core: CoreConfig) -> tuple:
+def _regression_key(entry: MatrixEntry) -> tuple[int, ...]:
     """What a regression run depends on: the sample-run stimulus (the unit's Verilog does
     not depend on the config at all; ``test_verilog_independent_of_config`` holds it to
     that)."""
+    core = entry.core
     return (core.seed, core.n_inputs, core.n_neurons, core.timesteps)
-
-
-def _distinct_slow_entries():
-    """The rest of the matrix, less entries that would repeat an earlier run exactly."""
-    seen = {_regression_key(entry.core) for entry in QUICK}
-    quick_labels = {entry.label for entry in QUICK}
-    for entry in config_matrix():
-        key = _regression_key(entry.core)
-        if entry.label not in quick_labels and key not in seen:
-            seen.add(key)
-            yield entry
 
 
 def test_verilog_independent_of_config() -> None:
@@ -257,31 +203,11 @@ def test_verilog_independent_of_config() -> None:
 
 REGRESSION = [pytest.param(entry, id=entry.label) for entry in QUICK] + [
     pytest.param(entry, id=entry.label, marks=pytest.mark.slow)
-    for entry in _distinct_slow_entries()
+    for entry in distinct(config_matrix(), _regression_key, done=QUICK)
 ]
 
 
-@pytest.fixture
-def sim_build_dir(request: pytest.FixtureRequest, shared_build_dir) -> Path:
-    """One build per simulator and Verilog text, shared by every config that elaborates to
-    it (overrides the per-test default of ``tests/conftest.py``)."""
-    entry = request.node.callspec.params["entry"]
-    return shared_build_dir(TOPLEVEL, to_verilog(LFSR(entry.core), TOPLEVEL))
-
-
 @pytest.mark.parametrize("entry", REGRESSION)
-def test_cocotb_regression(run_sim, entry, tmp_path: Path, request) -> None:
-    slow = "slow" in request.node.keywords
-    source = write_verilog(LFSR(entry.core), TOPLEVEL, tmp_path)
-    result = run_sim(
-        toplevel=TOPLEVEL,
-        sources=[source],
-        test_module=TB_MODULE,
-        extra_env={
-            "SPIKEFORGE_CORE": entry.core.to_json(),
-            "SPIKEFORGE_TOKENS": "3000" if slow else "300",
-            "SPIKEFORGE_TIMESTEPS": "" if slow else "40",
-        },
-        config=entry.label,
-    )
-    assert result.passed and result.tests == 4
+def test_cocotb_regression(pe_regression: Any, entry: MatrixEntry) -> None:
+    pe_regression(LFSR(entry.core), toplevel=TOPLEVEL, test_module=TB_MODULE, tests=COCOTB_TESTS,
+                  extra_env={ENV_TIMESTEPS: "" if pe_regression.slow else "40"})

@@ -5,24 +5,21 @@ the cocotb regression of its Verilog under Verilator and Icarus (``sim/tb_lif.py
 from __future__ import annotations
 
 import random
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
 from amaranth import Shape, signed, unsigned
-from amaranth.lib import data
-from amaranth.sim import Simulator
 
-from spikeforge.config import CoreConfig
 from spikeforge.hdl.lif import LIFNeuronUnit, lif_input_layout, lif_output_layout
-from spikeforge.hdl.verilog import to_verilog, write_verilog
+from spikeforge.hdl.verilog import to_verilog
+from spikeforge.sim.amaranth_streams import numbered, run_checked, run_stream
 from spikeforge.sim.matrix import MatrixEntry, config_matrix, scaled_core
+from spikeforge.sim.pe_matrix import distinct
+from spikeforge.sim.pe_testbench import BACKPRESSURE
 from spikeforge.sim.tb_lif import (
-    BACKPRESSURE,
-    ENV_CORE,
-    ENV_TOKENS,
+    COCOTB_TESTS,
     TOPLEVEL,
-    Token,
     directed_tokens,
     golden_outputs,
     landing_token,
@@ -30,7 +27,7 @@ from spikeforge.sim.tb_lif import (
 )
 
 QUICK = config_matrix(quick=True)
-REST = [e for e in config_matrix() if e.label not in {q.label for q in QUICK}]
+REST = distinct(config_matrix(), lambda entry: entry.label, done=QUICK)
 
 
 def _edge_configs() -> list[MatrixEntry]:
@@ -72,136 +69,50 @@ def _ids(entries: list[MatrixEntry]) -> list[Any]:
 # Amaranth simulator
 
 
-class Run:
-    """Outcome of :func:`simulate`: outputs and the edge index of every transfer."""
-
-    def __init__(self) -> None:
-        self.outputs: list[Token] = []
-        self.in_edges: list[int] = []
-        self.out_edges: list[int] = []
-
-
-def _as_dict(layout: data.StructLayout, value: Any) -> Token:
-    return {name: int(getattr(value, name)) for name, _ in layout}
-
-
-def simulate(core: CoreConfig, tokens: list[Token], *, idle: float = 0.0, stall: float = 0.0,
-             seed: int = 0, hold_ready_low: int = 0) -> tuple[LIFNeuronUnit, Run]:
-    """Stream ``tokens`` through the unit in Amaranth's simulator.
-
-    The driver idles before a token with probability ``idle``; the sink drops ``ready`` with
-    probability ``stall`` and keeps it low for the first ``hold_ready_low`` cycles, checking
-    meanwhile that a stalled output holds its payload.
-    """
-    dut = LIFNeuronUnit(core)
-    out_layout = lif_output_layout(core)
-    rng_in, rng_out = random.Random(f"{seed}-in"), random.Random(f"{seed}-out")
-    run = Run()
-    limit = 50 * (len(tokens) + 10) + hold_ready_low
-
-    async def driver(ctx: Any) -> None:
-        edge = 0
-        for token in tokens:
-            while idle and rng_in.random() < idle:
-                ctx.set(dut.i.valid, 0)
-                await ctx.tick()
-                edge += 1
-            ctx.set(dut.i.valid, 1)
-            ctx.set(dut.i.payload, token)
-            while True:
-                _, _, ready = await ctx.tick().sample(dut.i.ready)
-                edge += 1
-                if ready:
-                    run.in_edges.append(edge - 1)
-                    break
-        ctx.set(dut.i.valid, 0)
-
-    async def sink(ctx: Any) -> None:
-        held = None
-        for edge in range(limit):
-            if len(run.outputs) == len(tokens):
-                return
-            ready = edge >= hold_ready_low and rng_out.random() >= stall
-            ctx.set(dut.o.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            if valid and not ready:
-                if held is not None:
-                    assert _as_dict(out_layout, payload) == held, f"payload changed at {edge}"
-                held = _as_dict(out_layout, payload)
-            if valid and ready:
-                run.outputs.append(_as_dict(out_layout, payload))
-                run.out_edges.append(edge)
-                held = None
-        raise AssertionError(f"{len(tokens) - len(run.outputs)} outputs missing after "
-                             f"{limit} cycles")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(driver)
-    sim.add_testbench(sink)
-    sim.run()
-    return dut, run
-
-
-def check_against_golden(core: CoreConfig, labelled: list[tuple[str, Token]],
-                         outputs: list[Token]) -> None:
-    """Token-by-token comparison; the first mismatch names the case and its input."""
-    tokens = [token for _, token in labelled]
-    want = golden_outputs(core, tokens)
-    assert len(outputs) == len(want)
-    for k, ((label, token), got, exp) in enumerate(zip(labelled, outputs, want, strict=True)):
-        assert got == exp, f"token {k} ({label}): got {got}, expected {exp}; input {token}"
-
-
 @pytest.mark.parametrize("entry", _ids(QUICK + EDGE))
 def test_tokens_match_golden(entry: MatrixEntry) -> None:
     """Directed corners and random tokens, with idle input and stalled output."""
     core = entry.core
     rng = random.Random(f"amaranth-{entry.label}")
-    labelled = directed_tokens(core)
-    labelled += [(f"random #{i}", t) for i, t in enumerate(random_tokens(core, rng, 300))]
+    labelled = directed_tokens(core) + numbered(random_tokens(core, rng, 300))
     idle, stall = BACKPRESSURE[0]
-    _, run = simulate(core, [t for _, t in labelled], idle=idle, stall=stall, seed=1)
-    check_against_golden(core, labelled, run.outputs)
+    run_checked(LIFNeuronUnit(core), labelled, partial(golden_outputs, core), idle=idle,
+                stall=stall, seed=1)
 
 
 def test_latency_is_exact_and_throughput_one_per_cycle() -> None:
     core = QUICK[1].core
-    tokens = random_tokens(core, random.Random(5), 40)
-    dut, run = simulate(core, tokens)
+    dut = LIFNeuronUnit(core)
+    run = run_checked(dut, numbered(random_tokens(core, random.Random(5), 40)),
+                      partial(golden_outputs, core))
     assert dut.latency == 3
-    # back to back: token k enters on edge k and leaves on edge k + latency
-    assert run.in_edges == list(range(len(tokens)))
-    assert [o - i for i, o in zip(run.in_edges, run.out_edges, strict=True)] == \
-        [dut.latency] * len(tokens)
-    check_against_golden(core, [("random", t) for t in tokens], run.outputs)
+    # back to back: token k enters in cycle k and leaves in cycle k + latency
+    run.assert_full_throughput(dut.latency)
 
 
 def test_single_token_latency() -> None:
     core = QUICK[0].core
     token = directed_tokens(core)[0][1]
-    dut, run = simulate(core, [token])
-    assert run.out_edges[0] - run.in_edges[0] == dut.latency
+    dut = LIFNeuronUnit(core)
+    run = run_stream(dut, [token])
+    assert run.out_cycles[0] - run.in_cycles[0] == dut.latency
 
 
 def test_stall_holds_pipeline() -> None:
     """Output ready held low for 20 cycles: the pipeline fills, stops, holds, and resumes."""
     core = QUICK[1].core
-    tokens = random_tokens(core, random.Random(7), 30)
-    dut, run = simulate(core, tokens, hold_ready_low=20)
-    # with the output stalled, only the pipeline's registers fill: one token per stage
-    assert run.in_edges[:dut.latency] == list(range(dut.latency))
-    assert run.in_edges[dut.latency] >= 20
-    assert run.out_edges[0] == 20
-    check_against_golden(core, [("random", t) for t in tokens], run.outputs)
+    dut = LIFNeuronUnit(core)
+    run = run_checked(dut, numbered(random_tokens(core, random.Random(7), 30)),
+                      partial(golden_outputs, core), hold=20)
+    run.assert_stalled(dut.latency, hold=20)
 
 
 @pytest.mark.parametrize("idle, stall", BACKPRESSURE)
 def test_random_backpressure(idle: float, stall: float) -> None:
     core = QUICK[0].core
     tokens = random_tokens(core, random.Random(f"{idle}-{stall}"), 200)
-    _, run = simulate(core, tokens, idle=idle, stall=stall, seed=3)
-    check_against_golden(core, [("random", t) for t in tokens], run.outputs)
+    run_checked(LIFNeuronUnit(core), numbered(tokens), partial(golden_outputs, core),
+                idle=idle, stall=stall, seed=3)
 
 
 def test_layouts_follow_config() -> None:
@@ -256,27 +167,17 @@ def test_directed_cases_reach_their_targets() -> None:
 # cocotb regression (Verilator and Icarus)
 
 
-def _regress(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry, tokens: int) -> None:
-    # the runner empties the build directory on a rebuild, so the Verilog lives beside it
-    rtl = write_verilog(LIFNeuronUnit(entry.core), TOPLEVEL,
-                        sim_build_dir.with_name(sim_build_dir.name + ".rtl"))
-    result = run_sim(
-        toplevel=TOPLEVEL,
-        sources=[rtl],
-        test_module="spikeforge.sim.tb_lif",
-        extra_env={ENV_CORE: entry.core.to_json(), ENV_TOKENS: str(tokens)},
-        config=entry.label,
-    )
-    assert result.passed
-    assert result.tests == 2 * len(BACKPRESSURE) + 1
+def _regress(pe_regression: Any, entry: MatrixEntry) -> None:
+    pe_regression(LIFNeuronUnit(entry.core), toplevel=TOPLEVEL,
+                  test_module="spikeforge.sim.tb_lif", tests=COCOTB_TESTS)
 
 
 @pytest.mark.parametrize("entry", _ids(QUICK))
-def test_lif_cocotb(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry) -> None:
-    _regress(run_sim, sim_build_dir, entry, tokens=300)
+def test_lif_cocotb(pe_regression: Any, entry: MatrixEntry) -> None:
+    _regress(pe_regression, entry)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", _ids(REST + EDGE))
-def test_lif_cocotb_full(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry) -> None:
-    _regress(run_sim, sim_build_dir, entry, tokens=3000)
+def test_lif_cocotb_full(pe_regression: Any, entry: MatrixEntry) -> None:
+    _regress(pe_regression, entry)

@@ -5,23 +5,21 @@ the cocotb regression of its Verilog under Verilator and Icarus (``sim/tb_stdp.p
 from __future__ import annotations
 
 import random
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
 from amaranth import Shape, unsigned
-from amaranth.back import rtlil
-from amaranth.sim import Simulator
 
 from spikeforge.config import CoreConfig
 from spikeforge.hdl.stdp import StdpUnit, stdp_input_layout, stdp_output_layout
-from spikeforge.hdl.verilog import to_verilog, write_verilog
-from spikeforge.sim.amaranth_streams import run_stream
+from spikeforge.hdl.verilog import to_verilog
+from spikeforge.sim.amaranth_streams import numbered, run_checked, run_stream
 from spikeforge.sim.matrix import MatrixEntry, config_matrix, scaled_core
+from spikeforge.sim.pe_matrix import distinct, rtl_key_violations
+from spikeforge.sim.pe_testbench import BACKPRESSURE
 from spikeforge.sim.tb_stdp import (
-    BACKPRESSURE,
-    ENV_CORE,
-    ENV_TOKENS,
+    COCOTB_TESTS,
     RAND_MAX,
     TOPLEVEL,
     directed_tokens,
@@ -77,28 +75,11 @@ def rtl_key(core: CoreConfig) -> tuple[object, ...]:
 def _slow_params() -> list[MatrixEntry]:
     """The rest of the matrix and the edge configurations, without those whose StdpUnit is
     identical to one tested before (much of the matrix varies only the neuron)."""
-    seen = {rtl_key(entry.core) for entry in QUICK}
-    params = []
-    for entry in config_matrix() + EDGE:
-        key = rtl_key(entry.core)
-        if key not in seen:
-            seen.add(key)
-            params.append(entry)
-    return params
+    return distinct(config_matrix() + EDGE, lambda entry: rtl_key(entry.core), done=QUICK)
 
 
 def _ids(entries: list[MatrixEntry]) -> list[Any]:
     return [pytest.param(e, id=e.label) for e in entries]
-
-
-def check_against_golden(core: CoreConfig, labelled: list[tuple[str, dict]],
-                         outputs: list[dict]) -> None:
-    """Token-by-token comparison; the first mismatch names the case and its input."""
-    tokens = [token for _, token in labelled]
-    want = golden_outputs(core, tokens)
-    assert len(outputs) == len(want)
-    for k, ((label, token), got, exp) in enumerate(zip(labelled, outputs, want, strict=True)):
-        assert got == exp, f"token {k} ({label}): got {got}, expected {exp}; input {token}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,33 +90,30 @@ def check_against_golden(core: CoreConfig, labelled: list[tuple[str, dict]],
 def test_tokens_match_golden(entry: MatrixEntry) -> None:
     """Directed corners and random tokens, with idle input and stalled output."""
     core = entry.core
-    labelled = directed_tokens(core)
     rng = random.Random(f"amaranth-{entry.label}")
-    labelled += [(f"random #{i}", t) for i, t in enumerate(random_tokens(core, rng, 300))]
+    labelled = directed_tokens(core) + numbered(random_tokens(core, rng, 300))
     idle, stall = BACKPRESSURE[0]
-    run = run_stream(StdpUnit(core), [t for _, t in labelled], idle=idle, stall=stall, seed=1)
-    check_against_golden(core, labelled, run.outputs)
+    run_checked(StdpUnit(core), labelled, partial(golden_outputs, core), idle=idle,
+                stall=stall, seed=1)
 
 
 @pytest.mark.parametrize("idle, stall", BACKPRESSURE)
 def test_random_backpressure(idle: float, stall: float) -> None:
     core = QUICK[0].core
     tokens = random_tokens(core, random.Random(f"{idle}-{stall}"), 300)
-    run = run_stream(StdpUnit(core), tokens, idle=idle, stall=stall, seed=3)
-    check_against_golden(core, [("random", t) for t in tokens], run.outputs)
+    run_checked(StdpUnit(core), numbered(tokens), partial(golden_outputs, core), idle=idle,
+                stall=stall, seed=3)
 
 
 @pytest.mark.parametrize("entry", [QUICK[0], QUICK[2]], ids=lambda e: e.label)
 def test_latency_is_exact_and_throughput_one_per_cycle(entry: MatrixEntry) -> None:
     core = entry.core
-    tokens = random_tokens(core, random.Random(5), 40)
     dut = StdpUnit(core)
-    run = run_stream(dut, tokens)
+    run = run_checked(dut, numbered(random_tokens(core, random.Random(5), 40)),
+                      partial(golden_outputs, core))
     assert dut.latency == (4 if core.stdp.soft_bound else 3)
     # back to back: token k enters in cycle k and leaves in cycle k + latency
-    assert run.in_cycles == list(range(len(tokens)))
-    assert run.out_cycles == [c + dut.latency for c in run.in_cycles]
-    check_against_golden(core, [("random", t) for t in tokens], run.outputs)
+    run.assert_full_throughput(dut.latency)
 
 
 @pytest.mark.parametrize("entry", [QUICK[0], QUICK[2]], ids=lambda e: e.label)
@@ -143,40 +121,10 @@ def test_stall_holds_pipeline(entry: MatrixEntry) -> None:
     """``o.ready`` low for 20 cycles: one token per stage enters, the output holds its
     payload, then everything drains in order at one token per cycle."""
     core = entry.core
-    tokens = random_tokens(core, random.Random(7), 12)
     dut = StdpUnit(core)
-    in_layout = stdp_input_layout(core)
-    hold = 20
-    accepted: list[int] = []
-    outputs: list[tuple[int, int]] = []
-
-    async def bench(ctx: Any) -> None:
-        pending = list(tokens)
-        for cycle in range(hold + 3 * len(tokens) + 10):
-            ctx.set(dut.i.valid, int(bool(pending)))
-            if pending:
-                ctx.set(dut.i.payload, in_layout.const(pending[0]))
-            ctx.set(dut.o.ready, int(cycle >= hold))
-            if ctx.get(dut.i.valid) and ctx.get(dut.i.ready):
-                accepted.append(cycle)
-                pending.pop(0)
-            if ctx.get(dut.o.valid) and (cycle < hold or ctx.get(dut.o.ready)):
-                outputs.append((cycle, int(ctx.get(dut.o.payload).w)))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    want = [o["w"] for o in golden_outputs(core, tokens)]
-    # the pipeline fills (one token per register stage), then stalls until ready rises
-    assert accepted[:dut.latency] == list(range(dut.latency))
-    assert accepted[dut.latency] == hold
-    stalled = [w for cycle, w in outputs if cycle < hold]
-    assert stalled == [want[0]] * (hold - dut.latency)
-    drained = [(cycle, w) for cycle, w in outputs if cycle >= hold]
-    assert [w for _, w in drained] == want
-    assert [cycle for cycle, _ in drained] == list(range(hold, hold + len(tokens)))
+    run = run_checked(dut, numbered(random_tokens(core, random.Random(7), 12)),
+                      partial(golden_outputs, core), hold=20)
+    run.assert_stalled(dut.latency, hold=20)
 
 
 def test_hand_example() -> None:
@@ -235,40 +183,26 @@ def test_directed_cases_cover_the_corners() -> None:
 
 def test_rtl_key_determines_verilog() -> None:
     """Configurations the slow tier skips as duplicates elaborate to the same netlist."""
-    groups: dict[tuple[object, ...], list[CoreConfig]] = {}
-    for entry in config_matrix() + EDGE:
-        groups.setdefault(rtl_key(entry.core), []).append(entry.core)
-    for cores in (c for c in groups.values() if len(c) > 1):
-        netlists = {rtlil.convert(StdpUnit(core), name=TOPLEVEL, emit_src=False)
-                    for core in cores}
-        assert len(netlists) == 1, [core.stdp for core in cores]
+    bad = rtl_key_violations(config_matrix() + EDGE, lambda entry: rtl_key(entry.core),
+                             lambda entry: StdpUnit(entry.core), TOPLEVEL)
+    assert not bad, [[entry.core.stdp for entry in group] for group in bad]
 
 
 # --------------------------------------------------------------------------------------------
 # cocotb regression (Verilator and Icarus)
 
 
-def _regress(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry, tokens: int) -> None:
-    # the runner empties the build directory on a rebuild, so the Verilog lives beside it
-    rtl = write_verilog(StdpUnit(entry.core), TOPLEVEL,
-                        sim_build_dir.with_name(sim_build_dir.name + ".rtl"))
-    result = run_sim(
-        toplevel=TOPLEVEL,
-        sources=[rtl],
-        test_module="spikeforge.sim.tb_stdp",
-        extra_env={ENV_CORE: entry.core.to_json(), ENV_TOKENS: str(tokens)},
-        config=entry.label,
-    )
-    assert result.passed
-    assert result.tests == 2 * len(BACKPRESSURE) + 1
+def _regress(pe_regression: Any, entry: MatrixEntry) -> None:
+    pe_regression(StdpUnit(entry.core), toplevel=TOPLEVEL,
+                  test_module="spikeforge.sim.tb_stdp", tests=COCOTB_TESTS)
 
 
 @pytest.mark.parametrize("entry", _ids(QUICK))
-def test_stdp_cocotb(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry) -> None:
-    _regress(run_sim, sim_build_dir, entry, tokens=300)
+def test_stdp_cocotb(pe_regression: Any, entry: MatrixEntry) -> None:
+    _regress(pe_regression, entry)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", _ids(_slow_params()))
-def test_stdp_cocotb_full(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry) -> None:
-    _regress(run_sim, sim_build_dir, entry, tokens=3000)
+def test_stdp_cocotb_full(pe_regression: Any, entry: MatrixEntry) -> None:
+    _regress(pe_regression, entry)

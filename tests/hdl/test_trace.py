@@ -5,24 +5,22 @@ the cocotb regression of its Verilog under Verilator and Icarus (``sim/tb_trace.
 from __future__ import annotations
 
 import random
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
 from amaranth import Shape, unsigned
-from amaranth.back import rtlil
-from amaranth.sim import Simulator
 
 from spikeforge.config import CoreConfig
 from spikeforge.hdl.trace import TRACE_KINDS, TraceUnit, trace_input_layout, trace_output_layout
-from spikeforge.hdl.verilog import to_verilog, write_verilog
-from spikeforge.sim.amaranth_streams import run_stream
+from spikeforge.hdl.verilog import to_verilog
+from spikeforge.sim.amaranth_streams import numbered, run_checked
 from spikeforge.sim.matrix import MatrixEntry, config_matrix, scaled_core
+from spikeforge.sim.pe_matrix import distinct, rtl_key_violations
+from spikeforge.sim.pe_testbench import BACKPRESSURE
 from spikeforge.sim.tb_trace import (
-    BACKPRESSURE,
-    ENV_CORE,
+    COCOTB_TESTS,
     ENV_KIND,
-    ENV_TOKENS,
     TOPLEVEL,
     directed_tokens,
     golden_outputs,
@@ -70,29 +68,12 @@ def _slow_params() -> list[tuple[MatrixEntry, str]]:
     """The rest of the matrix and the edge configurations, both kinds, without the pairs
     whose TraceUnit is identical to one tested before (most of the matrix varies only the
     neuron)."""
-    seen = {rtl_key(entry.core, kind) for entry, kind in _quick_params()}
-    params = []
-    for entry in config_matrix() + EDGE:
-        for kind in TRACE_KINDS:
-            key = rtl_key(entry.core, kind)
-            if key not in seen:
-                seen.add(key)
-                params.append((entry, kind))
-    return params
+    return distinct([(entry, kind) for entry in config_matrix() + EDGE for kind in TRACE_KINDS],
+                    lambda pair: rtl_key(pair[0].core, pair[1]), done=_quick_params())
 
 
 def _ids(params: list[tuple[MatrixEntry, str]]) -> list[Any]:
     return [pytest.param(entry, kind, id=f"{entry.label}-{kind}") for entry, kind in params]
-
-
-def check_against_golden(core: CoreConfig, kind: str, labelled: list[tuple[str, dict]],
-                         outputs: list[dict]) -> None:
-    """Token-by-token comparison; the first mismatch names the case and its input."""
-    tokens = [token for _, token in labelled]
-    want = golden_outputs(core, kind, tokens)
-    assert len(outputs) == len(want)
-    for k, ((label, token), got, exp) in enumerate(zip(labelled, outputs, want, strict=True)):
-        assert got == exp, f"token {k} ({label}): got {got}, expected {exp}; input {token}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,78 +85,40 @@ def check_against_golden(core: CoreConfig, kind: str, labelled: list[tuple[str, 
 def test_tokens_match_golden(entry: MatrixEntry, kind: str) -> None:
     """Directed corners and random tokens, with idle input and stalled output."""
     core = entry.core
-    labelled = directed_tokens(core, kind)
     rng = random.Random(f"amaranth-{entry.label}-{kind}")
-    labelled += [(f"random #{i}", t) for i, t in enumerate(random_tokens(core, kind, rng, 300))]
+    labelled = directed_tokens(core, kind) + numbered(random_tokens(core, kind, rng, 300))
     idle, stall = BACKPRESSURE[0]
-    run = run_stream(TraceUnit(core, kind), [t for _, t in labelled], idle=idle, stall=stall,
-                     seed=1)
-    check_against_golden(core, kind, labelled, run.outputs)
+    run_checked(TraceUnit(core, kind), labelled, partial(golden_outputs, core, kind),
+                idle=idle, stall=stall, seed=1)
 
 
 @pytest.mark.parametrize("idle, stall", BACKPRESSURE)
 def test_random_backpressure(idle: float, stall: float) -> None:
     core = QUICK[1].core
     tokens = random_tokens(core, "post", random.Random(f"{idle}-{stall}"), 300)
-    run = run_stream(TraceUnit(core, "post"), tokens, idle=idle, stall=stall, seed=3)
-    check_against_golden(core, "post", [("random", t) for t in tokens], run.outputs)
+    run_checked(TraceUnit(core, "post"), numbered(tokens), partial(golden_outputs, core, "post"),
+                idle=idle, stall=stall, seed=3)
 
 
 @pytest.mark.parametrize("entry", [QUICK[0], QUICK[1]], ids=lambda e: e.label)
 def test_latency_is_exact_and_throughput_one_per_cycle(entry: MatrixEntry) -> None:
     core = entry.core
-    tokens = random_tokens(core, "pre", random.Random(5), 40)
     dut = TraceUnit(core, "pre")
-    run = run_stream(dut, tokens)
+    run = run_checked(dut, numbered(random_tokens(core, "pre", random.Random(5), 40)),
+                      partial(golden_outputs, core, "pre"))
     assert dut.latency == 2
     # back to back: token k enters in cycle k and leaves in cycle k + latency
-    assert run.in_cycles == list(range(len(tokens)))
-    assert run.out_cycles == [c + dut.latency for c in run.in_cycles]
-    check_against_golden(core, "pre", [("random", t) for t in tokens], run.outputs)
+    run.assert_full_throughput(dut.latency)
 
 
 def test_stall_holds_pipeline() -> None:
     """``o.ready`` low for 20 cycles: one token per stage enters, the output holds its
     payload, then everything drains in order at one token per cycle."""
     core = QUICK[1].core
-    tokens = random_tokens(core, "post", random.Random(7), 12)
     dut = TraceUnit(core, "post")
-    in_layout = trace_input_layout(core)
-    hold = 20
-    accepted: list[int] = []
-    outputs: list[tuple[int, int]] = []
-
-    async def bench(ctx: Any) -> None:
-        pending = list(tokens)
-        for cycle in range(hold + 3 * len(tokens) + 10):
-            ctx.set(dut.i.valid, int(bool(pending)))
-            if pending:
-                ctx.set(dut.i.payload, in_layout.const(pending[0]))
-            ctx.set(dut.o.ready, int(cycle >= hold))
-            if ctx.get(dut.i.valid) and ctx.get(dut.i.ready):
-                accepted.append(cycle)
-                pending.pop(0)
-            if ctx.get(dut.o.valid):
-                x = int(ctx.get(dut.o.payload).x)
-                if cycle < hold:
-                    outputs.append((cycle, x))  # held token, seen every stalled cycle
-                elif ctx.get(dut.o.ready):
-                    outputs.append((cycle, x))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    want = [o["x"] for o in golden_outputs(core, "post", tokens)]
-    # the pipeline fills (one token per register stage), then stalls until ready rises
-    assert accepted[:dut.latency] == list(range(dut.latency))
-    assert accepted[dut.latency] == hold
-    stalled = [x for cycle, x in outputs if cycle < hold]
-    assert stalled == [want[0]] * (hold - dut.latency)
-    drained = [(cycle, x) for cycle, x in outputs if cycle >= hold]
-    assert [x for _, x in drained] == want
-    assert [cycle for cycle, _ in drained] == list(range(hold, hold + len(tokens)))
+    run = run_checked(dut, numbered(random_tokens(core, "post", random.Random(7), 12)),
+                      partial(golden_outputs, core, "post"), hold=20)
+    run.assert_stalled(dut.latency, hold=20)
 
 
 def test_layouts_follow_config() -> None:
@@ -222,43 +165,28 @@ def test_directed_cases_cover_the_corners() -> None:
 
 def test_rtl_key_determines_verilog() -> None:
     """Configurations the slow tier skips as duplicates elaborate to the same netlist."""
-    groups: dict[tuple[object, ...], list[tuple[CoreConfig, str]]] = {}
-    for entry in config_matrix() + EDGE:
-        for kind in TRACE_KINDS:
-            groups.setdefault(rtl_key(entry.core, kind), []).append((entry.core, kind))
-    for members in (m for m in groups.values() if len(m) > 1):
-        netlists = {rtlil.convert(TraceUnit(core, kind), name=TOPLEVEL, emit_src=False)
-                    for core, kind in members}
-        assert len(netlists) == 1, [(core.widths, kind) for core, kind in members]
+    pairs = [(entry, kind) for entry in config_matrix() + EDGE for kind in TRACE_KINDS]
+    bad = rtl_key_violations(pairs, lambda pair: rtl_key(pair[0].core, pair[1]),
+                             lambda pair: TraceUnit(pair[0].core, pair[1]), TOPLEVEL)
+    assert not bad, [[(entry.core.widths, kind) for entry, kind in group] for group in bad]
 
 
 # --------------------------------------------------------------------------------------------
 # cocotb regression (Verilator and Icarus)
 
 
-def _regress(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry, kind: str,
-             tokens: int) -> None:
-    # the runner empties the build directory on a rebuild, so the Verilog lives beside it
-    rtl = write_verilog(TraceUnit(entry.core, kind), TOPLEVEL,
-                        sim_build_dir.with_name(sim_build_dir.name + ".rtl"))
-    result = run_sim(
-        toplevel=TOPLEVEL,
-        sources=[rtl],
-        test_module="spikeforge.sim.tb_trace",
-        extra_env={ENV_CORE: entry.core.to_json(), ENV_KIND: kind, ENV_TOKENS: str(tokens)},
-        config=f"{entry.label}-{kind}",
-    )
-    assert result.passed
-    assert result.tests == 2 * len(BACKPRESSURE) + 1
+def _regress(pe_regression: Any, entry: MatrixEntry, kind: str) -> None:
+    pe_regression(TraceUnit(entry.core, kind), toplevel=TOPLEVEL,
+                  test_module="spikeforge.sim.tb_trace", tests=COCOTB_TESTS,
+                  extra_env={ENV_KIND: kind})
 
 
 @pytest.mark.parametrize("entry, kind", _ids(_quick_params()))
-def test_trace_cocotb(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry, kind: str) -> None:
-    _regress(run_sim, sim_build_dir, entry, kind, tokens=300)
+def test_trace_cocotb(pe_regression: Any, entry: MatrixEntry, kind: str) -> None:
+    _regress(pe_regression, entry, kind)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry, kind", _ids(_slow_params()))
-def test_trace_cocotb_full(run_sim: Any, sim_build_dir: Path, entry: MatrixEntry,
-                           kind: str) -> None:
-    _regress(run_sim, sim_build_dir, entry, kind, tokens=3000)
+def test_trace_cocotb_full(pe_regression: Any, entry: MatrixEntry, kind: str) -> None:
+    _regress(pe_regression, entry, kind)
