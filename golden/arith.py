@@ -61,6 +61,12 @@ class Arithmetic:
         """:meth:`decay_shift` of a state that is never negative (traces, thresholds)."""
         return self.decay_shift(x, shift)
 
+    def integrate_into(self, v: Array, current: Array, out: Array) -> Array:
+        """``out[...] = membrane(leaked(v) + current, below=False)``: the membrane of a
+        neuron with no inhibition (:func:`~.neuron.integrate`), written in place."""
+        out[...] = self.membrane(self.leaked(v) + current, below=False)
+        return out
+
     def membrane(self, u: Array, below: bool = True) -> Array:
         """Store a membrane value (saturate to the membrane word).
 
@@ -121,10 +127,23 @@ class IntegerArithmetic(Arithmetic):
         """
         if self.core.widths.membrane > self.LEAK_TABLE_BITS:
             return super().leaked(v)
+        return self._table().take(v, mode="wrap")
+
+    def integrate_into(self, v: Array, current: Array, out: Array) -> Array:
+        """:meth:`Arithmetic.integrate_into` with the leak table and no temporaries."""
+        if self.core.widths.membrane > self.LEAK_TABLE_BITS:
+            return super().integrate_into(v, current, out)
+        self._table().take(v, out=out, mode="wrap")
+        out += current
+        return np.minimum(out, self.d.v_max, out=out)
+
+    def _table(self) -> Array:
+        """``leaked`` of every membrane value, indexed by the value modulo ``2**membrane``
+        (``take(v, mode="wrap")`` maps a negative ``v`` to its two's complement index)."""
         if self._leak_table is None:
-            self._leak_table = super().leaked(
-                np.arange(self.d.v_min, self.d.v_max + 1, dtype=np.int64))
-        return self._leak_table.take(v - self.d.v_min)
+            v = np.arange(self.d.v_min, self.d.v_max + 1, dtype=np.int64)
+            self._leak_table = np.roll(super().leaked(v), self.d.v_min)
+        return self._leak_table
 
     def decay_shift(self, d: Array, shift: int) -> Array:
         return decay_shift(d, shift)

@@ -19,7 +19,7 @@ from ..config import CoreConfig
 from .arith import Arithmetic, FloatArithmetic, IntegerArithmetic
 from .encoder import rate_threshold, rounding_bits, spikes_from_states
 from .lfsr import STREAM_INPUT, STREAM_NEURON, base_states, jump_table, start_states, step
-from .neuron import adapt_threshold, inhibition, integrate, lif_step
+from .neuron import adapt_threshold, inhibition, lif_step
 from .stdp import depression, normalize, stdp_update, trace_decay_table, trace_step
 
 __all__ = ["Network", "SampleResult", "initial_weights", "WEIGHT_INIT_STREAM"]
@@ -316,14 +316,14 @@ class Network:
 
     def _integrate_ahead(self, v: Array, currents: Array,
                          threshold: Array) -> tuple[Array, int | None]:
-        """Membranes under :func:`integrate` alone for the given currents, up to the first
+        """Membranes under :func:`.neuron.integrate` alone for the given currents, up to the first
         timestep at which some membrane reaches its threshold (checked every
         :attr:`CHUNK` timesteps); returns them and that timestep (``None``: never)."""
         ahead = np.empty(currents.shape, dtype=v.dtype)
         for lo in range(0, len(currents), self.CHUNK):
             hi = min(lo + self.CHUNK, len(currents))
             for k in range(lo, hi):
-                v = ahead[k] = integrate(self.num, v, currents[k])
+                v = self.num.integrate_into(v, currents[k], ahead[k])
             crossed = (ahead[lo:hi] >= threshold).any(axis=1)
             if crossed.any():
                 return ahead, lo + int(crossed.argmax())
