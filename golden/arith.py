@@ -67,6 +67,13 @@ class Arithmetic:
         out[...] = self.membrane(self.leaked(v) + current, below=False)
         return out
 
+    def integrate_run(self, v: Array, currents: Array, out: Array) -> Array:
+        """:meth:`integrate_into` for consecutive timesteps: ``out[k]`` is the membrane
+        after ``currents[k]``, starting from ``v``; returns ``out[-1]``."""
+        for k in range(len(currents)):
+            v = self.integrate_into(v, currents[k], out[k])
+        return v
+
     def membrane(self, u: Array, below: bool = True) -> Array:
         """Store a membrane value (saturate to the membrane word).
 
@@ -136,6 +143,18 @@ class IntegerArithmetic(Arithmetic):
         self._table().take(v, out=out, mode="wrap")
         out += current
         return np.minimum(out, self.d.v_max, out=out)
+
+    def integrate_run(self, v: Array, currents: Array, out: Array) -> Array:
+        """:meth:`Arithmetic.integrate_run`, the leak table looked up in place."""
+        if self.core.widths.membrane > self.LEAK_TABLE_BITS:
+            return super().integrate_run(v, currents, out)
+        table, v_max = self._table(), self.d.v_max
+        for k in range(len(currents)):
+            row = out[k]
+            table.take(v, out=row, mode="wrap")
+            row += currents[k]
+            v = np.minimum(row, v_max, out=row)
+        return v
 
     def _table(self) -> Array:
         """``leaked`` of every membrane value, indexed by the value modulo ``2**membrane``

@@ -19,7 +19,7 @@ from ..config import CoreConfig
 from .arith import Arithmetic, FloatArithmetic, IntegerArithmetic
 from .encoder import rate_threshold, rounding_bits, spikes_from_states
 from .lfsr import STREAM_INPUT, STREAM_NEURON, base_states, jump_table, start_states, step
-from .neuron import adapt_threshold, inhibition, lif_step
+from .neuron import adapt_threshold, inhibition, integrate, lif_step
 from .stdp import depression, normalize, stdp_update, trace_decay_table, trace_step
 
 __all__ = ["Network", "SampleResult", "initial_weights", "WEIGHT_INIT_STREAM"]
@@ -215,8 +215,10 @@ class Network:
         - a set-mode trace is ``decay^age(trace_max)``, read from a table built with the
           trace's own decay (:func:`trace_decay_table`); an input's age comes from a running
           maximum of its spike times;
-        - inhibition is computed only after a timestep with spikes, the refractory mask only
-          while some neuron can be refractory.
+        - between output spikes the membranes only integrate (inhibition at the first
+          timestep after a spike, refractory neurons holding), so they are integrated
+          ahead to the next threshold crossing (:meth:`_integrate_ahead`) and
+          :func:`lif_step` runs only at the crossing.
         """
         core, num = self.core, self.num
         T, n_out = core.timesteps, core.n_neurons
@@ -256,34 +258,45 @@ class Network:
             live = (np.flatnonzero(last_post > t - post_life) if depress
                     else np.empty(0, np.int64))
             if live.size:
+                # only the rows of inputs that spike in the window see depression
+                window_spikes = in_spikes[t:stop]
+                rows = np.flatnonzero(window_spikes.any(axis=0))
+                pre = window_spikes[:, rows, None]
+                block = (rows[:, None], live)
                 ages = np.minimum(steps[t:stop, None] - last_post[live], never)
                 offset = None if in_offset is None else (
-                    in_offset[t:stop, :, None] ^ cast(Array, neuron_offset)[t:stop, None, live])
+                    in_offset[t:stop, rows, None]
+                    ^ cast(Array, neuron_offset)[t:stop, None, live])
                 dep = depression(num, None, post_table[ages][:, None, :], None, offset)
-                dep = dep * in_spikes[t:stop, :, None]            # pre events only
+                dep = dep * pre                                   # pre events only
                 before = np.cumsum(dep, axis=0) - dep             # depression before step
-                w_live = np.maximum(w[:, live] - before, 0)       # (K, n_in, m)
-                current[:, live] = (w_live * in_spikes[t:stop, :, None]).sum(axis=1)
+                w_live = np.maximum(w[block] - before, 0)         # (K, rows, m)
+                current[:, live] = (w_live * pre).sum(axis=1)
             k, K = 0, stop - t
             while k < K:
                 tt = t + k
-                if not (len(fired) or tt <= refractory_until or decaying_theta):
-                    # No inhibition, nobody refractory: the membrane only integrates until
-                    # it first reaches a threshold, so integrate ahead and find that step.
-                    ahead, crossing = self._integrate_ahead(v, current[k:],
-                                                            core.neuron.v_th + self.theta)
-                    if crossing is None:
-                        v, k = ahead[-1], K
-                        break
-                    if crossing:
-                        v = ahead[crossing - 1]
-                    k += crossing
-                    tt = t + k
                 # 4. inhibition (zero unless some neuron spiked at tt-1)
                 inhib = inhibition(num, spikes) if len(fired) else None
-                # 5. neuron (refractory mask only while some neuron can be refractory)
                 if tt > refractory_until:
-                    refractory = None
+                    refractory = None       # nobody can be refractory
+                if not decaying_theta:
+                    # Until the next threshold crossing the neurons only integrate (or
+                    # hold, while refractory), so integrate ahead and find that timestep.
+                    ahead, crossing = self._integrate_ahead(
+                        v, current[k:], core.neuron.v_th + self.theta, refractory, inhib)
+                    held = K - k if crossing is None else crossing
+                    if refractory is not None and held:
+                        refractory = np.maximum(refractory - held, 0)
+                    if crossing is None:
+                        v, k, fired = ahead[-1], K, fired[:0]
+                        break
+                    if crossing:
+                        v, inhib = ahead[crossing - 1], None
+                    k += crossing
+                    tt = t + k
+                    if tt > refractory_until:
+                        refractory = None
+                # 5. neuron
                 v, refractory, spikes = lif_step(num, v, refractory, self.theta,
                                                  current[k], inhib)
                 fired = spikes.nonzero()[0] if refractory is not None else fired[:0]
@@ -297,7 +310,7 @@ class Network:
             if live.size:
                 done = k if len(fired) else K
                 if done:
-                    w[:, live] = np.maximum(w[:, live] - before[done - 1] - dep[done - 1], 0)
+                    w[block] = np.maximum(w[block] - before[done - 1] - dep[done - 1], 0)
             if len(fired):
                 counts[fired] += 1
                 refractory_until = tt + core.neuron.t_ref
@@ -314,19 +327,44 @@ class Network:
             t = t + k + 1 if len(fired) else stop
         return counts, raster
 
-    def _integrate_ahead(self, v: Array, currents: Array,
-                         threshold: Array) -> tuple[Array, int | None]:
-        """Membranes under :func:`.neuron.integrate` alone for the given currents, up to the first
-        timestep at which some membrane reaches its threshold (checked every
-        :attr:`CHUNK` timesteps); returns them and that timestep (``None``: never)."""
+    def _integrate_ahead(self, v: Array, currents: Array, threshold: Array,
+                         refractory: Array | None,
+                         inhib: Array | None) -> tuple[Array, int | None]:
+        """Membranes of timesteps without spikes, up to the first timestep at which some
+        neuron reaches its threshold (checked every :attr:`CHUNK` timesteps); returns them
+        and that timestep (``None``: never).
+
+        Each timestep is :func:`.neuron.integrate` of the given current, with ``inhib`` (or
+        ``None``) at the first timestep only; a neuron with ``refractory`` count ``r``
+        (``None``: nobody) holds its membrane and cannot spike for ``r`` timesteps, as in
+        :func:`.neuron.lif_step`.
+        """
+        num = self.num
         ahead = np.empty(currents.shape, dtype=v.dtype)
+        held_for = 0 if refractory is None else min(int(refractory.max()), len(currents))
+        hold = cast(Array, refractory) > np.arange(held_for)[:, None] if held_for else None
         for lo in range(0, len(currents), self.CHUNK):
             hi = min(lo + self.CHUNK, len(currents))
-            for k in range(lo, hi):
-                v = self.num.integrate_into(v, currents[k], ahead[k])
-            crossed = (ahead[lo:hi] >= threshold).any(axis=1)
-            if crossed.any():
-                return ahead, lo + int(crossed.argmax())
+            # the first timestep (inhibition) and refractory ones one at a time, the rest
+            # as a run
+            k = lo
+            while k < hi and (k < held_for or (k == 0 and inhib is not None)):
+                if k == 0 and inhib is not None:
+                    ahead[0] = integrate(num, v, currents[0], inhib)
+                else:
+                    num.integrate_into(v, currents[k], ahead[k])
+                if k < held_for:
+                    np.copyto(ahead[k], v, where=cast(Array, hold)[k])
+                v = ahead[k]
+                k += 1
+            if k < hi:
+                v = num.integrate_run(v, currents[k:hi], ahead[k:hi])
+            crossed = ahead[lo:hi] >= threshold
+            if lo < held_for:
+                crossed[:held_for - lo] &= ~cast(Array, hold)[lo:hi]
+            hit = crossed.any(axis=1)
+            if hit.any():
+                return ahead, lo + int(hit.argmax())
         return ahead, None
 
     def _trace_tables(self) -> tuple[Array, Array]:
