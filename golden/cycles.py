@@ -1,0 +1,187 @@
+"""Cycle model of the network core (``hdl/core.py``): clock cycles per timestep and per
+sample, predicted exactly from a sample's spikes.
+
+This module is the timing contract of the core, as ``docs/numerics.md`` is its arithmetic
+contract: the pipeline latencies of the processing elements and the depth of each pass are
+defined here, the RTL asserts at elaboration that its units have these latencies, and tests
+compare :func:`sample_cycles` with the cycles the RTL takes.
+
+Per timestep (``A`` inputs spiked, ``W = n_neurons / n_pe`` neuron words, ``Wp`` words
+with an output spike, ``Wl`` words with a spike or a non-zero post trace after the
+timestep; the spike output consumer always ready)::
+
+    encode   n_inputs + depth["encode"]
+    wait     1                                  (spike queue empty)
+    neurons  W * max(A, 1) + depth["neurons"]
+    decide   1
+    learn    A * Wl + (n_inputs - A) * Wp + depth["learn"]   (learning on and work to do;
+                                                              the second term only if Wp > 0)
+    end      1
+
+Per sample: ``1 + n_inputs`` to accept the command and the pixels, then the timesteps, then
+with learning and ``norm > 0`` ``W * (2 * n_inputs + 2 + quotient_bits)`` for the
+normalization, then ``W * (1 + n_pe)`` to send the counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import CoreConfig
+from .arith import IntegerArithmetic
+from .stdp import trace_step
+
+__all__ = [
+    "ENCODER_LATENCY",
+    "TRACE_LATENCY",
+    "LIF_LATENCY",
+    "LFSR_LATENCY",
+    "stdp_latency",
+    "pass_depths",
+    "quotient_bits",
+    "TimestepWork",
+    "SampleCycles",
+    "timestep_cycles",
+    "sample_cycles",
+    "lower_bound",
+]
+
+Array = Any
+
+#: Clock cycles from a token entering a processing element to its result (``hdl/``).
+ENCODER_LATENCY = 3
+TRACE_LATENCY = 2
+LIF_LATENCY = 3
+LFSR_LATENCY = 2
+
+
+def stdp_latency(core: CoreConfig) -> int:
+    """``StdpUnit`` latency: 3, or 4 with ``stdp.soft_bound`` (one more multiply stage)."""
+    return 4 if core.stdp.soft_bound else 3
+
+
+def pass_depths(core: CoreConfig) -> dict[str, int]:
+    """Cycles from a pass's last issued token to its last write (the drain of the pass).
+
+    ``encode``: memory read, encoder, pre trace; ``neurons``: row-list read, weight read,
+    LIF unit, post trace; ``learn``: row and word-list read, weight read, STDP unit.
+    """
+    return {
+        "encode": 1 + ENCODER_LATENCY + TRACE_LATENCY,
+        "neurons": 2 + LIF_LATENCY + TRACE_LATENCY,
+        "learn": 2 + stdp_latency(core),
+    }
+
+
+def quotient_bits(core: CoreConfig) -> int:
+    """Bits of the normalization reciprocal ``norm * 2**F // sum`` (one division cycle
+    each)."""
+    return max(1, (core.stdp.norm << core.derived.norm_frac_bits).bit_length())
+
+
+@dataclass(frozen=True)
+class TimestepWork:
+    """What one timestep of one sample gives the core to do.
+
+    Members
+    -------
+    active : int
+        Inputs that spiked (``A``).
+    post_words : int
+        Neuron words with an output spike (``Wp``).
+    learn_words : int
+        Neuron words with an output spike or a non-zero post trace after the timestep
+        (``Wl``).
+    """
+
+    active: int
+    post_words: int
+    learn_words: int
+
+
+def timestep_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
+    """Clock cycles of one timestep (see the module docstring)."""
+    depth = pass_depths(core)
+    W = core.n_neurons // core.n_pe
+    cycles = core.n_inputs + depth["encode"]
+    cycles += 1
+    cycles += W * max(work.active, 1) + depth["neurons"]
+    cycles += 1
+    if learn and (work.post_words or (work.active and work.learn_words)):
+        cycles += work.active * work.learn_words
+        if work.post_words:
+            cycles += (core.n_inputs - work.active) * work.post_words
+        cycles += depth["learn"]
+    return cycles + 1
+
+
+@dataclass(frozen=True)
+class SampleCycles:
+    """Predicted cycles of one sample.
+
+    Members
+    -------
+    timesteps : (timesteps,) int64
+        Cycles of each timestep.
+    load : int
+        Accepting the command and the pixels.
+    normalize : int
+        The weight normalization after the last timestep (0 without learning).
+    counts : int
+        Sending the per-sample counts.
+    """
+
+    timesteps: Array
+    load: int
+    normalize: int
+    counts: int
+
+    @property
+    def total(self) -> int:
+        """Cycles from accepting the command to the last count."""
+        return self.load + int(self.timesteps.sum()) + self.normalize + self.counts
+
+
+def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[TimestepWork]:
+    """The per-timestep work of a sample from its input and output spike rasters
+    (``SampleResult.input_raster`` and ``.raster`` of a ``record=True`` run)."""
+    num = IntegerArithmetic(core)
+    W, P = core.n_neurons // core.n_pe, core.n_pe
+    x_post: Array = np.zeros(core.n_neurons, np.int64)
+    out = []
+    for t in range(core.timesteps):
+        spikes = np.asarray(raster[t], dtype=bool)
+        x_post = trace_step(num, x_post, spikes, core.stdp.tau_post_shift)
+        spiked_words = spikes.reshape(W, P).any(axis=1)
+        live_words = (x_post != 0).reshape(W, P).any(axis=1) | spiked_words
+        out.append(TimestepWork(int(np.count_nonzero(input_raster[t])),
+                                int(spiked_words.sum()), int(live_words.sum())))
+    return out
+
+
+def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
+                  learn: bool) -> SampleCycles:
+    """Predicted cycles of a sample from its spike rasters (see :func:`work_of`)."""
+    learn = learn and core.stdp.learn
+    W = core.n_neurons // core.n_pe
+    steps = np.array([timestep_cycles(core, w, learn)
+                      for w in work_of(core, input_raster, raster)], dtype=np.int64)
+    normalize = (W * (2 * core.n_inputs + 2 + quotient_bits(core))
+                 if learn and core.stdp.norm else 0)
+    return SampleCycles(steps, 1 + core.n_inputs, normalize, W * (1 + core.n_pe))
+
+
+def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
+    """The event-driven lower bound of a timestep the design admits: every spiking row's
+    weight words, one neuron-update pass and the learning pass, spread over the lanes
+    (``(A * W + W + learned words) `` cycles, each word ``n_pe`` synapses wide)."""
+    W = core.n_neurons // core.n_pe
+    learned = 0
+    if learn and core.stdp.learn:
+        learned = work.active * work.learn_words
+        if work.post_words:
+            learned += (core.n_inputs - work.active) * work.post_words
+    return float(work.active * W + W + learned)

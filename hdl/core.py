@@ -1,0 +1,799 @@
+"""The network core (``SnnCore``): a time-multiplexed spiking layer that learns on chip.
+
+One sample at a time, the core runs ``timesteps`` timesteps of ``docs/numerics.md`` over
+``n_inputs`` rate-coded inputs and ``n_neurons`` LIF neurons, bit for bit as
+``spikeforge.golden.network.Network.run_sample``, and (with learning) updates its weights and
+adaptive thresholds in place.  ``docs/architecture.md`` ("The core") draws the passes; the
+cycle count of each is ``spikeforge.golden.cycles``, which tests hold to this file.
+
+Storage (``amaranth.lib.memory``; ``P = n_pe`` lanes, ``W = n_neurons / P`` words per row):
+
+- ``weights``: ``n_inputs * W`` words of ``P`` weights; word ``j * W + k`` holds the weights
+  from input ``j`` to neurons ``k * P .. k * P + P - 1`` (block RAM);
+- per input ``j``: pixel, generator state (with a ROM of base states), pre-synaptic trace,
+  spike of this timestep, and the row list (inputs that spiked this timestep first, the
+  others after them);
+- per neuron word ``k``: membrane, refractory count, adaptive threshold, spike of this
+  timestep, spike count, post-synaptic trace and generator state of its ``P`` neurons, and
+  two word lists (words with a spike; words with a spike or a live post trace).
+
+Per timestep the core makes three passes (a sample's state is reset lazily: the first
+timestep reads the reset values instead of the stored ones):
+
+1. **encode**, one input per cycle: step its generator (``RateEncoder``), draw its spike,
+   update its trace (``TraceUnit``), append it to the row list;
+2. **neurons**, for each word ``k``: add the ``k``-th weight word of every row that spiked
+   (one row per cycle, ``P`` lanes), then update the ``P`` neurons (``LIFNeuronUnit``, the
+   post trace ``TraceUnit`` and the generator ``LFSR`` of each lane) with that current and
+   the lateral inhibition of the previous timestep's spikes;
+3. **learn** (learning on): one read-modify-write pass (``StdpUnit`` lanes) over the weight
+   words STDP can change: every row that spiked, at the words with a spike or a live post
+   trace; every other row, at the words with a spike.  Skipped when there is nothing to do.
+
+After the last timestep: with learning, the **normalization** pass (per word: column sums,
+``P`` sequential dividers, rescale), then the per-sample spike **counts** go out.
+"""
+
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..config import ROUNDING_RAND_BITS, CoreConfig, bits_for
+from ..golden.cycles import (
+    ENCODER_LATENCY,
+    LFSR_LATENCY,
+    LIF_LATENCY,
+    TRACE_LATENCY,
+    pass_depths,
+    quotient_bits,
+    stdp_latency,
+)
+from ..golden.lfsr import STREAM_INPUT, STREAM_NEURON, base_states
+from .encoder import RateEncoder
+from .lfsr import LFSR, STATE_BITS
+from .lif import LIFNeuronUnit
+from .stdp import StdpUnit
+from .trace import TraceUnit
+
+__all__ = [
+    "command_layout",
+    "spike_layout",
+    "count_layout",
+    "access_layout",
+    "neuron_layout",
+    "SnnCore",
+]
+
+
+def _index_bits(count: int) -> int:
+    """Unsigned width of an index ``0 .. count - 1`` (at least 1 bit)."""
+    return max(1, ceil_log2(count))
+
+
+def command_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the command stream that starts a sample.
+
+    Fields (LSB first): ``key`` the sample key, unsigned 32 bits (reseeds every generator);
+    ``learn`` 1 bit, learning on for this sample (ignored when ``stdp.learn`` is off).
+    """
+    return data.StructLayout({"key": unsigned(STATE_BITS), "learn": 1})
+
+
+def spike_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the output spike stream: one token per neuron word with a spike.
+
+    Fields (LSB first): ``timestep`` unsigned ``derived.timestep_bits``; ``word`` the neuron
+    word ``k``, unsigned; ``mask`` ``n_pe`` bits, bit ``p`` set when neuron ``k * n_pe + p``
+    spiked in that timestep.  Words come out in increasing timestep, then word order.
+    """
+    words = core.n_neurons // core.n_pe
+    return data.StructLayout({
+        "timestep": unsigned(core.derived.timestep_bits),
+        "word": unsigned(_index_bits(words)),
+        "mask": unsigned(core.n_pe),
+    })
+
+
+def count_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the per-sample count stream: one token per neuron, in neuron order.
+
+    Fields (LSB first): ``neuron`` unsigned; ``count`` spikes over the sample, unsigned
+    ``derived.count_bits``; ``last`` 1 bit on the last neuron of the sample.
+    """
+    return data.StructLayout({
+        "neuron": unsigned(_index_bits(core.n_neurons)),
+        "count": unsigned(core.derived.count_bits),
+        "last": 1,
+    })
+
+
+def access_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the weight and threshold access stream (served only between samples).
+
+    Fields (LSB first): ``write`` 1 bit (0: read, answered on ``readback``); ``theta`` 1 bit
+    (0: weight word ``addr = j * W + k``; 1: threshold word ``addr = k``); ``addr``
+    unsigned; ``data`` the word to write, ``n_pe`` lanes from lane 0 at the LSB, each
+    ``widths.weight`` (weights) or ``widths.theta`` (thresholds) bits.
+    """
+    words = core.n_neurons // core.n_pe
+    return data.StructLayout({
+        "write": 1,
+        "theta": 1,
+        "addr": unsigned(_index_bits(core.n_inputs * words)),
+        "data": unsigned(_access_bits(core)),
+    })
+
+
+def _access_bits(core: CoreConfig) -> int:
+    return core.n_pe * max(core.widths.weight, core.widths.theta)
+
+
+def neuron_layout(core: CoreConfig) -> data.StructLayout:
+    """State of one neuron lane in the neuron-word memory (fields LSB first)."""
+    d = core.derived
+    return data.StructLayout({
+        "v": signed(core.widths.membrane),
+        "refractory": unsigned(d.refractory_bits),
+        "theta": unsigned(core.widths.theta),
+        "spike": 1,
+        "count": unsigned(d.count_bits),
+        "x_post": unsigned(core.widths.trace),
+        "state": unsigned(STATE_BITS),
+    })
+
+
+def _delay(m: Module, value, cycles: int, name: str):
+    """``value`` delayed by ``cycles`` registers (reset-less; valid flags are separate)."""
+    for stage in range(cycles):
+        reg = Signal.like(value, name=f"{name}_d{stage + 1}", reset_less=True)
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def _delay_valid(m: Module, value, cycles: int, name: str):
+    """A valid flag delayed by ``cycles`` registers (reset to 0)."""
+    for stage in range(cycles):
+        reg = Signal(name=f"{name}_d{stage + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+class SnnCore(wiring.Component):
+    """The spiking layer with on-chip STDP, bit for bit as the golden ``Network``.
+
+    A sample: one ``command`` token (key, learn), then ``n_inputs`` ``pixels`` tokens (input
+    order); the core runs ``timesteps`` timesteps, sending a ``spikes`` token for every
+    neuron word with a spike, then (learning on) normalizes the weights, then sends the
+    ``n_neurons`` spike ``counts`` and waits for the next command.  Between samples the
+    ``access`` stream reads (answer on ``readback``) and writes weight and threshold words.
+
+    Parameters
+    ----------
+    core : CoreConfig
+        Everything: sizes, widths, neuron and STDP parameters, ``n_pe`` lanes.
+
+    Members
+    -------
+    command : In(stream.Signature(command_layout(core)))
+        Starts a sample.
+    pixels : In(stream.Signature(unsigned(encoder.pixel_bits)))
+        The sample's pixels, input 0 first.
+    spikes : Out(stream.Signature(spike_layout(core)))
+        Output spikes per timestep (a word and its lane mask).
+    counts : Out(stream.Signature(count_layout(core)))
+        Per-sample spike count of every neuron.
+    access : In(stream.Signature(access_layout(core)))
+        Weight and threshold reads and writes, between samples.
+    readback : Out(stream.Signature(unsigned(n_pe * max(weight, theta))))
+        Answers to ``access`` reads, lane 0 at the LSB.
+    busy : Out(1)
+        High from a command until its last count has gone out.
+    timestep_done : Out(1)
+        One-cycle pulse when a timestep's last pass has finished (for cycle counting).
+    """
+
+    def __init__(self, core: CoreConfig) -> None:
+        if not isinstance(core, CoreConfig):
+            raise TypeError(f"core must be a CoreConfig, not {core!r}")
+        if core.encoder.kind != "rate":
+            raise ValueError("SnnCore: encoder.kind = 'direct' is not supported yet "
+                             "(only the on-chip rate encoder)")
+        if core.stdp.update_every != 1:
+            raise ValueError(f"SnnCore: stdp.update_every = {core.stdp.update_every} is "
+                             "not supported yet (only 1)")
+        self._core = core
+        super().__init__({
+            "command": In(stream.Signature(command_layout(core))),
+            "pixels": In(stream.Signature(unsigned(core.encoder.pixel_bits))),
+            "spikes": Out(stream.Signature(spike_layout(core))),
+            "counts": Out(stream.Signature(count_layout(core))),
+            "access": In(stream.Signature(access_layout(core))),
+            "readback": Out(stream.Signature(unsigned(_access_bits(core)))),
+            "busy": Out(1),
+            "timestep_done": Out(1),
+        })
+
+    @property
+    def core(self) -> CoreConfig:
+        """The configuration the core was built for."""
+        return self._core
+
+    @property
+    def words(self) -> int:
+        """Neuron words ``W = n_neurons / n_pe`` (weight words per input row)."""
+        return self._core.n_neurons // self._core.n_pe
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        core = self._core
+        d, n, st = core.derived, core.neuron, core.stdp
+        N_in, P, W, T = core.n_inputs, core.n_pe, self.words, core.timesteps
+        learning_built = st.learn
+        normalizing = learning_built and st.norm > 0
+        weight_word = data.ArrayLayout(unsigned(core.widths.weight), P)
+        neuron_word = data.ArrayLayout(neuron_layout(core), P)
+        depth = pass_depths(core)
+
+        # -- storage --------------------------------------------------------------------------
+        m.submodules.weights = weights = Memory(shape=weight_word, depth=N_in * W, init=[])
+        m.submodules.pixel_mem = pixel_mem = Memory(
+            shape=unsigned(core.encoder.pixel_bits), depth=N_in, init=[])
+        m.submodules.input_base = input_base = Memory(
+            shape=unsigned(STATE_BITS), depth=N_in,
+            init=[int(s) for s in base_states(core.seed, STREAM_INPUT, N_in)])
+        m.submodules.input_state = input_state = Memory(
+            shape=unsigned(STATE_BITS), depth=N_in, init=[])
+        m.submodules.x_pre_mem = x_pre_mem = Memory(
+            shape=unsigned(core.widths.trace), depth=N_in, init=[])
+        m.submodules.rows = rows = Memory(
+            shape=unsigned(_index_bits(N_in)), depth=N_in, init=[])
+        m.submodules.neurons = neurons = Memory(shape=neuron_word, depth=W, init=[])
+        neuron_bases = base_states(core.seed, STREAM_NEURON, core.n_neurons)
+        m.submodules.neuron_base = neuron_base = Memory(
+            shape=data.ArrayLayout(unsigned(STATE_BITS), P), depth=W,
+            init=[[int(neuron_bases[k * P + p]) for p in range(P)] for k in range(W)])
+        m.submodules.post_words = post_words = Memory(
+            shape=unsigned(_index_bits(W)), depth=W, init=[])
+        m.submodules.learn_words = learn_words = Memory(
+            shape=unsigned(_index_bits(W)), depth=W, init=[])
+
+        w_rd, w_wr = weights.read_port(), weights.write_port()
+        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
+        base_rd = input_base.read_port()
+        ist_rd, ist_wr = input_state.read_port(), input_state.write_port()
+        xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()
+        rows_rd, rows_wr = rows.read_port(), rows.write_port()
+        nrn_rd, nrn_wr = neurons.read_port(), neurons.write_port()
+        nbase_rd = neuron_base.read_port()
+        pw_rd, pw_wr = post_words.read_port(), post_words.write_port()
+        lw_rd, lw_wr = learn_words.read_port(), learn_words.write_port()
+
+        # -- processing elements: fixed-latency pipes (outputs always ready, never stalled) ----
+        m.submodules.encoder = encoder = RateEncoder(core)
+        m.submodules.pre_trace = pre_trace = TraceUnit(core, "pre")
+        lif = [LIFNeuronUnit(core) for _ in range(P)]
+        post_trace = [TraceUnit(core, "post") for _ in range(P)]
+        neuron_gen = [LFSR(core) for _ in range(P)]
+        stdp = [StdpUnit(core) for _ in range(P)] if learning_built else []
+        for p in range(P):
+            m.submodules[f"lif{p}"] = lif[p]
+            m.submodules[f"post_trace{p}"] = post_trace[p]
+            m.submodules[f"neuron_gen{p}"] = neuron_gen[p]
+            if learning_built:
+                m.submodules[f"stdp{p}"] = stdp[p]
+        units = [encoder, pre_trace, *lif, *post_trace, *neuron_gen, *stdp]
+        for unit in units:
+            m.d.comb += unit.o.ready.eq(1)
+        assert (encoder.latency, pre_trace.latency, lif[0].latency, neuron_gen[0].latency,
+                post_trace[0].latency) == (ENCODER_LATENCY, TRACE_LATENCY, LIF_LATENCY,
+                                           LFSR_LATENCY, TRACE_LATENCY)
+        assert not stdp or stdp[0].latency == stdp_latency(core)
+
+        # -- sample and timestep registers ----------------------------------------------------
+        key = Signal(unsigned(STATE_BITS))
+        learn = Signal()                       # learning on for this sample
+        timestep = Signal(range(T))
+        first = Signal()                       # timestep 0: read reset values, reseed
+        m.d.comb += first.eq(timestep == 0)
+        active = Signal(range(N_in + 1))       # A: inputs that spiked this timestep
+        silent = Signal(range(N_in + 1))       # row-list slot of the next silent input, +1
+        fired = Signal(range(core.n_neurons + 1))         # spikes this timestep
+        fired_before = Signal(range(core.n_neurons + 1))  # spikes last timestep, Z[t-1]
+        n_post = Signal(range(W + 1))          # words with a spike
+        n_learn = Signal(range(W + 1))         # words with a spike or a live post trace
+
+        # -- output spike queue: at most W tokens per timestep, drained before the next
+        #    neuron pass ---------------------------------------------------------------------------
+        m.submodules.spike_fifo = spike_fifo = SyncFIFOBuffered(
+            width=data.Layout.cast(spike_layout(core)).size, depth=max(W, 2))
+        m.d.comb += [
+            self.spikes.payload.eq(spike_fifo.r_data),
+            self.spikes.valid.eq(spike_fifo.r_rdy),
+            spike_fifo.r_en.eq(self.spikes.ready),
+        ]
+
+        # =========================================================================================
+        # Pass 1, encode: one input per cycle.  e0: read pixel, state, base state, trace of
+        # input j; e1: encoder in; e4: encoder out (state, spike, row list), trace in;
+        # e6: trace out.
+        enc_issue = Signal()
+        enc_j = Signal(range(N_in))
+        e1_valid = _delay_valid(m, enc_issue, 1, "e1_valid")
+        e1_j = _delay(m, enc_j, 1, "e1_j")
+        m.d.comb += [
+            encoder.i.valid.eq(e1_valid),
+            encoder.i.payload.pixel.eq(pix_rd.data),
+            encoder.i.payload.state.eq(Mux(first, base_rd.data, ist_rd.data)),
+            encoder.i.payload.key.eq(key),
+            encoder.i.payload.reseed.eq(first),
+        ]
+        e4_valid = encoder.o.valid
+        e4_j = _delay(m, e1_j, ENCODER_LATENCY, "e4_j")
+        e4_x = _delay(m, Mux(first, 0, xpre_rd.data), ENCODER_LATENCY, "e4_x")
+        input_spike = encoder.o.payload.spike
+        m.d.comb += [
+            pre_trace.i.valid.eq(e4_valid),
+            pre_trace.i.payload.x.eq(e4_x),
+            pre_trace.i.payload.spike.eq(input_spike),
+            ist_wr.addr.eq(e4_j),
+            ist_wr.data.eq(encoder.o.payload.state),
+            ist_wr.en.eq(e4_valid),
+            # row list: spiking inputs from slot 0 up, silent ones from slot N_in - 1 down
+            rows_wr.addr.eq(Mux(input_spike, active, silent - 1)),
+            rows_wr.data.eq(e4_j),
+            rows_wr.en.eq(e4_valid),
+            xpre_wr.addr.eq(_delay(m, e4_j, TRACE_LATENCY, "e6_j")),
+            xpre_wr.data.eq(pre_trace.o.payload.x),
+            xpre_wr.en.eq(pre_trace.o.valid),
+        ]
+        with m.If(e4_valid):
+            with m.If(input_spike):
+                m.d.sync += active.eq(active + 1)
+            with m.Else():
+                m.d.sync += silent.eq(silent - 1)
+
+        # =========================================================================================
+        # Pass 2, neurons: for each word k, max(A, 1) tokens accumulate the k-th weight word
+        # of every spiking row; the last one sends the word's neurons through the lanes.
+        # n0: read row a; n1: read weight word j * W + k (and neuron word k); n2: add,
+        # LIF and generator lanes in; n5: LIF out, trace lanes in; n7: trace out, write
+        # the neuron word, queue its spikes, extend the word lists.
+        nrn_issue = Signal()
+        nrn_k = Signal(range(W))
+        nrn_a = Signal(range(N_in))
+        nrn_last = Signal()                    # last accumulation token of word k
+        m.d.comb += nrn_last.eq((active == 0) | (nrn_a == active - 1))
+        n1_valid = _delay_valid(m, nrn_issue, 1, "n1_valid")
+        n1_k = _delay(m, nrn_k, 1, "n1_k")
+        n1_first = _delay(m, nrn_a == 0, 1, "n1_first")
+        n1_last = _delay(m, nrn_last, 1, "n1_last")
+        n2_valid = _delay_valid(m, n1_valid, 1, "n2_valid")
+        n2_first = _delay(m, n1_first, 1, "n2_first")
+        n2_last = _delay(m, n1_last, 1, "n2_last")
+        n2_k = _delay(m, n1_k, 1, "n2_k")
+        n1_addr = Signal(range(N_in * W))
+        m.d.comb += n1_addr.eq(rows_rd.data * W + n1_k)
+
+        current_word = data.ArrayLayout(unsigned(d.current_bits), P)
+        current = Signal(current_word)          # this row's running sum, exact
+        total = Signal(current_word, reset_less=True)
+        for p in range(P):
+            weight = Mux(active == 0, 0, w_rd.data[p])
+            m.d.comb += current[p].eq(Mux(n2_first, 0, total[p]) + weight)
+        with m.If(n2_valid):
+            m.d.sync += total.eq(current)
+
+        update = Signal()                       # n2: word k's neurons go into the lanes
+        m.d.comb += update.eq(n2_valid & n2_last)
+        stored = nrn_rd.data
+        w_inh = Const(n.w_inh, unsigned(bits_for(n.w_inh)))
+        for p in range(P):
+            lane = stored[p]
+            others = Signal(range(core.n_neurons + 1), name=f"others{p}")
+            m.d.comb += [
+                others.eq(Mux(first, 0, fired_before - lane.spike)),
+                lif[p].i.valid.eq(update),
+                lif[p].i.payload.v.eq(Mux(first, n.v_rest, lane.v)),
+                lif[p].i.payload.refractory.eq(Mux(first, 0, lane.refractory)),
+                lif[p].i.payload.theta.eq(lane.theta),
+                lif[p].i.payload.current.eq(current[p]),
+                lif[p].i.payload.inhibition.eq(others * w_inh),
+                lif[p].i.payload.learn.eq(learn),
+                neuron_gen[p].i.valid.eq(update),
+                neuron_gen[p].i.payload.state.eq(Mux(first, nbase_rd.data[p], lane.state)),
+                neuron_gen[p].i.payload.key.eq(key),
+                neuron_gen[p].i.payload.reseed.eq(first),
+            ]
+        n5_valid = lif[0].o.valid
+        n5_k = _delay(m, n2_k, LIF_LATENCY, "n5_k")
+        n5_stored = _delay(m, stored, LIF_LATENCY, "n5_stored")
+        n5_first = _delay(m, first, LIF_LATENCY, "n5_first")
+        for p in range(P):
+            m.d.comb += [
+                post_trace[p].i.valid.eq(n5_valid),
+                post_trace[p].i.payload.x.eq(Mux(n5_first, 0, n5_stored[p].x_post)),
+                post_trace[p].i.payload.spike.eq(lif[p].o.payload.spike),
+            ]
+        n7_valid = post_trace[0].o.valid
+        n7_k = _delay(m, n5_k, TRACE_LATENCY, "n7_k")
+        updated = Signal(neuron_word)
+        spiked = Signal(P)
+        live = Signal(P)                        # post trace non-zero after this timestep
+        for p in range(P):
+            neuron = lif[p].o.payload
+            count = Mux(n5_first, 0, n5_stored[p].count) + neuron.spike
+            state = _delay(m, neuron_gen[p].o.payload.state, LIF_LATENCY - LFSR_LATENCY,
+                           f"n5_state{p}")
+            m.d.comb += [
+                updated[p].v.eq(_delay(m, neuron.v, TRACE_LATENCY, f"n7_v{p}")),
+                updated[p].refractory.eq(
+                    _delay(m, neuron.refractory, TRACE_LATENCY, f"n7_refractory{p}")),
+                updated[p].theta.eq(_delay(m, neuron.theta, TRACE_LATENCY, f"n7_theta{p}")),
+                updated[p].spike.eq(_delay(m, neuron.spike, TRACE_LATENCY, f"n7_spike{p}")),
+                updated[p].count.eq(_delay(m, count, TRACE_LATENCY, f"n7_count{p}")),
+                updated[p].x_post.eq(post_trace[p].o.payload.x),
+                updated[p].state.eq(_delay(m, state, TRACE_LATENCY, f"n7_state{p}")),
+                spiked[p].eq(updated[p].spike),
+                live[p].eq(post_trace[p].o.payload.x != 0),
+            ]
+        with m.If(n7_valid):
+            m.d.sync += fired.eq(fired + sum(spiked[p] for p in range(P)))
+            with m.If(spiked.any()):
+                m.d.sync += n_post.eq(n_post + 1)
+            with m.If(spiked.any() | live.any()):
+                m.d.sync += n_learn.eq(n_learn + 1)
+        spike_token = Signal(spike_layout(core))
+        m.d.comb += [
+            spike_token.timestep.eq(timestep),
+            spike_token.word.eq(n7_k),
+            spike_token.mask.eq(spiked),
+            spike_fifo.w_data.eq(spike_token),
+            spike_fifo.w_en.eq(n7_valid & spiked.any()),
+            pw_wr.addr.eq(n_post),
+            pw_wr.data.eq(n7_k),
+            pw_wr.en.eq(n7_valid & spiked.any()),
+            lw_wr.addr.eq(n_learn),
+            lw_wr.data.eq(n7_k),
+            lw_wr.en.eq(n7_valid & (spiked.any() | live.any())),
+        ]
+
+        # =========================================================================================
+        # Pass 3, learn: a read-modify-write of every weight word STDP can change.  Row
+        # slot r < A (an input that spiked) visits the words with a spike or a live post
+        # trace, other slots (only when some neuron spiked) the words with a spike.
+        # l0: read row slot r and word-list entry w; l1: read the weight word, the input's
+        # trace and state, the neuron word; l2: STDP lanes in; l2 + latency: write back.
+        lrn_issue = Signal()
+        lrn_r = Signal(range(N_in))
+        lrn_w = Signal(range(W))
+        lrn_pre = Signal()
+        m.d.comb += lrn_pre.eq(lrn_r < active)
+        lrn_row_words = Signal(range(W + 1))
+        m.d.comb += lrn_row_words.eq(Mux(lrn_pre, n_learn, n_post))
+        lrn_rows = Signal(range(N_in + 1))
+        m.d.comb += lrn_rows.eq(Mux(n_post != 0, N_in, active))
+        l1_valid = _delay_valid(m, lrn_issue, 1, "l1_valid")
+        l1_pre = _delay(m, lrn_pre, 1, "l1_pre")
+        l1_k = Signal(range(W))
+        m.d.comb += l1_k.eq(Mux(l1_pre, lw_rd.data, pw_rd.data))
+        l1_addr = Signal(range(N_in * W))
+        m.d.comb += l1_addr.eq(rows_rd.data * W + l1_k)
+        l2_valid = _delay_valid(m, l1_valid, 1, "l2_valid")
+        l2_pre = _delay(m, l1_pre, 1, "l2_pre")
+        l2_addr = _delay(m, l1_addr, 1, "l2_addr")
+        if learning_built:
+            learned = Signal(weight_word)
+            for p in range(P):
+                lane = nrn_rd.data[p]
+                m.d.comb += [
+                    stdp[p].i.valid.eq(l2_valid),
+                    stdp[p].i.payload.w.eq(w_rd.data[p]),
+                    stdp[p].i.payload.x_pre.eq(xpre_rd.data),
+                    stdp[p].i.payload.x_post.eq(lane.x_post),
+                    stdp[p].i.payload.pre.eq(l2_pre),
+                    stdp[p].i.payload.post.eq(lane.spike),
+                    stdp[p].i.payload.rand16.eq(_rand_hi(ist_rd.data) ^ _rand_hi(lane.state)),
+                    learned[p].eq(stdp[p].o.payload.w),
+                ]
+            learned_valid = stdp[0].o.valid
+            learned_addr = _delay(m, l2_addr, stdp_latency(core), "learned_addr")
+
+        # =========================================================================================
+        # Normalization (learning, norm > 0), per word k: sum the column (one row per cycle),
+        # divide norm * 2**F by each lane's sum (restoring division, one quotient bit per
+        # cycle), rescale the column (one row per cycle).
+        frac = d.norm_frac_bits
+        numerator = st.norm << frac
+        q_bits = quotient_bits(core)
+        nrm_issue = Signal()
+        nrm_j = Signal(range(N_in))
+        nrm_k = Signal(range(W))
+        nrm_addr = Signal(range(N_in * W))
+        m.d.comb += nrm_addr.eq(nrm_j * W + nrm_k)
+        scaling = Signal()                       # rescaling (else summing)
+        q1_valid = _delay_valid(m, nrm_issue, 1, "q1_valid")
+        q1_scaling = _delay(m, scaling, 1, "q1_scaling")
+        q1_addr = _delay(m, nrm_addr, 1, "q1_addr")
+        column = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits), P))
+        remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), P))
+        scale = Signal(data.ArrayLayout(unsigned(q_bits), P))
+        bit = Signal(range(q_bits))           # numerator bit brought down, MSB first
+        numerator_bit = Const(numerator, unsigned(q_bits)).bit_select(bit, 1)
+        rescaled = Signal(weight_word)
+        for p in range(P):
+            shifted = (w_rd.data[p] * scale[p] + (1 << (frac - 1))) >> frac
+            m.d.comb += rescaled[p].eq(Mux(column[p] == 0, w_rd.data[p],
+                                           Mux(shifted > d.w_max, d.w_max, shifted)))
+
+        # =========================================================================================
+        # Access between samples: a read answers on readback two cycles later (the word is
+        # read, then held until taken).
+        access = self.access.payload
+        rb_pending = Signal()
+        rb_valid = Signal()
+        rb_theta = Signal()
+        rb_data = Signal(_access_bits(core))
+        theta_bits, weight_bits = core.widths.theta, core.widths.weight
+        thetas = Signal(P * theta_bits)
+        access_neurons = Signal(neuron_word)
+        access_weights = Signal(weight_word)
+        for p in range(P):
+            m.d.comb += [
+                thetas[p * theta_bits:(p + 1) * theta_bits].eq(nrn_rd.data[p].theta),
+                access_neurons[p].theta.eq(access.data[p * theta_bits:(p + 1) * theta_bits]),
+            ]
+        m.d.comb += [
+            access_weights.eq(access.data[:P * weight_bits]),
+            self.readback.valid.eq(rb_valid),
+            self.readback.payload.eq(rb_data),
+        ]
+        m.d.sync += rb_pending.eq(0)
+        with m.If(rb_pending):
+            m.d.sync += [rb_valid.eq(1),
+                         rb_data.eq(Mux(rb_theta, thetas, w_rd.data.as_value()))]
+        with m.If(self.readback.valid & self.readback.ready):
+            m.d.sync += rb_valid.eq(0)
+        access_idle = ~rb_pending & ~rb_valid
+
+        # =========================================================================================
+        # Counts out: neuron word k read once, its P counts sent one per cycle.
+        counting = Signal()
+        cnt_k = Signal(range(W))
+        cnt_p = Signal(range(P))
+        m.d.comb += [
+            self.counts.payload.neuron.eq(cnt_k * P + cnt_p),
+            self.counts.payload.count.eq(Array(nrn_rd.data[p].count for p in range(P))[cnt_p]),
+            self.counts.payload.last.eq((cnt_k == W - 1) & (cnt_p == P - 1)),
+        ]
+
+        # =========================================================================================
+        # Memory ports shared by the passes, selected by the pipeline stage that is busy
+        # (passes never overlap).
+        m.d.comb += [
+            pix_rd.addr.eq(enc_j), base_rd.addr.eq(enc_j),
+            pix_wr.addr.eq(enc_j), pix_wr.data.eq(self.pixels.payload),
+        ]
+        with m.If(nrn_issue):
+            m.d.comb += rows_rd.addr.eq(nrn_a)
+        with m.Else():
+            m.d.comb += rows_rd.addr.eq(lrn_r)
+        m.d.comb += [lw_rd.addr.eq(lrn_w), pw_rd.addr.eq(lrn_w), nbase_rd.addr.eq(n1_k)]
+        with m.If(l1_valid):
+            j = rows_rd.data
+            m.d.comb += [ist_rd.addr.eq(j), xpre_rd.addr.eq(j)]
+        with m.Else():
+            m.d.comb += [ist_rd.addr.eq(enc_j), xpre_rd.addr.eq(enc_j)]
+        with m.If(n1_valid):
+            m.d.comb += [w_rd.addr.eq(n1_addr), nrn_rd.addr.eq(n1_k)]
+        with m.Elif(l1_valid):
+            m.d.comb += [w_rd.addr.eq(l1_addr), nrn_rd.addr.eq(l1_k)]
+        with m.Elif(nrm_issue):
+            m.d.comb += w_rd.addr.eq(nrm_addr)
+        with m.Elif(counting):
+            m.d.comb += nrn_rd.addr.eq(cnt_k)
+        with m.Else():
+            m.d.comb += [w_rd.addr.eq(access.addr), nrn_rd.addr.eq(access.addr)]
+
+        access_write = Signal()
+        if learning_built:
+            learned_write = learned_valid
+            learned_word = (learned_addr, learned)
+        else:
+            learned_write = Const(0, 1)
+            learned_word = (0, 0)
+        with m.If(learned_write):
+            m.d.comb += [w_wr.addr.eq(learned_word[0]), w_wr.data.eq(learned_word[1]),
+                         w_wr.en.eq(1)]
+        with m.Elif(q1_valid & q1_scaling):
+            m.d.comb += [w_wr.addr.eq(q1_addr), w_wr.data.eq(rescaled), w_wr.en.eq(1)]
+        with m.Else():
+            m.d.comb += [w_wr.addr.eq(access.addr), w_wr.data.eq(access_weights),
+                         w_wr.en.eq(access_write & ~access.theta)]
+        with m.If(n7_valid):
+            m.d.comb += [nrn_wr.addr.eq(n7_k), nrn_wr.data.eq(updated), nrn_wr.en.eq(1)]
+        with m.Else():
+            m.d.comb += [nrn_wr.addr.eq(access.addr), nrn_wr.data.eq(access_neurons),
+                         nrn_wr.en.eq(access_write & access.theta)]
+        with m.If(q1_valid & ~q1_scaling):
+            for p in range(P):
+                m.d.sync += column[p].eq(column[p] + w_rd.data[p])
+
+        # =========================================================================================
+        # The sequencer
+        drain = Signal(range(max(depth.values()) + 1))
+
+        def start_timestep():
+            m.d.sync += [enc_j.eq(0), active.eq(0), silent.eq(N_in)]
+            m.next = "ENCODE"
+
+        m.d.comb += self.busy.eq(1)
+        with m.FSM(name="phase"):
+            with m.State("IDLE"):
+                m.d.comb += [
+                    self.busy.eq(0),
+                    self.access.ready.eq(access_idle),
+                    self.command.ready.eq(access_idle & ~self.access.valid),
+                ]
+                with m.If(self.access.valid & access_idle):
+                    with m.If(access.write):
+                        m.d.comb += access_write.eq(1)
+                    with m.Else():
+                        m.d.sync += [rb_pending.eq(1), rb_theta.eq(access.theta)]
+                with m.Elif(self.command.valid & access_idle):
+                    m.d.sync += [
+                        key.eq(self.command.payload.key),
+                        learn.eq(self.command.payload.learn & learning_built),
+                        enc_j.eq(0),
+                        timestep.eq(0),
+                    ]
+                    m.next = "LOAD"
+
+            with m.State("LOAD"):
+                m.d.comb += [self.pixels.ready.eq(1), pix_wr.en.eq(self.pixels.valid)]
+                with m.If(self.pixels.valid):
+                    m.d.sync += enc_j.eq(enc_j + 1)
+                    with m.If(enc_j == N_in - 1):
+                        start_timestep()
+
+            with m.State("ENCODE"):
+                m.d.comb += enc_issue.eq(1)
+                m.d.sync += enc_j.eq(enc_j + 1)
+                with m.If(enc_j == N_in - 1):
+                    m.d.sync += [enc_j.eq(0), drain.eq(depth["encode"])]
+                    m.next = "ENCODE_DRAIN"
+
+            with m.State("ENCODE_DRAIN"):
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 1):
+                    m.d.sync += [nrn_k.eq(0), nrn_a.eq(0)]
+                    m.next = "NEURONS_WAIT"
+
+            with m.State("NEURONS_WAIT"):
+                # the spike queue must have room for a whole timestep
+                with m.If(spike_fifo.level == 0):
+                    m.d.sync += [fired_before.eq(fired), fired.eq(0),
+                                 n_post.eq(0), n_learn.eq(0)]
+                    m.next = "NEURONS"
+
+            with m.State("NEURONS"):
+                m.d.comb += nrn_issue.eq(1)
+                with m.If(nrn_last):
+                    m.d.sync += [nrn_a.eq(0), nrn_k.eq(nrn_k + 1)]
+                    with m.If(nrn_k == W - 1):
+                        m.d.sync += drain.eq(depth["neurons"])
+                        m.next = "NEURONS_DRAIN"
+                with m.Else():
+                    m.d.sync += nrn_a.eq(nrn_a + 1)
+
+            with m.State("NEURONS_DRAIN"):
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 1):
+                    m.next = "LEARN_DECIDE"
+
+            with m.State("LEARN_DECIDE"):
+                m.d.sync += [lrn_r.eq(0), lrn_w.eq(0)]
+                with m.If(learn & ((n_post != 0) | ((active != 0) & (n_learn != 0)))):
+                    m.next = "LEARN"
+                with m.Else():
+                    m.next = "STEP_END"
+
+            with m.State("LEARN"):
+                m.d.comb += lrn_issue.eq(1)
+                with m.If(lrn_w == lrn_row_words - 1):
+                    m.d.sync += [lrn_w.eq(0), lrn_r.eq(lrn_r + 1)]
+                    with m.If(lrn_r == lrn_rows - 1):
+                        m.d.sync += drain.eq(depth["learn"])
+                        m.next = "LEARN_DRAIN"
+                with m.Else():
+                    m.d.sync += lrn_w.eq(lrn_w + 1)
+
+            with m.State("LEARN_DRAIN"):
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 1):
+                    m.next = "STEP_END"
+
+            with m.State("STEP_END"):
+                m.d.comb += self.timestep_done.eq(1)
+                with m.If(timestep == T - 1):
+                    m.d.sync += [nrm_j.eq(0), nrm_k.eq(0), cnt_k.eq(0), cnt_p.eq(0)]
+                    if normalizing:
+                        with m.If(learn):
+                            m.next = "NORM_SUM"
+                        with m.Else():
+                            m.next = "COUNTS_READ"
+                    else:
+                        m.next = "COUNTS_READ"
+                with m.Else():
+                    m.d.sync += timestep.eq(timestep + 1)
+                    start_timestep()
+
+            with m.State("NORM_SUM"):
+                m.d.comb += nrm_issue.eq(1)
+                with m.If(nrm_j == 0):
+                    for p in range(P):
+                        m.d.sync += column[p].eq(0)
+                m.d.sync += nrm_j.eq(nrm_j + 1)
+                with m.If(nrm_j == N_in - 1):
+                    m.d.sync += nrm_j.eq(0)
+                    m.next = "NORM_SUM_DRAIN"
+
+            with m.State("NORM_SUM_DRAIN"):
+                m.d.sync += bit.eq(q_bits - 1)
+                for p in range(P):
+                    m.d.sync += [remainder[p].eq(0), scale[p].eq(0)]
+                m.next = "NORM_DIVIDE"
+
+            with m.State("NORM_DIVIDE"):
+                for p in range(P):
+                    trial = Signal(unsigned(d.weight_sum_bits + 2), name=f"trial{p}")
+                    m.d.comb += trial.eq(Cat(numerator_bit, remainder[p]))
+                    with m.If(trial >= column[p]):
+                        m.d.sync += [remainder[p].eq(trial - column[p]),
+                                     scale[p].eq(Cat(1, scale[p]))]
+                    with m.Else():
+                        m.d.sync += [remainder[p].eq(trial), scale[p].eq(Cat(0, scale[p]))]
+                m.d.sync += bit.eq(bit - 1)
+                with m.If(bit == 0):
+                    m.next = "NORM_SCALE"
+
+            with m.State("NORM_SCALE"):
+                m.d.comb += [nrm_issue.eq(1), scaling.eq(1)]
+                m.d.sync += nrm_j.eq(nrm_j + 1)
+                with m.If(nrm_j == N_in - 1):
+                    m.d.sync += nrm_j.eq(0)
+                    m.next = "NORM_SCALE_DRAIN"
+
+            with m.State("NORM_SCALE_DRAIN"):
+                m.d.sync += nrm_k.eq(nrm_k + 1)
+                with m.If(nrm_k == W - 1):
+                    m.next = "COUNTS_READ"
+                with m.Else():
+                    m.next = "NORM_SUM"
+
+            with m.State("COUNTS_READ"):
+                m.d.comb += counting.eq(1)
+                m.next = "COUNTS"
+
+            with m.State("COUNTS"):
+                m.d.comb += [counting.eq(1), self.counts.valid.eq(1)]
+                with m.If(self.counts.ready):
+                    m.d.sync += cnt_p.eq(cnt_p + 1)
+                    with m.If(cnt_p == P - 1):
+                        m.d.sync += [cnt_p.eq(0), cnt_k.eq(cnt_k + 1)]
+                        with m.If(cnt_k == W - 1):
+                            m.next = "IDLE"
+                        with m.Else():
+                            m.next = "COUNTS_READ"
+        return m
+
+
+def _rand_hi(state):
+    """The stochastic-rounding draw of a generator state: its high 16 bits."""
+    return state[STATE_BITS - ROUNDING_RAND_BITS:]

@@ -1,0 +1,144 @@
+# amaranth: UnusedElaboratable=no
+"""Tests of ``SnnCore`` in Amaranth's simulator: every spike, count, learned weight and
+threshold, and the cycles of every timestep, against the golden model and its cycle model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikeforge.config import CoreConfig, load_config
+from spikeforge.golden.network import initial_weights
+from spikeforge.hdl.core import SnnCore
+from spikeforge.sim.core_session import (
+    Sample,
+    SessionResult,
+    compare,
+    golden_session,
+    pack_words,
+    run_amaranth,
+    unpack_words,
+)
+from spikeforge.sim.matrix import scaled_core
+
+
+def _digits_small() -> CoreConfig:
+    """The digits config cut to 6 neurons and 30 timesteps, thresholds lowered to spike."""
+    return load_config("digits").core.replace(
+        n_neurons=6, n_pe=2, timesteps=30,
+        **{"neuron.v_th": 600, "neuron.v_reset": 100, "neuron.t_ref": 2,
+           "neuron.w_inh": 300})
+
+
+def _excitable(core: CoreConfig, v_th: int) -> CoreConfig:
+    """``core`` with a threshold low enough to spike within a few timesteps of random
+    pixels (adaptive threshold and inhibition scaled with it)."""
+    return core.replace(**{"neuron.v_th": v_th, "neuron.theta_plus": max(1, v_th >> 4),
+                           "neuron.w_inh": max(1, v_th >> 2)})
+
+
+CASES = {
+    "digits-small-norm": _digits_small(),
+    "w8m16-pe2": _excitable(scaled_core(8, 16, timesteps=20).replace(n_pe=2), 700),
+    "w4m8-mult-subtract-floor-add-pe4": scaled_core(
+        4, 8, leak_mode="multiply", reset_mode="subtract", rounding="floor",
+        trace_mode="add", timesteps=20).replace(n_pe=4),
+    "w12m20-softbound-pe1": _excitable(scaled_core(12, 20, soft_bound=True, timesteps=15),
+                                       9000),
+    "w1m8-potonly-tref0-pe8": _excitable(scaled_core(
+        1, 8, potentiation_only=True, t_ref=0, trace=4, timesteps=20).replace(
+            n_pe=8, **{"stdp.norm": 12}), 2),
+    "w6m12-nolearn-pe2": scaled_core(6, 12, learn=False, timesteps=20).replace(n_pe=2),
+}
+
+
+def _session(core: CoreConfig, n_learn: int = 3, n_infer: int = 1,
+             seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
+    rng = np.random.default_rng(seed)
+    pixel_max = (1 << core.encoder.pixel_bits) - 1
+    if core.n_inputs == 64:
+        from spikeforge.golden.datasets import load_dataset
+
+        images = load_dataset("digits", None, core.encoder.pixel_bits)[0].images
+    else:
+        images = rng.integers(0, pixel_max, (n_learn + n_infer, core.n_inputs),
+                              endpoint=True)
+    samples = [Sample(images[i], key=100 + i, learn=i < n_learn)
+               for i in range(n_learn + n_infer)]
+    if core.n_inputs == 64:
+        return initial_weights(core), np.zeros(core.n_neurons, np.int64), samples
+    # random weights over the whole range, so every width spikes within a few timesteps
+    weights = rng.integers(0, core.derived.w_max, (core.n_inputs, core.n_neurons),
+                           endpoint=True)
+    theta = rng.integers(0, core.neuron.theta_plus, core.n_neurons, endpoint=True)
+    return weights, theta, samples
+
+
+@pytest.mark.parametrize("label", list(CASES))
+def test_core_matches_golden(label: str) -> None:
+    """Spikes, counts, weights and thresholds bit for bit; cycles as the cycle model."""
+    core = CASES[label]
+    weights, theta, samples = _session(core)
+    expected = golden_session(core, weights, theta, samples)
+    assert sum(len(s) for s in expected.spikes) > 0, "the session must spike"
+    if core.stdp.learn:
+        assert (expected.weights != weights).any(), "the session must learn"
+    got = run_amaranth(core, weights, theta, samples)
+    assert compare(core, got, expected) is None, compare(core, got, expected)
+
+
+def test_core_under_backpressure() -> None:
+    """Consumers that stall 40% of the time change nothing but the cycles."""
+    core = CASES["w8m16-pe2"]
+    weights, theta, samples = _session(core, n_learn=2, n_infer=1, seed=3)
+    expected = golden_session(core, weights, theta, samples)
+    got = run_amaranth(core, weights, theta, samples, stall=0.4, seed=5)
+    assert compare(core, got, expected, cycles=False) is None
+
+
+def test_access_round_trip() -> None:
+    """Words written through the access port read back unchanged; no sample runs."""
+    core = CASES["w4m8-mult-subtract-floor-add-pe4"]
+    rng = np.random.default_rng(7)
+    weights = rng.integers(0, core.derived.w_max, (core.n_inputs, core.n_neurons),
+                           endpoint=True)
+    theta = rng.integers(0, core.derived.theta_max, core.n_neurons, endpoint=True)
+    got = run_amaranth(core, weights, theta, [])
+    assert (got.weights == weights).all()
+    assert (got.theta == theta).all()
+
+
+def test_pack_words_layout() -> None:
+    """Lane 0 at the LSB, row-major words (hand-packed)."""
+    values = np.array([[1, 2, 3, 0], [15, 0, 0, 1]])
+    assert pack_words(values, 2, 4) == [0x21, 0x03, 0x0F, 0x10]
+    assert unpack_words([0x21, 0x03, 0x0F, 0x10], 2, 4).tolist() == [1, 2, 3, 0, 15, 0, 0, 1]
+
+
+def test_compare_names_first_difference() -> None:
+    """The comparison catches a missing spike, a count, a weight, a theta and a cycle."""
+    core = CASES["w8m16-pe2"]
+    spikes = [np.array([[0, 1], [3, 2]])]
+    base = dict(counts=[np.array([0, 1, 1, 0, 0, 0, 0, 0])],
+                cycles=[np.array([10, 12])], weights=np.zeros((16, 8), np.int64),
+                theta=np.zeros(8, np.int64))
+    good = SessionResult(spikes=spikes, **base)
+    assert compare(core, good, good) is None
+    bad = SessionResult(spikes=[np.array([[0, 1]])], **base)
+    assert "timestep 3, neuron 2: golden only" in str(compare(core, bad, good))
+    w = base["weights"].copy()
+    w[5, 6] = 9
+    bad = SessionResult(spikes=spikes, **{**base, "weights": w})
+    assert "input 5 to neuron 6: RTL 9, golden 0" in str(compare(core, bad, good))
+    bad = SessionResult(spikes=spikes, **{**base, "cycles": [np.array([10, 13])]})
+    assert "timestep 1 took 13 cycles" in str(compare(core, bad, good))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"encoder.kind": "direct"}, "encoder.kind = 'direct' is not supported yet"),
+    ({"stdp.update_every": 4}, "stdp.update_every = 4 is not supported yet"),
+])
+def test_core_rejects_unsupported(change: dict[str, object], message: str) -> None:
+    core = scaled_core(8, 16).replace(**change)
+    with pytest.raises(ValueError, match=message):
+        SnnCore(core)
