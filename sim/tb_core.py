@@ -1,0 +1,113 @@
+# amaranth: UnusedElaboratable=no
+"""cocotb testbench of the network core (``SnnCore``, ``hdl/core.py``) against the golden model.
+
+Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_core")``) on the
+Verilog of ``SnnCore`` with top module :data:`TOPLEVEL`.  One session
+(``spikeforge.sim.core_session.drive``, the same driver the Amaranth-simulator tests use):
+load the weights and thresholds, run the samples, read everything back; then compare every
+spike, count, weight and threshold, and (without stalls) the cycles of every timestep with
+``golden_session``.  The first difference fails the test with its sample, timestep, neuron
+and values.
+
+Environment: ``SPIKEFORGE_CORE`` (the configuration, JSON), ``SPIKEFORGE_SESSION`` (an
+``.npz`` written by :func:`write_session`), ``SPIKEFORGE_STALL`` (probability that the
+consumers stall a cycle, default 0).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+from amaranth.lib import data
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from ..config import CoreConfig
+from .core_session import CoreIO, Sample, compare, drive, golden_session
+from .streams import reset, start_clock, unpack
+
+__all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "write_session",
+           "read_session", "CocotbIO"]
+
+TOPLEVEL = "snn_core"
+"""Top module name of the generated Verilog."""
+COCOTB_TESTS = 1
+ENV_SESSION = "SPIKEFORGE_SESSION"
+ENV_STALL = "SPIKEFORGE_STALL"
+
+
+def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
+    """Store a session for the testbench (``np.savez``)."""
+    np.savez(path, weights=np.asarray(weights), theta=np.asarray(theta),
+             pixels=np.array([s.pixels for s in samples]).reshape(len(samples), -1),
+             keys=np.array([s.key for s in samples], dtype=np.int64),
+             learn=np.array([s.learn for s in samples], dtype=bool))
+    return path
+
+
+def read_session(path: str | Path) -> tuple[Any, Any, list[Sample]]:
+    """Inverse of :func:`write_session`."""
+    with np.load(path) as f:
+        samples = [Sample(p, int(k), bool(lrn))
+                   for p, k, lrn in zip(f["pixels"], f["keys"], f["learn"], strict=True)]
+        return f["weights"], f["theta"], samples
+
+
+class CocotbIO(CoreIO):
+    """:class:`CoreIO` of the core's Verilog under cocotb: stream ports are flattened to
+    ``name__valid``, ``name__ready`` and ``name__payload`` (``streams.py``)."""
+
+    def __init__(self, dut: Any, layouts: dict[str, Any]) -> None:
+        self.dut = dut
+        self.layouts = layouts
+
+    def _handle(self, port: str, field: str | None) -> Any:
+        return getattr(self.dut, port if field is None else f"{port}__{field}")
+
+    def set(self, port: str, field: str | None, value: Any) -> None:
+        if isinstance(value, dict):
+            value = self.layouts[port].const(value).as_bits()
+        self._handle(port, field).value = int(value)
+
+    async def settle(self) -> None:
+        await ReadOnly()
+
+    def get(self, port: str, field: str | None = None) -> Any:
+        raw = int(self._handle(port, field).value)
+        layout = self.layouts.get(port) if field == "payload" else None
+        if isinstance(layout, data.StructLayout):
+            return unpack(layout, raw)
+        return raw
+
+    async def tick(self) -> None:
+        await RisingEdge(self.dut.clk)
+
+
+@cocotb.test()
+async def core_session(dut: Any) -> None:
+    """Load, run and read back one session; everything must equal the golden model."""
+    from ..hdl.core import SnnCore
+
+    core = CoreConfig.from_json(os.environ["SPIKEFORGE_CORE"])
+    weights, theta, samples = read_session(os.environ[ENV_SESSION])
+    stall = float(os.environ.get(ENV_STALL, "0"))
+    ports = SnnCore(core).signature.members
+    layouts = {name: ports[name].signature.members["payload"].shape
+               for name in ("command", "pixels", "spikes", "counts", "access", "readback")}
+    for name in ("command", "pixels", "access"):
+        dut._id(f"{name}__valid", extended=False).value = 0
+    for name in ("spikes", "counts", "readback"):
+        dut._id(f"{name}__ready", extended=False).value = 0
+    await start_clock(dut)
+    await reset(dut)
+    got = await drive(CocotbIO(dut, layouts), core, weights, theta, samples, stall=stall,
+                      seed=7)
+    expected = golden_session(core, weights, theta, samples)
+    difference = compare(core, got, expected, cycles=stall == 0)
+    assert difference is None, difference
+    dut._log.info("%d samples, %d spikes, %d timesteps: all equal to the golden model",
+                  len(samples), sum(len(s) for s in got.spikes),
+                  sum(len(c) for c in got.cycles))
