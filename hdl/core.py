@@ -202,12 +202,9 @@ class SnnCore(wiring.Component):
     def __init__(self, core: CoreConfig) -> None:
         if not isinstance(core, CoreConfig):
             raise TypeError(f"core must be a CoreConfig, not {core!r}")
-        if core.encoder.kind != "rate":
-            raise ValueError("SnnCore: encoder.kind = 'direct' is not supported yet "
-                             "(only the on-chip rate encoder)")
-        if core.stdp.update_every != 1:
-            raise ValueError(f"SnnCore: stdp.update_every = {core.stdp.update_every} is "
-                             "not supported yet (only 1)")
+        reason = self.unsupported(core)
+        if reason:
+            raise ValueError(f"SnnCore: {reason}")
         self._core = core
         super().__init__({
             "command": In(stream.Signature(command_layout(core))),
@@ -219,6 +216,15 @@ class SnnCore(wiring.Component):
             "busy": Out(1),
             "timestep_done": Out(1),
         })
+
+    @staticmethod
+    def unsupported(core: CoreConfig) -> str | None:
+        """Why the core cannot be built for ``core`` yet (``None``: it can)."""
+        if core.encoder.kind != "rate":
+            return "encoder.kind = 'direct' is not supported yet (only the on-chip rate encoder)"
+        if core.stdp.update_every != 1:
+            return f"stdp.update_every = {core.stdp.update_every} is not supported yet (only 1)"
+        return None
 
     @property
     def core(self) -> CoreConfig:
@@ -299,7 +305,7 @@ class SnnCore(wiring.Component):
         # -- sample and timestep registers ----------------------------------------------------
         key = Signal(unsigned(STATE_BITS))
         learn = Signal()                       # learning on for this sample
-        timestep = Signal(range(T))
+        timestep = Signal(_index_bits(T))
         first = Signal()                       # timestep 0: read reset values, reseed
         m.d.comb += first.eq(timestep == 0)
         active = Signal(range(N_in + 1))       # A: inputs that spiked this timestep
@@ -324,7 +330,7 @@ class SnnCore(wiring.Component):
         # input j; e1: encoder in; e4: encoder out (state, spike, row list), trace in;
         # e6: trace out.
         enc_issue = Signal()
-        enc_j = Signal(range(N_in))
+        enc_j = Signal(_index_bits(N_in))
         e1_valid = _delay_valid(m, enc_issue, 1, "e1_valid")
         e1_j = _delay(m, enc_j, 1, "e1_j")
         m.d.comb += [
@@ -366,8 +372,8 @@ class SnnCore(wiring.Component):
         # LIF and generator lanes in; n5: LIF out, trace lanes in; n7: trace out, write
         # the neuron word, queue its spikes, extend the word lists.
         nrn_issue = Signal()
-        nrn_k = Signal(range(W))
-        nrn_a = Signal(range(N_in))
+        nrn_k = Signal(_index_bits(W))
+        nrn_a = Signal(_index_bits(N_in))
         nrn_last = Signal()                    # last accumulation token of word k
         m.d.comb += nrn_last.eq((active == 0) | (nrn_a == active - 1))
         n1_valid = _delay_valid(m, nrn_issue, 1, "n1_valid")
@@ -378,7 +384,7 @@ class SnnCore(wiring.Component):
         n2_first = _delay(m, n1_first, 1, "n2_first")
         n2_last = _delay(m, n1_last, 1, "n2_last")
         n2_k = _delay(m, n1_k, 1, "n2_k")
-        n1_addr = Signal(range(N_in * W))
+        n1_addr = Signal(_index_bits(N_in * W))
         m.d.comb += n1_addr.eq(rows_rd.data * W + n1_k)
 
         current_word = data.ArrayLayout(unsigned(d.current_bits), P)
@@ -471,8 +477,8 @@ class SnnCore(wiring.Component):
         # l0: read row slot r and word-list entry w; l1: read the weight word, the input's
         # trace and state, the neuron word; l2: STDP lanes in; l2 + latency: write back.
         lrn_issue = Signal()
-        lrn_r = Signal(range(N_in))
-        lrn_w = Signal(range(W))
+        lrn_r = Signal(_index_bits(N_in))
+        lrn_w = Signal(_index_bits(W))
         lrn_pre = Signal()
         m.d.comb += lrn_pre.eq(lrn_r < active)
         lrn_row_words = Signal(range(W + 1))
@@ -481,9 +487,9 @@ class SnnCore(wiring.Component):
         m.d.comb += lrn_rows.eq(Mux(n_post != 0, N_in, active))
         l1_valid = _delay_valid(m, lrn_issue, 1, "l1_valid")
         l1_pre = _delay(m, lrn_pre, 1, "l1_pre")
-        l1_k = Signal(range(W))
+        l1_k = Signal(_index_bits(W))
         m.d.comb += l1_k.eq(Mux(l1_pre, lw_rd.data, pw_rd.data))
-        l1_addr = Signal(range(N_in * W))
+        l1_addr = Signal(_index_bits(N_in * W))
         m.d.comb += l1_addr.eq(rows_rd.data * W + l1_k)
         l2_valid = _delay_valid(m, l1_valid, 1, "l2_valid")
         l2_pre = _delay(m, l1_pre, 1, "l2_pre")
@@ -513,9 +519,9 @@ class SnnCore(wiring.Component):
         numerator = st.norm << frac
         q_bits = quotient_bits(core)
         nrm_issue = Signal()
-        nrm_j = Signal(range(N_in))
-        nrm_k = Signal(range(W))
-        nrm_addr = Signal(range(N_in * W))
+        nrm_j = Signal(_index_bits(N_in))
+        nrm_k = Signal(_index_bits(W))
+        nrm_addr = Signal(_index_bits(N_in * W))
         m.d.comb += nrm_addr.eq(nrm_j * W + nrm_k)
         scaling = Signal()                       # rescaling (else summing)
         q1_valid = _delay_valid(m, nrm_issue, 1, "q1_valid")
@@ -524,7 +530,7 @@ class SnnCore(wiring.Component):
         column = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits), P))
         remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), P))
         scale = Signal(data.ArrayLayout(unsigned(q_bits), P))
-        bit = Signal(range(q_bits))           # numerator bit brought down, MSB first
+        bit = Signal(_index_bits(q_bits))           # numerator bit brought down, MSB first
         numerator_bit = Const(numerator, unsigned(q_bits)).bit_select(bit, 1)
         rescaled = Signal(weight_word)
         for p in range(P):
@@ -565,8 +571,8 @@ class SnnCore(wiring.Component):
         # =========================================================================================
         # Counts out: neuron word k read once, its P counts sent one per cycle.
         counting = Signal()
-        cnt_k = Signal(range(W))
-        cnt_p = Signal(range(P))
+        cnt_k = Signal(_index_bits(W))
+        cnt_p = Signal(_index_bits(P))
         m.d.comb += [
             self.counts.payload.neuron.eq(cnt_k * P + cnt_p),
             self.counts.payload.count.eq(Array(nrn_rd.data[p].count for p in range(P))[cnt_p]),

@@ -84,6 +84,7 @@ PE_MODULES: tuple[PEModule, ...] = (
     PEModule("trace_unit_pre", "spikeforge.hdl.trace", "TraceUnit", (("kind", "pre"),)),
     PEModule("trace_unit_post", "spikeforge.hdl.trace", "TraceUnit", (("kind", "post"),)),
     PEModule("stdp_unit", "spikeforge.hdl.stdp", "StdpUnit"),
+    PEModule("snn_core", "spikeforge.hdl.core", "SnnCore"),
 )
 
 
@@ -131,8 +132,11 @@ _PORT_DECLARATION = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+)\s
 
 def _check_ports(text: str, top: str, ports: list[dict[str, Any]]) -> None:
     """The manifest's ports are exactly the Verilog module's, with the same widths."""
+    match = re.search(rf"^module {re.escape(top)}\s*\(.*?^endmodule", text, re.M | re.S)
+    if match is None:
+        raise RuntimeError(f"{top}: no module {top} in the generated Verilog")
     declared = {name: (direction, int(msb) + 1 if msb else 1)
-                for direction, msb, name in _PORT_DECLARATION.findall(text)}
+                for direction, msb, name in _PORT_DECLARATION.findall(match.group(0))}
     described = {p["name"]: (p["direction"], p["width"]) for p in ports}
     if declared != described:
         raise RuntimeError(f"{top}: Verilog ports {declared} differ from the signature's "
@@ -170,14 +174,21 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
         ``params`` (extra constructor arguments), ``latency`` (cycles) and ``ports``: each
         port's ``name``, ``direction``, ``width`` and, for stream members, ``stream`` and
         ``role`` (``payload``, ``valid``, ``ready``), with a payload's ``fields`` (``name``,
-        ``offset`` from the LSB, ``width``, ``signed``).
+        ``offset`` from the LSB, ``width``, ``signed``).  Modules the configuration cannot
+        be built for yet (``SnnCore.unsupported``) are listed under ``skipped`` with the
+        reason.
     """
     if not isinstance(core, CoreConfig):
         raise TypeError(f"core must be a CoreConfig, not {core!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    entries = []
+    entries, skipped = [], []
     for pe in modules:
+        pe_class = getattr(importlib.import_module(pe.module), pe.cls)
+        reason = getattr(pe_class, "unsupported", lambda core: None)(core)
+        if reason:
+            skipped.append({"name": pe.top, "reason": reason})
+            continue
         component = pe.build(core)
         text = to_verilog(component, pe.top)
         ports = _ports(component)
@@ -190,10 +201,12 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
             "top": pe.top,
             "class": f"{pe.module}.{pe.cls}",
             "params": dict(pe.kwargs),
-            "latency": component.latency,
+            "latency": getattr(component, "latency", None),
             "ports": ports,
         })
     manifest = build_manifest(core, entries)
+    if skipped:
+        manifest["skipped"] = skipped
     _write_if_changed(out / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -212,7 +225,11 @@ def manifest_summary(manifest: Mapping[str, Any]) -> str:
             f"{p['stream']} {p['direction']} {p['width']} bits"
             for p in module["ports"] if p.get("role") == "payload"
         )
-        lines.append(f"  {module['file']:<22} latency {module['latency']}  {streams}")
+        latency = module["latency"]
+        timing = "sequencer" if latency is None else f"latency {latency}"
+        lines.append(f"  {module['file']:<22} {timing:<10} {streams}")
+    for module in manifest.get("skipped", []):
+        lines.append(f"  {module['name'] + '.v':<22} not generated: {module['reason']}")
     return "\n".join(lines)
 
 
@@ -221,6 +238,17 @@ def manifest_summary(manifest: Mapping[str, Any]) -> str:
 #: Verilator ``-Wall`` warnings waived for generated Verilog (warning code -> reason).  All
 #: are artefacts of Yosys' Verilog back end, which Amaranth uses, not of the designs.
 LINT_WAIVERS: dict[str, str] = {
+    "CASEINCOMPLETE": (
+        "Yosys writes a combinational signal driven in some FSM states as a default "
+        "assignment followed by a `casez` over the states that change it (`busy = 1; "
+        "casez (phase_state) 5'h00: busy = 0; endcase`): the missing cases keep the default "
+        "on purpose."
+    ),
+    "DECLFILENAME": (
+        "Each generated file holds one component with its submodules, which Yosys names "
+        "hierarchically (`\\snn_core.encoder` in `snn_core.v`); only the top module's name "
+        "matches the file."
+    ),
     "PROCASSINIT": (
         "Yosys declares every register with its reset value as an initializer "
         "(`reg x = 1'h0;`) and assigns it in an `always @(posedge clk)` block; that is how "
