@@ -11,11 +11,14 @@ and values.
 
 Environment: ``SPIKEFORGE_CORE`` (the configuration, JSON), ``SPIKEFORGE_SESSION`` (an
 ``.npz`` written by :func:`write_session`), ``SPIKEFORGE_STALL`` (probability that the
-consumers stall a cycle, default 0).
+consumers stall a cycle, default 0), ``SPIKEFORGE_REPORT`` (optional: where to write a JSON
+report of the session for ``spikeforge cosim``), ``SPIKEFORGE_CORRUPT`` (``1`` flips one
+expected weight, so the comparison must fail: a check of the harness).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from ..config import CoreConfig
 from .core_session import CoreIO, Sample, compare, drive, golden_session
 from .streams import reset, start_clock, unpack
 
-__all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "write_session",
+__all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "ENV_REPORT", "write_session",
            "read_session", "CocotbIO"]
 
 TOPLEVEL = "snn_core"
@@ -37,6 +40,8 @@ TOPLEVEL = "snn_core"
 COCOTB_TESTS = 1
 ENV_SESSION = "SPIKEFORGE_SESSION"
 ENV_STALL = "SPIKEFORGE_STALL"
+ENV_REPORT = "SPIKEFORGE_REPORT"
+ENV_CORRUPT = "SPIKEFORGE_CORRUPT"
 
 
 def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
@@ -106,7 +111,19 @@ async def core_session(dut: Any) -> None:
     got = await drive(CocotbIO(dut, layouts), core, weights, theta, samples, stall=stall,
                       seed=7)
     expected = golden_session(core, weights, theta, samples)
+    if os.environ.get(ENV_CORRUPT) == "1":      # harness check: the comparison must fail
+        expected.weights[0, 0] ^= 1
     difference = compare(core, got, expected, cycles=stall == 0)
+    report = os.environ.get(ENV_REPORT)
+    if report:
+        Path(report).write_text(json.dumps({
+            "difference": difference,
+            "samples": len(samples),
+            "spikes": int(sum(len(s) for s in got.spikes)),
+            "cycles_measured": [int(c) for cs in got.cycles for c in cs],
+            "cycles_predicted": [int(c) for cs in expected.cycles for c in cs],
+            "counts": [[int(c) for c in cs] for cs in got.counts],
+        }))
     assert difference is None, difference
     dut._log.info("%d samples, %d spikes, %d timesteps: all equal to the golden model",
                   len(samples), sum(len(s) for s in got.spikes),

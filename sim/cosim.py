@@ -1,0 +1,126 @@
+# amaranth: UnusedElaboratable=no
+"""``spikeforge cosim``: co-simulate the core of any configuration against the golden model.
+
+Generates ``SnnCore`` for the configuration, runs a session (:mod:`.core_session`) on its
+Verilog under Verilator or Icarus through the cocotb testbench :mod:`.tb_core`, and reports
+whether every spike, count, weight and threshold matched, with the clock cycles per timestep
+measured in the RTL and predicted by the cycle model (``spikeforge.golden.cycles``).
+
+Samples are the digits test images when the configuration has 64 inputs (rescaled to its
+pixel width), otherwise seeded random pixels.  Weights are a trained weights file's or the
+configuration's initial weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import CoreConfig
+from ..golden.network import initial_weights
+from .core_session import Sample
+
+__all__ = ["CosimResult", "session_samples", "run"]
+
+
+
+@dataclass
+class CosimResult:
+    """What ``spikeforge cosim`` reports.
+
+    Members
+    -------
+    matched : bool
+        Every spike, count, weight, threshold and timestep's cycles equal the golden model.
+    difference : str or None
+        The first difference.
+    report : dict
+        The testbench's report: ``samples``, ``spikes``, ``timesteps``,
+        ``cycles_measured`` and ``cycles_predicted`` (per timestep, all samples).
+    simulator : str
+    """
+
+    matched: bool
+    difference: str | None
+    report: dict[str, Any]
+    simulator: str
+
+    def summary(self) -> dict[str, Any]:
+        measured = np.asarray(self.report.get("cycles_measured", []), dtype=float)
+        predicted = np.asarray(self.report.get("cycles_predicted", []), dtype=float)
+        return {
+            "simulator": self.simulator,
+            "matched": self.matched,
+            "difference": self.difference,
+            "samples": self.report.get("samples", 0),
+            "spikes": self.report.get("spikes", 0),
+            "timesteps": int(measured.size),
+            "cycles_per_timestep_measured": float(measured.mean()) if measured.size else None,
+            "cycles_per_timestep_predicted": (float(predicted.mean()) if predicted.size
+                                              else None),
+            "cycles_per_timestep_max": float(measured.max()) if measured.size else None,
+        }
+
+
+def session_samples(core: CoreConfig, count: int, learn: bool,
+                    seed: int = 0) -> list[Sample]:
+    """``count`` samples: digits test images for 64 inputs, seeded random pixels else."""
+    if core.n_inputs == 64:
+        from ..golden.datasets import load_dataset
+
+        images = load_dataset("digits", None, core.encoder.pixel_bits)[1].images
+        if count > len(images):
+            raise ValueError(f"--samples {count}: the digits test split has {len(images)}")
+    else:
+        rng = np.random.default_rng([seed, 0xC051])
+        images = rng.integers(0, (1 << core.encoder.pixel_bits) - 1,
+                              (count, core.n_inputs), endpoint=True)
+    return [Sample(images[n], key=n, learn=learn) for n in range(count)]
+
+
+def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Path,
+        weights: Any = None, theta: Any = None, waves: bool = False) -> CosimResult:
+    """Generate, build and co-simulate; returns the testbench's verdict and report."""
+    from ..hdl.core import SnnCore
+    from ..hdl.verilog import to_verilog
+    from .pe_testbench import ENV_CORE
+    from .runner import SimFailure, run_cocotb
+    from .tb_core import ENV_REPORT, ENV_SESSION, TOPLEVEL, write_session
+
+    reason = SnnCore.unsupported(core)
+    if reason:
+        raise ValueError(f"the core cannot be built for this configuration: {reason}")
+    weights = initial_weights(core) if weights is None else np.asarray(weights)
+    theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
+    text = to_verilog(SnnCore(core), TOPLEVEL)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    build_dir = build_root / f"{TOPLEVEL}-{simulator}-{digest}"
+    work = build_root / f"session-{simulator}-{digest}"
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"{TOPLEVEL}.v"
+    source.write_text(text)
+    session = write_session(work / "session.npz", weights, theta, samples)
+    report_path = work / "report.json"
+    report_path.unlink(missing_ok=True)
+    print(f"cosim: {simulator}: building {TOPLEVEL} in {build_dir} and running "
+          f"{len(samples)} sample(s)", file=sys.stderr, flush=True)
+    try:
+        run_cocotb(toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
+                   simulator=simulator, build_dir=build_dir, waves=waves,
+                   extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session),
+                              ENV_REPORT: str(report_path)})
+        passed = True
+    except SimFailure:
+        passed = False
+    if not report_path.exists():
+        raise RuntimeError(f"the co-simulation produced no report; see {build_dir}/sim.log "
+                           f"and {build_dir}/build.log")
+    report = json.loads(report_path.read_text())
+    difference = report.get("difference")
+    return CosimResult(passed and difference is None, difference, report, simulator)
