@@ -6,17 +6,23 @@ contract: the pipeline latencies of the processing elements and the depth of eac
 defined here, the RTL asserts at elaboration that its units have these latencies, and tests
 compare :func:`sample_cycles` with the cycles the RTL takes.
 
-Per timestep (``A`` inputs spiked, ``W = n_neurons / n_pe`` neuron words, ``Wp`` words
-with an output spike, ``Wl`` words with a spike or a non-zero post trace after the
-timestep; the spike output consumer always ready)::
+The encode pass of timestep ``t + 1`` runs while the neuron and learn passes of ``t`` do.
+The main sequence of timestep ``t`` (``A`` inputs spiked, ``W = n_neurons / n_pe`` neuron
+words, ``Wp`` words with an output spike, ``Wl`` words with a spike or a non-zero post trace
+after the timestep; the spike output consumer always ready) takes ``M_t`` cycles::
 
-    encode   n_inputs + depth["encode"]
-    wait     1                                  (spike queue empty)
     neurons  W * max(A, 1) + depth["neurons"]
     decide   1
     learn    A * Wl + (n_inputs - A) * Wp + depth["learn"]   (learning on and work to do;
                                                               the second term only if Wp > 0)
     end      1
+
+and the encode pass ``E = n_inputs + depth["encode"]``.  Timestep 0 encodes alone, and a
+timestep waits one cycle for its inputs to be encoded, or longer when the encode pass
+outlasts the previous main sequence::
+
+    cycles(0) = E + 1 + M_0
+    cycles(t) = max(0, E - M_(t-1)) + 1 + M_t
 
 Per sample: ``1 + n_inputs`` to accept the command and the pixels, then the timesteps, then
 with learning and ``norm > 0`` ``W * (2 * n_inputs + 2 + quotient_bits)`` for the
@@ -44,6 +50,8 @@ __all__ = [
     "quotient_bits",
     "TimestepWork",
     "SampleCycles",
+    "encode_cycles",
+    "main_cycles",
     "timestep_cycles",
     "sample_cycles",
     "lower_bound",
@@ -102,13 +110,17 @@ class TimestepWork:
     learn_words: int
 
 
-def timestep_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
-    """Clock cycles of one timestep (see the module docstring)."""
+def encode_cycles(core: CoreConfig) -> int:
+    """Cycles of the encode pass (``E``): one input per cycle, then its drain."""
+    return core.n_inputs + pass_depths(core)["encode"]
+
+
+def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
+    """Cycles of a timestep's neuron and learn passes (``M_t``, see the module
+    docstring)."""
     depth = pass_depths(core)
     W = core.n_neurons // core.n_pe
-    cycles = core.n_inputs + depth["encode"]
-    cycles += 1
-    cycles += W * max(work.active, 1) + depth["neurons"]
+    cycles = W * max(work.active, 1) + depth["neurons"]
     cycles += 1
     if learn and (work.post_words or (work.active and work.learn_words)):
         cycles += work.active * work.learn_words
@@ -162,13 +174,24 @@ def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[Timest
     return out
 
 
+def timestep_cycles(core: CoreConfig, works: list[TimestepWork], learn: bool) -> Array:
+    """Clock cycles of each timestep of a sample (see the module docstring)."""
+    encode = encode_cycles(core)
+    out, previous = [], None
+    for work in works:
+        main = main_cycles(core, work, learn)
+        wait = encode if previous is None else max(0, encode - previous)
+        out.append(wait + 1 + main)
+        previous = main
+    return np.array(out, dtype=np.int64)
+
+
 def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
                   learn: bool) -> SampleCycles:
     """Predicted cycles of a sample from its spike rasters (see :func:`work_of`)."""
     learn = learn and core.stdp.learn
     W = core.n_neurons // core.n_pe
-    steps = np.array([timestep_cycles(core, w, learn)
-                      for w in work_of(core, input_raster, raster)], dtype=np.int64)
+    steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
     normalize = (W * (2 * core.n_inputs + 2 + quotient_bits(core))
                  if learn and core.stdp.norm else 0)
     return SampleCycles(steps, 1 + core.n_inputs, normalize, W * (1 + core.n_pe))

@@ -254,12 +254,14 @@ class SnnCore(wiring.Component):
         m.submodules.input_base = input_base = Memory(
             shape=unsigned(STATE_BITS), depth=N_in,
             init=[int(s) for s in base_states(core.seed, STREAM_INPUT, N_in)])
+        # two banks (timestep parity): the encode pass of t + 1 writes one while the
+        # neuron and learn passes of t read the other
         m.submodules.input_state = input_state = Memory(
-            shape=unsigned(STATE_BITS), depth=N_in, init=[])
+            shape=unsigned(STATE_BITS), depth=2 * N_in, init=[])
         m.submodules.x_pre_mem = x_pre_mem = Memory(
-            shape=unsigned(core.widths.trace), depth=N_in, init=[])
+            shape=unsigned(core.widths.trace), depth=2 * N_in, init=[])
         m.submodules.rows = rows = Memory(
-            shape=unsigned(_index_bits(N_in)), depth=N_in, init=[])
+            shape=unsigned(_index_bits(N_in)), depth=2 * N_in, init=[])
         m.submodules.neurons = neurons = Memory(shape=neuron_word, depth=W, init=[])
         neuron_bases = base_states(core.seed, STREAM_NEURON, core.n_neurons)
         m.submodules.neuron_base = neuron_base = Memory(
@@ -273,8 +275,9 @@ class SnnCore(wiring.Component):
         w_rd, w_wr = weights.read_port(), weights.write_port()
         pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
         base_rd = input_base.read_port()
-        ist_rd, ist_wr = input_state.read_port(), input_state.write_port()
-        xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()
+        ist_rd, ist_wr = input_state.read_port(), input_state.write_port()   # encode
+        xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()     # encode
+        ist_lrn_rd, xpre_lrn_rd = input_state.read_port(), x_pre_mem.read_port()  # learn
         rows_rd, rows_wr = rows.read_port(), rows.write_port()
         nrn_rd, nrn_wr = neurons.read_port(), neurons.write_port()
         nbase_rd = neuron_base.read_port()
@@ -308,7 +311,10 @@ class SnnCore(wiring.Component):
         timestep = Signal(_index_bits(T))
         first = Signal()                       # timestep 0: read reset values, reseed
         m.d.comb += first.eq(timestep == 0)
+        step_bank = Signal()                   # bank of the per-input state of `timestep`
+        m.d.comb += step_bank.eq(timestep[0])
         active = Signal(range(N_in + 1))       # A: inputs that spiked this timestep
+        enc_active = Signal(range(N_in + 1))   # ... in the timestep being encoded
         silent = Signal(range(N_in + 1))       # row-list slot of the next silent input, +1
         fired = Signal(range(core.n_neurons + 1))         # spikes this timestep
         fired_before = Signal(range(core.n_neurons + 1))  # spikes last timestep, Z[t-1]
@@ -329,41 +335,80 @@ class SnnCore(wiring.Component):
         # Pass 1, encode: one input per cycle.  e0: read pixel, state, base state, trace of
         # input j; e1: encoder in; e4: encoder out (state, spike, row list), trace in;
         # e6: trace out.
+        enc_start = Signal()                   # start encoding timestep `enc_next`
+        enc_next = Signal.like(timestep)
+        enc_busy = Signal()
         enc_issue = Signal()
+        enc_t = Signal.like(timestep)          # the timestep being encoded
+        enc_first = Signal()
+        enc_bank = Signal()
         enc_j = Signal(_index_bits(N_in))
+        m.d.comb += [enc_first.eq(enc_t == 0), enc_bank.eq(enc_t[0])]
+
+        def banked(bank, index):
+            """Address of ``index`` in ``bank`` of a double-buffered per-input memory."""
+            return Mux(bank, N_in + index, index)
+
+        m.d.comb += [
+            pix_rd.addr.eq(enc_j), base_rd.addr.eq(enc_j),
+            ist_rd.addr.eq(banked(~enc_bank, enc_j)),      # the previous timestep's bank
+            xpre_rd.addr.eq(banked(~enc_bank, enc_j)),
+        ]
         e1_valid = _delay_valid(m, enc_issue, 1, "e1_valid")
         e1_j = _delay(m, enc_j, 1, "e1_j")
+        e1_first = _delay(m, enc_first, 1, "e1_first")
         m.d.comb += [
             encoder.i.valid.eq(e1_valid),
             encoder.i.payload.pixel.eq(pix_rd.data),
-            encoder.i.payload.state.eq(Mux(first, base_rd.data, ist_rd.data)),
+            encoder.i.payload.state.eq(Mux(e1_first, base_rd.data, ist_rd.data)),
             encoder.i.payload.key.eq(key),
-            encoder.i.payload.reseed.eq(first),
+            encoder.i.payload.reseed.eq(e1_first),
         ]
         e4_valid = encoder.o.valid
         e4_j = _delay(m, e1_j, ENCODER_LATENCY, "e4_j")
-        e4_x = _delay(m, Mux(first, 0, xpre_rd.data), ENCODER_LATENCY, "e4_x")
+        e4_x = _delay(m, Mux(e1_first, 0, xpre_rd.data), ENCODER_LATENCY, "e4_x")
         input_spike = encoder.o.payload.spike
         m.d.comb += [
             pre_trace.i.valid.eq(e4_valid),
             pre_trace.i.payload.x.eq(e4_x),
             pre_trace.i.payload.spike.eq(input_spike),
-            ist_wr.addr.eq(e4_j),
+            ist_wr.addr.eq(banked(enc_bank, e4_j)),
             ist_wr.data.eq(encoder.o.payload.state),
             ist_wr.en.eq(e4_valid),
             # row list: spiking inputs from slot 0 up, silent ones from slot N_in - 1 down
-            rows_wr.addr.eq(Mux(input_spike, active, silent - 1)),
+            rows_wr.addr.eq(banked(enc_bank, Mux(input_spike, enc_active, silent - 1))),
             rows_wr.data.eq(e4_j),
             rows_wr.en.eq(e4_valid),
-            xpre_wr.addr.eq(_delay(m, e4_j, TRACE_LATENCY, "e6_j")),
+            xpre_wr.addr.eq(banked(enc_bank, _delay(m, e4_j, TRACE_LATENCY, "e6_j"))),
             xpre_wr.data.eq(pre_trace.o.payload.x),
             xpre_wr.en.eq(pre_trace.o.valid),
         ]
         with m.If(e4_valid):
             with m.If(input_spike):
-                m.d.sync += active.eq(active + 1)
+                m.d.sync += enc_active.eq(enc_active + 1)
             with m.Else():
                 m.d.sync += silent.eq(silent - 1)
+
+        # The encode pass runs on its own, started by the sequencer: timestep 0 after the
+        # pixels are in, timestep t + 1 while the neuron and learn passes of t run.
+        enc_drain = Signal(range(depth["encode"] + 1))
+        with m.FSM(name="encode"):
+            with m.State("IDLE"):
+                with m.If(enc_start):
+                    m.d.sync += [enc_t.eq(enc_next), enc_j.eq(0), enc_active.eq(0),
+                                 silent.eq(N_in)]
+                    m.next = "ISSUE"
+            with m.State("ISSUE"):
+                m.d.comb += [enc_busy.eq(1), enc_issue.eq(1)]
+                m.d.sync += enc_j.eq(enc_j + 1)
+                with m.If(enc_j == N_in - 1):
+                    m.d.sync += enc_drain.eq(depth["encode"])
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += enc_busy.eq(1)
+                m.d.sync += enc_drain.eq(enc_drain - 1)
+                with m.If(enc_drain == 1):
+                    m.next = "IDLE"
 
         # =========================================================================================
         # Pass 2, neurons: for each word k, max(A, 1) tokens accumulate the k-th weight word
@@ -501,11 +546,12 @@ class SnnCore(wiring.Component):
                 m.d.comb += [
                     stdp[p].i.valid.eq(l2_valid),
                     stdp[p].i.payload.w.eq(w_rd.data[p]),
-                    stdp[p].i.payload.x_pre.eq(xpre_rd.data),
+                    stdp[p].i.payload.x_pre.eq(xpre_lrn_rd.data),
                     stdp[p].i.payload.x_post.eq(lane.x_post),
                     stdp[p].i.payload.pre.eq(l2_pre),
                     stdp[p].i.payload.post.eq(lane.spike),
-                    stdp[p].i.payload.rand16.eq(_rand_hi(ist_rd.data) ^ _rand_hi(lane.state)),
+                    stdp[p].i.payload.rand16.eq(
+                        _rand_hi(ist_lrn_rd.data) ^ _rand_hi(lane.state)),
                     learned[p].eq(stdp[p].o.payload.w),
                 ]
             learned_valid = stdp[0].o.valid
@@ -582,20 +628,15 @@ class SnnCore(wiring.Component):
         # =========================================================================================
         # Memory ports shared by the passes, selected by the pipeline stage that is busy
         # (passes never overlap).
-        m.d.comb += [
-            pix_rd.addr.eq(enc_j), base_rd.addr.eq(enc_j),
-            pix_wr.addr.eq(enc_j), pix_wr.data.eq(self.pixels.payload),
-        ]
+        load_j = Signal(_index_bits(N_in))
+        m.d.comb += [pix_wr.addr.eq(load_j), pix_wr.data.eq(self.pixels.payload)]
         with m.If(nrn_issue):
-            m.d.comb += rows_rd.addr.eq(nrn_a)
+            m.d.comb += rows_rd.addr.eq(banked(step_bank, nrn_a))
         with m.Else():
-            m.d.comb += rows_rd.addr.eq(lrn_r)
+            m.d.comb += rows_rd.addr.eq(banked(step_bank, lrn_r))
         m.d.comb += [lw_rd.addr.eq(lrn_w), pw_rd.addr.eq(lrn_w), nbase_rd.addr.eq(n1_k)]
-        with m.If(l1_valid):
-            j = rows_rd.data
-            m.d.comb += [ist_rd.addr.eq(j), xpre_rd.addr.eq(j)]
-        with m.Else():
-            m.d.comb += [ist_rd.addr.eq(enc_j), xpre_rd.addr.eq(enc_j)]
+        m.d.comb += [ist_lrn_rd.addr.eq(banked(step_bank, rows_rd.data)),
+                     xpre_lrn_rd.addr.eq(banked(step_bank, rows_rd.data))]
         with m.If(n1_valid):
             m.d.comb += [w_rd.addr.eq(n1_addr), nrn_rd.addr.eq(n1_k)]
         with m.Elif(l1_valid):
@@ -635,10 +676,6 @@ class SnnCore(wiring.Component):
         # The sequencer
         drain = Signal(range(max(depth.values()) + 1))
 
-        def start_timestep():
-            m.d.sync += [enc_j.eq(0), active.eq(0), silent.eq(N_in)]
-            m.next = "ENCODE"
-
         m.d.comb += self.busy.eq(1)
         with m.FSM(name="phase"):
             with m.State("IDLE"):
@@ -656,7 +693,7 @@ class SnnCore(wiring.Component):
                     m.d.sync += [
                         key.eq(self.command.payload.key),
                         learn.eq(self.command.payload.learn & learning_built),
-                        enc_j.eq(0),
+                        load_j.eq(0),
                         timestep.eq(0),
                     ]
                     m.next = "LOAD"
@@ -664,28 +701,19 @@ class SnnCore(wiring.Component):
             with m.State("LOAD"):
                 m.d.comb += [self.pixels.ready.eq(1), pix_wr.en.eq(self.pixels.valid)]
                 with m.If(self.pixels.valid):
-                    m.d.sync += enc_j.eq(enc_j + 1)
-                    with m.If(enc_j == N_in - 1):
-                        start_timestep()
-
-            with m.State("ENCODE"):
-                m.d.comb += enc_issue.eq(1)
-                m.d.sync += enc_j.eq(enc_j + 1)
-                with m.If(enc_j == N_in - 1):
-                    m.d.sync += [enc_j.eq(0), drain.eq(depth["encode"])]
-                    m.next = "ENCODE_DRAIN"
-
-            with m.State("ENCODE_DRAIN"):
-                m.d.sync += drain.eq(drain - 1)
-                with m.If(drain == 1):
-                    m.d.sync += [nrn_k.eq(0), nrn_a.eq(0)]
-                    m.next = "NEURONS_WAIT"
+                    m.d.sync += load_j.eq(load_j + 1)
+                    with m.If(load_j == N_in - 1):
+                        m.d.comb += [enc_start.eq(1), enc_next.eq(0)]
+                        m.next = "NEURONS_WAIT"
 
             with m.State("NEURONS_WAIT"):
-                # the spike queue must have room for a whole timestep
-                with m.If(spike_fifo.level == 0):
-                    m.d.sync += [fired_before.eq(fired), fired.eq(0),
-                                 n_post.eq(0), n_learn.eq(0)]
+                # this timestep's inputs are encoded, and the spike queue has room for a
+                # whole timestep; the next timestep's encode pass starts under this one
+                with m.If(~enc_busy & (spike_fifo.level == 0)):
+                    m.d.sync += [fired_before.eq(fired), fired.eq(0), n_post.eq(0),
+                                 n_learn.eq(0), active.eq(enc_active), nrn_k.eq(0),
+                                 nrn_a.eq(0)]
+                    m.d.comb += [enc_start.eq(timestep != T - 1), enc_next.eq(timestep + 1)]
                     m.next = "NEURONS"
 
             with m.State("NEURONS"):
@@ -738,7 +766,7 @@ class SnnCore(wiring.Component):
                         m.next = "COUNTS_READ"
                 with m.Else():
                     m.d.sync += timestep.eq(timestep + 1)
-                    start_timestep()
+                    m.next = "NEURONS_WAIT"
 
             with m.State("NORM_SUM"):
                 m.d.comb += nrm_issue.eq(1)

@@ -381,9 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("bench", help="benchmarks: BindsNET side by side, accuracy over "
-                                     "seeds and timesteps, Verilator/Icarus ratio")
+                                     "seeds and timesteps, core cycles against their "
+                                     "bound, Verilator/Icarus ratio")
     p.add_argument("what", nargs="?", default="all",
-                   choices=("all", "peer", "accuracy", "sim"),
+                   choices=("all", "peer", "accuracy", "core", "sim"),
                    help="which benchmark (default: all)")
     p.add_argument("--config", default="digits", help="config (default: digits)")
     p.add_argument("--seeds", type=_positive, default=3, help="seeds per setting (default 3)")

@@ -166,6 +166,13 @@ def main(args: argparse.Namespace) -> int:
         table = format_table(rows)
         _write(out, "accuracy", rows, table)
         print(table + "\n")
+    if what in ("all", "core"):
+        from . import corecycles
+
+        result = corecycles.measure(args.config)
+        table = corecycles.format_table(result)
+        _write(out, "core", result, table)
+        print(table + "\n")
     if what in ("all", "sim"):
         from ..sim.regress import repo_root
         from . import simspeed
