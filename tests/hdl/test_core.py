@@ -178,3 +178,38 @@ def test_core_cocotb(label: str, run_sim, tmp_path) -> None:
                      extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session),
                                 ENV_STALL: str(stall)})
     assert result.passed and result.tests == COCOTB_TESTS
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_core_soak_digits(tmp_path, request) -> None:
+    """Soak (``make sim``, not CI): the default digits core learns 200 training images under
+    Verilator; every spike, count, weight, threshold and timestep's cycles stay equal to
+    the golden model.  Verilator only: the same session under Icarus takes hours, and the
+    quick and full regressions already run the core under both simulators."""
+    from spikeforge.golden.datasets import load_digits
+    from spikeforge.hdl.verilog import to_verilog
+    from spikeforge.sim import runner
+    from spikeforge.sim.pe_testbench import ENV_CORE
+    from spikeforge.sim.tb_core import ENV_SESSION, TOPLEVEL, write_session
+
+    core = load_config("digits").core
+    images = load_digits(core.encoder.pixel_bits)[0].images[:200]
+    samples = [Sample(images[n], key=n, learn=True) for n in range(len(images))]
+    source = tmp_path / f"{TOPLEVEL}.v"
+    source.write_text(to_verilog(SnnCore(core), TOPLEVEL))
+    session = write_session(tmp_path / "session.npz", initial_weights(core),
+                            np.zeros(core.n_neurons, np.int64), samples)
+    build_dir = runner.build_dir_for(request.node.nodeid,
+                                     request.config.rootpath / "build" / "sim")
+    test_name = f"{request.node.path.name}::{request.node.originalname}"
+    try:
+        result = runner.run_cocotb(
+            toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
+            simulator="verilator", build_dir=build_dir,
+            extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session)})
+    except runner.SimFailure as exc:
+        runner.record_result(exc.result, test_name, "digits-200-learning")
+        raise
+    runner.record_result(result, test_name, "digits-200-learning")
+    assert result.passed
