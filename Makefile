@@ -3,6 +3,7 @@
 #   make            set up (if needed), then train and evaluate the default network
 #   make test       the test suite (what CI runs)
 #   make sim        full cocotb regression under Verilator and Icarus (SIM=, WAVES=1)
+#   make cosim      co-simulate CONFIG's network core against the golden model
 #   make bench      speed and accuracy benchmarks (BindsNET side by side; sim ratio)
 #
 # CONFIG picks the configuration (a file or a built-in name), default: digits.
@@ -16,9 +17,10 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIM    ?=
 WAVES  ?=
+SAMPLES ?= 4
 SYSTEM_PACKAGES := iverilog liblz4-dev
 
-.PHONY: all setup system-packages train eval generate sim test test-all lint bench \
+.PHONY: all setup system-packages train eval generate sim cosim test test-all lint bench \
         bench-setup clean help
 
 all: setup train
@@ -57,6 +59,10 @@ generate: setup
 
 sim: setup
 	$(SF) sim $(if $(SIM),--sim $(SIM)) $(if $(WAVES),--waves)
+
+cosim: setup
+	$(SF) cosim $(CONFIG) $(if $(SIM),--simulator $(SIM)) --samples $(SAMPLES) --learn \
+	  $(if $(WAVES),--waves)
 
 test: setup
 	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
