@@ -148,17 +148,29 @@ def test_core_rejects_unsupported(change: dict[str, object], message: str) -> No
 # cocotb regression of the core's Verilog, under Verilator and Icarus
 
 
+# (config, consumer stall probability, learning samples, inference samples)
 SIM_CASES = {
-    "digits-small-norm": (CASES["digits-small-norm"], 0.0),
+    # CI: real digits images, 20 learning samples then 5 inference samples
+    "digits-small-norm-20": (CASES["digits-small-norm"], 0.0, 20, 5),
     "w4m8-mult-subtract-floor-add-pe4-stall": (CASES["w4m8-mult-subtract-floor-add-pe4"],
-                                               0.3),
+                                               0.3, 3, 1),
+}
+# make sim: more lanes, widths, timesteps, leak and reset modes, FSpiNN options
+SLOW_SIM_CASES = {
+    "digits-pe10-t100": (load_config("digits").core.replace(
+        n_neurons=20, n_pe=10, timesteps=100, **{"neuron.v_th": 1500}), 0.0, 20, 5),
+    **{label: (core, 0.0, 8, 2) for label, core in CASES.items()
+       if label != "digits-small-norm"},
+    "w16m24-softbound-potonly-pe4": (_excitable(scaled_core(
+        16, 24, soft_bound=True, potentiation_only=True, trace=12, timesteps=30).replace(
+            n_pe=4), 1 << 17), 0.2, 8, 2),
+    "w2m10-subtract-floor-tref0-pe2": (_excitable(scaled_core(
+        2, 10, reset_mode="subtract", rounding="floor", t_ref=0, timesteps=40).replace(
+            n_pe=2), 6), 0.0, 8, 2),
 }
 
 
-@pytest.mark.sim
-@pytest.mark.parametrize("label", list(SIM_CASES))
-def test_core_cocotb(label: str, run_sim, tmp_path) -> None:
-    """The whole session on the generated Verilog, compared inside the simulator."""
+def _core_cocotb(label: str, cases, run_sim, tmp_path) -> None:
     from spikeforge.hdl.verilog import to_verilog
     from spikeforge.sim.pe_testbench import ENV_CORE
     from spikeforge.sim.tb_core import (
@@ -169,8 +181,8 @@ def test_core_cocotb(label: str, run_sim, tmp_path) -> None:
         write_session,
     )
 
-    core, stall = SIM_CASES[label]
-    weights, theta, samples = _session(core)
+    core, stall, n_learn, n_infer = cases[label]
+    weights, theta, samples = _session(core, n_learn, n_infer)
     source = tmp_path / f"{TOPLEVEL}.v"
     source.write_text(to_verilog(SnnCore(core), TOPLEVEL))
     session = write_session(tmp_path / "session.npz", weights, theta, samples)
@@ -178,6 +190,21 @@ def test_core_cocotb(label: str, run_sim, tmp_path) -> None:
                      extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session),
                                 ENV_STALL: str(stall)})
     assert result.passed and result.tests == COCOTB_TESTS
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("label", list(SIM_CASES))
+def test_core_cocotb(label: str, run_sim, tmp_path) -> None:
+    """The whole session on the generated Verilog, compared inside the simulator."""
+    _core_cocotb(label, SIM_CASES, run_sim, tmp_path)
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.parametrize("label", list(SLOW_SIM_CASES))
+def test_core_cocotb_matrix(label: str, run_sim, tmp_path) -> None:
+    """The full set of core configurations (``make sim``)."""
+    _core_cocotb(label, SLOW_SIM_CASES, run_sim, tmp_path)
 
 
 @pytest.mark.sim
