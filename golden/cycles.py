@@ -17,7 +17,9 @@ after the timestep; the spike output consumer always ready) takes ``M_t`` cycles
                                                               the second term only if Wp > 0)
     end      1
 
-and the encode pass ``E = n_inputs + depth["encode"]``.  Timestep 0 encodes alone, and a
+(with ``update_every = U > 1`` the learn pass runs only at update timesteps, ``A`` there
+counting the inputs with a spike since the last update and ``Wp``, ``Wl`` the words with a
+spike since then) and the encode pass ``E = n_inputs + depth["encode"]``.  Timestep 0 encodes alone, and a
 timestep waits one cycle for its inputs to be encoded, or longer when the encode pass
 outlasts the previous main sequence::
 
@@ -99,15 +101,22 @@ class TimestepWork:
     active : int
         Inputs that spiked (``A``).
     post_words : int
-        Neuron words with an output spike (``Wp``).
+        Neuron words with a post event for STDP: an output spike (``Wp``; with
+        ``update_every = U > 1``, a spike since the last update).
     learn_words : int
-        Neuron words with an output spike or a non-zero post trace after the timestep
-        (``Wl``).
+        Neuron words with a post event or a non-zero post trace after the timestep (``Wl``).
+    pre_rows : int
+        Inputs with a pre event for STDP (``A``; with ``U > 1``, a spike since the last
+        update).
+    update : bool
+        STDP applies at this timestep (always with ``U = 1``).
     """
 
     active: int
     post_words: int
     learn_words: int
+    pre_rows: int
+    update: bool
 
 
 def encode_cycles(core: CoreConfig) -> int:
@@ -122,10 +131,10 @@ def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
     W = core.n_neurons // core.n_pe
     cycles = W * max(work.active, 1) + depth["neurons"]
     cycles += 1
-    if learn and (work.post_words or (work.active and work.learn_words)):
-        cycles += work.active * work.learn_words
+    if learn and work.update and (work.post_words or (work.pre_rows and work.learn_words)):
+        cycles += work.pre_rows * work.learn_words
         if work.post_words:
-            cycles += (core.n_inputs - work.active) * work.post_words
+            cycles += (core.n_inputs - work.pre_rows) * work.post_words
         cycles += depth["learn"]
     return cycles + 1
 
@@ -161,16 +170,23 @@ def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[Timest
     """The per-timestep work of a sample from its input and output spike rasters
     (``SampleResult.input_raster`` and ``.raster`` of a ``record=True`` run)."""
     num = IntegerArithmetic(core)
-    W, P = core.n_neurons // core.n_pe, core.n_pe
+    W, P, U, T = core.n_neurons // core.n_pe, core.n_pe, core.stdp.update_every, core.timesteps
     x_post: Array = np.zeros(core.n_neurons, np.int64)
+    pre_seen = np.zeros(core.n_inputs, bool)
+    post_seen = np.zeros(core.n_neurons, bool)
     out = []
-    for t in range(core.timesteps):
+    for t in range(T):
+        if t % U == 0:                  # events accumulate from one update to the next
+            pre_seen[:], post_seen[:] = False, False
         spikes = np.asarray(raster[t], dtype=bool)
+        pre_seen |= np.asarray(input_raster[t], dtype=bool)
+        post_seen |= spikes
         x_post = trace_step(num, x_post, spikes, core.stdp.tau_post_shift)
-        spiked_words = spikes.reshape(W, P).any(axis=1)
-        live_words = (x_post != 0).reshape(W, P).any(axis=1) | spiked_words
+        post_words = post_seen.reshape(W, P).any(axis=1)
+        live_words = (x_post != 0).reshape(W, P).any(axis=1) | post_words
         out.append(TimestepWork(int(np.count_nonzero(input_raster[t])),
-                                int(spiked_words.sum()), int(live_words.sum())))
+                                int(post_words.sum()), int(live_words.sum()),
+                                int(pre_seen.sum()), (t + 1) % U == 0 or t == T - 1))
     return out
 
 
@@ -203,8 +219,8 @@ def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
     (``(A * W + W + learned words) `` cycles, each word ``n_pe`` synapses wide)."""
     W = core.n_neurons // core.n_pe
     learned = 0
-    if learn and core.stdp.learn:
-        learned = work.active * work.learn_words
+    if learn and core.stdp.learn and work.update:
+        learned = work.pre_rows * work.learn_words
         if work.post_words:
-            learned += (core.n_inputs - work.active) * work.post_words
+            learned += (core.n_inputs - work.pre_rows) * work.post_words
     return float(work.active * W + W + learned)

@@ -141,6 +141,7 @@ def neuron_layout(core: CoreConfig) -> data.StructLayout:
         "refractory": unsigned(d.refractory_bits),
         "theta": unsigned(core.widths.theta),
         "spike": 1,
+        "post_seen": 1,                 # a spike since the last STDP update (update_every)
         "count": unsigned(d.count_bits),
         "x_post": unsigned(core.widths.trace),
         "state": unsigned(STATE_BITS),
@@ -222,8 +223,6 @@ class SnnCore(wiring.Component):
         """Why the core cannot be built for ``core`` yet (``None``: it can)."""
         if core.encoder.kind != "rate":
             return "encoder.kind = 'direct' is not supported yet (only the on-chip rate encoder)"
-        if core.stdp.update_every != 1:
-            return f"stdp.update_every = {core.stdp.update_every} is not supported yet (only 1)"
         return None
 
     @property
@@ -262,6 +261,13 @@ class SnnCore(wiring.Component):
             shape=unsigned(core.widths.trace), depth=2 * N_in, init=[])
         m.submodules.rows = rows = Memory(
             shape=unsigned(_index_bits(N_in)), depth=2 * N_in, init=[])
+        interval = st.update_every > 1
+        if interval:
+            # STDP every U timesteps: inputs with a spike since the last update, and the
+            # row list the learn pass walks (those inputs first)
+            m.submodules.pre_seen = pre_seen = Memory(shape=1, depth=2 * N_in, init=[])
+            m.submodules.learn_rows = learn_rows = Memory(
+                shape=unsigned(_index_bits(N_in)), depth=2 * N_in, init=[])
         m.submodules.neurons = neurons = Memory(shape=neuron_word, depth=W, init=[])
         neuron_bases = base_states(core.seed, STREAM_NEURON, core.n_neurons)
         m.submodules.neuron_base = neuron_base = Memory(
@@ -279,6 +285,11 @@ class SnnCore(wiring.Component):
         xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()     # encode
         ist_lrn_rd, xpre_lrn_rd = input_state.read_port(), x_pre_mem.read_port()  # learn
         rows_rd, rows_wr = rows.read_port(), rows.write_port()
+        if interval:
+            seen_rd, seen_wr = pre_seen.read_port(), pre_seen.write_port()
+            lrows_rd, lrows_wr = learn_rows.read_port(), learn_rows.write_port()
+        else:
+            lrows_rd = rows_rd
         nrn_rd, nrn_wr = neurons.read_port(), neurons.write_port()
         nbase_rd = neuron_base.read_port()
         pw_rd, pw_wr = post_words.read_port(), post_words.write_port()
@@ -311,10 +322,17 @@ class SnnCore(wiring.Component):
         timestep = Signal(_index_bits(T))
         first = Signal()                       # timestep 0: read reset values, reseed
         m.d.comb += first.eq(timestep == 0)
+        U = st.update_every
+        phase = Signal(_index_bits(U))         # timestep mod update_every
+        update_step = Signal()                 # STDP applies at the end of this timestep
+        m.d.comb += update_step.eq((phase == U - 1) | (timestep == T - 1))
         step_bank = Signal()                   # bank of the per-input state of `timestep`
         m.d.comb += step_bank.eq(timestep[0])
         active = Signal(range(N_in + 1))       # A: inputs that spiked this timestep
         enc_active = Signal(range(N_in + 1))   # ... in the timestep being encoded
+        pre_rows = Signal(range(N_in + 1))     # inputs with a pre event for STDP (A or more)
+        enc_pre_rows = Signal(range(N_in + 1))
+        enc_silent_rows = Signal(range(N_in + 1))
         silent = Signal(range(N_in + 1))       # row-list slot of the next silent input, +1
         fired = Signal(range(core.n_neurons + 1))         # spikes this timestep
         fired_before = Signal(range(core.n_neurons + 1))  # spikes last timestep, Z[t-1]
@@ -323,8 +341,10 @@ class SnnCore(wiring.Component):
 
         # -- output spike queue: at most W tokens per timestep, drained before the next
         #    neuron pass ---------------------------------------------------------------------------
+        # (SyncFIFOBuffered of depth d takes d - 1 writes in consecutive cycles: its output
+        # register fills one cycle after a write)
         m.submodules.spike_fifo = spike_fifo = SyncFIFOBuffered(
-            width=data.Layout.cast(spike_layout(core)).size, depth=max(W, 2))
+            width=data.Layout.cast(spike_layout(core)).size, depth=W + 1)
         m.d.comb += [
             self.spikes.payload.eq(spike_fifo.r_data),
             self.spikes.valid.eq(spike_fifo.r_rdy),
@@ -337,9 +357,11 @@ class SnnCore(wiring.Component):
         # e6: trace out.
         enc_start = Signal()                   # start encoding timestep `enc_next`
         enc_next = Signal.like(timestep)
+        enc_next_phase = Signal.like(phase)
         enc_busy = Signal()
         enc_issue = Signal()
         enc_t = Signal.like(timestep)          # the timestep being encoded
+        enc_phase = Signal.like(phase)
         enc_first = Signal()
         enc_bank = Signal()
         enc_j = Signal(_index_bits(N_in))
@@ -388,6 +410,29 @@ class SnnCore(wiring.Component):
                 m.d.sync += enc_active.eq(enc_active + 1)
             with m.Else():
                 m.d.sync += silent.eq(silent - 1)
+        if interval:
+            # pre events since the last update: the accumulation restarts at phase 0
+            e4_carry = _delay(m, _delay(m, enc_phase != 0, 1, "e1_carry") & seen_rd.data,
+                              ENCODER_LATENCY, "e4_carry")
+            seen = Signal()
+            m.d.comb += [
+                seen_rd.addr.eq(banked(~enc_bank, enc_j)),
+                seen.eq(input_spike | e4_carry),
+                seen_wr.addr.eq(banked(enc_bank, e4_j)),
+                seen_wr.data.eq(seen),
+                seen_wr.en.eq(e4_valid),
+                lrows_wr.addr.eq(banked(enc_bank, Mux(seen, enc_pre_rows,
+                                                      enc_silent_rows - 1))),
+                lrows_wr.data.eq(e4_j),
+                lrows_wr.en.eq(e4_valid),
+            ]
+            with m.If(e4_valid):
+                with m.If(seen):
+                    m.d.sync += enc_pre_rows.eq(enc_pre_rows + 1)
+                with m.Else():
+                    m.d.sync += enc_silent_rows.eq(enc_silent_rows - 1)
+        else:
+            m.d.comb += enc_pre_rows.eq(enc_active)
 
         # The encode pass runs on its own, started by the sequencer: timestep 0 after the
         # pixels are in, timestep t + 1 while the neuron and learn passes of t run.
@@ -396,7 +441,9 @@ class SnnCore(wiring.Component):
             with m.State("IDLE"):
                 with m.If(enc_start):
                     m.d.sync += [enc_t.eq(enc_next), enc_j.eq(0), enc_active.eq(0),
-                                 silent.eq(N_in)]
+                                 silent.eq(N_in), enc_phase.eq(enc_next_phase)]
+                    if interval:
+                        m.d.sync += [enc_pre_rows.eq(0), enc_silent_rows.eq(N_in)]
                     m.next = "ISSUE"
             with m.State("ISSUE"):
                 m.d.comb += [enc_busy.eq(1), enc_issue.eq(1)]
@@ -466,6 +513,8 @@ class SnnCore(wiring.Component):
         n5_k = _delay(m, n2_k, LIF_LATENCY, "n5_k")
         n5_stored = _delay(m, stored, LIF_LATENCY, "n5_stored")
         n5_first = _delay(m, first, LIF_LATENCY, "n5_first")
+        # post events since the last update: the accumulation restarts at phase 0
+        n5_carry = _delay(m, phase != 0, LIF_LATENCY, "n5_carry")
         for p in range(P):
             m.d.comb += [
                 post_trace[p].i.valid.eq(n5_valid),
@@ -476,10 +525,12 @@ class SnnCore(wiring.Component):
         n7_k = _delay(m, n5_k, TRACE_LATENCY, "n7_k")
         updated = Signal(neuron_word)
         spiked = Signal(P)
+        post = Signal(P)                        # post events for STDP (since the last update)
         live = Signal(P)                        # post trace non-zero after this timestep
         for p in range(P):
             neuron = lif[p].o.payload
             count = Mux(n5_first, 0, n5_stored[p].count) + neuron.spike
+            post_seen = neuron.spike | (n5_carry & n5_stored[p].post_seen)
             state = _delay(m, neuron_gen[p].o.payload.state, LIF_LATENCY - LFSR_LATENCY,
                            f"n5_state{p}")
             m.d.comb += [
@@ -488,6 +539,8 @@ class SnnCore(wiring.Component):
                     _delay(m, neuron.refractory, TRACE_LATENCY, f"n7_refractory{p}")),
                 updated[p].theta.eq(_delay(m, neuron.theta, TRACE_LATENCY, f"n7_theta{p}")),
                 updated[p].spike.eq(_delay(m, neuron.spike, TRACE_LATENCY, f"n7_spike{p}")),
+                updated[p].post_seen.eq(_delay(m, post_seen, TRACE_LATENCY, f"n7_seen{p}")),
+                post[p].eq(updated[p].post_seen),
                 updated[p].count.eq(_delay(m, count, TRACE_LATENCY, f"n7_count{p}")),
                 updated[p].x_post.eq(post_trace[p].o.payload.x),
                 updated[p].state.eq(_delay(m, state, TRACE_LATENCY, f"n7_state{p}")),
@@ -496,9 +549,9 @@ class SnnCore(wiring.Component):
             ]
         with m.If(n7_valid):
             m.d.sync += fired.eq(fired + sum(spiked[p] for p in range(P)))
-            with m.If(spiked.any()):
+            with m.If(post.any()):
                 m.d.sync += n_post.eq(n_post + 1)
-            with m.If(spiked.any() | live.any()):
+            with m.If(post.any() | live.any()):
                 m.d.sync += n_learn.eq(n_learn + 1)
         spike_token = Signal(spike_layout(core))
         m.d.comb += [
@@ -509,10 +562,10 @@ class SnnCore(wiring.Component):
             spike_fifo.w_en.eq(n7_valid & spiked.any()),
             pw_wr.addr.eq(n_post),
             pw_wr.data.eq(n7_k),
-            pw_wr.en.eq(n7_valid & spiked.any()),
+            pw_wr.en.eq(n7_valid & post.any()),
             lw_wr.addr.eq(n_learn),
             lw_wr.data.eq(n7_k),
-            lw_wr.en.eq(n7_valid & (spiked.any() | live.any())),
+            lw_wr.en.eq(n7_valid & (post.any() | live.any())),
         ]
 
         # =========================================================================================
@@ -525,17 +578,17 @@ class SnnCore(wiring.Component):
         lrn_r = Signal(_index_bits(N_in))
         lrn_w = Signal(_index_bits(W))
         lrn_pre = Signal()
-        m.d.comb += lrn_pre.eq(lrn_r < active)
+        m.d.comb += lrn_pre.eq(lrn_r < pre_rows)
         lrn_row_words = Signal(range(W + 1))
         m.d.comb += lrn_row_words.eq(Mux(lrn_pre, n_learn, n_post))
         lrn_rows = Signal(range(N_in + 1))
-        m.d.comb += lrn_rows.eq(Mux(n_post != 0, N_in, active))
+        m.d.comb += lrn_rows.eq(Mux(n_post != 0, N_in, pre_rows))
         l1_valid = _delay_valid(m, lrn_issue, 1, "l1_valid")
         l1_pre = _delay(m, lrn_pre, 1, "l1_pre")
         l1_k = Signal(_index_bits(W))
         m.d.comb += l1_k.eq(Mux(l1_pre, lw_rd.data, pw_rd.data))
         l1_addr = Signal(_index_bits(N_in * W))
-        m.d.comb += l1_addr.eq(rows_rd.data * W + l1_k)
+        m.d.comb += l1_addr.eq(lrows_rd.data * W + l1_k)
         l2_valid = _delay_valid(m, l1_valid, 1, "l2_valid")
         l2_pre = _delay(m, l1_pre, 1, "l2_pre")
         l2_addr = _delay(m, l1_addr, 1, "l2_addr")
@@ -549,7 +602,7 @@ class SnnCore(wiring.Component):
                     stdp[p].i.payload.x_pre.eq(xpre_lrn_rd.data),
                     stdp[p].i.payload.x_post.eq(lane.x_post),
                     stdp[p].i.payload.pre.eq(l2_pre),
-                    stdp[p].i.payload.post.eq(lane.spike),
+                    stdp[p].i.payload.post.eq(lane.post_seen),
                     stdp[p].i.payload.rand16.eq(
                         _rand_hi(ist_lrn_rd.data) ^ _rand_hi(lane.state)),
                     learned[p].eq(stdp[p].o.payload.w),
@@ -630,13 +683,17 @@ class SnnCore(wiring.Component):
         # (passes never overlap).
         load_j = Signal(_index_bits(N_in))
         m.d.comb += [pix_wr.addr.eq(load_j), pix_wr.data.eq(self.pixels.payload)]
-        with m.If(nrn_issue):
-            m.d.comb += rows_rd.addr.eq(banked(step_bank, nrn_a))
-        with m.Else():
-            m.d.comb += rows_rd.addr.eq(banked(step_bank, lrn_r))
+        if interval:
+            m.d.comb += [rows_rd.addr.eq(banked(step_bank, nrn_a)),
+                         lrows_rd.addr.eq(banked(step_bank, lrn_r))]
+        else:
+            with m.If(nrn_issue):
+                m.d.comb += rows_rd.addr.eq(banked(step_bank, nrn_a))
+            with m.Else():
+                m.d.comb += rows_rd.addr.eq(banked(step_bank, lrn_r))
         m.d.comb += [lw_rd.addr.eq(lrn_w), pw_rd.addr.eq(lrn_w), nbase_rd.addr.eq(n1_k)]
-        m.d.comb += [ist_lrn_rd.addr.eq(banked(step_bank, rows_rd.data)),
-                     xpre_lrn_rd.addr.eq(banked(step_bank, rows_rd.data))]
+        m.d.comb += [ist_lrn_rd.addr.eq(banked(step_bank, lrows_rd.data)),
+                     xpre_lrn_rd.addr.eq(banked(step_bank, lrows_rd.data))]
         with m.If(n1_valid):
             m.d.comb += [w_rd.addr.eq(n1_addr), nrn_rd.addr.eq(n1_k)]
         with m.Elif(l1_valid):
@@ -695,6 +752,7 @@ class SnnCore(wiring.Component):
                         learn.eq(self.command.payload.learn & learning_built),
                         load_j.eq(0),
                         timestep.eq(0),
+                        phase.eq(0),
                     ]
                     m.next = "LOAD"
 
@@ -703,7 +761,7 @@ class SnnCore(wiring.Component):
                 with m.If(self.pixels.valid):
                     m.d.sync += load_j.eq(load_j + 1)
                     with m.If(load_j == N_in - 1):
-                        m.d.comb += [enc_start.eq(1), enc_next.eq(0)]
+                        m.d.comb += [enc_start.eq(1), enc_next.eq(0), enc_next_phase.eq(0)]
                         m.next = "NEURONS_WAIT"
 
             with m.State("NEURONS_WAIT"):
@@ -711,9 +769,11 @@ class SnnCore(wiring.Component):
                 # whole timestep; the next timestep's encode pass starts under this one
                 with m.If(~enc_busy & (spike_fifo.level == 0)):
                     m.d.sync += [fired_before.eq(fired), fired.eq(0), n_post.eq(0),
-                                 n_learn.eq(0), active.eq(enc_active), nrn_k.eq(0),
+                                 n_learn.eq(0), active.eq(enc_active),
+                                 pre_rows.eq(enc_pre_rows), nrn_k.eq(0),
                                  nrn_a.eq(0)]
-                    m.d.comb += [enc_start.eq(timestep != T - 1), enc_next.eq(timestep + 1)]
+                    m.d.comb += [enc_start.eq(timestep != T - 1), enc_next.eq(timestep + 1),
+                                 enc_next_phase.eq(Mux(phase == U - 1, 0, phase + 1))]
                     m.next = "NEURONS"
 
             with m.State("NEURONS"):
@@ -733,7 +793,8 @@ class SnnCore(wiring.Component):
 
             with m.State("LEARN_DECIDE"):
                 m.d.sync += [lrn_r.eq(0), lrn_w.eq(0)]
-                with m.If(learn & ((n_post != 0) | ((active != 0) & (n_learn != 0)))):
+                with m.If(learn & update_step
+                          & ((n_post != 0) | ((pre_rows != 0) & (n_learn != 0)))):
                     m.next = "LEARN"
                 with m.Else():
                     m.next = "STEP_END"
@@ -765,7 +826,8 @@ class SnnCore(wiring.Component):
                     else:
                         m.next = "COUNTS_READ"
                 with m.Else():
-                    m.d.sync += timestep.eq(timestep + 1)
+                    m.d.sync += [timestep.eq(timestep + 1),
+                                 phase.eq(Mux(phase == U - 1, 0, phase + 1))]
                     m.next = "NEURONS_WAIT"
 
             with m.State("NORM_SUM"):

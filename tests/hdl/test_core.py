@@ -49,6 +49,15 @@ CASES = {
         1, 8, potentiation_only=True, t_ref=0, trace=4, timesteps=20).replace(
             n_pe=8, **{"stdp.norm": 12}), 2),
     "w6m12-nolearn-pe2": scaled_core(6, 12, learn=False, timesteps=20).replace(n_pe=2),
+    # every neuron spikes almost every timestep: a word of spikes per cycle into the queue
+    # (W = 2 caught a queue that took only one write in two consecutive cycles)
+    "burst-pe4": _excitable(scaled_core(8, 16, t_ref=0, timesteps=12), 1).replace(n_pe=4,
+        **{"neuron.v_rest": 0, "neuron.v_reset": 0, "neuron.theta_plus": 0,
+           "neuron.w_inh": 0}),
+    "w8m12-u3-pe2": _excitable(scaled_core(8, 12, update_every=3, timesteps=20).replace(
+        n_pe=2), 300),
+    "w5m10-u8-potonly-pe4": _excitable(scaled_core(
+        5, 10, update_every=8, potentiation_only=True, timesteps=20).replace(n_pe=4), 60),
 }
 
 
@@ -136,7 +145,6 @@ def test_compare_names_first_difference() -> None:
 
 @pytest.mark.parametrize("change, message", [
     ({"encoder.kind": "direct"}, "encoder.kind = 'direct' is not supported yet"),
-    ({"stdp.update_every": 4}, "stdp.update_every = 4 is not supported yet"),
 ])
 def test_core_rejects_unsupported(change: dict[str, object], message: str) -> None:
     core = scaled_core(8, 16).replace(**change)

@@ -91,11 +91,11 @@ def test_cosim_bad_arguments(small_config: Path, args: list[str], message: str) 
 
 
 def test_cosim_unsupported_config(tmp_path: Path) -> None:
-    path = tmp_path / "u4.toml"
-    path.write_text(SMALL + "[stdp]\nupdate_every = 4\n")
+    path = tmp_path / "direct.toml"
+    path.write_text(SMALL + "[encoder]\nkind = \"direct\"\n")
     proc = run_cli("cosim", str(path))
     assert proc.returncode == 2
-    assert "stdp.update_every = 4 is not supported yet" in proc.stderr
+    assert "encoder.kind = 'direct' is not supported yet" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
