@@ -19,14 +19,15 @@ after the timestep; the spike output consumer always ready) takes ``M_t`` cycles
 
 (with ``update_every = U > 1`` the learn pass runs only at update timesteps, ``A`` there
 counting the inputs with a spike since the last update and ``Wp``, ``Wl`` the words with a
-spike since then) and the encode pass ``E = n_inputs + depth["encode"]``.  Timestep 0 encodes alone, and a
-timestep waits one cycle for its inputs to be encoded, or longer when the encode pass
-outlasts the previous main sequence::
+spike since then) and the encode pass ``E = n_inputs + depth["encode"]`` (plus one cycle
+with direct input).  Timestep 0 encodes alone, and a timestep waits one cycle for its
+inputs to be encoded, or longer when the encode pass outlasts the previous main sequence::
 
     cycles(0) = E + 1 + M_0
     cycles(t) = max(0, E - M_(t-1)) + 1 + M_t
 
-Per sample: ``1 + n_inputs`` to accept the command and the pixels, then the timesteps, then
+Per sample: ``1 + n_inputs`` to accept the command and the pixels (``1`` with direct input,
+whose raster words the encode pass takes one per timestep), then the timesteps, then
 with learning and ``norm > 0`` ``W * (2 * n_inputs + 2 + quotient_bits)`` for the
 normalization, then ``W * (1 + n_pe)`` to send the counts.
 """
@@ -120,8 +121,10 @@ class TimestepWork:
 
 
 def encode_cycles(core: CoreConfig) -> int:
-    """Cycles of the encode pass (``E``): one input per cycle, then its drain."""
-    return core.n_inputs + pass_depths(core)["encode"]
+    """Cycles of the encode pass (``E``): one input per cycle, then its drain (with direct
+    input, one more to take the timestep's raster word)."""
+    fetch = 1 if core.encoder.kind == "direct" else 0
+    return fetch + core.n_inputs + pass_depths(core)["encode"]
 
 
 def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
@@ -210,7 +213,8 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
     normalize = (W * (2 * core.n_inputs + 2 + quotient_bits(core))
                  if learn and core.stdp.norm else 0)
-    return SampleCycles(steps, 1 + core.n_inputs, normalize, W * (1 + core.n_pe))
+    pixels = core.n_inputs if core.encoder.kind == "rate" else 0
+    return SampleCycles(steps, 1 + pixels, normalize, W * (1 + core.n_pe))
 
 
 def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:

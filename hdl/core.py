@@ -170,10 +170,12 @@ class SnnCore(wiring.Component):
     """The spiking layer with on-chip STDP, bit for bit as the golden ``Network``.
 
     A sample: one ``command`` token (key, learn), then ``n_inputs`` ``pixels`` tokens (input
-    order); the core runs ``timesteps`` timesteps, sending a ``spikes`` token for every
-    neuron word with a spike, then (learning on) normalizes the weights, then sends the
-    ``n_neurons`` spike ``counts`` and waits for the next command.  Between samples the
-    ``access`` stream reads (answer on ``readback``) and writes weight and threshold words.
+    order; with ``encoder.kind = "direct"``, one ``raster`` token per timestep, taken as
+    the timestep is encoded, instead); the core runs ``timesteps`` timesteps, sending a
+    ``spikes`` token for every neuron word with a spike, then (learning on) normalizes the
+    weights, then sends the ``n_neurons`` spike ``counts`` and waits for the next command.
+    Between samples the ``access`` stream reads (answer on ``readback``) and writes weight
+    and threshold words.
 
     Parameters
     ----------
@@ -185,7 +187,9 @@ class SnnCore(wiring.Component):
     command : In(stream.Signature(command_layout(core)))
         Starts a sample.
     pixels : In(stream.Signature(unsigned(encoder.pixel_bits)))
-        The sample's pixels, input 0 first.
+        The sample's pixels, input 0 first (rate encoder only).
+    raster : In(stream.Signature(unsigned(n_inputs)))
+        Direct input only: a timestep's input spikes, input ``j`` at bit ``j``.
     spikes : Out(stream.Signature(spike_layout(core)))
         Output spikes per timestep (a word and its lane mask).
     counts : Out(stream.Signature(count_layout(core)))
@@ -203,13 +207,12 @@ class SnnCore(wiring.Component):
     def __init__(self, core: CoreConfig) -> None:
         if not isinstance(core, CoreConfig):
             raise TypeError(f"core must be a CoreConfig, not {core!r}")
-        reason = self.unsupported(core)
-        if reason:
-            raise ValueError(f"SnnCore: {reason}")
         self._core = core
         super().__init__({
             "command": In(stream.Signature(command_layout(core))),
-            "pixels": In(stream.Signature(unsigned(core.encoder.pixel_bits))),
+            **({"pixels": In(stream.Signature(unsigned(core.encoder.pixel_bits)))}
+               if core.encoder.kind == "rate" else
+               {"raster": In(stream.Signature(unsigned(core.n_inputs)))}),
             "spikes": Out(stream.Signature(spike_layout(core))),
             "counts": Out(stream.Signature(count_layout(core))),
             "access": In(stream.Signature(access_layout(core))),
@@ -217,13 +220,6 @@ class SnnCore(wiring.Component):
             "busy": Out(1),
             "timestep_done": Out(1),
         })
-
-    @staticmethod
-    def unsupported(core: CoreConfig) -> str | None:
-        """Why the core cannot be built for ``core`` yet (``None``: it can)."""
-        if core.encoder.kind != "rate":
-            return "encoder.kind = 'direct' is not supported yet (only the on-chip rate encoder)"
-        return None
 
     @property
     def core(self) -> CoreConfig:
@@ -366,6 +362,8 @@ class SnnCore(wiring.Component):
         enc_bank = Signal()
         enc_j = Signal(_index_bits(N_in))
         m.d.comb += [enc_first.eq(enc_t == 0), enc_bank.eq(enc_t[0])]
+        direct = core.encoder.kind == "direct"
+        raster_word = Signal(N_in)             # direct input: this timestep's input spikes
 
         def banked(bank, index):
             """Address of ``index`` in ``bank`` of a double-buffered per-input memory."""
@@ -389,7 +387,13 @@ class SnnCore(wiring.Component):
         e4_valid = encoder.o.valid
         e4_j = _delay(m, e1_j, ENCODER_LATENCY, "e4_j")
         e4_x = _delay(m, Mux(e1_first, 0, xpre_rd.data), ENCODER_LATENCY, "e4_x")
-        input_spike = encoder.o.payload.spike
+        if direct:
+            # the input spike comes from the timestep's raster word; the encoder still steps
+            # the generator (stochastic rounding draws)
+            input_spike = _delay(m, raster_word.bit_select(enc_j, 1), 1 + ENCODER_LATENCY,
+                                 "e4_raster")
+        else:
+            input_spike = encoder.o.payload.spike
         m.d.comb += [
             pre_trace.i.valid.eq(e4_valid),
             pre_trace.i.payload.x.eq(e4_x),
@@ -444,7 +448,13 @@ class SnnCore(wiring.Component):
                                  silent.eq(N_in), enc_phase.eq(enc_next_phase)]
                     if interval:
                         m.d.sync += [enc_pre_rows.eq(0), enc_silent_rows.eq(N_in)]
-                    m.next = "ISSUE"
+                    m.next = "FETCH" if direct else "ISSUE"
+            if direct:
+                with m.State("FETCH"):          # the timestep's raster word
+                    m.d.comb += [enc_busy.eq(1), self.raster.ready.eq(1)]
+                    with m.If(self.raster.valid):
+                        m.d.sync += raster_word.eq(self.raster.payload)
+                        m.next = "ISSUE"
             with m.State("ISSUE"):
                 m.d.comb += [enc_busy.eq(1), enc_issue.eq(1)]
                 m.d.sync += enc_j.eq(enc_j + 1)
@@ -682,7 +692,8 @@ class SnnCore(wiring.Component):
         # Memory ports shared by the passes, selected by the pipeline stage that is busy
         # (passes never overlap).
         load_j = Signal(_index_bits(N_in))
-        m.d.comb += [pix_wr.addr.eq(load_j), pix_wr.data.eq(self.pixels.payload)]
+        if not direct:
+            m.d.comb += [pix_wr.addr.eq(load_j), pix_wr.data.eq(self.pixels.payload)]
         if interval:
             m.d.comb += [rows_rd.addr.eq(banked(step_bank, nrn_a)),
                          lrows_rd.addr.eq(banked(step_bank, lrn_r))]
@@ -754,15 +765,21 @@ class SnnCore(wiring.Component):
                         timestep.eq(0),
                         phase.eq(0),
                     ]
-                    m.next = "LOAD"
-
-            with m.State("LOAD"):
-                m.d.comb += [self.pixels.ready.eq(1), pix_wr.en.eq(self.pixels.valid)]
-                with m.If(self.pixels.valid):
-                    m.d.sync += load_j.eq(load_j + 1)
-                    with m.If(load_j == N_in - 1):
+                    if direct:                  # no pixels: encode the first timestep
                         m.d.comb += [enc_start.eq(1), enc_next.eq(0), enc_next_phase.eq(0)]
                         m.next = "NEURONS_WAIT"
+                    else:
+                        m.next = "LOAD"
+
+            if not direct:
+                with m.State("LOAD"):
+                    m.d.comb += [self.pixels.ready.eq(1), pix_wr.en.eq(self.pixels.valid)]
+                    with m.If(self.pixels.valid):
+                        m.d.sync += load_j.eq(load_j + 1)
+                        with m.If(load_j == N_in - 1):
+                            m.d.comb += [enc_start.eq(1), enc_next.eq(0),
+                                         enc_next_phase.eq(0)]
+                            m.next = "NEURONS_WAIT"
 
             with m.State("NEURONS_WAIT"):
                 # this timestep's inputs are encoded, and the spike queue has room for a

@@ -174,21 +174,14 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
         ``params`` (extra constructor arguments), ``latency`` (cycles) and ``ports``: each
         port's ``name``, ``direction``, ``width`` and, for stream members, ``stream`` and
         ``role`` (``payload``, ``valid``, ``ready``), with a payload's ``fields`` (``name``,
-        ``offset`` from the LSB, ``width``, ``signed``).  Modules the configuration cannot
-        be built for yet (``SnnCore.unsupported``) are listed under ``skipped`` with the
-        reason.
+        ``offset`` from the LSB, ``width``, ``signed``).
     """
     if not isinstance(core, CoreConfig):
         raise TypeError(f"core must be a CoreConfig, not {core!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    entries, skipped = [], []
+    entries = []
     for pe in modules:
-        pe_class = getattr(importlib.import_module(pe.module), pe.cls)
-        reason = getattr(pe_class, "unsupported", lambda core: None)(core)
-        if reason:
-            skipped.append({"name": pe.top, "reason": reason})
-            continue
         component = pe.build(core)
         text = to_verilog(component, pe.top)
         ports = _ports(component)
@@ -205,8 +198,6 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
             "ports": ports,
         })
     manifest = build_manifest(core, entries)
-    if skipped:
-        manifest["skipped"] = skipped
     _write_if_changed(out / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -228,8 +219,6 @@ def manifest_summary(manifest: Mapping[str, Any]) -> str:
         latency = module["latency"]
         timing = "sequencer" if latency is None else f"latency {latency}"
         lines.append(f"  {module['file']:<22} {timing:<10} {streams}")
-    for module in manifest.get("skipped", []):
-        lines.append(f"  {module['name'] + '.v':<22} not generated: {module['reason']}")
     return "\n".join(lines)
 
 

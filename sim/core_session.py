@@ -43,7 +43,8 @@ Array = Any
 
 @dataclass(frozen=True)
 class Sample:
-    """One sample of a session: pixels ``(n_inputs,)``, its key and the learn flag."""
+    """One sample of a session: pixels ``(n_inputs,)`` (or, with direct input, the spike
+    raster ``(timesteps, n_inputs)``), its key and the learn flag."""
 
     pixels: Array
     key: int
@@ -140,6 +141,8 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
     """
     P, W = core.n_pe, core.n_neurons // core.n_pe
     wb, tb = core.widths.weight, core.widths.theta
+    direct = core.encoder.kind == "direct"
+    source = "raster" if direct else "pixels"
     rng = random.Random(seed)
     out = SessionResult()
     cycle = 0
@@ -192,20 +195,24 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
         spikes: list[tuple[int, int]] = []
         counts = np.zeros(core.n_neurons, np.int64)
         step_ends: list[int] = []
-        pending = [int(p) for p in s.pixels]
-        loaded = cycle
+        if direct:      # one raster word per timestep, input j at bit j
+            pending = pack_words(np.asarray(s.pixels, dtype=np.int64), core.n_inputs, 1)
+        else:
+            pending = [int(p) for p in s.pixels]
+        loaded = cycle - 1              # the command's cycle (direct input: no pixels)
         finished = False
         while not finished:
-            io.set("pixels", "valid", int(bool(pending)))
+            io.set(source, "valid", int(bool(pending)))
             if pending:
-                io.set("pixels", "payload", pending[0])
+                io.set(source, "payload", pending[0])
             spike_ready, count_ready = int(rng.random() >= stall), int(rng.random() >= stall)
             io.set("spikes", "ready", spike_ready)
             io.set("counts", "ready", count_ready)
             await io.settle()
-            if pending and io.get("pixels", "ready"):
+            if pending and io.get(source, "ready"):
                 pending.pop(0)
-                loaded = cycle
+                if not direct:
+                    loaded = cycle
             if io.get("timestep_done"):
                 step_ends.append(cycle)
             if spike_ready and io.get("spikes", "valid"):
@@ -215,7 +222,7 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 counts[token["neuron"]] = token["count"]
                 finished = bool(token["last"])
             await tick()
-        io.set("pixels", "valid", 0)
+        io.set(source, "valid", 0)
         io.set("counts", "ready", 0)
         io.set("spikes", "ready", 1)            # spikes still queued (only after stalls)
         while True:

@@ -7,8 +7,8 @@ whether every spike, count, weight and threshold matched, with the clock cycles 
 measured in the RTL and predicted by the cycle model (``spikeforge.golden.cycles``).
 
 Samples are the digits test images when the configuration has 64 inputs (rescaled to its
-pixel width), otherwise seeded random pixels.  Weights are a trained weights file's or the
-configuration's initial weights.
+pixel width), otherwise seeded random pixels; with direct input, seeded random rasters.
+Weights are a trained weights file's or the configuration's initial weights.
 """
 
 from __future__ import annotations
@@ -70,7 +70,13 @@ class CosimResult:
 
 def session_samples(core: CoreConfig, count: int, learn: bool,
                     seed: int = 0) -> list[Sample]:
-    """``count`` samples: digits test images for 64 inputs, seeded random pixels else."""
+    """``count`` samples: digits test images for 64 inputs, seeded random pixels else; with
+    direct input, seeded random rasters (each input spikes with probability 0.1 per
+    timestep)."""
+    if core.encoder.kind == "direct":
+        rng = np.random.default_rng([seed, 0xC052])
+        rasters = rng.random((count, core.timesteps, core.n_inputs)) < 0.1
+        return [Sample(rasters[n], key=n, learn=learn) for n in range(count)]
     if core.n_inputs == 64:
         from ..golden.datasets import load_dataset
 
@@ -93,9 +99,6 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     from .runner import SimFailure, run_cocotb
     from .tb_core import ENV_REPORT, ENV_SESSION, TOPLEVEL, write_session
 
-    reason = SnnCore.unsupported(core)
-    if reason:
-        raise ValueError(f"the core cannot be built for this configuration: {reason}")
     weights = initial_weights(core) if weights is None else np.asarray(weights)
     theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
     text = to_verilog(SnnCore(core), TOPLEVEL)

@@ -47,7 +47,7 @@ ENV_CORRUPT = "SPIKEFORGE_CORRUPT"
 def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
     """Store a session for the testbench (``np.savez``)."""
     np.savez(path, weights=np.asarray(weights), theta=np.asarray(theta),
-             pixels=np.array([s.pixels for s in samples]).reshape(len(samples), -1),
+             pixels=np.array([s.pixels for s in samples]),
              keys=np.array([s.key for s in samples], dtype=np.int64),
              learn=np.array([s.learn for s in samples], dtype=bool))
     return path
@@ -100,9 +100,10 @@ async def core_session(dut: Any) -> None:
     weights, theta, samples = read_session(os.environ[ENV_SESSION])
     stall = float(os.environ.get(ENV_STALL, "0"))
     ports = SnnCore(core).signature.members
+    source = "pixels" if core.encoder.kind == "rate" else "raster"
     layouts = {name: ports[name].signature.members["payload"].shape
-               for name in ("command", "pixels", "spikes", "counts", "access", "readback")}
-    for name in ("command", "pixels", "access"):
+               for name in ("command", source, "spikes", "counts", "access", "readback")}
+    for name in ("command", source, "access"):
         dut._id(f"{name}__valid", extended=False).value = 0
     for name in ("spikes", "counts", "readback"):
         dut._id(f"{name}__ready", extended=False).value = 0

@@ -143,13 +143,18 @@ def test_compare_names_first_difference() -> None:
     assert "timestep 1 took 13 cycles" in str(compare(core, bad, good))
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"encoder.kind": "direct"}, "encoder.kind = 'direct' is not supported yet"),
-])
-def test_core_rejects_unsupported(change: dict[str, object], message: str) -> None:
-    core = scaled_core(8, 16).replace(**change)
-    with pytest.raises(ValueError, match=message):
-        SnnCore(core)
+def test_core_direct_input() -> None:
+    """Direct spike input: a raster word per timestep instead of pixels; the generators
+    still draw the stochastic rounding."""
+    core = CASES["w8m16-pe2"].replace(**{"encoder.kind": "direct"})
+    rng = np.random.default_rng(11)
+    rasters = rng.random((4, core.timesteps, core.n_inputs)) < 0.3
+    weights, theta, _ = _session(core)
+    samples = [Sample(r, key=50 + n, learn=n < 3) for n, r in enumerate(rasters)]
+    expected = golden_session(core, weights, theta, samples)
+    assert sum(len(s) for s in expected.spikes) > 0 and (expected.weights != weights).any()
+    got = run_amaranth(core, weights, theta, samples)
+    assert compare(core, got, expected) is None, compare(core, got, expected)
 
 
 # --------------------------------------------------------------------------------------------

@@ -205,16 +205,3 @@ def test_lint_without_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     with pytest.raises(LintError, match="verilator missing"):
         lint([tmp_path / "x.v"])
 
-
-def test_core_skipped_where_unsupported(tmp_path: Path) -> None:
-    """A configuration the core cannot be built for yet still gets its PEs, and the
-    manifest says why the core is missing."""
-    core = CORE.replace(**{"encoder.kind": "direct"})
-    manifest = generate(core, tmp_path)
-    assert [m["top"] for m in manifest["modules"]] == [
-        pe.top for pe in PE_MODULES if pe.top != "snn_core"]
-    assert manifest["skipped"] == [{"name": "snn_core", "reason": (
-        "encoder.kind = 'direct' is not supported yet (only the on-chip rate encoder)")}]
-    assert not (tmp_path / "snn_core.v").exists()
-    assert "snn_core.v" in manifest_summary(manifest) and "not generated" in (
-        manifest_summary(manifest))

@@ -90,13 +90,16 @@ def test_cosim_bad_arguments(small_config: Path, args: list[str], message: str) 
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_cosim_unsupported_config(tmp_path: Path) -> None:
+@pytest.mark.sim
+def test_cosim_direct_input(small_config: Path, tmp_path: Path) -> None:
+    """A direct-input configuration co-simulates on random rasters."""
     path = tmp_path / "direct.toml"
     path.write_text(SMALL + "[encoder]\nkind = \"direct\"\n")
-    proc = run_cli("cosim", str(path))
-    assert proc.returncode == 2
-    assert "encoder.kind = 'direct' is not supported yet" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    proc = run_cli("cosim", str(path), "--simulator", "icarus", "--samples", "2", "--learn",
+                   "--json")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    summary = json.loads(proc.stdout)
+    assert summary["matched"] and summary["spikes"] > 0
 
 
 def test_random_pixels_for_other_input_counts() -> None:
