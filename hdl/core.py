@@ -1,7 +1,8 @@
 """The network core (``SnnCore``): a time-multiplexed spiking layer that learns on chip.
 
 One sample at a time, the core runs ``timesteps`` timesteps of ``docs/numerics.md`` over
-``n_inputs`` rate-coded inputs and ``n_neurons`` LIF neurons, bit for bit as
+``n_inputs`` inputs (rate-coded pixels or a direct spike raster) and ``n_neurons`` LIF
+neurons, bit for bit as
 ``spikeforge.golden.network.Network.run_sample``, and (with learning) updates its weights and
 adaptive thresholds in place.  ``docs/architecture.md`` ("The core") draws the passes; the
 cycle count of each is ``spikeforge.golden.cycles``, which tests hold to this file.
@@ -18,17 +19,21 @@ Storage (``amaranth.lib.memory``; ``P = n_pe`` lanes, ``W = n_neurons / P`` word
   two word lists (words with a spike; words with a spike or a live post trace).
 
 Per timestep the core makes three passes (a sample's state is reset lazily: the first
-timestep reads the reset values instead of the stored ones):
+timestep reads the reset values instead of the stored ones); the encode pass of timestep
+``t + 1`` runs under the other two passes of ``t`` (the per-input state has two banks, by
+timestep parity):
 
-1. **encode**, one input per cycle: step its generator (``RateEncoder``), draw its spike,
-   update its trace (``TraceUnit``), append it to the row list;
+1. **encode**, one input per cycle: step its generator (``RateEncoder``), draw its spike
+   (or take it from the direct-input raster word), update its trace (``TraceUnit``),
+   append it to the row list;
 2. **neurons**, for each word ``k``: add the ``k``-th weight word of every row that spiked
    (one row per cycle, ``P`` lanes), then update the ``P`` neurons (``LIFNeuronUnit``, the
    post trace ``TraceUnit`` and the generator ``LFSR`` of each lane) with that current and
    the lateral inhibition of the previous timestep's spikes;
 3. **learn** (learning on): one read-modify-write pass (``StdpUnit`` lanes) over the weight
    words STDP can change: every row that spiked, at the words with a spike or a live post
-   trace; every other row, at the words with a spike.  Skipped when there is nothing to do.
+   trace; every other row, at the words with a spike.  Skipped when there is nothing to do;
+   with ``stdp.update_every = U > 1`` it runs every ``U`` timesteps on the events since.
 
 After the last timestep: with learning, the **normalization** pass (per word: column sums,
 ``P`` sequential dividers, rescale), then the per-sample spike **counts** go out.
