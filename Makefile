@@ -1,6 +1,7 @@
 # spikeforge: every user-facing job is one target, a thin wrapper over the `spikeforge` CLI.
 #
-#   make            set up (if needed), then train and evaluate the default network
+#   make            set up (if needed), train and evaluate the default network, generate its
+#                   RTL and co-simulate the trained network in it against the golden model
 #   make test       the test suite (what CI runs)
 #   make sim        full cocotb regression under Verilator and Icarus (SIM=, WAVES=1)
 #   make cosim      co-simulate CONFIG's network core against the golden model
@@ -18,12 +19,14 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIM    ?=
 WAVES  ?=
 SAMPLES ?= 4
+WEIGHTS_OUT ?= build/weights.npz
 SYSTEM_PACKAGES := iverilog liblz4-dev
 
 .PHONY: all setup system-packages train eval generate sim cosim test test-all lint bench \
         bench-setup clean help
 
-all: setup train
+all: setup train generate
+	$(SF) cosim $(CONFIG) --samples 3 --weights $(WEIGHTS_OUT)
 
 help:
 	@sed -n '1,10p' Makefile
@@ -49,7 +52,7 @@ $(STAMP): pyproject.toml | system-packages
 # -- jobs -----------------------------------------------------------------------------
 
 train: setup
-	$(SF) train $(CONFIG)
+	$(SF) train $(CONFIG) --weights-out $(WEIGHTS_OUT)
 
 eval: setup
 	$(SF) eval $(CONFIG) --weights $(WEIGHTS)
