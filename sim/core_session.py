@@ -15,6 +15,7 @@ threshold word ``k`` the thresholds of neurons ``k * P + p``.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "drive",
     "AmaranthIO",
     "run_amaranth",
+    "compare_sample",
     "compare",
 ]
 
@@ -133,11 +135,15 @@ class CoreIO:
 
 async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 samples: list[Sample], stall: float = 0.0, seed: int = 0,
-                max_cycles: int = 100_000_000) -> SessionResult:
+                max_cycles: int = 100_000_000,
+                on_sample: Callable[[int, SessionResult], None] | None = None,
+                ) -> SessionResult:
     """Run a session on the core behind ``io``: load, run every sample, read back.
 
     ``stall`` is the probability that the spike and count consumers hold ``ready`` low in a
     cycle (seeded by ``seed``); cycles are only comparable with the model at ``stall = 0``.
+    ``on_sample(n, result)`` is called after sample ``n`` (e.g. to check it and stop at
+    the first difference, or to report progress).
     """
     P, W = core.n_pe, core.n_neurons // core.n_pe
     wb, tb = core.widths.weight, core.widths.theta
@@ -237,6 +243,8 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
         out.cycles.append(np.diff(np.array([loaded, *step_ends], dtype=np.int64)))
         out.spikes.append(np.array(sorted(spikes), dtype=np.int64).reshape(-1, 2))
         out.counts.append(counts)
+        if on_sample is not None:
+            on_sample(len(out.counts) - 1, out)
 
     read_w = [await access(False, False, a) for a in range(core.n_inputs * W)]
     read_t = [await access(False, True, a) for a in range(W)]
@@ -301,22 +309,41 @@ def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[S
     return result[0]
 
 
+def compare_sample(got: SessionResult, expected: SessionResult, n: int,
+                   cycles: bool = True) -> str | None:
+    """The first difference in sample ``n`` (spikes, counts, then cycles), or ``None``."""
+    g, e = got.spikes[n], expected.spikes[n]
+    if g.shape != e.shape or (g != e).any():
+        gs, es = set(map(tuple, g.tolist())), set(map(tuple, e.tolist()))
+        diff = sorted(gs ^ es)[0]
+        where = "RTL only" if diff in gs else "golden only"
+        return (f"sample {n}: spike at timestep {diff[0]}, neuron {diff[1]}: {where} "
+                f"({len(g)} RTL spikes, {len(e)} golden)")
+    g, e = got.counts[n], expected.counts[n]
+    if (g != e).any():
+        i = int(np.flatnonzero(g != e)[0])
+        return f"sample {n}: count of neuron {i}: RTL {g[i]}, golden {e[i]}"
+    if cycles:
+        g, e = got.cycles[n], expected.cycles[n]
+        if len(g) != len(e):
+            return f"sample {n}: {len(g)} timesteps measured, {len(e)} predicted"
+        if (g != e).any():
+            t = int(np.flatnonzero(g != e)[0])
+            return (f"sample {n}: timestep {t} took {g[t]} cycles, the cycle model "
+                    f"predicts {e[t]}")
+    return None
+
+
 def compare(core: CoreConfig, got: SessionResult, expected: SessionResult,
             cycles: bool = True) -> str | None:
-    """The first difference between two session results, or ``None``."""
+    """The first difference between two session results, or ``None``: per sample in
+    order (spikes, counts, cycles), then the final weights and thresholds."""
     if len(got.spikes) != len(expected.spikes):
         return f"{len(got.spikes)} samples ran, {len(expected.spikes)} expected"
-    for n, (g, e) in enumerate(zip(got.spikes, expected.spikes, strict=True)):
-        if g.shape != e.shape or (g != e).any():
-            gs, es = set(map(tuple, g.tolist())), set(map(tuple, e.tolist()))
-            diff = sorted(gs ^ es)[0]
-            where = "RTL only" if diff in gs else "golden only"
-            return (f"sample {n}: spike at timestep {diff[0]}, neuron {diff[1]}: {where} "
-                    f"({len(g)} RTL spikes, {len(e)} golden)")
-    for n, (g, e) in enumerate(zip(got.counts, expected.counts, strict=True)):
-        if (g != e).any():
-            i = int(np.flatnonzero(g != e)[0])
-            return f"sample {n}: count of neuron {i}: RTL {g[i]}, golden {e[i]}"
+    for n in range(len(got.spikes)):
+        difference = compare_sample(got, expected, n, cycles)
+        if difference:
+            return difference
     if (got.weights != expected.weights).any():
         j, i = (int(x) for x in np.argwhere(got.weights != expected.weights)[0])
         return (f"weight from input {j} to neuron {i}: RTL {got.weights[j, i]}, "
@@ -324,12 +351,4 @@ def compare(core: CoreConfig, got: SessionResult, expected: SessionResult,
     if (got.theta != expected.theta).any():
         i = int(np.flatnonzero(got.theta != expected.theta)[0])
         return f"theta of neuron {i}: RTL {got.theta[i]}, golden {expected.theta[i]}"
-    if cycles:
-        for n, (g, e) in enumerate(zip(got.cycles, expected.cycles, strict=True)):
-            if len(g) != len(e) or (g != e).any():
-                if len(g) != len(e):
-                    return f"sample {n}: {len(g)} timesteps measured, {len(e)} predicted"
-                t = int(np.flatnonzero(g != e)[0])
-                return (f"sample {n}: timestep {t} took {g[t]} cycles, the cycle model "
-                        f"predicts {e[t]}")
     return None

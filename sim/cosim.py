@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     from ..hdl.verilog import to_verilog
     from .pe_testbench import ENV_CORE
     from .runner import SimFailure, run_cocotb
-    from .tb_core import ENV_REPORT, ENV_SESSION, TOPLEVEL, write_session
+    from .tb_core import ENV_PROGRESS, ENV_REPORT, ENV_SESSION, TOPLEVEL, write_session
 
     weights = initial_weights(core) if weights is None else np.asarray(weights)
     theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
@@ -111,19 +112,44 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     session = write_session(work / "session.npz", weights, theta, samples)
     report_path = work / "report.json"
     report_path.unlink(missing_ok=True)
+    progress_path = work / "progress"
+    progress_path.unlink(missing_ok=True)
     print(f"cosim: {simulator}: building {TOPLEVEL} in {build_dir} and running "
           f"{len(samples)} sample(s)", file=sys.stderr, flush=True)
+    done = threading.Event()
+    watcher = threading.Thread(target=_show_progress,
+                               args=(progress_path, len(samples), done), daemon=True)
+    watcher.start()
     try:
         run_cocotb(toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
                    simulator=simulator, build_dir=build_dir, waves=waves,
                    extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session),
-                              ENV_REPORT: str(report_path)})
+                              ENV_REPORT: str(report_path),
+                              ENV_PROGRESS: str(progress_path)})
         passed = True
     except SimFailure:
         passed = False
+    finally:
+        done.set()
+        watcher.join()
     if not report_path.exists():
         raise RuntimeError(f"the co-simulation produced no report; see {build_dir}/sim.log "
                            f"and {build_dir}/build.log")
     report = json.loads(report_path.read_text())
     difference = report.get("difference")
     return CosimResult(passed and difference is None, difference, report, simulator)
+
+
+def _show_progress(path: Path, total: int, done: threading.Event) -> None:
+    """Show the samples the testbench has checked (it rewrites ``path`` after each one):
+    a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="sample", desc="cosim", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        while not done.wait(0.5):
+            try:
+                checked = int(path.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            bar.update(checked - bar.n)

@@ -12,8 +12,12 @@ and values.
 Environment: ``SPIKEFORGE_CORE`` (the configuration, JSON), ``SPIKEFORGE_SESSION`` (an
 ``.npz`` written by :func:`write_session`), ``SPIKEFORGE_STALL`` (probability that the
 consumers stall a cycle, default 0), ``SPIKEFORGE_REPORT`` (optional: where to write a JSON
-report of the session for ``spikeforge cosim``), ``SPIKEFORGE_CORRUPT`` (``1`` flips one
-expected weight, so the comparison must fail: a check of the harness).
+report of the session for ``spikeforge cosim``), ``SPIKEFORGE_CORRUPT`` (``weight`` flips
+one expected final weight, ``count`` changes one expected count of the first sample, so the
+comparison must fail: checks of the harness),
+``SPIKEFORGE_PROGRESS`` (optional: a file rewritten after each sample with ``done total``).
+Each sample is compared as soon as it has run, so a session stops at its first
+difference.
 """
 
 from __future__ import annotations
@@ -29,7 +33,15 @@ from amaranth.lib import data
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from ..config import CoreConfig
-from .core_session import CoreIO, Sample, compare, drive, golden_session
+from .core_session import (
+    CoreIO,
+    Sample,
+    SessionResult,
+    compare,
+    compare_sample,
+    drive,
+    golden_session,
+)
 from .streams import reset, start_clock, unpack
 
 __all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "ENV_REPORT", "write_session",
@@ -42,6 +54,7 @@ ENV_SESSION = "SPIKEFORGE_SESSION"
 ENV_STALL = "SPIKEFORGE_STALL"
 ENV_REPORT = "SPIKEFORGE_REPORT"
 ENV_CORRUPT = "SPIKEFORGE_CORRUPT"
+ENV_PROGRESS = "SPIKEFORGE_PROGRESS"
 
 
 def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
@@ -107,24 +120,42 @@ async def core_session(dut: Any) -> None:
         dut._id(f"{name}__valid", extended=False).value = 0
     for name in ("spikes", "counts", "readback"):
         dut._id(f"{name}__ready", extended=False).value = 0
+    expected = golden_session(core, weights, theta, samples)
+    corrupt = os.environ.get(ENV_CORRUPT)      # harness checks: the comparison must fail
+    if corrupt == "weight":
+        expected.weights[0, 0] ^= 1
+    elif corrupt == "count":
+        expected.counts[0][0] += 1
+    report = os.environ.get(ENV_REPORT)
+    progress = os.environ.get(ENV_PROGRESS)
+
+    def write_report(got: SessionResult, difference: str | None) -> None:
+        if report:
+            Path(report).write_text(json.dumps({
+                "difference": difference,
+                "samples": len(got.counts),
+                "spikes": int(sum(len(s) for s in got.spikes)),
+                "cycles_measured": [int(c) for cs in got.cycles for c in cs],
+                "cycles_predicted": [int(c) for cs in expected.cycles[:len(got.cycles)]
+                                     for c in cs],
+                "counts": [[int(c) for c in cs] for cs in got.counts],
+            }))
+
+    def check_sample(n: int, got: SessionResult) -> None:
+        """Stop at the first sample that differs; report progress."""
+        difference = compare_sample(got, expected, n, cycles=stall == 0)
+        if progress:
+            Path(progress).write_text(f"{n + 1} {len(samples)}\n")
+        if difference:
+            write_report(got, difference)
+            raise AssertionError(difference)
+
     await start_clock(dut)
     await reset(dut)
     got = await drive(CocotbIO(dut, layouts), core, weights, theta, samples, stall=stall,
-                      seed=7)
-    expected = golden_session(core, weights, theta, samples)
-    if os.environ.get(ENV_CORRUPT) == "1":      # harness check: the comparison must fail
-        expected.weights[0, 0] ^= 1
+                      seed=7, on_sample=check_sample)
     difference = compare(core, got, expected, cycles=stall == 0)
-    report = os.environ.get(ENV_REPORT)
-    if report:
-        Path(report).write_text(json.dumps({
-            "difference": difference,
-            "samples": len(samples),
-            "spikes": int(sum(len(s) for s in got.spikes)),
-            "cycles_measured": [int(c) for cs in got.cycles for c in cs],
-            "cycles_predicted": [int(c) for cs in expected.cycles for c in cs],
-            "counts": [[int(c) for c in cs] for cs in got.counts],
-        }))
+    write_report(got, difference)
     assert difference is None, difference
     dut._log.info("%d samples, %d spikes, %d timesteps: all equal to the golden model",
                   len(samples), sum(len(s) for s in got.spikes),

@@ -73,10 +73,21 @@ def test_trained_weights_give_golden_predictions(small_config: Path, tmp_path: P
 def test_cosim_learning_mismatch_exits_1(small_config: Path) -> None:
     """A difference (here: the harness flips one expected weight) is reported, exit 1."""
     proc = run_cli("cosim", str(small_config), "--simulator", "icarus", "--samples", "2",
-                   "--learn", env={"SPIKEFORGE_CORRUPT": "1"})
+                   "--learn", env={"SPIKEFORGE_CORRUPT": "weight"})
     assert proc.returncode == 1, proc.stderr
     assert "MISMATCH: weight from input 0 to neuron 0" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.sim
+def test_cosim_stops_at_first_differing_sample(small_config: Path) -> None:
+    """A difference in sample 0 ends the session there: the later samples never run."""
+    proc = run_cli("cosim", str(small_config), "--simulator", "icarus", "--samples", "5",
+                   "--json", env={"SPIKEFORGE_CORRUPT": "count"})
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["difference"].startswith("sample 0: count of neuron 0: RTL ")
+    assert summary["samples"] == 1 and not summary["matched"]
 
 
 @pytest.mark.parametrize("args, message", [
