@@ -27,7 +27,11 @@ from ..config import CoreConfig
 from ..golden.network import initial_weights
 from .core_session import Sample
 
-__all__ = ["CosimResult", "session_samples", "run"]
+__all__ = ["CosimError", "CosimResult", "session_samples", "run"]
+
+
+class CosimError(RuntimeError):
+    """The co-simulation ended without a verdict (build failure, simulator crash)."""
 
 
 
@@ -97,9 +101,10 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     from ..hdl.core import SnnCore
     from ..hdl.verilog import to_verilog
     from .pe_testbench import ENV_CORE
-    from .runner import SimFailure, run_cocotb
+    from .runner import SimFailure, find_simulator, run_cocotb
     from .tb_core import ENV_PROGRESS, ENV_REPORT, ENV_SESSION, TOPLEVEL, write_session
 
+    find_simulator(simulator)              # a missing simulator fails before any work
     weights = initial_weights(core) if weights is None else np.asarray(weights)
     theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
     text = to_verilog(SnnCore(core), TOPLEVEL)
@@ -133,8 +138,8 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
         done.set()
         watcher.join()
     if not report_path.exists():
-        raise RuntimeError(f"the co-simulation produced no report; see {build_dir}/sim.log "
-                           f"and {build_dir}/build.log")
+        raise CosimError(f"the co-simulation produced no report; see {build_dir}/sim.log "
+                         f"and {build_dir}/build.log")
     report = json.loads(report_path.read_text())
     difference = report.get("difference")
     return CosimResult(passed and difference is None, difference, report, simulator)

@@ -251,12 +251,19 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     if args.weights:
         loaded = load_weights(args.weights, core)
         weights, theta = loaded["weights"], loaded["theta"]
+    from .sim.runner import SimulatorNotFoundError
+
     try:
         samples = cosim.session_samples(core, args.samples, args.learn)
         result = cosim.run(core, samples, args.simulator, repo_root() / "build" / "cosim",
                            weights, theta, waves=args.waves)
     except ValueError as exc:
         raise UserError(f"{config.source}: {exc}") from None
+    except SimulatorNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    except cosim.CosimError as exc:
+        print(f"spikeforge: error: {exc}", file=sys.stderr)
+        return 1
     summary = result.summary()
     if args.json:
         _print_json(summary)

@@ -113,6 +113,15 @@ def test_cosim_direct_input(small_config: Path, tmp_path: Path) -> None:
     assert summary["matched"] and summary["spikes"] > 0
 
 
+def test_cosim_without_the_simulator(small_config: Path) -> None:
+    """A simulator missing from PATH is one line naming it and how to install it."""
+    proc = run_cli("cosim", str(small_config), "--simulator", "icarus",
+                   env={"PATH": "/nonexistent"})
+    assert proc.returncode == 2
+    assert "Icarus Verilog not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_random_pixels_for_other_input_counts() -> None:
     """A config matching no bundled dataset gets seeded random pixels in range."""
     core = load_config("digits").core.replace(n_inputs=20, n_neurons=4, n_pe=2)
