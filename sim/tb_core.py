@@ -81,14 +81,23 @@ class CocotbIO(CoreIO):
     def __init__(self, dut: Any, layouts: dict[str, Any]) -> None:
         self.dut = dut
         self.layouts = layouts
+        self._handles: dict[tuple[str, str | None], Any] = {}
+        self._written: dict[tuple[str, str | None], int] = {}
 
     def _handle(self, port: str, field: str | None) -> Any:
-        return getattr(self.dut, port if field is None else f"{port}__{field}")
+        key = (port, field)
+        if key not in self._handles:
+            self._handles[key] = getattr(self.dut, port if field is None
+                                         else f"{port}__{field}")
+        return self._handles[key]
 
     def set(self, port: str, field: str | None, value: Any) -> None:
         if isinstance(value, dict):
             value = self.layouts[port].const(value).as_bits()
-        self._handle(port, field).value = int(value)
+        value = int(value)
+        if self._written.get((port, field)) != value:   # inputs hold their value
+            self._handle(port, field).value = value
+            self._written[(port, field)] = value
 
     async def settle(self) -> None:
         await ReadOnly()
