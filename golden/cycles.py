@@ -3,7 +3,8 @@ sample, predicted exactly from a sample's spikes.
 
 This module is the timing contract of the core, as ``docs/numerics.md`` is its arithmetic
 contract: the pipeline latencies of the processing elements and the depth of each pass are
-defined here, the RTL asserts at elaboration that its units have these latencies, and tests
+defined here, the processing elements report these latencies (their Amaranth-simulator tests
+measure them), and tests
 compare :func:`sample_cycles` with the cycles the RTL takes.
 
 The encode pass of timestep ``t + 1`` runs while the neuron and learn passes of ``t`` do.
@@ -53,6 +54,7 @@ __all__ = [
     "quotient_bits",
     "TimestepWork",
     "SampleCycles",
+    "learned_words",
     "encode_cycles",
     "main_cycles",
     "timestep_cycles",
@@ -120,6 +122,19 @@ class TimestepWork:
     update: bool
 
 
+def learned_words(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
+    """Weight words the learn pass reads, updates and writes in a timestep: each row with a
+    pre event at the words with a post event or a live trace, each other row (when some
+    word has a post event) at the words with a post event; 0 without learning or off an
+    update timestep."""
+    if not (learn and core.stdp.learn and work.update):
+        return 0
+    words = work.pre_rows * work.learn_words
+    if work.post_words:
+        words += (core.n_inputs - work.pre_rows) * work.post_words
+    return words
+
+
 def encode_cycles(core: CoreConfig) -> int:
     """Cycles of the encode pass (``E``): one input per cycle, then its drain (with direct
     input, one more to take the timestep's raster word)."""
@@ -134,11 +149,9 @@ def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
     W = core.n_neurons // core.n_pe
     cycles = W * max(work.active, 1) + depth["neurons"]
     cycles += 1
-    if learn and work.update and (work.post_words or (work.pre_rows and work.learn_words)):
-        cycles += work.pre_rows * work.learn_words
-        if work.post_words:
-            cycles += (core.n_inputs - work.pre_rows) * work.post_words
-        cycles += depth["learn"]
+    learned = learned_words(core, work, learn)
+    if learned:
+        cycles += learned + depth["learn"]
     return cycles + 1
 
 
@@ -222,9 +235,4 @@ def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
     weight words, one neuron-update pass and the learning pass, spread over the lanes
     (``(A * W + W + learned words) `` cycles, each word ``n_pe`` synapses wide)."""
     W = core.n_neurons // core.n_pe
-    learned = 0
-    if learn and core.stdp.learn and work.update:
-        learned = work.pre_rows * work.learn_words
-        if work.post_words:
-            learned += (core.n_inputs - work.pre_rows) * work.post_words
-    return float(work.active * W + W + learned)
+    return float(work.active * W + W + learned_words(core, work, learn))

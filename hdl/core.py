@@ -41,12 +41,11 @@ After the last timestep: with learning, the **normalization** pass (per word: co
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from ..config import ROUNDING_RAND_BITS, CoreConfig, bits_for
 from ..golden.cycles import (
@@ -61,7 +60,7 @@ from ..golden.cycles import (
 from ..golden.lfsr import STREAM_INPUT, STREAM_NEURON, base_states
 from .encoder import RateEncoder
 from .lfsr import LFSR, STATE_BITS
-from .lif import LIFNeuronUnit
+from .lif import LIFNeuronUnit, lif_output_layout
 from .stdp import StdpUnit
 from .trace import TraceUnit
 
@@ -73,11 +72,6 @@ __all__ = [
     "neuron_layout",
     "SnnCore",
 ]
-
-
-def _index_bits(count: int) -> int:
-    """Unsigned width of an index ``0 .. count - 1`` (at least 1 bit)."""
-    return max(1, ceil_log2(count))
 
 
 def command_layout(core: CoreConfig) -> data.StructLayout:
@@ -99,7 +93,7 @@ def spike_layout(core: CoreConfig) -> data.StructLayout:
     words = core.n_neurons // core.n_pe
     return data.StructLayout({
         "timestep": unsigned(core.derived.timestep_bits),
-        "word": unsigned(_index_bits(words)),
+        "word": unsigned(bits_for(words - 1)),
         "mask": unsigned(core.n_pe),
     })
 
@@ -111,7 +105,7 @@ def count_layout(core: CoreConfig) -> data.StructLayout:
     ``derived.count_bits``; ``last`` 1 bit on the last neuron of the sample.
     """
     return data.StructLayout({
-        "neuron": unsigned(_index_bits(core.n_neurons)),
+        "neuron": unsigned(bits_for(core.n_neurons - 1)),
         "count": unsigned(core.derived.count_bits),
         "last": 1,
     })
@@ -129,7 +123,7 @@ def access_layout(core: CoreConfig) -> data.StructLayout:
     return data.StructLayout({
         "write": 1,
         "theta": 1,
-        "addr": unsigned(_index_bits(core.n_inputs * words)),
+        "addr": unsigned(bits_for(core.n_inputs * words - 1)),
         "data": unsigned(_access_bits(core)),
     })
 
@@ -139,13 +133,12 @@ def _access_bits(core: CoreConfig) -> int:
 
 
 def neuron_layout(core: CoreConfig) -> data.StructLayout:
-    """State of one neuron lane in the neuron-word memory (fields LSB first)."""
+    """State of one neuron lane in the neuron-word memory (fields LSB first): the LIF unit's
+    output (``lif_output_layout``: membrane, refractory count, threshold, spike) and what
+    the core keeps beside it."""
     d = core.derived
     return data.StructLayout({
-        "v": signed(core.widths.membrane),
-        "refractory": unsigned(d.refractory_bits),
-        "theta": unsigned(core.widths.theta),
-        "spike": 1,
+        **{name: field.shape for name, field in lif_output_layout(core)},
         "post_seen": 1,                 # a spike since the last STDP update (update_every)
         "count": unsigned(d.count_bits),
         "x_post": unsigned(core.widths.trace),
@@ -261,23 +254,23 @@ class SnnCore(wiring.Component):
         m.submodules.x_pre_mem = x_pre_mem = Memory(
             shape=unsigned(core.widths.trace), depth=2 * N_in, init=[])
         m.submodules.rows = rows = Memory(
-            shape=unsigned(_index_bits(N_in)), depth=2 * N_in, init=[])
+            shape=unsigned(bits_for(N_in - 1)), depth=2 * N_in, init=[])
         interval = st.update_every > 1
         if interval:
             # STDP every U timesteps: inputs with a spike since the last update, and the
             # row list the learn pass walks (those inputs first)
             m.submodules.pre_seen = pre_seen = Memory(shape=1, depth=2 * N_in, init=[])
             m.submodules.learn_rows = learn_rows = Memory(
-                shape=unsigned(_index_bits(N_in)), depth=2 * N_in, init=[])
+                shape=unsigned(bits_for(N_in - 1)), depth=2 * N_in, init=[])
         m.submodules.neurons = neurons = Memory(shape=neuron_word, depth=W, init=[])
         neuron_bases = base_states(core.seed, STREAM_NEURON, core.n_neurons)
         m.submodules.neuron_base = neuron_base = Memory(
             shape=data.ArrayLayout(unsigned(STATE_BITS), P), depth=W,
             init=[[int(neuron_bases[k * P + p]) for p in range(P)] for k in range(W)])
         m.submodules.post_words = post_words = Memory(
-            shape=unsigned(_index_bits(W)), depth=W, init=[])
+            shape=unsigned(bits_for(W - 1)), depth=W, init=[])
         m.submodules.learn_words = learn_words = Memory(
-            shape=unsigned(_index_bits(W)), depth=W, init=[])
+            shape=unsigned(bits_for(W - 1)), depth=W, init=[])
 
         w_rd, w_wr = weights.read_port(), weights.write_port()
         pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
@@ -312,19 +305,15 @@ class SnnCore(wiring.Component):
         units = [encoder, pre_trace, *lif, *post_trace, *neuron_gen, *stdp]
         for unit in units:
             m.d.comb += unit.o.ready.eq(1)
-        assert (encoder.latency, pre_trace.latency, lif[0].latency, neuron_gen[0].latency,
-                post_trace[0].latency) == (ENCODER_LATENCY, TRACE_LATENCY, LIF_LATENCY,
-                                           LFSR_LATENCY, TRACE_LATENCY)
-        assert not stdp or stdp[0].latency == stdp_latency(core)
 
         # -- sample and timestep registers ----------------------------------------------------
         key = Signal(unsigned(STATE_BITS))
         learn = Signal()                       # learning on for this sample
-        timestep = Signal(_index_bits(T))
+        timestep = Signal(d.timestep_bits)
         first = Signal()                       # timestep 0: read reset values, reseed
         m.d.comb += first.eq(timestep == 0)
         U = st.update_every
-        phase = Signal(_index_bits(U))         # timestep mod update_every
+        phase = Signal(bits_for(U - 1))         # timestep mod update_every
         update_step = Signal()                 # STDP applies at the end of this timestep
         m.d.comb += update_step.eq((phase == U - 1) | (timestep == T - 1))
         step_bank = Signal()                   # bank of the per-input state of `timestep`
@@ -365,7 +354,7 @@ class SnnCore(wiring.Component):
         enc_phase = Signal.like(phase)
         enc_first = Signal()
         enc_bank = Signal()
-        enc_j = Signal(_index_bits(N_in))
+        enc_j = Signal(bits_for(N_in - 1))
         m.d.comb += [enc_first.eq(enc_t == 0), enc_bank.eq(enc_t[0])]
         direct = core.encoder.kind == "direct"
         raster_word = Signal(N_in)             # direct input: this timestep's input spikes
@@ -479,8 +468,8 @@ class SnnCore(wiring.Component):
         # LIF and generator lanes in; n5: LIF out, trace lanes in; n7: trace out, write
         # the neuron word, queue its spikes, extend the word lists.
         nrn_issue = Signal()
-        nrn_k = Signal(_index_bits(W))
-        nrn_a = Signal(_index_bits(N_in))
+        nrn_k = Signal(bits_for(W - 1))
+        nrn_a = Signal(bits_for(N_in - 1))
         nrn_last = Signal()                    # last accumulation token of word k
         m.d.comb += nrn_last.eq((active == 0) | (nrn_a == active - 1))
         n1_valid = _delay_valid(m, nrn_issue, 1, "n1_valid")
@@ -491,7 +480,7 @@ class SnnCore(wiring.Component):
         n2_first = _delay(m, n1_first, 1, "n2_first")
         n2_last = _delay(m, n1_last, 1, "n2_last")
         n2_k = _delay(m, n1_k, 1, "n2_k")
-        n1_addr = Signal(_index_bits(N_in * W))
+        n1_addr = Signal(bits_for(N_in * W - 1))
         m.d.comb += n1_addr.eq(rows_rd.data * W + n1_k)
 
         current_word = data.ArrayLayout(unsigned(d.current_bits), P)
@@ -590,8 +579,8 @@ class SnnCore(wiring.Component):
         # l0: read row slot r and word-list entry w; l1: read the weight word, the input's
         # trace and state, the neuron word; l2: STDP lanes in; l2 + latency: write back.
         lrn_issue = Signal()
-        lrn_r = Signal(_index_bits(N_in))
-        lrn_w = Signal(_index_bits(W))
+        lrn_r = Signal(bits_for(N_in - 1))
+        lrn_w = Signal(bits_for(W - 1))
         lrn_pre = Signal()
         m.d.comb += lrn_pre.eq(lrn_r < pre_rows)
         lrn_row_words = Signal(range(W + 1))
@@ -600,9 +589,9 @@ class SnnCore(wiring.Component):
         m.d.comb += lrn_rows.eq(Mux(n_post != 0, N_in, pre_rows))
         l1_valid = _delay_valid(m, lrn_issue, 1, "l1_valid")
         l1_pre = _delay(m, lrn_pre, 1, "l1_pre")
-        l1_k = Signal(_index_bits(W))
+        l1_k = Signal(bits_for(W - 1))
         m.d.comb += l1_k.eq(Mux(l1_pre, lw_rd.data, pw_rd.data))
-        l1_addr = Signal(_index_bits(N_in * W))
+        l1_addr = Signal(bits_for(N_in * W - 1))
         m.d.comb += l1_addr.eq(lrows_rd.data * W + l1_k)
         l2_valid = _delay_valid(m, l1_valid, 1, "l2_valid")
         l2_pre = _delay(m, l1_pre, 1, "l2_pre")
@@ -633,9 +622,9 @@ class SnnCore(wiring.Component):
         numerator = st.norm << frac
         q_bits = quotient_bits(core)
         nrm_issue = Signal()
-        nrm_j = Signal(_index_bits(N_in))
-        nrm_k = Signal(_index_bits(W))
-        nrm_addr = Signal(_index_bits(N_in * W))
+        nrm_j = Signal(bits_for(N_in - 1))
+        nrm_k = Signal(bits_for(W - 1))
+        nrm_addr = Signal(bits_for(N_in * W - 1))
         m.d.comb += nrm_addr.eq(nrm_j * W + nrm_k)
         scaling = Signal()                       # rescaling (else summing)
         q1_valid = _delay_valid(m, nrm_issue, 1, "q1_valid")
@@ -644,7 +633,7 @@ class SnnCore(wiring.Component):
         column = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits), P))
         remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), P))
         scale = Signal(data.ArrayLayout(unsigned(q_bits), P))
-        bit = Signal(_index_bits(q_bits))           # numerator bit brought down, MSB first
+        bit = Signal(bits_for(q_bits - 1))           # numerator bit brought down, MSB first
         numerator_bit = Const(numerator, unsigned(q_bits)).bit_select(bit, 1)
         rescaled = Signal(weight_word)
         for p in range(P):
@@ -685,8 +674,8 @@ class SnnCore(wiring.Component):
         # =========================================================================================
         # Counts out: neuron word k read once, its P counts sent one per cycle.
         counting = Signal()
-        cnt_k = Signal(_index_bits(W))
-        cnt_p = Signal(_index_bits(P))
+        cnt_k = Signal(bits_for(W - 1))
+        cnt_p = Signal(bits_for(P - 1))
         m.d.comb += [
             self.counts.payload.neuron.eq(cnt_k * P + cnt_p),
             self.counts.payload.count.eq(Array(nrn_rd.data[p].count for p in range(P))[cnt_p]),
@@ -696,7 +685,7 @@ class SnnCore(wiring.Component):
         # =========================================================================================
         # Memory ports shared by the passes, selected by the pipeline stage that is busy
         # (passes never overlap).
-        load_j = Signal(_index_bits(N_in))
+        load_j = Signal(bits_for(N_in - 1))
         if not direct:
             m.d.comb += [pix_wr.addr.eq(load_j), pix_wr.data.eq(self.pixels.payload)]
         if interval:

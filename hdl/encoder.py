@@ -12,11 +12,12 @@ rounding draw the core passes on to the STDP unit.
 from __future__ import annotations
 
 from amaranth import Const, Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from ..config import ENCODER_RAND_BITS, ROUNDING_RAND_BITS, CoreConfig
+from ..golden.cycles import ENCODER_LATENCY
 from .lfsr import STATE_BITS, generator_stages
+from .unit import StreamUnit
 
 __all__ = ["encoder_input_layout", "encoder_output_layout", "RateEncoder"]
 
@@ -52,7 +53,7 @@ def encoder_output_layout(core: CoreConfig) -> data.StructLayout:
     })
 
 
-class RateEncoder(wiring.Component):
+class RateEncoder(StreamUnit):
     """Pipelined Bernoulli rate encoder with its xorshift32 generator step, one token per
     clock cycle.
 
@@ -95,18 +96,7 @@ class RateEncoder(wiring.Component):
     """
 
     def __init__(self, core: CoreConfig) -> None:
-        if not isinstance(core, CoreConfig):
-            raise TypeError(f"core must be a CoreConfig, not {core!r}")
-        self._core = core
-        super().__init__({
-            "i": In(stream.Signature(encoder_input_layout(core))),
-            "o": Out(stream.Signature(encoder_output_layout(core))),
-        })
-
-    @property
-    def core(self) -> CoreConfig:
-        """The configuration the unit was built for."""
-        return self._core
+        super().__init__(core, encoder_input_layout, encoder_output_layout)
 
     @property
     def latency(self) -> int:
@@ -115,7 +105,7 @@ class RateEncoder(wiring.Component):
         A token accepted on the rising edge that ends cycle ``c`` is on ``o`` with
         ``o.valid`` during cycle ``c + latency``.
         """
-        return 3
+        return ENCODER_LATENCY
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -125,11 +115,7 @@ class RateEncoder(wiring.Component):
         token = self.i.payload
 
         # Global stall: the whole pipeline moves one step when the output can move.
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        advance = self.advance(m)
 
         # -- Stage 1: spread the sample key; spike threshold of the pixel (both multiplies) --
         rate = Signal(unsigned(pixel_bits + d.rate_mult_bits))  # pixel * rate_mult, exact

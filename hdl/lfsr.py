@@ -27,11 +27,12 @@ builds both stages for ``LFSR`` and ``RateEncoder``.
 from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Mux, Signal, Value, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from ..config import ENCODER_RAND_BITS, ROUNDING_RAND_BITS, CoreConfig
+from ..golden.cycles import LFSR_LATENCY
 from ..golden.lfsr import KEY_MULTIPLIER, XORSHIFT_SHIFTS
+from .unit import StreamUnit
 
 __all__ = [
     "STATE_BITS",
@@ -220,7 +221,7 @@ def lfsr_output_layout(core: CoreConfig) -> data.StructLayout:
     return data.StructLayout({"state": unsigned(STATE_BITS)})
 
 
-class LFSR(wiring.Component):
+class LFSR(StreamUnit):
     """Pipelined xorshift32 generator step with per-sample reseed, one token per clock cycle.
 
     For each input token the unit emits ``step(restart(state, key) if reseed else state)``
@@ -254,18 +255,7 @@ class LFSR(wiring.Component):
     """
 
     def __init__(self, core: CoreConfig) -> None:
-        if not isinstance(core, CoreConfig):
-            raise TypeError(f"core must be a CoreConfig, not {core!r}")
-        self._core = core
-        super().__init__({
-            "i": In(stream.Signature(lfsr_input_layout(core))),
-            "o": Out(stream.Signature(lfsr_output_layout(core))),
-        })
-
-    @property
-    def core(self) -> CoreConfig:
-        """The configuration the unit was built for."""
-        return self._core
+        super().__init__(core, lfsr_input_layout, lfsr_output_layout)
 
     @property
     def latency(self) -> int:
@@ -274,18 +264,14 @@ class LFSR(wiring.Component):
         A token accepted on the rising edge that ends cycle ``c`` is on ``o`` with
         ``o.valid`` during cycle ``c + latency``.
         """
-        return 2
+        return LFSR_LATENCY
 
     def elaborate(self, platform) -> Module:
         m = Module()
         generator = self.i.payload
 
         # Global stall: the whole pipeline moves one step when the output can move.
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        advance = self.advance(m)
 
         # -- Stage 1: spread the sample key (the multiply, registered) -----------------------
         # -- Stage 2: start state (on reseed) and one xorshift32 step; the output register ----

@@ -10,10 +10,11 @@ learning) by ``adapt_threshold`` with ``IntegerArithmetic``.
 from __future__ import annotations
 
 from amaranth import Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from ..config import CoreConfig
+from ..golden.cycles import LIF_LATENCY
+from .unit import StreamUnit
 
 __all__ = ["lif_input_layout", "lif_output_layout", "LIFNeuronUnit"]
 
@@ -70,7 +71,7 @@ def _saturate(value, lo: int, hi: int):
     return Mux(value < lo, lo, upper)
 
 
-class LIFNeuronUnit(wiring.Component):
+class LIFNeuronUnit(StreamUnit):
     """Pipelined LIF neuron update with adaptive threshold, one token per clock cycle.
 
     For each input token the unit computes, as ``docs/numerics.md`` steps 5 and 6:
@@ -110,18 +111,7 @@ class LIFNeuronUnit(wiring.Component):
     """
 
     def __init__(self, core: CoreConfig) -> None:
-        if not isinstance(core, CoreConfig):
-            raise TypeError(f"core must be a CoreConfig, not {core!r}")
-        self._core = core
-        super().__init__({
-            "i": In(stream.Signature(lif_input_layout(core))),
-            "o": Out(stream.Signature(lif_output_layout(core))),
-        })
-
-    @property
-    def core(self) -> CoreConfig:
-        """The configuration the unit was built for."""
-        return self._core
+        super().__init__(core, lif_input_layout, lif_output_layout)
 
     @property
     def latency(self) -> int:
@@ -130,7 +120,7 @@ class LIFNeuronUnit(wiring.Component):
         A token accepted on the rising edge that ends cycle ``c`` (``i.valid & i.ready``
         during cycle ``c``) is on ``o`` with ``o.valid`` during cycle ``c + latency``.
         """
-        return 3
+        return LIF_LATENCY
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -141,11 +131,7 @@ class LIFNeuronUnit(wiring.Component):
         neuron = self.i.payload
 
         # Global stall: the whole pipeline moves one step when the output can move.
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        advance = self.advance(m)
 
         # -- Stage 1: leak of the distance from rest, net drive, threshold, theta decay ------
         distance = Signal(signed(membrane + 1))  # v - v_rest, exact

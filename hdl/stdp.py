@@ -10,10 +10,11 @@ business.  The arithmetic is step 8 of ``docs/numerics.md``, bit for bit as
 from __future__ import annotations
 
 from amaranth import Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from ..config import ROUNDING_RAND_BITS, CoreConfig, bits_for
+from ..golden.cycles import stdp_latency
+from .unit import StreamUnit
 
 __all__ = ["stdp_input_layout", "stdp_output_layout", "StdpUnit"]
 
@@ -50,7 +51,7 @@ def _constant(value: int) -> Const:
     return Const(value, unsigned(bits_for(value)))
 
 
-class StdpUnit(wiring.Component):
+class StdpUnit(StreamUnit):
     """Pipelined trace-based pair STDP with clipping, one synapse per clock cycle.
 
     For each input token the unit computes, as ``docs/numerics.md`` step 8::
@@ -98,18 +99,7 @@ class StdpUnit(wiring.Component):
     """
 
     def __init__(self, core: CoreConfig) -> None:
-        if not isinstance(core, CoreConfig):
-            raise TypeError(f"core must be a CoreConfig, not {core!r}")
-        self._core = core
-        super().__init__({
-            "i": In(stream.Signature(stdp_input_layout(core))),
-            "o": Out(stream.Signature(stdp_output_layout(core))),
-        })
-
-    @property
-    def core(self) -> CoreConfig:
-        """The configuration the unit was built for."""
-        return self._core
+        super().__init__(core, stdp_input_layout, stdp_output_layout)
 
     @property
     def latency(self) -> int:
@@ -119,7 +109,7 @@ class StdpUnit(wiring.Component):
         A token accepted on the rising edge that ends cycle ``c`` is on ``o`` with
         ``o.valid`` during cycle ``c + latency``.
         """
-        return 4 if self._core.stdp.soft_bound else 3
+        return stdp_latency(self.core)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -133,11 +123,7 @@ class StdpUnit(wiring.Component):
         pre_event = Const(0, 1) if s.potentiation_only else synapse.pre
 
         # Global stall: the whole pipeline moves one step when the output can move.
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        advance = self.advance(m)
 
         # -- Stage 1: trace times learning rate; soft-bound factor; rounding offset ----------
         pot_product = synapse.x_pre * _constant(s.eta_post)

@@ -9,10 +9,11 @@ bit as ``spikeforge.golden.stdp.trace_step`` with ``IntegerArithmetic``.
 from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from ..config import CoreConfig
+from ..golden.cycles import TRACE_LATENCY
+from .unit import StreamUnit
 
 __all__ = ["TRACE_KINDS", "trace_input_layout", "trace_output_layout", "TraceUnit"]
 
@@ -35,7 +36,7 @@ def trace_output_layout(core: CoreConfig) -> data.StructLayout:
     return data.StructLayout({"x": unsigned(core.widths.trace)})
 
 
-class TraceUnit(wiring.Component):
+class TraceUnit(StreamUnit):
     """Pipelined trace update (decay toward zero, then bump on a spike), one token per cycle.
 
     For each input token the unit computes, as ``docs/numerics.md`` step 7:
@@ -69,21 +70,10 @@ class TraceUnit(wiring.Component):
     """
 
     def __init__(self, core: CoreConfig, kind: str) -> None:
-        if not isinstance(core, CoreConfig):
-            raise TypeError(f"core must be a CoreConfig, not {core!r}")
+        super().__init__(core, trace_input_layout, trace_output_layout)
         if kind not in TRACE_KINDS:
             raise ValueError(f"kind must be one of {TRACE_KINDS}, not {kind!r}")
-        self._core = core
         self._kind = kind
-        super().__init__({
-            "i": In(stream.Signature(trace_input_layout(core))),
-            "o": Out(stream.Signature(trace_output_layout(core))),
-        })
-
-    @property
-    def core(self) -> CoreConfig:
-        """The configuration the unit was built for."""
-        return self._core
 
     @property
     def kind(self) -> str:
@@ -104,7 +94,7 @@ class TraceUnit(wiring.Component):
         A token accepted on the rising edge that ends cycle ``c`` is on ``o`` with
         ``o.valid`` during cycle ``c + latency``.
         """
-        return 2
+        return TRACE_LATENCY
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -115,11 +105,7 @@ class TraceUnit(wiring.Component):
         trace = self.i.payload
 
         # Global stall: the whole pipeline moves one step when the output can move.
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        advance = self.advance(m)
 
         # -- Stage 1: decay toward zero ------------------------------------------------------
         # x + (2**k - 1) is exact (one bit wider than the wider operand); the decrement

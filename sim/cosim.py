@@ -98,23 +98,18 @@ def session_samples(core: CoreConfig, count: int, learn: bool,
 def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Path,
         weights: Any = None, theta: Any = None, waves: bool = False) -> CosimResult:
     """Generate, build and co-simulate; returns the testbench's verdict and report."""
-    from ..hdl.core import SnnCore
-    from ..hdl.verilog import to_verilog
-    from .pe_testbench import ENV_CORE
     from .runner import SimFailure, find_simulator, run_cocotb
-    from .tb_core import ENV_PROGRESS, ENV_REPORT, ENV_SESSION, TOPLEVEL, write_session
+    from .tb_core import ENV_PROGRESS, ENV_REPORT, TOPLEVEL, session_inputs
 
     find_simulator(simulator)              # a missing simulator fails before any work
     weights = initial_weights(core) if weights is None else np.asarray(weights)
     theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
-    text = to_verilog(SnnCore(core), TOPLEVEL)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    # one build per configuration (the runner rebuilds when the Verilog changes)
+    digest = hashlib.sha256(core.to_json().encode()).hexdigest()[:12]
     build_dir = build_root / f"{TOPLEVEL}-{simulator}-{digest}"
     work = build_root / f"session-{simulator}-{digest}"
     work.mkdir(parents=True, exist_ok=True)
-    source = work / f"{TOPLEVEL}.v"
-    source.write_text(text)
-    session = write_session(work / "session.npz", weights, theta, samples)
+    source, env = session_inputs(core, weights, theta, samples, work)
     report_path = work / "report.json"
     report_path.unlink(missing_ok=True)
     progress_path = work / "progress"
@@ -128,8 +123,7 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     try:
         run_cocotb(toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
                    simulator=simulator, build_dir=build_dir, waves=waves,
-                   extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session),
-                              ENV_REPORT: str(report_path),
+                   extra_env={**env, ENV_REPORT: str(report_path),
                               ENV_PROGRESS: str(progress_path)})
         passed = True
     except SimFailure:

@@ -44,7 +44,8 @@ from .core_session import (
 )
 from .streams import reset, start_clock, unpack
 
-__all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "ENV_REPORT", "write_session",
+__all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "ENV_REPORT",
+           "session_inputs", "write_session",
            "read_session", "CocotbIO"]
 
 TOPLEVEL = "snn_core"
@@ -64,6 +65,20 @@ def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -
              keys=np.array([s.key for s in samples], dtype=np.int64),
              learn=np.array([s.learn for s in samples], dtype=bool))
     return path
+
+
+def session_inputs(core: CoreConfig, weights: Any, theta: Any, samples: list[Sample],
+                   work: Path) -> tuple[Path, dict[str, str]]:
+    """Write the core's Verilog (``<work>/snn_core.v``) and the session into ``work``;
+    returns the source and the testbench's environment, for ``run_cocotb``."""
+    from ..hdl.core import SnnCore
+    from ..hdl.verilog import to_verilog
+    from .pe_testbench import ENV_CORE
+
+    source = work / f"{TOPLEVEL}.v"
+    source.write_text(to_verilog(SnnCore(core), TOPLEVEL))
+    session = write_session(work / "session.npz", weights, theta, samples)
+    return source, {ENV_CORE: core.to_json(), ENV_SESSION: str(session)}
 
 
 def read_session(path: str | Path) -> tuple[Any, Any, list[Sample]]:

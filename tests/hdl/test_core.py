@@ -9,7 +9,6 @@ import pytest
 
 from spikeforge.config import CoreConfig, load_config
 from spikeforge.golden.network import initial_weights
-from spikeforge.hdl.core import SnnCore
 from spikeforge.sim.core_session import (
     Sample,
     SessionResult,
@@ -184,24 +183,13 @@ SLOW_SIM_CASES = {
 
 
 def _core_cocotb(label: str, cases, run_sim, tmp_path) -> None:
-    from spikeforge.hdl.verilog import to_verilog
-    from spikeforge.sim.pe_testbench import ENV_CORE
-    from spikeforge.sim.tb_core import (
-        COCOTB_TESTS,
-        ENV_SESSION,
-        ENV_STALL,
-        TOPLEVEL,
-        write_session,
-    )
+    from spikeforge.sim.tb_core import COCOTB_TESTS, ENV_STALL, TOPLEVEL, session_inputs
 
     core, stall, n_learn, n_infer = cases[label]
     weights, theta, samples = _session(core, n_learn, n_infer)
-    source = tmp_path / f"{TOPLEVEL}.v"
-    source.write_text(to_verilog(SnnCore(core), TOPLEVEL))
-    session = write_session(tmp_path / "session.npz", weights, theta, samples)
+    source, env = session_inputs(core, weights, theta, samples, tmp_path)
     result = run_sim(toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
-                     extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session),
-                                ENV_STALL: str(stall)})
+                     extra_env={**env, ENV_STALL: str(stall)})
     assert result.passed and result.tests == COCOTB_TESTS
 
 
@@ -228,26 +216,21 @@ def test_core_soak_digits(tmp_path, request) -> None:
     the golden model.  Verilator only: the same session under Icarus takes hours, and the
     quick and full regressions already run the core under both simulators."""
     from spikeforge.golden.datasets import load_digits
-    from spikeforge.hdl.verilog import to_verilog
     from spikeforge.sim import runner
-    from spikeforge.sim.pe_testbench import ENV_CORE
-    from spikeforge.sim.tb_core import ENV_SESSION, TOPLEVEL, write_session
+    from spikeforge.sim.tb_core import TOPLEVEL, session_inputs
 
     core = load_config("digits").core
     images = load_digits(core.encoder.pixel_bits)[0].images[:200]
     samples = [Sample(images[n], key=n, learn=True) for n in range(len(images))]
-    source = tmp_path / f"{TOPLEVEL}.v"
-    source.write_text(to_verilog(SnnCore(core), TOPLEVEL))
-    session = write_session(tmp_path / "session.npz", initial_weights(core),
-                            np.zeros(core.n_neurons, np.int64), samples)
+    source, env = session_inputs(core, initial_weights(core),
+                                 np.zeros(core.n_neurons, np.int64), samples, tmp_path)
     build_dir = runner.build_dir_for(request.node.nodeid,
                                      request.config.rootpath / "build" / "sim")
     test_name = f"{request.node.path.name}::{request.node.originalname}"
     try:
         result = runner.run_cocotb(
             toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
-            simulator="verilator", build_dir=build_dir,
-            extra_env={ENV_CORE: core.to_json(), ENV_SESSION: str(session)})
+            simulator="verilator", build_dir=build_dir, extra_env=env)
     except runner.SimFailure as exc:
         runner.record_result(exc.result, test_name, "digits-200-learning")
         raise
