@@ -13,7 +13,6 @@ Weights are a trained weights file's or the configuration's initial weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import threading
@@ -105,7 +104,7 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     weights = initial_weights(core) if weights is None else np.asarray(weights)
     theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
     # one build per configuration (the runner rebuilds when the Verilog changes)
-    digest = hashlib.sha256(core.to_json().encode()).hexdigest()[:12]
+    digest = core.digest()
     build_dir = build_root / f"{TOPLEVEL}-{simulator}-{digest}"
     work = build_root / f"session-{simulator}-{digest}"
     work.mkdir(parents=True, exist_ok=True)

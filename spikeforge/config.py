@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import tomllib
 import typing
@@ -37,6 +38,8 @@ __all__ = [
     "CoreConfig",
     "DataConfig",
     "ClassifyConfig",
+    "BoardConfig",
+    "BOARD_NAMES",
     "Config",
     "Derived",
     "bits_for",
@@ -356,6 +359,14 @@ class CoreConfig:
         """JSON text of :meth:`to_dict` (how testbenches receive the config)."""
         return json.dumps(self.to_dict())
 
+    def digest(self) -> str:
+        """The configuration's hash: 16 hex digits of the SHA-256 of :meth:`to_json`.
+
+        Names build directories, and a bitstream reports it so that the host refuses to
+        talk to hardware built from another configuration.
+        """
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> CoreConfig:
         """Inverse of :meth:`to_dict`; unknown keys and bad values raise ConfigError."""
@@ -523,13 +534,53 @@ class ClassifyConfig:
         return dataclasses.asdict(self)
 
 
+#: Board names ``spikeforge synth`` / ``bitstream`` / ``board`` accept (``boards/catalog.py``).
+BOARD_NAMES = ("arty_a7_35", "arty_a7_100", "nexys_a7_100", "cmod_a7_35")
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """The board a configuration is built for, and its host link.
+
+    Members
+    -------
+    name : str
+        One of :data:`BOARD_NAMES`; the default target of ``synth`` and ``bitstream``.
+    clock_mhz : int
+        Core clock in MHz.  Where it differs from the board's oscillator an MMCM makes it.
+    baud : int
+        UART host link rate in bit/s (8N1), 9600 .. 3,000,000; at most ``clock_mhz`` MHz / 8
+        so that the receiver sees every bit at least 8 times.
+    """
+
+    name: str = "arty_a7_35"
+    clock_mhz: int = 100
+    baud: int = 115200
+
+    def __post_init__(self) -> None:
+        _check_choice("board.name", self.name, BOARD_NAMES)
+        _check_int("board.clock_mhz", self.clock_mhz, 10, 400)
+        _check_int("board.baud", self.baud, 9600, 3_000_000)
+        if self.baud * 8 > self.clock_mhz * 1_000_000:
+            _fail("board.baud", self.baud,
+                  f"must be at most clock_mhz * 1e6 / 8 = {self.clock_mhz * 125_000}")
+
+    @property
+    def clock_hz(self) -> int:
+        return self.clock_mhz * 1_000_000
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
 class Config:
-    """A configuration file: the core, the dataset it is trained on, the readout."""
+    """A configuration file: the core, the dataset it is trained on, the readout, the board."""
 
     core: CoreConfig = field(default_factory=CoreConfig)
     data: DataConfig = field(default_factory=DataConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    board: BoardConfig = field(default_factory=BoardConfig)
     source: str = field(default="<defaults>", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -537,6 +588,7 @@ class Config:
         out = self.core.to_dict()
         out["data"] = self.data.to_dict()
         out["classify"] = self.classify.to_dict()
+        out["board"] = self.board.to_dict()
         return out
 
     def to_toml(self) -> str:
@@ -553,13 +605,15 @@ class Config:
         raw = dict(raw)
         data_raw = raw.pop("data", {})
         classify_raw = raw.pop("classify", {})
+        board_raw = raw.pop("board", {})
         try:
             core = _build(CoreConfig, raw, "")
             data = _build(DataConfig, data_raw, "data.")
             classify = _build(ClassifyConfig, classify_raw, "classify.")
+            board = _build(BoardConfig, board_raw, "board.")
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-        return cls(core=core, data=data, classify=classify, source=source)
+        return cls(core=core, data=data, classify=classify, board=board, source=source)
 
 
 _TABLES: dict[str, type] = {
