@@ -15,6 +15,12 @@ labelled samples.
 
 Ties in the prediction go to the lowest class.  The readout runs on the host, from the
 spike counts the core reports.
+
+On a board the same readouts run in integers (:func:`vote_table`, :func:`predict_votes`):
+each neuron casts an unsigned ``bits``-bit vote per class, a sample's score per class is
+``sum_i counts[i] * votes[c, i]`` and the prediction its argmax (ties to the lowest class).
+The host loads the votes; the board's answer must equal :func:`predict_votes` exactly, and
+how often it agrees with the float readout is measured, not assumed.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["READOUTS", "class_rates", "assign_labels", "predict", "predict_proportion",
-           "Readout"]
+           "vote_table", "predict_votes", "Readout"]
 
 #: Readout rules, by name.
 READOUTS = ("proportion", "all")
@@ -84,7 +90,53 @@ class Readout:
         self.rates = class_rates(counts, labels, n_classes)
         self.neuron_labels = np.argmax(self.rates, axis=0).astype(np.int64)
 
+    @classmethod
+    def from_rates(cls, rule: str, rates: Array) -> Readout:
+        """The readout fitted earlier, from its class rates (as a weights file stores them)."""
+        rates = np.asarray(rates, dtype=np.float64)
+        if rule not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {rule!r}")
+        readout = cls.__new__(cls)
+        readout.rule, readout.n_classes, readout.rates = rule, rates.shape[0], rates
+        readout.neuron_labels = np.argmax(rates, axis=0).astype(np.int64)
+        return readout
+
     def predict(self, counts: Array) -> Array:
         if self.rule == "all":
             return predict(counts, self.neuron_labels, self.n_classes)
         return predict_proportion(counts, self.rates)
+
+
+def vote_table(rule: str, rates: Array, bits: int) -> Array:
+    """Integer votes ``(n_classes, n_neurons)``, each in ``0 .. 2**bits - 1``, that stand in
+    for readout ``rule`` fitted to class ``rates``.
+
+    - ``proportion``: ``round(share[c, i] * (2**bits - 1))`` (the share of neuron ``i``'s
+      rate that class ``c`` has);
+    - ``all``: a neuron votes for its label only, with ``round((2**bits - 1) * m / n_c)``,
+      ``n_c`` the neurons labelled ``c`` and ``m`` the fewest of any class that has some:
+      the mean count per class, scaled so the smallest class votes full scale.
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    full = (1 << bits) - 1
+    if rule == "proportion":
+        total = rates.sum(axis=0, keepdims=True)
+        share = np.divide(rates, total, out=np.zeros_like(rates), where=total > 0)
+        return np.rint(share * full).astype(np.int64)
+    if rule != "all":
+        raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {rule!r}")
+    n_classes, n_neurons = rates.shape
+    labels = np.argmax(rates, axis=0)
+    sizes = np.bincount(labels, minlength=n_classes)
+    smallest = sizes[sizes > 0].min()
+    votes = np.zeros((n_classes, n_neurons), np.int64)
+    votes[labels, np.arange(n_neurons)] = np.rint(full * smallest / sizes[labels])
+    return votes
+
+
+def predict_votes(counts: Array, votes: Array) -> Array:
+    """Predicted class of every sample (``int64``): ``argmax_c sum_i counts[i] * votes[c, i]``,
+    ties to the lowest class, in exact integers (what the board computes)."""
+    counts = np.atleast_2d(np.asarray(counts, dtype=np.int64))
+    scores = counts @ np.asarray(votes, dtype=np.int64).T
+    return np.argmax(scores, axis=1).astype(np.int64)

@@ -523,12 +523,20 @@ class ClassifyConfig:
         Diehl & Cook's proportion weighting (each neuron votes for every class in proportion
         to its class rates) or "all activity" (each neuron labelled with one class; mean
         count per class).  See ``golden/classify.py``.
+    n_classes : int
+        Classes the board's readout scores (the dataset's: 10 for the bundled ones).
+    vote_bits : int
+        Width of the board readout's integer votes (``golden.classify.vote_table``).
     """
 
     readout: Literal["proportion", "all"] = "proportion"
+    n_classes: int = 10
+    vote_bits: int = 8
 
     def __post_init__(self) -> None:
         _check_choice("classify.readout", self.readout, ("proportion", "all"))
+        _check_int("classify.n_classes", self.n_classes, 2, 256)
+        _check_int("classify.vote_bits", self.vote_bits, 1, 8)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
