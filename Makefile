@@ -6,6 +6,8 @@
 #   make sim        full cocotb regression under Verilator and Icarus (SIM=, WAVES=1)
 #   make cosim      co-simulate CONFIG's network core against the golden model
 #   make bench      speed and accuracy benchmarks (BindsNET side by side; sim ratio)
+#   make board      classify the test set on a board (PORT=/dev/ttyUSB1) or, without PORT,
+#                   on the simulated board, and hold every answer to the golden model
 #
 # CONFIG picks the configuration (a file or a built-in name), default: digits.
 
@@ -19,17 +21,19 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIM    ?=
 WAVES  ?=
 SAMPLES ?= 4
+PORT   ?=
+SAMPLES_BOARD ?=
 WEIGHTS_OUT ?= build/weights.npz
 SYSTEM_PACKAGES := iverilog liblz4-dev
 
-.PHONY: all setup system-packages train eval generate sim cosim test test-all lint bench \
+.PHONY: all setup system-packages train eval generate sim cosim board test test-all lint bench \
         bench-setup clean help
 
 all: setup train generate
 	$(SF) cosim $(CONFIG) --samples 3 --weights $(WEIGHTS_OUT)
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,12p' Makefile
 
 # -- setup ----------------------------------------------------------------------------
 
@@ -62,6 +66,10 @@ generate: setup
 
 sim: setup
 	$(SF) sim $(if $(SIM),--sim $(SIM)) $(if $(WAVES),--waves)
+
+board: setup
+	$(SF) board run $(CONFIG) --weights $(WEIGHTS_OUT) \
+	  $(if $(PORT),--port $(PORT),--simulate $(or $(SIM),verilator)) $(if $(SAMPLES_BOARD),--samples $(SAMPLES_BOARD))
 
 cosim: setup
 	$(SF) cosim $(CONFIG) $(if $(SIM),--simulator $(SIM)) --samples $(SAMPLES) --learn \

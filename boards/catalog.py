@@ -32,7 +32,8 @@ class Board:
         The amaranth-boards platform class.
     leds : int
         Plain LEDs the top drives with status (idle, learning, busy, error, in that order;
-        a board with fewer shows the rest on its first RGB LED: red error, green learning).
+        a board with fewer shows idle and busy on them, and learning and error on its first
+        RGB LED, green and red).
     reset : tuple of (resource name, number) or None
         The button that resets the design (the platform's ``default_rst`` where it has one).
     """

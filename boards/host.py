@@ -54,6 +54,10 @@ class Transport:
     def read(self, n: int, timeout: float) -> bytes:
         raise NotImplementedError
 
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` pass (between status polls)."""
+        time.sleep(seconds)
+
 
 class SerialTransport(Transport):
     """A serial port through pyserial (8N1 at the configuration's baud rate)."""
@@ -80,8 +84,8 @@ class SerialTransport(Transport):
 class BoardLink:
     """One board behind ``transport``, for the network of ``config``.
 
-    ``timeout`` (seconds) bounds every wait for a reply; ``poll`` is the pause between
-    status polls while a sample runs.
+    ``timeout`` (seconds) bounds every silence while a reply is due; ``poll`` is the pause
+    between result polls while a sample runs.
     """
 
     def __init__(self, transport: Transport, config: Config, timeout: float = 2.0,
@@ -98,11 +102,9 @@ class BoardLink:
     def exchange(self, command: int, payload: bytes = b"") -> Reply:
         """Send one request and return its reply (any status)."""
         self.transport.write(request(command, payload))
-        deadline = time.monotonic() + self.timeout
         while True:
-            left = deadline - time.monotonic()
-            chunk = self.transport.read(4096, max(left, 0.0)) if left > 0 else b""
-            if not chunk and left <= 0:
+            chunk = self.transport.read(4096, self.timeout)
+            if not chunk:
                 raise LinkError(f"no reply to {_name(command)} within {self.timeout:g} s "
                                 "(is the board programmed, on this port, at this baud rate?)")
             try:
@@ -204,7 +206,7 @@ class BoardLink:
             if reply.status != Status.BUSY:
                 raise LinkError(f"board answered RESULT with {reply.status.name}")
             if self.poll:
-                time.sleep(self.poll)
+                self.transport.wait(self.poll)
 
     def run_sample(self, pixels: Array, key: int, learn: bool = False) -> Result:
         self.start_sample(pixels, key, learn)

@@ -77,14 +77,17 @@ class LinkedCore(wiring.Component):
     """``SnnCore`` behind the UART host link.
 
     ``rx``/``tx`` are the UART line levels (idle high) at ``config.board.baud`` for a clock
-    of ``config.board.clock_mhz``; ``status`` drives the LEDs.  ``divisor`` overrides the
-    clock cycles per UART bit (simulation runs the line faster than a real board).
+    of ``config.board.clock_mhz``; ``status`` drives the LEDs.  Simulation overrides
+    ``divisor`` (clock cycles per UART bit) and ``timeout_bytes`` (the receive timeout, in
+    byte times) to run the line faster than a real board.
     """
 
-    def __init__(self, config: Config, *, divisor: int | None = None) -> None:
+    def __init__(self, config: Config, *, divisor: int | None = None,
+                 timeout_bytes: int = TIMEOUT_BYTES) -> None:
         self.config = config
         self.geometry = Geometry.of(config)
         self.divisor = divisor or self.geometry.baud_divisor
+        self.timeout_bytes = timeout_bytes
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1),
                           "status": Out(status_layout)})
 
@@ -141,7 +144,7 @@ class LinkedCore(wiring.Component):
     def _frame_engine(self, m, g, core, byte_in, uart_tx, crc_rx, crc_tx, rx_w, rx_r, tx_w,
                       tx_r, id_r, id_len, counts_r, votes_w, votes_r, s) -> None:
         busy = s.busy
-        timeout_cycles = TIMEOUT_BYTES * 10 * self.divisor
+        timeout_cycles = self.timeout_bytes * 10 * self.divisor
 
         command = Signal(8)
         length = Signal(16)

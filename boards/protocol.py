@@ -45,7 +45,7 @@ CRC = catalog.CRC16_IBM_3740(data_width=8)
 
 
 def crc16(data: bytes) -> int:
-    return CRC.compute(data)
+    return int(CRC.compute(data))
 
 
 class Command(enum.IntEnum):
@@ -126,7 +126,7 @@ class Geometry:
         return cls(
             n_inputs=core.n_inputs, n_neurons=core.n_neurons, n_pe=core.n_pe,
             timesteps=core.timesteps, direct=direct, pixel_bytes=pixel_bytes,
-            raster_bytes=raster_bytes, word_bits=word_bits,  # type: ignore[arg-type]
+            raster_bytes=raster_bytes, word_bits=word_bits,
             word_bytes=word_bytes, depth=depth,  # type: ignore[arg-type]
             count_bits=count_bits, count_bytes=_bytes(count_bits),
             n_classes=config.classify.n_classes, vote_bits=config.classify.vote_bits,
@@ -180,7 +180,7 @@ class ReplyParser:
 
     def feed(self, data: bytes) -> list[Reply]:
         self._buffer += data
-        replies = []
+        replies: list[Reply] = []
         while True:
             start = self._buffer.find(SYNC_REPLY)
             if start < 0:
@@ -247,9 +247,11 @@ class Identity:
         if payload[4] != PROTOCOL_VERSION:
             raise ValueError(f"bitstream speaks protocol {payload[4]}, this host "
                              f"{PROTOCOL_VERSION}")
-        fields = struct.unpack_from("<HHHBBBBB", payload, 16)
+        n_inputs, n_neurons, timesteps, n_pe, weight_bits, theta_bits, n_classes, \
+            vote_bits = struct.unpack_from("<HHHBBBBB", payload, 16)
         return cls(payload[4], ".".join(str(b) for b in payload[5:8]), payload[8:16].hex(),
-                   *fields, direct=bool(payload[27]))
+                   n_inputs, n_neurons, timesteps, n_pe, weight_bits, theta_bits, n_classes,
+                   vote_bits, direct=bool(payload[27]))
 
 
 @dataclass(frozen=True)

@@ -89,8 +89,10 @@ class BoardTop(Elaboratable):
 
         m.submodules.linked = linked = LinkedCore(self.config)
 
-        uart = platform.request("uart", 0)
-        m.d.comb += [linked.rx.eq(uart.rx.i), uart.tx.o.eq(linked.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
+        m.d.comb += [linked.rx.eq(uart_rx.i), uart_tx.o.eq(linked.tx)]
 
         status = [linked.status.idle, linked.status.learning, linked.status.busy,
                   linked.status.error]
@@ -102,11 +104,15 @@ class BoardTop(Elaboratable):
         with m.Else():
             m.d.sync += blink.eq(blink + 1)
         shown = [status[0] & blink_on, *status[1:]]
-        for i in range(self.board.leds):
-            m.d.comb += platform.request("led", i).o.eq(shown[i])
+        outputs = [platform.request("led", i, dir="-") for i in range(self.board.leds)]
         if self.board.leds < 4:
-            rgb = platform.request("rgb_led", 0)
-            m.d.comb += [rgb.r.o.eq(shown[3]), rgb.g.o.eq(shown[1])]
+            # plain LEDs: idle, busy; the RGB LED: green learning, red error
+            rgb = platform.request("rgb_led", 0, dir="-")
+            shown = [shown[0], shown[2]][:self.board.leds] + [shown[1], shown[3]]
+            outputs += [rgb.g, rgb.r]
+        for i, (port, value) in enumerate(zip(outputs, shown, strict=True)):
+            m.submodules[f"led_{i}"] = led = io.Buffer("o", port)
+            m.d.comb += led.o.eq(value)
         return m
 
     def _clocking(self, m: Module, platform) -> None:
@@ -129,6 +135,7 @@ class BoardTop(Elaboratable):
             platform.add_clock_constraint(clk_out, s.f_out)
         reset = ~locked
         if self.board.reset is not None:
-            button = platform.request(*self.board.reset)
+            m.submodules.reset_button = button = io.Buffer(
+                "i", platform.request(*self.board.reset, dir="-"))
             reset = reset | button.i
         m.submodules.reset_sync = ResetSynchronizer(reset, domain="sync")

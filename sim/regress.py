@@ -1,7 +1,8 @@
 """Run the cocotb regressions (pytest marker ``sim``) and print a summary table.
 
 Usage: ``python -m spikeforge.sim.regress [--sim NAME]... [--waves] [--quick] [PYTEST_ARGS]``.
-The regressions are the ``sim``-marked tests under ``tests/sim`` and ``tests/hdl``; each
+The regressions are the ``sim``-marked tests under ``tests/sim``, ``tests/hdl`` and
+``tests/boards``; each
 records its runs in the JSON-lines file named by ``SPIKEFORGE_SIM_RESULTS`` (see
 :func:`spikeforge.sim.runner.record_result`), which this module points at a fresh file in
 ``build/sim/`` and renders with :func:`spikeforge.sim.runner.summary_table` afterwards.
@@ -23,7 +24,7 @@ from spikeforge.sim import runner
 
 __all__ = ["TEST_DIRS", "main", "pytest_command", "repo_root"]
 
-TEST_DIRS: tuple[str, ...] = ("tests/sim", "tests/hdl")
+TEST_DIRS: tuple[str, ...] = ("tests/sim", "tests/hdl", "tests/boards")
 """Folders holding cocotb regressions, relative to the repository root."""
 
 

@@ -392,6 +392,29 @@ def _parse_results(path: Path) -> dict[str, object]:
     }
 
 
+# Yosys' Verilog starts every combinational block once at time zero through a register
+# declared with an initializer (``reg \$auto$verilog_backend...$N = 0;``) that each block
+# reads.  Icarus applies declaration initializers before any process runs, without an
+# event, so those blocks first run only when one of their inputs changes: a flag that is 0
+# in an FSM's idle state stays X until the FSM moves.  Declaring the register without an
+# initializer and setting it in an ``initial`` block after a zero delay makes the X -> 0
+# event that starts them.
+_TIME_ZERO = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;")
+
+
+def _icarus_time_zero(source: Path) -> Path:
+    """``source``, or a copy beside it (``.icarus.v``) with Yosys' time-zero trigger made
+    to fire under Icarus (see above)."""
+    text = source.read_text()
+    patched = _TIME_ZERO.sub(lambda m: f"reg {m[1]} ; initial #0 {m[1]} = 0;", text)
+    if patched == text:
+        return source
+    copy = source.with_name(f"{source.stem}.icarus{source.suffix}")
+    if not copy.exists() or copy.read_text() != patched:
+        copy.write_text(patched)
+    return copy
+
+
 def run_cocotb(
     *,
     toplevel: str,
@@ -467,6 +490,8 @@ def run_cocotb(
     find_simulator(simulator)
     sources = [Path(source).resolve() for source in sources]
     build_dir = Path(build_dir).resolve()
+    if simulator == "icarus":
+        sources = [_icarus_time_zero(source) for source in sources]
     env_waves = os.environ.get("WAVES", "").strip()
     if env_waves:
         waves = env_waves.lower() in ("1", "yes", "y", "on", "true", "enable")

@@ -280,6 +280,112 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     return 0 if result.matched else 1
 
 
+def _board_network(config: Config, weights_path: str):
+    """Weights, thresholds and the readout's class rates of a trained network."""
+    from .golden.train import load_weights
+
+    loaded = load_weights(weights_path, config.core)
+    if "class_rates" not in loaded:
+        raise UserError(f"{weights_path}: no readout in the weights file (class_rates); "
+                        "write it with `spikeforge train --weights-out`")
+    rates = loaded["class_rates"]
+    if rates.shape != (config.classify.n_classes, config.core.n_neurons):
+        raise UserError(f"{weights_path}: class_rates have shape {rates.shape}, the config "
+                        f"needs ({config.classify.n_classes}, {config.core.n_neurons})")
+    return loaded["weights"], loaded["theta"], rates
+
+
+def cmd_board_run(args: argparse.Namespace) -> int:
+    from .boards.host import BoardLink, LinkError, SerialTransport, run_test_set
+
+    config = _load(args.config)
+    weights, theta, rates = _board_network(config, args.weights)
+    _, test_set = _datasets(config, 0, args.samples)
+    images, labels = test_set.images, test_set.labels
+    if args.simulate:
+        from .sim import board_sim
+        from .sim.cosim import CosimError
+        from .sim.regress import repo_root
+        from .sim.runner import SimulatorNotFoundError
+
+        try:
+            sim = board_sim.run(config, weights, theta, rates, images, labels,
+                                args.simulate, repo_root() / "build" / "board-sim")
+        except SimulatorNotFoundError as exc:
+            raise UserError(str(exc)) from None
+        except CosimError as exc:
+            print(f"spikeforge: error: {exc}", file=sys.stderr)
+            return 1
+        summary = dict(sim.report)
+        where = f"simulated board ({args.simulate})"
+    else:
+        bar = _progress(sys.stderr.isatty())
+        try:
+            link = BoardLink(SerialTransport(args.port, config.board.baud), config)
+            report = run_test_set(link, weights, theta, rates, images, labels,
+                                  progress=(lambda d, t: bar("board", d, t)) if bar else None)
+        except LinkError as exc:
+            message = str(exc)
+            raise UserError(message if message.startswith(args.port)
+                            else f"{args.port}: {message}") from None
+        summary = {"samples": report.samples, "counts_equal": report.counts_equal,
+                   "class_equal": report.class_equal, "correct": report.correct,
+                   "float_agree": report.float_agree, "cycles": report.cycles,
+                   "first_mismatch": report.first_mismatch}
+        where = f"board on {args.port}"
+    n = summary["samples"]
+    matched = n == len(labels) and summary["counts_equal"] == summary["class_equal"] == n
+    cycles = summary.pop("cycles", [])
+    summary["cycles_per_sample"] = sum(cycles) / len(cycles) if cycles else 0.0
+    summary["matched"] = matched
+    if args.json:
+        _print_json(summary)
+    else:
+        verdict = ("every count and class equal to the golden model" if matched
+                   else f"MISMATCH: {summary['first_mismatch'] or 'samples missing'}")
+        print(f"{config.source}: {where}, {n} test sample(s): {verdict}")
+        if n:
+            print(f"accuracy {100 * summary['correct'] / n:.2f} % (on-board integer readout; "
+                  f"it agrees with the float readout on {summary['float_agree']}/{n}); "
+                  f"{summary['cycles_per_sample']:.0f} core cycles per sample")
+    return 0 if matched else 1
+
+
+def cmd_board_fuzz(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .golden.network import Network
+    from .sim import board_sim
+    from .sim.cosim import CosimError
+    from .sim.regress import repo_root
+    from .sim.runner import SimulatorNotFoundError
+
+    config = _load(args.config)
+    net = Network(config.core)
+    rng = np.random.default_rng(args.seed)
+    rates = rng.random((config.classify.n_classes, config.core.n_neurons))
+    try:
+        sim = board_sim.run(config, net.weights, net.theta, rates, np.zeros((0, 1)),
+                            np.zeros(0), args.simulator, repo_root() / "build" / "board-sim",
+                            fuzz_frames=args.frames, seed=args.seed)
+    except SimulatorNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    except CosimError as exc:
+        print(f"spikeforge: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json({"passed": sim.passed, **sim.report})
+    elif sim.passed:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(sim.report["kinds"].items()))
+        print(f"{config.source}: {args.frames} fuzz frames on {args.simulator} ({kinds}): "
+              "every one answered as the protocol says, weights, thresholds and votes "
+              "unchanged")
+    else:
+        print(f"{config.source}: fuzzing FAILED; see build/board-sim/*{args.simulator}*/"
+              "sim.log", file=sys.stderr)
+    return 0 if sim.passed else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import runner as bench_runner
 
@@ -377,6 +483,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waves", action="store_true", help="write waveforms (FST/VCD)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_cosim)
+
+    p = sub.add_parser("board", help="run a trained network on an Artix-7 board (or the "
+                                     "simulated board) through the UART host link")
+    bsub = p.add_subparsers(dest="board_command", required=True, metavar="COMMAND")
+    b = bsub.add_parser("run", help="classify the test set on the board and compare every "
+                                    "answer with the golden model")
+    b.add_argument("config")
+    b.add_argument("--weights", required=True, metavar="F.npz",
+                   help="weights, thresholds and readout from `spikeforge train`")
+    where = b.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", metavar="DEV", help="the board's serial port (/dev/ttyUSB1)")
+    where.add_argument("--simulate", choices=("verilator", "icarus"),
+                       help="the board design in a cocotb simulation instead of hardware")
+    b.add_argument("--samples", type=_positive, metavar="N",
+                   help="test samples (default: the config's data.test_samples, else all)")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.set_defaults(func=cmd_board_run)
+    b = bsub.add_parser("fuzz", help="random and malformed frames against the simulated "
+                                     "board: every one answered, nothing changed")
+    b.add_argument("config")
+    b.add_argument("--frames", type=_positive, default=1000, metavar="N",
+                   help="frames to send (default 1000)")
+    b.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    b.add_argument("--seed", type=_non_negative, default=0)
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.set_defaults(func=cmd_board_fuzz)
 
     p = sub.add_parser("sim", help="cocotb regressions under Verilator and Icarus, with a "
                                    "summary table (extra arguments go to pytest)")

@@ -111,3 +111,23 @@ def test_readout_rules_differ_where_all_activity_is_fooled() -> None:
     assert Readout("proportion", train_counts, labels, 2).predict(test).tolist() == [1]
     with pytest.raises(ValueError, match="readout"):
         Readout("majority", train_counts, labels, 2)
+
+
+def test_vote_table_by_hand():
+    from spikeforge.golden.classify import predict_votes, vote_table
+
+    # neuron 0 fires for class 0 only; neuron 1 splits 3:1 between classes 1 and 2;
+    # neuron 2 never fired
+    rates = np.array([[2.0, 0.0, 0.0],
+                      [0.0, 3.0, 0.0],
+                      [0.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(vote_table("proportion", rates, 4),
+                                  [[15, 0, 0], [0, 11, 0], [0, 4, 0]])   # 0.75 * 15 = 11.25
+    # "all": labels 0, 1, 0 (a silent neuron goes to class 0): class 0 has 2 neurons,
+    # class 1 one; the smallest class votes 15, class 0 round(15 * 1 / 2) = 8
+    np.testing.assert_array_equal(vote_table("all", rates, 4),
+                                  [[8, 0, 8], [0, 15, 0], [0, 0, 0]])
+    votes = np.array([[8, 0, 8], [0, 15, 0], [0, 0, 0]])
+    # scores: [8*2 + 8*1, 15*1, 0] = [24, 15, 0] -> 0; [8, 30, 0] -> 1; a tie -> lowest
+    np.testing.assert_array_equal(predict_votes([[2, 1, 1], [1, 2, 0], [0, 0, 0]], votes),
+                                  [0, 1, 0])

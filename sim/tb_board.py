@@ -1,0 +1,289 @@
+"""cocotb testbench of the board design below the pins (``boards.link.LinkedCore``).
+
+The host driver of real boards (``boards/host.py``: ``BoardLink``, ``run_test_set``) runs
+unchanged in a bridge thread (``cocotb.bridge``); its transport (:class:`SimTransport`)
+turns reads and writes into UART bits on the ``rx`` and ``tx`` pins.  So one driver, one
+protocol, checked end to end without hardware.  Two tests, chosen by the runner:
+
+- ``board_test_set``: load a trained network, classify samples through the link, compare
+  every count and class with the golden model (the report says how many matched);
+- ``board_fuzz``: random and malformed frames; every frame gets its reply (or, for line
+  noise, the link still answers afterwards), and the weights, thresholds and votes are
+  unchanged at the end.
+
+Environment: ``SPIKEFORGE_BOARD_SESSION`` (an ``.npz`` written by :func:`write_session`),
+``SPIKEFORGE_BOARD_REPORT`` (JSON written at the end), ``SPIKEFORGE_BOARD_PROGRESS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.task import bridge, resume
+from cocotb.triggers import Event, FallingEdge, First, Timer
+
+from ..boards.host import BoardLink, LinkError, RunReport, Transport, run_test_set
+from ..boards.protocol import (
+    SYNC_REQUEST,
+    Command,
+    Geometry,
+    Reply,
+    ReplyParser,
+    Status,
+    Target,
+    request,
+)
+from ..config import Config
+from ..golden.classify import vote_table
+from .streams import reset, start_clock
+
+__all__ = ["TOPLEVEL", "DIVISOR", "write_session", "SimTransport"]
+
+TOPLEVEL = "linked_core"
+#: Clock cycles per UART bit in simulation (a board runs at its config's baud rate).
+DIVISOR = 8
+#: The link's receive timeout in simulation, in byte times (a board: TIMEOUT_BYTES).
+TIMEOUT_BYTES = 32
+PERIOD_NS = 10
+ENV_SESSION = "SPIKEFORGE_BOARD_SESSION"
+ENV_REPORT = "SPIKEFORGE_BOARD_REPORT"
+ENV_PROGRESS = "SPIKEFORGE_BOARD_PROGRESS"
+
+
+def write_session(path: Path, config: Config, weights: Any, theta: Any, rates: Any,
+                  images: Any, labels: Any, fuzz_frames: int = 0, seed: int = 0,
+                  poll_s: float = 0.0) -> Path:
+    """The testbench's input: the network, its readout's class rates, the samples; for
+    ``board_fuzz`` the number of frames and the seed; ``poll_s`` the simulated seconds
+    between result polls."""
+    np.savez(path, config=np.array(config.to_toml()), weights=weights, theta=theta,
+             rates=rates, images=images, labels=labels, fuzz_frames=fuzz_frames, seed=seed,
+             poll_s=poll_s)
+    return path
+
+
+def _read_session(path: str) -> dict[str, Any]:
+    import tomllib
+
+    with np.load(path) as f:
+        out = {k: f[k] for k in f.files}
+    out["config"] = Config.from_dict(tomllib.loads(str(out["config"])), "session")
+    return out
+
+
+class _Line:
+    """The UART model: a coroutine sends queued bytes on ``rx``, another decodes ``tx``."""
+
+    def __init__(self, dut: Any) -> None:
+        self.dut = dut
+        self.bit = Timer(DIVISOR * PERIOD_NS, unit="ns")
+        self.received = bytearray()
+        self.arrived = Event()
+        dut.rx.value = 1
+
+    async def send(self, data: bytes) -> None:
+        for byte in data:
+            for bit in [0, *((byte >> i) & 1 for i in range(8)), 1]:
+                self.dut.rx.value = bit
+                await self.bit
+
+    async def monitor(self) -> None:
+        half = Timer(DIVISOR * PERIOD_NS // 2, unit="ns")
+        while True:
+            await FallingEdge(self.dut.tx)
+            await half
+            value = 0
+            for i in range(8):
+                await self.bit
+                value |= int(self.dut.tx.value) << i
+            await self.bit
+            self.received.append(value)
+            self.arrived.set()
+
+    async def read(self, n: int, timeout_ns: int) -> bytes:
+        if not self.received:
+            self.arrived.clear()
+            await First(self.arrived.wait(), Timer(timeout_ns, unit="ns"))
+        out = bytes(self.received[:n])
+        del self.received[:n]
+        return out
+
+
+class SimTransport(Transport):
+    """:class:`~spikeforge.boards.host.Transport` over the simulated UART line; timeouts
+    are simulated time (seconds at the board's clock)."""
+
+    def __init__(self, line: _Line) -> None:
+        self.line = line
+
+    def write(self, data: bytes) -> None:
+        resume(self.line.send)(data)
+
+    def read(self, n: int, timeout: float) -> bytes:
+        return resume(self.line.read)(n, max(int(timeout * 1e9), PERIOD_NS))
+
+    def wait(self, seconds: float) -> None:
+        resume(self._wait)(seconds)
+
+    @staticmethod
+    async def _wait(seconds: float) -> None:
+        await Timer(max(int(seconds * 1e9), PERIOD_NS), unit="ns")
+
+
+async def _start(dut: Any) -> tuple[_Line, dict[str, Any]]:
+    session = _read_session(os.environ[ENV_SESSION])
+    line = _Line(dut)
+    await start_clock(dut, PERIOD_NS)
+    await reset(dut)
+    cocotb.start_soon(line.monitor())
+    return line, session
+
+
+def _report(data: dict[str, Any]) -> None:
+    path = os.environ.get(ENV_REPORT)
+    if path:
+        Path(path).write_text(json.dumps(data))
+
+
+def _progress(done: int, total: int) -> None:
+    path = os.environ.get(ENV_PROGRESS)
+    if path:
+        Path(path).write_text(f"{done} {total}\n")
+
+
+# The reply timeout in simulated seconds: longer than any sample (the driver polls).
+_TIMEOUT_S = 0.02
+
+
+@cocotb.test()
+async def board_test_set(dut: Any) -> None:
+    """Classify the session's samples through the link; all must equal the golden model."""
+    line, s = await _start(dut)
+    # poll for the result about four times per sample (the cycle model's estimate)
+    link = BoardLink(SimTransport(line), s["config"], timeout=_TIMEOUT_S,
+                     poll=float(s["poll_s"]))
+    report: RunReport = await bridge(run_test_set)(
+        link, s["weights"], s["theta"], s["rates"], s["images"], s["labels"],
+        progress=_progress, stop_at_mismatch=True)
+    _report({"samples": report.samples, "counts_equal": report.counts_equal,
+             "class_equal": report.class_equal, "correct": report.correct,
+             "float_agree": report.float_agree, "cycles": report.cycles,
+             "first_mismatch": report.first_mismatch})
+    assert report.matched, report.first_mismatch
+    dut._log.info("%d samples: counts and classes all equal to the golden model; "
+                  "%d correct", report.samples, report.correct)
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+
+def _fuzz_frame(rng: random.Random, g: Geometry) -> tuple[str, bytes, Status | None]:
+    """One random frame: its kind, its bytes, and the status it must get (None: any, or
+    none at all for line noise)."""
+    kind = rng.choice(["status", "identify", "read", "bad_crc", "unknown", "bad_length",
+                       "bad_address", "sample_length", "truncated", "noise", "oversize",
+                       "write_length"])
+    if kind == "status":
+        return kind, request(Command.STATUS), Status.OK
+    if kind == "identify":
+        return kind, request(Command.IDENTIFY), Status.OK
+    if kind == "read":
+        target = rng.choice(list(Target))
+        n = rng.randint(1, min(8, g.depth[target]))
+        return kind, request(Command.READ_MEMORY, struct.pack(
+            "<BHH", target, rng.randrange(g.depth[target] - n + 1), n)), Status.OK
+    if kind == "bad_crc":
+        target = rng.choice(list(Target))
+        body = bytes(rng.randrange(256) for _ in range(g.word_bytes[target]))
+        flipped = bytearray(request(Command.WRITE_MEMORY,
+                                    struct.pack("<BH", target, 0) + body))
+        # flip a bit of the command, the payload or the CRC (not the sync or the length:
+        # those change where the frame ends, which "truncated" and "oversize" cover)
+        flipped[rng.choice([1, *range(4, len(flipped))])] ^= 1 << rng.randrange(8)
+        return kind, bytes(flipped), Status.BAD_CRC
+    if kind == "unknown":
+        return kind, request(rng.choice([0x00, 0x07, 0x42, 0xFF])), Status.UNKNOWN_COMMAND
+    if kind == "bad_length":
+        return kind, request(rng.choice([Command.IDENTIFY, Command.STATUS, Command.RESULT]),
+                             b"\x00" * rng.randint(1, 4)), Status.BAD_LENGTH
+    if kind == "bad_address":
+        target = rng.choice(list(Target))
+        return kind, request(Command.WRITE_MEMORY, struct.pack(
+            "<BH", target, g.depth[target]) + bytes(g.word_bytes[target])), Status.BAD_ADDRESS
+    if kind == "write_length":
+        target = rng.choice([t for t in Target if g.word_bytes[t] > 1])
+        return kind, request(Command.WRITE_MEMORY, struct.pack("<BH", target, 0)
+                             + bytes(g.word_bytes[target] - 1)), Status.BAD_LENGTH
+    if kind == "sample_length":
+        return kind, request(Command.RUN_SAMPLE, bytes(5 + g.sample_bytes + rng.choice(
+            [-1, 1]))), Status.BAD_LENGTH
+    if kind == "truncated":
+        frame = request(Command.WRITE_MEMORY, struct.pack("<BH", Target.WEIGHTS, 0)
+                        + bytes(g.word_bytes[Target.WEIGHTS]))
+        return kind, frame[:rng.randrange(2, len(frame) - 1)], Status.TIMEOUT
+    if kind == "oversize":
+        return kind, bytes([SYNC_REQUEST, Command.WRITE_MEMORY, 0xFF, 0xFF, 1, 2, 3]), \
+            Status.BAD_LENGTH
+    noise = bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
+    return kind, noise, None
+
+
+@cocotb.test()
+async def board_fuzz(dut: Any) -> None:
+    """Random and malformed frames: every one answered as the protocol says, no hang, and
+    the network's memories unchanged."""
+    line, s = await _start(dut)
+    config: Config = s["config"]
+    g = Geometry.of(config)
+    rng = random.Random(int(s["seed"]))
+    frames = int(s["fuzz_frames"])
+    link = BoardLink(SimTransport(line), config, timeout=_TIMEOUT_S)
+    votes = vote_table(config.classify.readout, s["rates"], config.classify.vote_bits)
+    byte_s = 10 * DIVISOR * PERIOD_NS * 1e-9
+    quiet_s = 2 * TIMEOUT_BYTES * byte_s      # longer than the link's receive timeout
+    settle_s = 4 * byte_s
+
+    def fuzz() -> dict[str, Any]:
+        link.load(s["weights"], s["theta"], votes)
+        kinds: dict[str, int] = {}
+        parser = ReplyParser()
+        for n in range(frames):
+            kind, frame, expected = _fuzz_frame(rng, g)
+            kinds[kind] = kinds.get(kind, 0) + 1
+            link.transport.write(frame)
+            # collect what the link says: the one reply expected, then a few byte times of
+            # silence; after a frame that leaves the link waiting, its whole receive timeout
+            replies: list[Reply] = []
+            while True:
+                wait = quiet_s if expected is None or not replies else settle_s
+                chunk = link.transport.read(4096, wait)
+                if not chunk:
+                    break
+                replies += parser.feed(chunk)
+            if expected is not None:
+                assert len(replies) == 1 and replies[0].status == expected, (
+                    f"frame {n} ({kind}, {frame.hex()}): replies {replies}, expected "
+                    f"{expected.name}")
+            # whatever happened, the link answers the next request (RESULT: NO_RESULT)
+            try:
+                link.exchange(Command.RESULT)
+            except LinkError as exc:
+                raise AssertionError(f"after frame {n} ({kind}, {frame.hex()}): {exc}") \
+                    from None
+            _progress(n + 1, frames)
+        w, th, v = link.read_state()
+        np.testing.assert_array_equal(w, s["weights"], "weights changed")
+        np.testing.assert_array_equal(th, s["theta"], "thresholds changed")
+        np.testing.assert_array_equal(v, votes, "votes changed")
+        return kinds
+
+    kinds = await bridge(fuzz)()
+    _report({"frames": frames, "kinds": kinds, "unchanged": True})
+    dut._log.info("%d fuzz frames %s: all answered, memories unchanged", frames, kinds)

@@ -1,0 +1,116 @@
+"""The host driver (``boards/host.py``) against scripted transports, and ``board`` CLI errors."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from spikeforge.boards.host import BoardLink, LinkError, Transport
+from spikeforge.boards.protocol import (
+    SYNC_REPLY,
+    Command,
+    Geometry,
+    Status,
+    Target,
+    crc16,
+    identify_payload,
+)
+from spikeforge.cli import main
+from spikeforge.config import load_config
+
+
+def reply_frame(command: int, status: int, payload: bytes = b"") -> bytes:
+    body = struct.pack("<BBH", command, status, len(payload)) + payload
+    return bytes([SYNC_REPLY]) + body + struct.pack("<H", crc16(body))
+
+
+class Scripted(Transport):
+    """Answers each write with the next scripted bytes (split in two reads)."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.answers = answers
+        self.written: list[bytes] = []
+        self.pending = b""
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+        self.pending += self.answers.pop(0) if self.answers else b""
+
+    def read(self, n: int, timeout: float) -> bytes:
+        half = max(1, len(self.pending) // 2)
+        out, self.pending = self.pending[:half], self.pending[half:]
+        return out
+
+
+def test_identity_of_another_config_is_refused():
+    digits = load_config("digits")
+    other = load_config("mnist-400")
+    link = BoardLink(Scripted([reply_frame(Command.IDENTIFY, 0, identify_payload(other))]),
+                     digits, timeout=0.01)
+    with pytest.raises(LinkError, match="runs configuration"):
+        link.check_identity()
+
+
+def test_silence_and_bad_crc_are_link_errors():
+    config = load_config("digits")
+    with pytest.raises(LinkError, match="no reply to STATUS"):
+        BoardLink(Scripted([b""]), config, timeout=0.01).status()
+    frame = bytearray(reply_frame(Command.STATUS, 0, bytes(26)))
+    frame[7] ^= 1
+    with pytest.raises(LinkError, match="CRC"):
+        BoardLink(Scripted([bytes(frame)]), config, timeout=0.01).status()
+    with pytest.raises(LinkError, match="BUSY"):
+        BoardLink(Scripted([reply_frame(Command.STATUS, Status.BUSY)]), config,
+                  timeout=0.01).status()
+
+
+def test_write_memory_splits_into_chunks_and_frames_words_little_endian():
+    config = load_config("digits")
+    g = Geometry.of(config)
+    n = g.chunk_words(Target.WEIGHTS) + 3
+    transport = Scripted([reply_frame(Command.WRITE_MEMORY, 0)] * 2)
+    BoardLink(transport, config, timeout=0.01).write_memory(
+        Target.WEIGHTS, [0x04030201 + i for i in range(n)], address=5)
+    first, second = transport.written
+    assert first[1] == Command.WRITE_MEMORY
+    assert first[4:7] == bytes([Target.WEIGHTS, 5, 0])
+    assert first[7:11] == bytes([1, 2, 3, 4])
+    assert second[4:7] == struct.pack("<BH", Target.WEIGHTS, 5 + g.chunk_words(
+        Target.WEIGHTS))
+    assert len(second) == 1 + 3 + 3 + 3 * 4 + 2
+
+
+def test_sample_payload_pixels_and_raster():
+    config = load_config("digits")
+    transport = Scripted([reply_frame(Command.RUN_SAMPLE, 0)])
+    BoardLink(transport, config, timeout=0.01).start_sample(np.arange(64), key=9, learn=True)
+    assert transport.written[0][4:9] == bytes([1, 9, 0, 0, 0])
+    assert transport.written[0][9:9 + 64] == bytes(range(64))
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def test_board_run_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    assert main(["board", "run", "digits", "--weights", str(tmp_path / "none.npz"),
+                 "--port", "/dev/null"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("spikeforge: error:") and "no such weights file" in err
+    assert "\n" not in err
+
+    from spikeforge.golden.network import Network
+
+    net = Network(load_config("digits").core)
+    path = tmp_path / "w.npz"
+    np.savez(path, weights=net.weights, theta=net.theta)
+    assert main(["board", "run", "digits", "--weights", str(path), "--port", "/dev/null"]) == 2
+    assert "no readout" in capsys.readouterr().err
+
+    np.savez(path, weights=net.weights, theta=net.theta, class_rates=np.zeros((10, 100)))
+    assert main(["board", "run", "digits", "--weights", str(path),
+                 "--port", str(tmp_path / "ttyNONE")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot open serial port" in err or "pyserial" in err
+    assert "\n" not in err

@@ -1,0 +1,51 @@
+"""Board tops (``boards/top.py``): clock settings and a build tree for every board."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from spikeforge.boards.catalog import BOARDS, board_named
+from spikeforge.boards.top import BoardTop, mmcm_for
+from spikeforge.config import BoardConfig, ConfigError, load_config
+
+
+def test_mmcm_settings_by_hand():
+    # 12 MHz -> 100 MHz: the VCO must be a multiple of 12 MHz and of 100 MHz in 600..768
+    # (M <= 64, D = 1 since the PFD needs >= 10 MHz): 600 MHz, M = 50, O = 6
+    s = mmcm_for(12_000_000, 100_000_000)
+    assert (s.divclk, s.mult, s.divide) == (1, 50, 6)
+    # 100 -> 150 MHz: the highest VCO that works is 1200 MHz (M = 12, O = 8)
+    s = mmcm_for(100_000_000, 150_000_000)
+    assert (s.divclk, s.mult, s.divide, s.f_vco) == (1, 12, 8, 1.2e9)
+    with pytest.raises(ConfigError, match="no MMCM setting"):
+        mmcm_for(12_000_000, 99_999_999)
+
+
+def test_unknown_board_names_the_known_ones():
+    with pytest.raises(ConfigError, match="arty_a7_35, arty_a7_100"):
+        board_named("basys3")
+
+
+def test_board_config_checks():
+    with pytest.raises(ConfigError, match="board.baud"):
+        BoardConfig(baud=3_000_001)
+    with pytest.raises(ConfigError, match="clock_mhz"):
+        BoardConfig(clock_mhz=20, baud=3_000_000)    # fewer than 8 cycles per bit
+    with pytest.raises(ConfigError, match="board.name"):
+        BoardConfig(name="basys3")
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_build_tree_for_every_board(name, tmp_path):
+    config = load_config("digits")
+    config = dataclasses.replace(config, core=config.core.replace(n_neurons=8, n_pe=2))
+    board = BOARDS[name]
+    plan = board.platform().prepare(BoardTop(config, name), name="top")
+    verilog = plan.files["top.v"]
+    assert "module top" in verilog and "linked" in verilog
+    # the CMOD's 12 MHz oscillator needs an MMCM for the 100 MHz core; the others do not
+    assert ("MMCME2_BASE" in verilog) == (name == "cmod_a7_35")
+    xdc = plan.files["top.xdc"]
+    assert "uart_0__tx" in xdc and "led_0" in xdc
