@@ -572,6 +572,11 @@ class BoardConfig:
         if self.baud * 8 > self.clock_mhz * 1_000_000:
             _fail("board.baud", self.baud,
                   f"must be at most clock_mhz * 1e6 / 8 = {self.clock_mhz * 125_000}")
+        actual = self.clock_hz / round(self.clock_hz / self.baud)
+        if abs(actual - self.baud) > 0.02 * self.baud:
+            _fail("board.baud", self.baud,
+                  f"a {self.clock_mhz} MHz clock makes {actual:.0f} baud from it, more than "
+                  "2 % off (a UART tolerates about 2 %)")
 
     @property
     def clock_hz(self) -> int:

@@ -33,6 +33,8 @@ def test_board_config_checks():
         BoardConfig(baud=3_000_001)
     with pytest.raises(ConfigError, match="clock_mhz"):
         BoardConfig(clock_mhz=20, baud=3_000_000)    # fewer than 8 cycles per bit
+    with pytest.raises(ConfigError, match="1250000 baud"):
+        BoardConfig(clock_mhz=10, baud=1_200_000)   # 10 MHz / 8 = 1.25 Mbaud: 4 % off
     with pytest.raises(ConfigError, match="board.name"):
         BoardConfig(name="basys3")
 
