@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import load_config
 
-__all__ = ["measure", "format_table"]
+__all__ = ["measure", "format_table", "mnist_like", "latency", "format_latency"]
 
 
 def measure(config_name: str, train_samples: int = 20, test_samples: int = 100,
@@ -69,4 +69,67 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"| {r['mode']} | {r['samples']} | {r['cycles_per_timestep']:.1f} | "
                      f"{r['bound_per_timestep']:.1f} | {r['ratio']:.2f} | "
                      f"{r['cycles_per_sample']:.0f} | {r['us_per_sample']:.0f} |")
+    return "\n".join(lines)
+
+
+def mnist_like(images: Any, side: int = 28) -> Any:
+    """Digits images (8x8) scaled up to ``side x side`` by nearest neighbour: stand-ins for
+    MNIST images (none are bundled) with the same strokes; they have more ink than MNIST's
+    (about 45 % of pixels against 19 %), so the latencies they give are on the high side."""
+    images = np.asarray(images)
+    src = int(round(np.sqrt(images.shape[1])))
+    index = (np.arange(side) * src) // side
+    grid = images.reshape(-1, src, src)[:, index][:, :, index]
+    return grid.reshape(len(images), side * side)
+
+
+def latency(config_name: str, timesteps: int, clock_mhz: float,
+            samples: int = 20) -> dict[str, Any]:
+    """Inference latency and synaptic operations per second of ``config_name`` at
+    ``timesteps`` (the TopSpark-style enhanced parameters of ``topspark.reduce_timesteps``
+    below the configured count) and ``clock_mhz``, from the cycle model on test images.
+
+    A synaptic operation is one weight added to one membrane: every spiking input adds its
+    row of ``n_neurons`` weights.
+    """
+    from ..golden.cycles import sample_cycles
+    from ..golden.datasets import load_dataset
+    from ..golden.network import Network
+    from ..topspark import reduce_timesteps
+
+    config = load_config(config_name)
+    core = config.core
+    if timesteps != core.timesteps:
+        core = reduce_timesteps(core, timesteps)
+    _, test_set = load_dataset("digits", None, core.encoder.pixel_bits)
+    images = test_set.images[:samples]
+    source = "digits test images"
+    if core.n_inputs != images.shape[1]:
+        images = mnist_like(images, int(round(np.sqrt(core.n_inputs))))
+        source = "digits test images scaled to 28x28"
+    net = Network(core)
+    cycles, sops = [], []
+    for n, pixels in enumerate(images):
+        res = net.run_sample(pixels, n, learn=False, record=True)
+        cycles.append(sample_cycles(core, res.input_raster, res.raster, False).total)
+        sops.append(int(res.input_raster.sum()) * core.n_neurons)
+    seconds = np.array(cycles, float) / (clock_mhz * 1e6)
+    return {"config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
+            "n_pe": core.n_pe, "timesteps": timesteps, "clock_mhz": clock_mhz,
+            "images": source, "samples": len(images),
+            "cycles_per_sample": float(np.mean(cycles)),
+            "us_per_sample": float(seconds.mean() * 1e6),
+            "sop_per_sample": float(np.mean(sops)),
+            "sops": float(np.sum(sops) / seconds.sum())}
+
+
+def format_latency(rows: list[dict[str, Any]]) -> str:
+    lines = ["| network | n_pe | timesteps | clock (MHz) | cycles/image | µs/image | "
+             "synaptic ops/image | SOPS |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['n_inputs']}-{r['n_neurons']} | {r['n_pe']} | {r['timesteps']} | "
+                     f"{r['clock_mhz']:.1f} | {r['cycles_per_sample']:.0f} | "
+                     f"{r['us_per_sample']:.0f} | {r['sop_per_sample']:.0f} | "
+                     f"{r['sops'] / 1e6:.1f} M |")
     return "\n".join(lines)

@@ -169,9 +169,18 @@ def main(args: argparse.Namespace) -> int:
     if what in ("all", "core"):
         from . import corecycles
 
-        result = corecycles.measure(args.config)
+        result = corecycles.measure(args.config,
+                                    clock_mhz=load_config(args.config).board.clock_mhz)
         table = corecycles.format_table(result)
         _write(out, "core", result, table)
+        print(table + "\n")
+        # latency and synaptic operations per second at the board clock (chosen under the
+        # synthesis estimate), at full and reduced timesteps, digits and MNIST-sized
+        rows = [corecycles.latency(name, t, load_config(name).board.clock_mhz, n)
+                for name, n in (("digits", 100), ("mnist-400", 5))
+                for t in (load_config(name).core.timesteps, 50)]
+        table = corecycles.format_latency(rows)
+        _write(out, "latency", {"rows": rows}, table)
         print(table + "\n")
     if what in ("all", "sim"):
         from ..sim.regress import repo_root
