@@ -8,8 +8,13 @@
 #   make bench      speed and accuracy benchmarks (BindsNET side by side; sim ratio)
 #   make board      classify the test set on a board (PORT=/dev/ttyUSB1) or, without PORT,
 #                   on the simulated board, and hold every answer to the golden model
+#   make synth      Yosys synthesis for BOARD: utilization, LUT levels, estimated Fmax
+#                   (DESIGN=core: the bare network core instead of the board top)
+#   make bitstream  Amaranth's Xilinx build for BOARD (Vivado, else the open Xray flow;
+#                   with neither it writes the build tree and names the missing tools)
 #
 # CONFIG picks the configuration (a file or a built-in name), default: digits.
+# BOARD: arty_a7_35 (default), arty_a7_100, nexys_a7_100, cmod_a7_35.
 
 CONFIG ?= digits
 VENV   ?= .venv
@@ -23,17 +28,20 @@ WAVES  ?=
 SAMPLES ?= 4
 PORT   ?=
 SAMPLES_BOARD ?=
+BOARD  ?= arty_a7_35
+DESIGN ?=
+TOOLCHAIN ?=
 WEIGHTS_OUT ?= build/weights.npz
 SYSTEM_PACKAGES := iverilog liblz4-dev
 
 .PHONY: all setup system-packages train eval generate sim cosim board test test-all lint bench \
-        bench-setup clean help
+        bench-setup synth bitstream clean help
 
 all: setup train generate
 	$(SF) cosim $(CONFIG) --samples 3 --weights $(WEIGHTS_OUT)
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,17p' Makefile
 
 # -- setup ----------------------------------------------------------------------------
 
@@ -74,6 +82,12 @@ board: setup
 cosim: setup
 	$(SF) cosim $(CONFIG) $(if $(SIM),--simulator $(SIM)) --samples $(SAMPLES) --learn \
 	  $(if $(WAVES),--waves)
+
+synth: setup
+	$(SF) synth $(CONFIG) --board $(BOARD) $(if $(DESIGN),--design $(DESIGN))
+
+bitstream: setup
+	$(SF) bitstream $(CONFIG) --board $(BOARD) $(if $(TOOLCHAIN),--toolchain $(TOOLCHAIN))
 
 test: setup
 	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider

@@ -392,6 +392,68 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_runner.main(args)
 
 
+def _stderr_progress(message: str) -> None:
+    print(f"spikeforge: {message}", file=sys.stderr, flush=True)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .boards.synth import SynthError, synthesize
+
+    config = _load(args.config)
+    try:
+        report = synthesize(config, args.board, args.design, build_root=args.build_dir,
+                            force=args.force,
+                            progress=None if args.quiet else _stderr_progress)
+    except SynthError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        cached = " (cached)" if report.cached else ""
+        print(f"{config.source}: {report.design} design ({report.top}) on {report.board} "
+              f"({report.part}), yosys synth_xilinx {report.synth_seconds:.1f} s{cached}")
+        print(report.text())
+        print(f"report: {report.build_dir}/report.json")
+    if not report.fits:
+        worst = ", ".join(f"{r.name} {r.used:g} used of {r.available:,} available "
+                          f"({100 * r.fraction:.0f}%)" for r in report.overflows())
+        print(f"spikeforge: error: {config.source}: the {report.design} design does not fit "
+              f"the {report.device} on {report.board}: {worst}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_bitstream(args: argparse.Namespace) -> int:
+    from .boards.bitstream import BitstreamError, build_bitstream
+
+    config = _load(args.config)
+    try:
+        result = build_bitstream(config, args.board, args.toolchain, build_root=args.build_dir,
+                                 progress=None if args.quiet else _stderr_progress)
+    except BitstreamError as exc:
+        raise UserError(str(exc)) from None
+    timing = result.timing
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(f"{config.source}: {result.bitstream} ({result.toolchain}, {result.board}, "
+              f"{result.seconds:.0f} s)")
+        if "fmax_mhz" in timing:
+            wns = f", WNS {timing['wns_ns']:+.3f} ns" if "wns_ns" in timing else ""
+            print(f"timing: {timing['fmax_mhz']:.1f} MHz achievable at the "
+                  f"{timing['clock_mhz']:g} MHz clock{wns}")
+        if result.power:
+            print(f"power: {result.power.get('total_w', float('nan')):.3f} W on chip")
+        for name, path in result.reports.items():
+            print(f"{name}: {path}")
+    if not result.timing_met:
+        print(f"spikeforge: error: {config.source}: timing not met at "
+              f"{timing['clock_mhz']:g} MHz (see {result.reports.get('timing', result.tree)})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _check_writable(path: str, create: bool = False) -> None:
     """Fail before long work if ``path`` cannot be written (``create``: make its folder)."""
     parent = Path(path).resolve().parent
@@ -535,6 +597,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setup", action="store_true",
                    help="install the bench extra (CPU torch, BindsNET) and exit")
     p.set_defaults(func=cmd_bench)
+
+    from .config import BOARD_NAMES
+
+    p = sub.add_parser("synth", help="Yosys synthesis for a board's FPGA: utilization, logic "
+                                     "depth, estimated Fmax (exit 1 when it does not fit)")
+    p.add_argument("config")
+    p.add_argument("--board", choices=BOARD_NAMES,
+                   help="board (default: the config's [board] name)")
+    p.add_argument("--design", choices=("board", "core"), default="board",
+                   help="the board top (default) or the bare network core, whose streams "
+                        "are top-level ports")
+    p.add_argument("--build-dir", metavar="DIR",
+                   help="cache root (default: build/synth)")
+    p.add_argument("--force", action="store_true", help="re-run even when a report is cached")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("bitstream", help="Amaranth's Xilinx build of the board top (Vivado "
+                                         "or the open Xray flow); without either, write the "
+                                         "build tree and say what is missing")
+    p.add_argument("config")
+    p.add_argument("--board", choices=BOARD_NAMES,
+                   help="board (default: the config's [board] name)")
+    p.add_argument("--toolchain", choices=("auto", "vivado", "xray"), default="auto",
+                   help="auto (default): Vivado when on PATH, else the Xray flow")
+    p.add_argument("--build-dir", metavar="DIR", help="build root (default: build/bitstream)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_bitstream)
 
     return parser
 
