@@ -33,7 +33,7 @@ from amaranth._toolchain import has_tool, tool_env_var
 
 from ..config import Config
 from .catalog import Board, board_named
-from .synth import _config_digest, quiet_board_warnings
+from .synth import _config_digest, default_build_root, quiet_board_warnings
 
 __all__ = [
     "TOOLCHAINS", "ToolchainStatus", "toolchain_status", "prepare_tree", "BitstreamResult",
@@ -315,7 +315,7 @@ def build_bitstream(config: Config, board: Board | str | None = None, toolchain:
     if toolchain != "auto" and toolchain not in TOOLCHAINS:
         raise BitstreamError(f"unknown toolchain {toolchain!r} (known: auto, "
                              f"{', '.join(TOOLCHAINS)})")
-    root = Path(build_root) if build_root is not None else Path("build") / "bitstream"
+    root = Path(build_root) if build_root is not None else default_build_root("bitstream")
     out_dir = root / f"{board.name}-{_config_digest(config, 'board')}"
     candidates = list(TOOLCHAINS) if toolchain == "auto" else [toolchain]
     statuses = [toolchain_status(board, name) for name in candidates]

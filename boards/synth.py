@@ -500,9 +500,11 @@ def _config_digest(config: Config, design: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def default_build_root() -> Path:
-    """``build/synth`` under the current directory."""
-    return Path("build") / "synth"
+def default_build_root(kind: str = "synth") -> Path:
+    """``build/<kind>`` in the spikeforge checkout (as ``cosim`` uses), else the cwd."""
+    from ..sim.regress import repo_root
+
+    return repo_root() / "build" / kind
 
 
 def synthesize(config: Config, board: Board | str | None = None, design: str = "board", *,

@@ -413,6 +413,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(f"{config.source}: {report.design} design ({report.top}) on {report.board} "
               f"({report.part}), yosys synth_xilinx {report.synth_seconds:.1f} s{cached}")
         print(report.text())
+        if report.fmax_mhz_estimate < config.board.clock_mhz:
+            print(f"note: the configured core clock (board.clock_mhz = "
+                  f"{config.board.clock_mhz}) is above the estimated Fmax: lower it or "
+                  f"pipeline the critical path before building a bitstream")
         print(f"report: {report.build_dir}/report.json")
     if not report.fits:
         worst = ", ".join(f"{r.name} {r.used:g} used of {r.available:,} available "

