@@ -132,6 +132,36 @@ def test_carry_chain_and_block_ram_start() -> None:
     assert t.path_carry4 == 2
 
 
+def test_dsp_stages() -> None:
+    # Unregistered A and B inputs and multiplier, registered P (PREG = 1).
+    dsp = ("DSP48E1", {"CLK": ("input", [1]), "A": ("input", [10]), "B": ("input", [11]),
+                       "P": ("output", [20])})
+    n = _netlist({"fa": _ff(30, 10), "fb": _ff(31, 11), "dsp": dsp,
+                  "l": _lut([20], 21), "f": _ff(21, 30)})
+    cell = n["modules"]["top"]["cells"]["dsp"]
+    cell["parameters"] = {"AREG": "0", "BREG": "0", "MREG": "0", "PREG": "1",
+                          "USE_MULT": "MULTIPLY"}
+    t = estimate_timing(n, "top")
+    # flip-flop 0.46 + net 0.45 + A->M 2.60 + M->P 1.40 + P register setup 0.10 = 5.01 ns
+    # (the path after P: P clock-to-out 0.60 + 0.45 + LUT 0.12 + 0.45 + 0.05 = 1.67 ns).
+    assert t.critical_ns == pytest.approx(5.01)
+    assert t.path[-1].cell_type == "DSP48E1.PREG"
+
+
+def test_lutram_read_is_a_lut_level() -> None:
+    ram = ("RAM32M", {"WCLK": ("input", [1]), "WE": ("input", [12]),
+                      "ADDRA": ("input", [10, "0", "0", "0", "0"]),
+                      "DIA": ("input", ["0", "0"]), "DOA": ("output", [11, "x"])})
+    n = _netlist({"a": _ff(11, 10), "w": _ff(13, 12), "ram": ram})
+    t = estimate_timing(n, "top")
+    # Read: flip-flop 0.46 + net 0.45 + read (a LUT) 0.12 + net 0.45 + setup 0.05 = 1.53 ns;
+    # write enable: 0.46 + 0.45 + write setup 0.50 = 1.41 ns; write to output: clock-to-out
+    # 1.10 + net 0.45 + setup 0.05 = 1.60 ns, the longest.  The read is the one LUT level.
+    assert t.critical_ns == pytest.approx(1.60)
+    assert [s.cell_type for s in t.path] == ["RAM32M", "FDRE.D"]
+    assert t.lut_levels == 1
+
+
 def test_ports_are_timed_only_for_a_bare_core() -> None:
     ports = {"i": {"direction": "input", "bits": [10]},
              "o": {"direction": "output", "bits": [11]}}
