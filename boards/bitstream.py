@@ -33,7 +33,7 @@ from amaranth._toolchain import has_tool, tool_env_var
 
 from ..config import Config
 from .catalog import Board, board_named
-from .synth import _config_digest, default_build_root, quiet_board_warnings
+from .synth import _config_digest, default_build_root
 
 __all__ = [
     "TOOLCHAINS", "ToolchainStatus", "toolchain_status", "prepare_tree", "BitstreamResult",
@@ -151,9 +151,8 @@ def prepare_tree(config: Config, board: Board, toolchain: str, out_dir: Path) ->
     """
     from .top import BoardTop
 
-    with quiet_board_warnings():
-        plan = _platform(board, toolchain).prepare(BoardTop(config, board), name="top",
-                                                   emit_src=False)
+    plan = _platform(board, toolchain).prepare(BoardTop(config, board), name="top",
+                                               emit_src=False)
     tree = out_dir / toolchain
     if tree.exists():
         shutil.rmtree(tree)

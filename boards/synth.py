@@ -12,7 +12,6 @@ RTLIL, the Yosys script and version, the delay model): a stale hit cannot happen
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -21,9 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -316,17 +314,6 @@ def path_summary(path: list[dict[str, Any]]) -> str:
 # -- designs ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def quiet_board_warnings() -> Iterator[None]:
-    """Elaborate the board top without amaranth-boards' own deprecation warning
-    (``platform.request`` without ``dir="-"``, raised from inside amaranth-boards and
-    ``boards/top.py`` for the UART and LED resources): it is not the user's to fix."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Using platform.request without",
-                                category=DeprecationWarning)
-        yield
-
-
 def _with_rtlil(platform_class: type) -> type:
     """``platform_class`` whose build plan also holds the design as RTLIL (``top.il``)."""
 
@@ -350,9 +337,8 @@ def design_rtlil(config: Config, board: Board, design: str) -> tuple[str, str]:
     if design == "board":
         from .top import BoardTop
 
-        with quiet_board_warnings():
-            plan = _with_rtlil(board.platform)(toolchain="Vivado").prepare(
-                BoardTop(config, board), name="top", emit_src=False)
+        plan = _with_rtlil(board.platform)(toolchain="Vivado").prepare(
+            BoardTop(config, board), name="top", emit_src=False)
         text = plan.files["top.il"]
         return "top", text if isinstance(text, str) else text.decode()
     if design == "core":
