@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..config import Config, ConfigError
 from .catalog import Board, board_named
@@ -40,7 +40,6 @@ __all__ = [
 FLOW_VERSION = 1
 
 DESIGNS = ("board", "core")
-Design = Literal["board", "core"]
 Progress = Callable[[str], None]
 
 
@@ -317,7 +316,7 @@ def path_summary(path: list[dict[str, Any]]) -> str:
 def _with_rtlil(platform_class: type) -> type:
     """``platform_class`` whose build plan also holds the design as RTLIL (``top.il``)."""
 
-    class WithRtlil(platform_class):  # type: ignore[misc, valid-type]
+    class WithRtlil(platform_class):  # type: ignore[misc]
         @property
         def file_templates(self) -> dict[str, str]:
             return {**super().file_templates, "{{name}}.il": "{{emit_rtlil()}}"}
