@@ -458,6 +458,179 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(option: str, text: str, lo: int, hi: int) -> list[int]:
+    """``"350,200,100"`` -> ``[350, 200, 100]``; each in ``lo..hi``, no repeats."""
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise UserError(f"{option} {text!r}: expected comma-separated integers like "
+                        "350,100,50") from None
+    if not values:
+        raise UserError(f"{option} {text!r}: expected at least one value")
+    for v in values:
+        if not lo <= v <= hi:
+            raise UserError(f"{option} {text!r}: {v} is out of range {lo}..{hi}")
+    if len(set(values)) != len(values):
+        raise UserError(f"{option} {text!r}: a value appears twice")
+    return values
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    import shlex
+    import time
+
+    from .explore.grid import Evaluator
+    from .explore.pareto import METRICS, ConstraintError, parse_constraints
+    from .explore.precision import VARIANTS, with_weight_bits
+    from .explore.sweep import Settings, explore
+
+    config = _load(args.config, data_path=args.data)
+    if args.dataset is not None:
+        try:
+            data = dataclasses.replace(config.data, dataset=args.dataset)
+        except ConfigError as exc:
+            raise UserError(f"--dataset {args.dataset}: {exc}") from None
+        config = dataclasses.replace(config, data=data)
+    if args.samples is not None or args.test_samples is not None:
+        config = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, train_samples=args.samples or config.data.train_samples,
+            test_samples=args.test_samples or config.data.test_samples))
+    core = config.core
+    if not core.stdp.learn:
+        raise UserError(f"{config.source}: stdp.learn = false: nothing to train")
+    T0 = core.timesteps
+    if args.timesteps is None:
+        # the issue's 350,200,100,50,25,10, as fractions of the config's timesteps
+        wanted = (round(T0 * f) for f in (1, 4 / 7, 2 / 7, 1 / 7, 1 / 14, 1 / 35))
+        timesteps = list(dict.fromkeys(max(1, t) for t in wanted))
+    else:
+        timesteps = _int_list("--timesteps", args.timesteps, 1, T0)
+    if T0 not in timesteps:
+        timesteps.insert(0, T0)        # the baseline is always measured
+    bits = _int_list("--weight-bits", args.weight_bits, 1, 16)
+    for b in bits:
+        try:
+            with_weight_bits(core, b)
+        except ConfigError as exc:
+            raise UserError(f"--weight-bits {b}: {exc}") from None
+    try:
+        constraints = parse_constraints(args.constraints)
+    except ConstraintError as exc:
+        raise UserError(f"--constraints: {exc}") from None
+    if args.minimize not in METRICS:
+        raise UserError(f"--minimize {args.minimize!r}: unknown metric (known: "
+                        f"{', '.join(METRICS)})")
+    variants = [] if args.variants in ("", "none") else [
+        v.strip() for v in args.variants.split(",") if v.strip()]
+    for v in variants:
+        if v not in VARIANTS:
+            raise UserError(f"--variants: unknown variant {v!r} (known: "
+                            f"{', '.join(VARIANTS)}, or none)")
+    variant_bits = _int_list("--variant-bits", args.variant_bits, 1, 16) if variants else []
+    if args.variant_timesteps is not None and args.variant_timesteps > T0:
+        raise UserError(f"--variant-timesteps {args.variant_timesteps}: must be at most "
+                        f"the config's {T0}")
+    if args.clock_mhz <= 0:
+        raise UserError(f"--clock-mhz {args.clock_mhz}: must be positive")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
+    train_set, test_set = _datasets(config, None, None)   # fails early on a bad dataset
+    if args.validation >= len(train_set):
+        raise UserError(f"--validation {args.validation}: must be below the "
+                        f"{len(train_set)} training samples")
+    quiet = args.quiet or not sys.stderr.isatty()
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    settings = Settings(
+        timesteps=timesteps, weight_bits=bits, seeds=args.seeds, workers=args.workers,
+        clock_mhz=args.clock_mhz, constraints=constraints, minimize=args.minimize,
+        search=not args.no_search, search_rounds=args.search_rounds,
+        validation=args.validation, variants=variants, variant_bits=variant_bits,
+        variant_timesteps=args.variant_timesteps, cost_samples=min(args.cost_samples,
+                                                                   len(test_set)))
+    evaluator = Evaluator(config, out / "cache", args.workers, args.validation,
+                          progress=not quiet)
+    start = time.perf_counter()
+    summary = explore(config, settings, evaluator, say)
+    plots: list[Path] = []
+    chosen_core = summary["chosen_core"]
+    trained = None
+    if chosen_core is not None:
+        chosen_config = dataclasses.replace(config, core=chosen_core.replace(seed=0))
+        chosen_config.save(out / "chosen.toml")
+        if not args.no_plots or args.generate:
+            from .golden.train import evaluate, save_weights, train
+
+            net, _, _ = train(chosen_config.core, train_set, chosen_config.data.epochs)
+            evaluation = evaluate(net, train_set, test_set,
+                                  readout=chosen_config.classify.readout)
+            save_weights(out / "chosen_weights.npz", chosen_config, net, evaluation.readout)
+            trained = (chosen_config.core, net, evaluation, test_set)
+    if not args.no_plots:
+        from .explore.report import write_plots
+
+        plots = write_plots(out, summary, config, trained)
+    seconds = time.perf_counter() - start
+    from .explore.report import write_report
+
+    command = "spikeforge " + " ".join(shlex.quote(a) for a in args.argv)
+    report = write_report(out, summary, command, seconds, evaluator.trained, plots)
+    chosen = summary["chosen"]
+    if chosen is None:
+        print(f"explore: no point meets the constraints; report in {report}")
+    else:
+        print(f"explore: chosen {chosen['label']}: accuracy {100 * chosen['accuracy']:.2f} "
+              f"± {100 * chosen['accuracy_std']:.2f}% (baseline "
+              f"{100 * summary['baseline']['accuracy']:.2f}%), "
+              f"{chosen.get('latency_us', float('nan')):.1f} us/sample, "
+              f"{chosen['memory_bits']} memory bits; config {out / 'chosen.toml'}")
+    print(f"explore: {len(summary['rows'])} points, {evaluator.trained} runs trained in "
+          f"{seconds:.0f} s; report {report}")
+    if args.generate:
+        if chosen_core is None or trained is None:
+            raise UserError("--generate: no point was chosen (relax --constraints)")
+        return _generate_chosen(out, chosen_config, trained[1], args)
+    return 0
+
+
+def _generate_chosen(out: Path, config: Config, net: Any, args: argparse.Namespace) -> int:
+    """Generate the chosen point's RTL and co-simulate its trained network."""
+    from .hdl.generate import generate, manifest_summary
+    from .sim import cosim
+    from .sim.runner import SimulatorNotFoundError
+
+    manifest = generate(config.core, out / "rtl")
+    print(f"explore: wrote {len(manifest['modules'])} Verilog files to {out / 'rtl'}")
+    print(manifest_summary(manifest))
+    try:
+        samples = cosim.session_samples(config.core, args.cosim_samples, False)
+        result = cosim.run(config.core, samples, args.simulator, out / "cosim", net.weights,
+                           net.theta)
+    except SimulatorNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    except ValueError as exc:
+        raise UserError(f"{out / 'chosen.toml'}: {exc}") from None
+    except cosim.CosimError as exc:
+        print(f"spikeforge: error: {exc}", file=sys.stderr)
+        return 1
+    summary = result.summary()
+    (out / "cosim.json").write_text(json.dumps(summary, indent=1) + "\n")
+    verdict = ("everything matched the golden model" if result.matched
+               else f"MISMATCH: {result.difference}")
+    print(f"explore: cosim of chosen.toml on {args.simulator}, {summary['samples']} "
+          f"sample(s), {summary['spikes']} output spikes: {verdict}")
+    return 0 if result.matched else 1
+
+
 def _check_writable(path: str, create: bool = False) -> None:
     """Fail before long work if ``path`` cannot be written (``create``: make its folder)."""
     parent = Path(path).resolve().parent
@@ -632,12 +805,73 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_bitstream)
 
+
+    p = sub.add_parser("explore", help="design-space explorer: timesteps and weight widths "
+                                       "against accuracy, latency, memory and energy; "
+                                       "picks a point under constraints")
+    p.add_argument("config", help="config file or built-in name (digits, mnist-400, ...)")
+    p.add_argument("--timesteps",
+                   help="comma-separated timesteps per sample, at most the config's "
+                        "(default: 350,200,100,50,25,10 for a 350-timestep config, the "
+                        "same fractions of others)")
+    p.add_argument("--weight-bits", default="16,8,6,4,2",
+                   help="comma-separated weight widths, 1..16 (default: 16,8,6,4,2)")
+    p.add_argument("--constraints", default="accuracy_drop<=0.02",
+                   help="comma-separated METRIC<=X / >=X (accuracy, accuracy_drop, "
+                        "latency_us, cycles, memory_bits, energy_nj, ...; fractions for "
+                        "accuracies; default: accuracy_drop<=0.02)")
+    p.add_argument("--minimize", default="energy_nj", metavar="METRIC",
+                   help="among feasible Pareto-optimal points pick the lowest (default: "
+                        "energy_nj)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="report, plots, chosen.toml and the run cache (DIR/cache)")
+    p.add_argument("--seeds", type=_positive, default=3,
+                   help="seeds per point (default 3)")
+    p.add_argument("--workers", type=_positive, default=2,
+                   help="training processes (default 2)")
+    p.add_argument("--clock-mhz", type=float, default=100.0,
+                   help="core clock for latency (default 100, until synthesis gives one)")
+    p.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"),
+                   help="override data.dataset")
+    p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
+    p.add_argument("--samples", type=_positive, help="training samples (default: config)")
+    p.add_argument("--test-samples", type=_positive, help="test samples (default: config)")
+    p.add_argument("--no-search", action="store_true",
+                   help="no parameter search: the fixed rule at reduced timesteps")
+    p.add_argument("--search-rounds", type=_positive, default=1,
+                   help="coordinate-move rounds of the parameter search (default 1)")
+    p.add_argument("--validation", type=_positive, default=300,
+                   help="training samples held out from labelling to score the search "
+                        "(default 300)")
+    p.add_argument("--variants", default="floor-rounding,potentiation-only,update-every-4,"
+                                         "membrane-2",
+                   help="single changes measured against their point, or none (default: "
+                        "all of floor-rounding, potentiation-only, update-every-4, "
+                        "membrane-2)")
+    p.add_argument("--variant-bits", default="8,4",
+                   help="weight widths the variants are measured at (default 8,4)")
+    p.add_argument("--variant-timesteps", type=_positive,
+                   help="timesteps the variants are measured at (default: the config's)")
+    p.add_argument("--cost-samples", type=_positive, default=50,
+                   help="test samples the cycle and energy counts average over (default 50)")
+    p.add_argument("--no-plots", action="store_true", help="no PNGs")
+    p.add_argument("--generate", action="store_true",
+                   help="generate the chosen point's RTL and co-simulate its trained "
+                        "network against the golden model")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="simulator for --generate (default verilator)")
+    p.add_argument("--cosim-samples", type=_positive, default=3,
+                   help="test samples co-simulated with --generate (default 3)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_explore)
+
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -7,7 +7,19 @@ per row, the mean and spread (sample standard deviation, min, max) over the seed
 - ``naive``: only ``timesteps`` changed;
 - ``enhanced``: ``spikeforge.topspark.reduce_timesteps`` (parameters enhanced for the
   shorter sample);
-- ``float``: the float64 reference at full timesteps (what quantization costs).
+- ``float``: the float64 reference at full timesteps (what quantization costs);
+- ``point``: the core configuration the run carries (``Run.core``, JSON), as it is (the
+  design-space explorer, ``spikeforge.explore``, trains its points this way).
+
+A run trains on the training set and tests on the test set (``split = "test"``), or, for
+searching parameters without touching the test set (``split = "validation"``), trains on the
+whole training set as usual (unsupervised: no label is used), labels the neurons with all but
+the last ``Run.validation`` training samples and scores on those.  The training length stays
+the one of the final protocol, which matters (the adaptive thresholds grow with every
+sample); the price is that the scored samples were seen, unlabelled, during training, so
+validation accuracy is optimistic and only good for ranking.
+With ``Run.costs`` the result also carries what the cost model needs
+(``spikeforge.explore.cost.measure``: cycles and operation counts on test samples).
 """
 
 from __future__ import annotations
@@ -16,22 +28,49 @@ import json
 import os
 import statistics
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Config
+from ..config import Config, CoreConfig
 
 __all__ = ["Run", "run_grid", "summarize", "format_table"]
 
 
 @dataclass(frozen=True)
 class Run:
-    """One training run of the grid."""
+    """One training run of the grid.
+
+    Members
+    -------
+    rule : str
+        ``full``, ``naive``, ``enhanced``, ``float`` or ``point`` (module docstring).
+    timesteps : int
+        Timesteps per sample (``point``: must equal the carried core's).
+    seed : int
+        Replaces the configuration's seed.
+    core : str or None
+        ``point`` only: the :class:`~spikeforge.config.CoreConfig` to train, as JSON (its
+        seed is replaced by ``seed``).
+    split : "test" or "validation"
+        Score on the test set, or on the last ``validation`` training samples (not used to
+        label the neurons; module docstring).
+    validation : int
+        Held-out training samples for ``split = "validation"``.
+    costs : int
+        Test samples whose rasters feed the cost model (0: none).
+    tag : str
+        Returned as the result's ``tag`` (callers match results to runs with it).
+    """
 
     rule: str
     timesteps: int
     seed: int
+    core: str | None = None
+    split: str = "test"
+    validation: int = 300
+    costs: int = 0
+    tag: str = ""
 
 
 def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
@@ -43,7 +82,11 @@ def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
 
     config = Config.from_dict(tomllib.loads(config_toml))
     core = config.core.replace(seed=run.seed)
-    if run.rule == "naive":
+    if run.rule == "point":
+        if run.core is None:
+            raise ValueError("a 'point' run needs Run.core")
+        core = CoreConfig.from_json(run.core).replace(seed=run.seed)
+    elif run.rule == "naive":
         core = core.replace(timesteps=run.timesteps)
     elif run.rule == "enhanced":
         core = reduce_timesteps(core, run.timesteps)
@@ -54,28 +97,55 @@ def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
         train_set = train_set.subset(0, data.train_samples)
     if data.test_samples:
         test_set = test_set.subset(0, data.test_samples)
+    label_set = train_set
+    if run.split == "validation":
+        n = len(train_set) - run.validation
+        if n < 1 or run.validation < 1:
+            raise ValueError(f"validation = {run.validation}: must lie in 1..{len(train_set) - 1}"
+                             f" (the training set has {len(train_set)} samples)")
+        label_set, test_set = train_set.subset(0, n), train_set.subset(n)
+    elif run.split != "test":
+        raise ValueError(f"split = {run.split!r}: must be 'test' or 'validation'")
     arithmetic = "float" if run.rule == "float" else "integer"
     net, seconds, _ = train(core, train_set, data.epochs, arithmetic)
-    ev = evaluate(net, train_set, test_set, readout=config.classify.readout)
-    return {"rule": run.rule, "timesteps": core.timesteps, "seed": run.seed,
-            "accuracy": ev.accuracy, "spikes_per_sample": ev.spikes_per_sample,
-            "ms_per_train_sample": 1000 * seconds / max(len(train_set) * data.epochs, 1)}
+    ev = evaluate(net, label_set, test_set, readout=config.classify.readout)
+    result = {"rule": run.rule, "timesteps": core.timesteps, "seed": run.seed, "tag": run.tag,
+              "accuracy": ev.accuracy, "spikes_per_sample": ev.spikes_per_sample,
+              "ms_per_train_sample": 1000 * seconds / max(len(train_set) * data.epochs, 1)}
+    if run.costs:
+        from ..explore.cost import measure
+
+        result["costs"] = measure(net, train_set, test_set.subset(0, min(run.costs,
+                                                                         len(test_set))))
+    return result
 
 
 def run_grid(config: Config, runs: Sequence[Run], workers: int | None = None,
              progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Train every run (in ``workers`` processes, default: the CPU count)."""
+    """Train every run (in ``workers`` processes, default: the CPU count).
+
+    Results come back in the order of ``runs``; ``progress`` sees each as it finishes (so a
+    caller can store it at once).  With one worker the runs train in this process.
+    """
     text = config.to_toml()
-    results = []
     workers = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_train_one, text, run) for run in runs]
-        for future in futures:
-            result = future.result()
+    if workers == 1 or len(runs) <= 1:
+        results = []
+        for run in runs:
+            result = _train_one(text, run)
             results.append(result)
             if progress is not None:
                 progress(result)
-    return results
+        return results
+    with ProcessPoolExecutor(max_workers=min(workers, len(runs))) as pool:
+        futures = {pool.submit(_train_one, text, run): k for k, run in enumerate(runs)}
+        done: dict[int, dict[str, Any]] = {}
+        for future in as_completed(futures):
+            result = future.result()
+            done[futures[future]] = result
+            if progress is not None:
+                progress(result)
+    return [done[k] for k in range(len(runs))]
 
 
 def summarize(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

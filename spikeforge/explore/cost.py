@@ -1,0 +1,196 @@
+"""What a design point costs: memory bits, latency, energy (an estimate), FPGA resources.
+
+- **Memory** comes from the RTL itself: :func:`memory_bits` elaborates the network core
+  (``hdl/core.py``) for the configuration and adds up its memories (weights; everything
+  else: neuron state words, generator states, traces, pixel and row lists).  No width rule
+  is restated here.
+- **Latency** comes from the exact cycle model (``golden/cycles.py``) on the spike rasters of
+  recorded test samples (:func:`measure`), at a clock in MHz given by the caller (or by a
+  synthesis hook, :data:`SynthHook`).
+- **Energy** is an *estimate*: operations and memory accesses counted per sample
+  (:func:`measure`), priced with 45 nm per-operation energies (:data:`ENERGY_45NM`, Horowitz,
+  ISSCC 2014; ``docs/explore.md``).  It ranks design points; it is not a power measurement of
+  an FPGA.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import CoreConfig
+
+__all__ = ["EnergyModel", "ENERGY_45NM", "memory_bits", "measure", "latency", "energy",
+           "SynthHook"]
+
+Array = Any
+
+#: A synthesis hook: config -> ``{"fmax_mhz": float, "LUT": int, ...}`` (board flow, later).
+SynthHook = Callable[[CoreConfig], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EnergyModel:
+    """Energy per operation, in picojoules.
+
+    Members
+    -------
+    add_pj_per_bit : float
+        Integer add (also compare, subtract, shift-and-add), per operand bit.
+    mult_pj_per_bit2 : float
+        Integer multiply, per product of the operand widths (array multiplier).
+    sram_pj_per_bit : float
+        On-chip SRAM read or write, per bit accessed.
+    source : str
+    """
+
+    add_pj_per_bit: float
+    mult_pj_per_bit2: float
+    sram_pj_per_bit: float
+    source: str
+
+    def add(self, bits: int) -> float:
+        return self.add_pj_per_bit * bits
+
+    def mult(self, a_bits: int, b_bits: int) -> float:
+        return self.mult_pj_per_bit2 * a_bits * b_bits
+
+    def sram(self, bits: int) -> float:
+        return self.sram_pj_per_bit * bits
+
+
+#: Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm,
+#: 0.9 V: 8-bit add 0.03 pJ (32-bit 0.1 pJ), 8-bit multiply 0.2 pJ (32-bit 3.1 pJ), 64-bit
+#: read of an 8 KB SRAM 10 pJ.  Scaled linearly in the width for adds (0.03 / 8), with the
+#: product of the widths for multiplies (0.2 / 64), per bit for SRAM (10 / 64).
+ENERGY_45NM = EnergyModel(0.03 / 8, 0.2 / 64, 10.0 / 64,
+                          "Horowitz ISSCC 2014, 45 nm (scaled per bit)")
+
+
+@functools.lru_cache(maxsize=64)
+def _memories(core_json: str) -> tuple[tuple[str, int, int], ...]:
+    # amaranth: the core is elaborated only to read its memories
+    from amaranth.hdl import Fragment, MemoryInstance, Shape
+
+    from ..hdl.core import SnnCore
+
+    core = CoreConfig.from_json(core_json)
+    frag = Fragment.get(SnnCore(core), None)
+    out: list[tuple[str, int, int]] = []
+
+    def walk(f: Any, path: str) -> None:
+        for sub, name, *_ in f.subfragments:
+            walk(sub, f"{path}/{name}" if path else str(name))
+        if isinstance(f, MemoryInstance):
+            data = f._data          # MemoryData: public shape and depth
+            out.append((path, int(data.depth), Shape.cast(data.shape).width))
+
+    walk(frag, "")
+    return tuple(sorted(out))
+
+
+def memory_bits(core: CoreConfig) -> dict[str, Any]:
+    """Bits of every memory of the RTL core for ``core``.
+
+    Returns ``weight_bits`` (the weight memory), ``state_bits`` (all other memories) and
+    ``memories``: ``{name: [depth, width]}``.  Only configuration fields the RTL depends on
+    matter (the seed, for instance, only fills ROMs).
+    """
+    mems = _memories(core.replace(seed=0).to_json())
+    weights = sum(d * w for name, d, w in mems if name == "weights")
+    total = sum(d * w for _, d, w in mems)
+    return {"weight_bits": weights, "state_bits": total - weights,
+            "memories": {name: [d, w] for name, d, w in mems}}
+
+
+def measure(net: Any, label_set: Any, test_set: Any) -> dict[str, Any]:
+    """Cycles and operation counts per sample on ``test_set`` (learning off), for the cost
+    model.  ``net`` is a trained ``golden.network.Network``; each sample is rerun with its
+    rasters recorded (key = index, as in the test pass).
+
+    Returns per-sample means: ``cycles_inference`` (cycle model, learning off),
+    ``cycles_learning`` (the cycle model with learning on, on the same spikes: an estimate
+    of a training sample's cycles), ``input_spikes``, ``output_spikes``, and the counts of
+    :func:`energy`: ``synaptic_adds`` (active input x neuron), ``weight_words_read``
+    (active input x neuron word), ``neuron_updates``, ``learned_words`` (weight words a
+    training sample's learn passes rewrite, on the same spikes).
+    """
+    from ..golden import cycles
+
+    core = net.core
+    keys = ("cycles_inference", "cycles_learning", "input_spikes", "output_spikes",
+            "synaptic_adds", "weight_words_read", "neuron_updates", "learned_words")
+    totals = dict.fromkeys(keys, 0.0)
+    n = len(test_set)
+    W = core.n_neurons // core.n_pe
+    for k in range(n):
+        res = net.run_sample(test_set.images[k], key=k, learn=False, record=True)
+        works = cycles.work_of(core, res.input_raster, res.raster)
+        totals["cycles_inference"] += cycles.sample_cycles(
+            core, res.input_raster, res.raster, learn=False).total
+        totals["cycles_learning"] += cycles.sample_cycles(
+            core, res.input_raster, res.raster, learn=True).total
+        active = int(res.input_raster.sum())
+        totals["input_spikes"] += active
+        totals["output_spikes"] += int(res.raster.sum())
+        totals["synaptic_adds"] += active * core.n_neurons
+        totals["weight_words_read"] += sum(W * max(w.active, 1) for w in works)
+        totals["neuron_updates"] += core.timesteps * core.n_neurons
+        totals["learned_words"] += sum(cycles.learned_words(core, w, True) for w in works)
+    return {key: value / max(n, 1) for key, value in totals.items()} | {"samples": n}
+
+
+def latency(counts: dict[str, Any], clock_mhz: float) -> dict[str, float]:
+    """Cycles and microseconds per sample (inference and learning) at ``clock_mhz``."""
+    return {
+        "cycles": float(counts["cycles_inference"]),
+        "latency_us": float(counts["cycles_inference"]) / clock_mhz,
+        "cycles_learning": float(counts["cycles_learning"]),
+        "latency_learning_us": float(counts["cycles_learning"]) / clock_mhz,
+    }
+
+
+def energy(core: CoreConfig, counts: dict[str, Any],
+           model: EnergyModel = ENERGY_45NM) -> dict[str, float]:
+    """Estimated energy per sample in nanojoules, inference and training, with its parts.
+
+    Inference, per sample:
+
+    - encoder: one generator step (3 xor-shifts, counted as 3 adds of 32 bits), a 16-bit
+      compare and a generator-state read and write (32 bits each) per input and timestep;
+    - synapses: one weight word read (``n_pe * weight`` bits) per active input and neuron
+      word, one add of ``current_bits`` per active input and neuron;
+    - neurons: one neuron-state word read and written per neuron and timestep (the RTL's
+      neuron word width over ``n_pe``), a leak (add), the sum ``leaked + I - h`` (2 adds)
+      and the threshold compare (1 add), all ``membrane_sum_bits`` wide.
+
+    Training adds, per sample: per rewritten weight word a read and a write and per synapse
+    of it a ``trace x 16``-bit multiply and an add of ``weight`` bits; per neuron and input
+    and timestep a trace decay (add); and the normalization: per weight a read, a
+    ``weight x 17``-bit multiply and a write, per neuron a ``weight_sum_bits`` accumulate per
+    input.
+    """
+    d, w = core.derived, core.widths
+    mem = memory_bits(core)["memories"]
+    neuron_word = mem["neurons"][1] / core.n_pe if "neurons" in mem else 0
+    T, n_in, n_out, P = core.timesteps, core.n_inputs, core.n_neurons, core.n_pe
+    encoder = T * n_in * (3 * model.add(32) + model.add(16) + 2 * model.sram(32))
+    synapses = (counts["weight_words_read"] * model.sram(P * w.weight)
+                + counts["synaptic_adds"] * model.add(d.current_bits))
+    neurons = counts["neuron_updates"] * (2 * model.sram(int(neuron_word))
+                                          + 4 * model.add(d.membrane_sum_bits))
+    inference = encoder + synapses + neurons
+    stdp = counts["learned_words"] * (2 * model.sram(P * w.weight)
+                                      + P * (model.mult(w.trace, 16) + model.add(w.weight)))
+    traces = T * (n_in + n_out) * model.add(w.trace)
+    norm = 0.0
+    if core.stdp.norm:
+        norm = n_in * n_out * (2 * model.sram(w.weight) + model.mult(w.weight, 17)
+                               + model.add(d.weight_sum_bits))
+    training = inference + stdp + traces + norm
+    nj = 1e-3
+    return {"energy_nj": inference * nj, "energy_train_nj": training * nj,
+            "energy_encoder_nj": encoder * nj, "energy_synapses_nj": synapses * nj,
+            "energy_neurons_nj": neurons * nj, "energy_learning_nj": (stdp + traces + norm) * nj}

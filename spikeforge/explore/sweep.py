@@ -1,0 +1,230 @@
+"""The sweep behind ``spikeforge explore``: points, runs, statistics, choice.
+
+1. For every reduced timestep count, the enhanced parameters: :func:`.enhance.search` on
+   the validation split (or the fixed rule, ``search=False``).
+2. The grid: every (timesteps, weight width) point is the enhanced configuration at those
+   timesteps moved to that width (:func:`.precision.with_weight_bits`), trained with
+   ``seeds`` seeds and scored on the test set, with its costs (:mod:`.cost`).
+3. Comparisons at the configuration's own width: the unenhanced reduction ("naive": only
+   the timesteps change) and the fixed rule (``topspark.reduce_timesteps``) at every reduced
+   timestep count; the variants (:data:`.precision.VARIANTS`) at ``variant_timesteps`` and
+   every width of ``variant_bits``.
+4. Statistics per point: mean, sample standard deviation, min and max over the seeds; the
+   drop against the baseline's mean (the configuration as written: its timesteps, its
+   width), with Welch's t-test (``distinguishable`` when p < 0.05).
+5. Choice: :func:`.pareto.choose` under the constraints.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Config, CoreConfig
+from ..topspark import reduce_timesteps
+from . import cost
+from .enhance import SearchResult, describe, search
+from .grid import Evaluator, Job
+from .pareto import Constraint, choose, pareto_front
+from .precision import apply_variant, with_weight_bits
+
+__all__ = ["Settings", "Point", "explore", "summarize_point", "welch"]
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Settings:
+    """What ``spikeforge explore`` sweeps and how (CLI options of the same names)."""
+
+    timesteps: list[int]
+    weight_bits: list[int]
+    seeds: int = 3
+    workers: int = 1
+    clock_mhz: float = 100.0
+    constraints: list[Constraint] = field(default_factory=list)
+    minimize: str = "energy_nj"
+    search: bool = True
+    search_rounds: int = 1
+    search_seeds: int = 1
+    confirm_seeds: int = 2
+    validation: int = 300
+    variants: list[str] = field(default_factory=list)
+    variant_bits: list[int] = field(default_factory=list)
+    variant_timesteps: int | None = None
+    cost_samples: int = 50
+    synth: cost.SynthHook | None = None
+
+
+@dataclass
+class Point:
+    """A design point: where it comes from, its configuration, its runs."""
+
+    kind: str                  # grid, naive, rule, variant
+    timesteps: int
+    weight_width: int
+    core: CoreConfig
+    variant: str = ""
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        base = f"T={self.timesteps} w={self.weight_width}"
+        return f"{base} {self.kind}" + (f" {self.variant}" if self.variant else "")
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's t-test (1.0 when it is undefined: fewer than 2 values
+    or no spread on either side)."""
+    if len(a) < 2 or len(b) < 2:
+        return 1.0
+    va, vb = statistics.variance(a), statistics.variance(b)
+    if va == 0 and vb == 0:
+        return 1.0 if statistics.fmean(a) == statistics.fmean(b) else 0.0
+    import warnings
+
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # nearly identical samples
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def summarize_point(point: Point, baseline: Sequence[float], clock_mhz: float,
+                    synth: cost.SynthHook | None = None) -> dict[str, Any]:
+    """Metrics of a point from its runs (accuracies as fractions)."""
+    accs = [r["accuracy"] for r in point.results]
+    mean = statistics.fmean(accs)
+    row: dict[str, Any] = {
+        "label": point.label, "kind": point.kind, "variant": point.variant,
+        "timesteps": point.timesteps, "weight_width": point.weight_width,
+        "seeds": len(accs), "accuracy": mean,
+        "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "accuracy_min": min(accs), "accuracy_max": max(accs),
+        "per_seed": {str(r["seed"]): r["accuracy"] for r in point.results},
+        "accuracy_drop": statistics.fmean(baseline) - mean,
+        "p_vs_baseline": welch(accs, baseline),
+        "spikes_per_sample": statistics.fmean(r["spikes_per_sample"] for r in point.results),
+    }
+    row["distinguishable"] = row["p_vs_baseline"] < 0.05
+    mem = cost.memory_bits(point.core)
+    row["weight_memory_bits"] = mem["weight_bits"]
+    row["state_memory_bits"] = mem["state_bits"]
+    row["memory_bits"] = mem["weight_bits"] + mem["state_bits"]
+    costs = [r["costs"] for r in point.results if "costs" in r]
+    if costs:
+        counts = {k: statistics.fmean(c[k] for c in costs) for k in costs[0]}
+        clock = clock_mhz
+        if synth is not None:
+            found = synth(point.core)
+            row["synth"] = found
+            clock = float(found.get("fmax_mhz", clock_mhz))
+        row["clock_mhz"] = clock
+        row.update(cost.latency(counts, clock))
+        row.update(cost.energy(point.core, counts))
+        row["input_spikes_per_sample"] = counts["input_spikes"]
+    return row
+
+
+def _jobs(points: Sequence[Point], seeds: int, costs: int) -> list[Job]:
+    return [Job(p.core, s, "test", costs) for p in points for s in range(seeds)]
+
+
+def explore(config: Config, settings: Settings, evaluator: Evaluator,
+            say: Say = lambda _: None) -> dict[str, Any]:
+    """Run the sweep; returns everything the report needs (JSON-ready)."""
+    base = config.core
+    T0, b0 = base.timesteps, base.widths.weight
+    # 1. enhanced parameters per reduced timestep count
+    enhanced: dict[int, CoreConfig] = {T0: base}
+    searches: dict[int, SearchResult] = {}
+    for T in sorted(set(settings.timesteps), reverse=True):
+        if T == T0:
+            continue
+        if settings.search:
+            say(f"explore: searching parameters at {T} timesteps")
+            result = search(base, T, evaluator, seeds=range(settings.search_seeds),
+                            confirm_seeds=range(settings.search_seeds,
+                                                settings.search_seeds
+                                                + settings.confirm_seeds),
+                            rounds=settings.search_rounds)
+            searches[T] = result
+            enhanced[T] = result.best
+            say(f"explore: T={T}: validation accuracy {100 * result.start_score:.1f}% "
+                f"(fixed rule) -> {100 * result.best_score:.1f}% (searched), "
+                f"{result.runs} runs")
+        else:
+            enhanced[T] = reduce_timesteps(base, T)
+    # 2-3. every point of the grid and the comparisons
+    points: list[Point] = []
+    for T in settings.timesteps:
+        for b in settings.weight_bits:
+            points.append(Point("grid", T, b, with_weight_bits(enhanced[T], b)))
+        if T < T0:
+            points.append(Point("naive", T, b0, base.replace(timesteps=T)))
+            points.append(Point("rule", T, b0, reduce_timesteps(base, T)))
+    vt = settings.variant_timesteps or T0
+    if settings.variants:
+        if vt not in enhanced:
+            enhanced[vt] = reduce_timesteps(base, vt) if vt < T0 else base
+        for b in settings.variant_bits:
+            ref = with_weight_bits(enhanced[vt], b)
+            if not any(p.kind == "grid" and p.timesteps == vt and p.weight_width == b
+                       for p in points):
+                points.append(Point("grid", vt, b, ref))
+            for name in settings.variants:
+                points.append(Point("variant", vt, b, apply_variant(ref, name), name))
+    if not any(p.kind == "grid" and p.timesteps == T0 and p.weight_width == b0
+               for p in points):
+        points.append(Point("grid", T0, b0, base))
+    jobs = _jobs(points, settings.seeds, settings.cost_samples)
+    say(f"explore: {len(points)} points x {settings.seeds} seeds = {len(jobs)} runs "
+        f"({sum(evaluator.cached(j) is not None for j in jobs)} cached)")
+    results = evaluator.run(jobs, what="grid")
+    for n, p in enumerate(points):
+        p.results = results[n * settings.seeds:(n + 1) * settings.seeds]
+    # 4. statistics
+    baseline = next(p for p in points
+                    if p.kind == "grid" and p.timesteps == T0 and p.weight_width == b0)
+    base_accs = [r["accuracy"] for r in baseline.results]
+    rows = [summarize_point(p, base_accs, settings.clock_mhz, settings.synth) for p in points]
+    for row, p in zip(rows, points, strict=True):
+        row["changes"] = describe(base, p.core) if p.kind == "grid" else {}
+    # 5. choice among the grid points
+    grid_rows = [r for r in rows if r["kind"] == "grid"]
+    chosen = choose(grid_rows, settings.constraints, minimize=settings.minimize)
+    chosen_core = None
+    if chosen is not None:
+        chosen_core = points[rows.index(chosen)].core
+    return {
+        "config": config.source,
+        "baseline": {"timesteps": T0, "weight_width": b0,
+                     "accuracy": statistics.fmean(base_accs),
+                     "accuracy_std": (statistics.stdev(base_accs) if len(base_accs) > 1
+                                      else 0.0)},
+        "settings": _settings_dict(settings),
+        "searches": {str(T): {"start_score": s.start_score, "best_score": s.best_score,
+                              "runs": s.runs, "changes": describe(s.start, s.best),
+                              "log": s.log}
+                     for T, s in searches.items()},
+        "rows": rows,
+        "front_latency": [r["label"] for r in pareto_front(grid_rows,
+                                                           ("accuracy", "latency_us"))],
+        "front_memory": [r["label"] for r in pareto_front(grid_rows,
+                                                          ("accuracy", "memory_bits"))],
+        "chosen": chosen,
+        "chosen_core": chosen_core,
+        "points": points,
+    }
+
+
+def _settings_dict(s: Settings) -> dict[str, Any]:
+    out = {k: v for k, v in vars(s).items() if k not in ("synth", "constraints")}
+    out["constraints"] = [str(c) for c in s.constraints]
+    out["synth"] = s.synth is not None
+    return out
+

@@ -1,0 +1,66 @@
+"""Memory from the RTL, energy by hand, latency from the cycle model."""
+
+from __future__ import annotations
+
+import pytest
+
+from spikeforge.config import CoreConfig, StdpConfig, Widths, load_config
+from spikeforge.explore.cost import ENERGY_45NM, energy, latency, measure, memory_bits
+from spikeforge.golden import cycles
+from spikeforge.golden.datasets import load_dataset
+from spikeforge.golden.network import Network
+
+
+def tiny(**changes: object) -> CoreConfig:
+    core = CoreConfig(n_inputs=4, n_neurons=2, n_pe=1, timesteps=8, widths=Widths(weight=4),
+                      stdp=StdpConfig(w_init_max=15, norm=30))
+    return core.replace(**changes)
+
+
+def test_weight_memory_by_hand() -> None:
+    assert memory_bits(tiny())["weight_bits"] == 4 * 2 * 4            # inputs x neurons x bits
+    assert memory_bits(load_config("digits").core)["weight_bits"] == 64 * 100 * 8
+
+
+def test_state_memory_follows_the_trace_width() -> None:
+    # one more trace bit: the pre traces (two banks of n_inputs words) and the post trace
+    # in every neuron's state word grow by one bit each
+    a = memory_bits(tiny())["state_bits"]
+    b = memory_bits(tiny(**{"widths.trace": 9}))["state_bits"]
+    assert b - a == 2 * 4 + 2
+    # the weight width does not touch the state memories
+    c = memory_bits(tiny(**{"widths.weight": 3, "stdp.w_init_max": 7, "stdp.norm": 20}))
+    assert c["state_bits"] == a and c["weight_bits"] == 4 * 2 * 3
+
+
+def test_energy_synapses_by_hand() -> None:
+    core = tiny()
+    counts = {"weight_words_read": 10, "synaptic_adds": 20, "neuron_updates": 0,
+              "learned_words": 0}
+    e = energy(core, counts)
+    # 10 reads of one 4-bit lane at 10 pJ / 64 bits; 20 adds of current_bits = 6
+    # (4 inputs x 15 = 60) at 0.03 pJ / 8 bits
+    assert e["energy_synapses_nj"] == pytest.approx((10 * 4 * 10 / 64 + 20 * 6 * 0.03 / 8)
+                                                    * 1e-3)
+    assert e["energy_neurons_nj"] == 0
+    # encoder: 8 timesteps x 4 inputs x (3 x 32-bit adds, a 16-bit compare, 2 x 32-bit SRAM)
+    enc = 8 * 4 * (3 * 32 * 0.03 / 8 + 16 * 0.03 / 8 + 2 * 32 * 10 / 64) * 1e-3
+    assert e["energy_encoder_nj"] == pytest.approx(enc)
+    assert e["energy_nj"] == pytest.approx(e["energy_synapses_nj"] + enc)
+    assert e["energy_train_nj"] > e["energy_nj"]
+    assert ENERGY_45NM.mult(8, 8) == pytest.approx(0.2)      # Horowitz: 8-bit multiply
+
+
+def test_latency_is_the_cycle_model() -> None:
+    core = load_config("digits").core.replace(timesteps=20)
+    _, test = load_dataset("digits", None, 8)
+    net = Network(core)
+    counts = measure(net, None, test.subset(0, 3))
+    expected = []
+    for k in range(3):
+        r = net.run_sample(test.images[k], key=k, learn=False, record=True)
+        expected.append(cycles.sample_cycles(core, r.input_raster, r.raster, False).total)
+    assert counts["cycles_inference"] == pytest.approx(sum(expected) / 3)
+    lat = latency(counts, 50.0)
+    assert lat["latency_us"] == pytest.approx(sum(expected) / 3 / 50)
+    assert counts["neuron_updates"] == 20 * 100

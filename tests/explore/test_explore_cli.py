@@ -1,0 +1,135 @@
+"""``spikeforge explore`` end to end on a tiny run, and its user errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikeforge.cli import main
+from spikeforge.config import load_config
+from spikeforge.golden.datasets import load_dataset
+from spikeforge.golden.train import evaluate, train
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = load_config("digits")
+    config = dataclasses.replace(
+        config, core=config.core.replace(timesteps=20),
+        data=dataclasses.replace(config.data, train_samples=40, test_samples=20))
+    path = tmp_path_factory.mktemp("cfg") / "tiny.toml"
+    config.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def explored(tiny_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("explore")
+    status = main(["explore", str(tiny_config), "--timesteps", "20,10", "--weight-bits",
+                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
+                   "--variants", "floor-rounding", "--variant-bits", "4",
+                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
+                   "--out", str(out), "--quiet"])
+    assert status == 0
+    return out
+
+
+def test_report_numbers_come_from_the_run(explored: Path, tiny_config: Path) -> None:
+    results = json.loads((explored / "results.json").read_text())
+    report = (explored / "report.md").read_text()
+    rows = results["rows"]
+    # the baseline at seed 0 is what the golden model gives, trained here directly
+    config = load_config(tiny_config)
+    train_set, test_set = load_dataset("digits", None, 8)
+    train_set, test_set = train_set.subset(0, 40), test_set.subset(0, 20)
+    net, _, _ = train(config.core, train_set)
+    acc0 = evaluate(net, train_set, test_set).accuracy
+    base = next(r for r in rows if r["kind"] == "grid" and r["timesteps"] == 20
+                and r["weight_width"] == 8)
+    assert base["per_seed"]["0"] == acc0
+    assert base["seeds"] == 3
+    assert base["accuracy"] == pytest.approx(np.mean(list(base["per_seed"].values())))
+    assert base["weight_memory_bits"] == 64 * 100 * 8
+    # every point's accuracy, spread and memory appear in the report's table
+    for r in rows:
+        line = (f"| {r['timesteps']} | {r['weight_width']} | {r['kind']}")
+        assert line in report
+        assert f"{100 * r['accuracy']:.2f} ± {100 * r['accuracy_std']:.2f}" in report
+    four = next(r for r in rows if r["kind"] == "grid" and r["weight_width"] == 4
+                and r["timesteps"] == 20)
+    assert four["weight_memory_bits"] == 64 * 100 * 4
+    assert f"| {four['weight_memory_bits']} |" in report
+    # the grid, the comparisons and the variant are all there
+    kinds = {(r["kind"], r["timesteps"], r["weight_width"], r["variant"]) for r in rows}
+    assert ("naive", 10, 8, "") in kinds and ("rule", 10, 8, "") in kinds
+    assert ("variant", 20, 4, "floor-rounding") in kinds
+    assert "10" in results["searches"]
+    # the chosen point's configuration is written and loads
+    chosen = results["chosen"]
+    assert chosen is not None
+    assert f"**{chosen['label']}**" in report
+    core = load_config(explored / "chosen.toml").core
+    assert (core.timesteps, core.widths.weight) == (chosen["timesteps"],
+                                                     chosen["weight_width"])
+
+
+def test_plots_exist_and_are_not_blank(explored: Path) -> None:
+    import matplotlib.image
+
+    names = ["accuracy_vs_timesteps", "pareto_latency", "pareto_memory", "receptive_fields",
+             "raster", "membrane"]
+    report = (explored / "report.md").read_text()
+    for name in names:
+        path = explored / f"{name}.png"
+        assert path.stat().st_size > 1000, name
+        image = matplotlib.image.imread(path)
+        assert image.std() > 0.01, name               # not a blank canvas
+        assert f"({name}.png)" in report
+
+
+def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["explore", str(tiny_config), "--timesteps", "20,10", "--weight-bits",
+                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
+                   "--variants", "floor-rounding", "--variant-bits", "4",
+                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
+                   "--out", str(explored), "--quiet", "--no-plots"])
+    assert status == 0
+    assert re.search(r"\b0 runs trained", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--timesteps", "50,x"], "--timesteps '50,x': expected comma-separated integers"),
+    (["--timesteps", "400"], "400 is out of range 1..20"),
+    (["--timesteps", "10,10"], "appears twice"),
+    (["--weight-bits", "0"], "0 is out of range 1..16"),
+    (["--weight-bits", "17"], "17 is out of range 1..16"),
+    (["--constraints", "speed<=1"], "unknown metric 'speed'"),
+    (["--constraints", "accuracy~1"], "expected METRIC<=NUMBER"),
+    (["--minimize", "speed"], "--minimize 'speed': unknown metric"),
+    (["--variants", "magic"], "unknown variant 'magic'"),
+    (["--clock-mhz", "0"], "--clock-mhz 0.0: must be positive"),
+    (["--validation", "40"], "--validation 40: must be below the 40"),
+])
+def test_user_errors_are_one_line(tiny_config: Path, tmp_path: Path, args: list[str],
+                                  fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["explore", str(tiny_config), "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("spikeforge: error: ") and err.count("\n") == 1
+    assert fragment in err
+
+
+def test_unwritable_out(tiny_config: Path, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status = main(["explore", str(tiny_config), "--out", str(blocker / "sub")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "--out" in err and "cannot write" in err

@@ -1,0 +1,57 @@
+"""Weight-width transform and variants, by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from spikeforge.config import ConfigError, load_config
+from spikeforge.explore.precision import VARIANTS, apply_variant, with_weight_bits
+
+
+def test_four_bit_weights_by_hand() -> None:
+    core = load_config("digits").core                # 8-bit weights, 16-bit membrane
+    c = with_weight_bits(core, 4)
+    # s = 15 / 255 = 1 / 17
+    assert c.widths.weight == 4
+    assert (c.widths.membrane, c.widths.theta) == (12, 10)   # both lose 4 bits
+    assert c.neuron.v_th == 195                      # 3315 / 17
+    assert c.neuron.v_reset == 75                    # 1275 / 17
+    assert c.neuron.w_inh == 262                     # 4462 / 17 = 262.5 -> 262 (half to even)
+    assert c.neuron.theta_plus == 1                  # 13 / 17 = 0.76 -> 1
+    assert c.stdp.norm == 96                         # 1632 / 17
+    assert c.stdp.w_init_max == 5                    # 77 / 17 = 4.53
+    # rates keep their precision: times 2**8, eta_shift 16 -> 24
+    assert c.stdp.eta_shift == 24
+    assert c.stdp.eta_post == 9864                   # 655 / 17 * 256 = 9863.5
+    assert c.stdp.eta_pre == 105                     # 7 / 17 * 256 = 105.4
+    # the rest is untouched
+    assert c.timesteps == core.timesteps and c.neuron.leak_shift == core.neuron.leak_shift
+
+
+def test_same_width_is_identity_and_wider_grows() -> None:
+    core = load_config("digits").core
+    assert with_weight_bits(core, 8) is core
+    c = with_weight_bits(core, 16)                   # s = 65535 / 255 = 257
+    assert c.neuron.v_th == 3315 * 257
+    assert c.widths.membrane == 24
+    # eta * 257 does not fit 16 bits: the shift drops instead (655 * 257 / 4 = 42083.75)
+    assert (c.stdp.eta_shift, c.stdp.eta_post) == (14, 42084)
+
+
+def test_out_of_range_width() -> None:
+    core = load_config("digits").core
+    with pytest.raises(ConfigError, match="weight bits = 17"):
+        with_weight_bits(core, 17)
+
+
+def test_variants() -> None:
+    core = load_config("digits").core
+    assert apply_variant(core, "floor-rounding").stdp.rounding == "floor"
+    assert apply_variant(core, "potentiation-only").stdp.potentiation_only
+    assert apply_variant(core, "update-every-4").stdp.update_every == 4
+    m = apply_variant(core, "membrane-2")
+    # 14-bit membrane: v_max 8191; v_th 3315 + theta_max must fit -> 12-bit theta (4095)
+    assert (m.widths.membrane, m.widths.theta) == (14, 12)
+    assert set(VARIANTS) >= {"floor-rounding", "potentiation-only", "update-every-4"}
+    with pytest.raises(ConfigError, match="unknown variant"):
+        apply_variant(core, "nope")
