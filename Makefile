@@ -12,6 +12,8 @@
 #                   (DESIGN=core: the bare network core instead of the board top)
 #   make bitstream  Amaranth's Xilinx build for BOARD (Vivado, else the open Xray flow;
 #                   with neither it writes the build tree and names the missing tools)
+#   make explore    design-space explorer: timesteps and weight widths against accuracy,
+#                   latency, memory and energy (OUT=build/explore, WORKERS=2, ARGS=...)
 #
 # CONFIG picks the configuration (a file or a built-in name), default: digits.
 # BOARD: arty_a7_35 (default), arty_a7_100, nexys_a7_100, cmod_a7_35.
@@ -32,16 +34,19 @@ BOARD  ?= arty_a7_35
 DESIGN ?=
 TOOLCHAIN ?=
 WEIGHTS_OUT ?= build/weights.npz
+OUT     ?= build/explore
+WORKERS ?= 2
+ARGS    ?=
 SYSTEM_PACKAGES := iverilog liblz4-dev
 
 .PHONY: all setup system-packages train eval generate sim cosim board test test-all lint bench \
-        bench-setup synth bitstream clean help
+        bench-setup synth bitstream explore clean help
 
 all: setup train generate
 	$(SF) cosim $(CONFIG) --samples 3 --weights $(WEIGHTS_OUT)
 
 help:
-	@sed -n '1,17p' Makefile
+	@sed -n '1,19p' Makefile
 
 # -- setup ----------------------------------------------------------------------------
 
@@ -110,6 +115,9 @@ bench-setup: setup
 
 bench: setup
 	$(SF) bench
+
+explore: setup
+	$(SF) explore $(CONFIG) --out $(OUT) --workers $(WORKERS) $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

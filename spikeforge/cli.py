@@ -527,6 +527,11 @@ def cmd_explore(args: argparse.Namespace) -> int:
             raise UserError(f"--variants: unknown variant {v!r} (known: "
                             f"{', '.join(VARIANTS)}, or none)")
     variant_bits = _int_list("--variant-bits", args.variant_bits, 1, 16) if variants else []
+    search_bits = _int_list("--search-bits", args.search_bits, 1, 16) if args.search_bits else []
+    for b in search_bits:
+        if b not in bits:
+            raise UserError(f"--search-bits {args.search_bits!r}: {b} is not one of "
+                            f"--weight-bits")
     if args.variant_timesteps is not None and args.variant_timesteps > T0:
         raise UserError(f"--variant-timesteps {args.variant_timesteps}: must be at most "
                         f"the config's {T0}")
@@ -554,11 +559,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
         timesteps=timesteps, weight_bits=bits, seeds=args.seeds, workers=args.workers,
         clock_mhz=args.clock_mhz, constraints=constraints, minimize=args.minimize,
         search=not args.no_search, search_rounds=args.search_rounds,
+        search_seeds=args.search_seeds,
         validation=args.validation, variants=variants, variant_bits=variant_bits,
-        variant_timesteps=args.variant_timesteps, cost_samples=min(args.cost_samples,
+        variant_timesteps=args.variant_timesteps, search_bits=search_bits,
+        cost_samples=min(args.cost_samples,
                                                                    len(test_set)))
     evaluator = Evaluator(config, out / "cache", args.workers, args.validation,
-                          progress=not quiet)
+                          progress=not quiet, log=None if args.quiet else say)
     start = time.perf_counter()
     summary = explore(config, settings, evaluator, say)
     plots: list[Path] = []
@@ -583,7 +590,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from .explore.report import write_report
 
     command = "spikeforge " + " ".join(shlex.quote(a) for a in args.argv)
-    report = write_report(out, summary, command, seconds, evaluator.trained, plots)
+    report = write_report(out, summary, command, seconds, evaluator.trained, plots,
+                          evaluator.cpu_seconds)
     chosen = summary["chosen"]
     if chosen is None:
         print(f"explore: no point meets the constraints; report in {report}")
@@ -594,7 +602,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
               f"{chosen.get('latency_us', float('nan')):.1f} us/sample, "
               f"{chosen['memory_bits']} memory bits; config {out / 'chosen.toml'}")
     print(f"explore: {len(summary['rows'])} points, {evaluator.trained} runs trained in "
-          f"{seconds:.0f} s; report {report}")
+          f"{seconds:.0f} s ({evaluator.cpu_seconds:.0f} CPU seconds); report {report}")
     if args.generate:
         if chosen_core is None or trained is None:
             raise UserError("--generate: no point was chosen (relax --constraints)")
@@ -838,8 +846,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-samples", type=_positive, help="test samples (default: config)")
     p.add_argument("--no-search", action="store_true",
                    help="no parameter search: the fixed rule at reduced timesteps")
-    p.add_argument("--search-rounds", type=_positive, default=1,
-                   help="coordinate-move rounds of the parameter search (default 1)")
+    p.add_argument("--search-rounds", type=_positive, default=2,
+                   help="coordinate-move rounds of the parameter search, at most (default 2)")
+    p.add_argument("--search-seeds", type=_positive, default=1,
+                   help="seeds every candidate of the search is scored on (default 1; the "
+                        "finalists get 2 more)")
+    p.add_argument("--search-bits", default="",
+                   help="weight widths at which to search the parameters again, from the "
+                        "width-moved point, at every timesteps (default: none)")
     p.add_argument("--validation", type=_positive, default=300,
                    help="training samples held out from labelling to score the search "
                         "(default 300)")
@@ -848,12 +862,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="single changes measured against their point, or none (default: "
                         "all of floor-rounding, potentiation-only, update-every-4, "
                         "membrane-2)")
-    p.add_argument("--variant-bits", default="8,4",
-                   help="weight widths the variants are measured at (default 8,4)")
+    p.add_argument("--variant-bits", default="4",
+                   help="weight widths the variants are measured at (default 4)")
     p.add_argument("--variant-timesteps", type=_positive,
                    help="timesteps the variants are measured at (default: the config's)")
-    p.add_argument("--cost-samples", type=_positive, default=50,
-                   help="test samples the cycle and energy counts average over (default 50)")
+    p.add_argument("--cost-samples", type=_positive, default=20,
+                   help="test samples per run the cycle and energy counts average over "
+                        "(default 20)")
     p.add_argument("--no-plots", action="store_true", help="no PNGs")
     p.add_argument("--generate", action="store_true",
                    help="generate the chosen point's RTL and co-simulate its trained "

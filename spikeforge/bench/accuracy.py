@@ -12,12 +12,12 @@ per row, the mean and spread (sample standard deviation, min, max) over the seed
   design-space explorer, ``spikeforge.explore``, trains its points this way).
 
 A run trains on the training set and tests on the test set (``split = "test"``), or, for
-searching parameters without touching the test set (``split = "validation"``), trains on the
-whole training set as usual (unsupervised: no label is used), labels the neurons with all but
-the last ``Run.validation`` training samples and scores on those.  The training length stays
-the one of the final protocol, which matters (the adaptive thresholds grow with every
-sample); the price is that the scored samples were seen, unlabelled, during training, so
-validation accuracy is optimistic and only good for ranking.
+searching parameters without touching the test set (``split = "validation"``), holds out the
+last ``Run.validation`` training samples: it trains on the others, cycled from the start
+until the training sequence is as long as the full training set's (the adaptive thresholds
+grow with every sample, so the number of training presentations matters as much as the
+samples), labels the neurons with them, and scores on the held-out samples, which the
+network has never seen.
 With ``Run.costs`` the result also carries what the cost model needs
 (``spikeforge.explore.cost.measure``: cycles and operation counts on test samples).
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from typing import Any
 
 from ..config import Config, CoreConfig
 
-__all__ = ["Run", "run_grid", "summarize", "format_table"]
+__all__ = ["Run", "run_grid", "cycled", "summarize", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class Run:
         ``point`` only: the :class:`~spikeforge.config.CoreConfig` to train, as JSON (its
         seed is replaced by ``seed``).
     split : "test" or "validation"
-        Score on the test set, or on the last ``validation`` training samples (not used to
-        label the neurons; module docstring).
+        Score on the test set, or on the last ``validation`` training samples (held out
+        from training and labelling; module docstring).
     validation : int
         Held-out training samples for ``split = "validation"``.
     costs : int
@@ -80,6 +81,7 @@ def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
     from ..golden.train import evaluate, train
     from ..topspark import reduce_timesteps
 
+    cpu = time.process_time()
     config = Config.from_dict(tomllib.loads(config_toml))
     core = config.core.replace(seed=run.seed)
     if run.rule == "point":
@@ -97,17 +99,18 @@ def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
         train_set = train_set.subset(0, data.train_samples)
     if data.test_samples:
         test_set = test_set.subset(0, data.test_samples)
-    label_set = train_set
+    fit_set = label_set = train_set
     if run.split == "validation":
         n = len(train_set) - run.validation
         if n < 1 or run.validation < 1:
             raise ValueError(f"validation = {run.validation}: must lie in 1..{len(train_set) - 1}"
                              f" (the training set has {len(train_set)} samples)")
         label_set, test_set = train_set.subset(0, n), train_set.subset(n)
+        fit_set = cycled(label_set, len(train_set))
     elif run.split != "test":
         raise ValueError(f"split = {run.split!r}: must be 'test' or 'validation'")
     arithmetic = "float" if run.rule == "float" else "integer"
-    net, seconds, _ = train(core, train_set, data.epochs, arithmetic)
+    net, seconds, _ = train(core, fit_set, data.epochs, arithmetic)
     ev = evaluate(net, label_set, test_set, readout=config.classify.readout)
     result = {"rule": run.rule, "timesteps": core.timesteps, "seed": run.seed, "tag": run.tag,
               "accuracy": ev.accuracy, "spikes_per_sample": ev.spikes_per_sample,
@@ -117,7 +120,19 @@ def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
 
         result["costs"] = measure(net, train_set, test_set.subset(0, min(run.costs,
                                                                          len(test_set))))
+    result["cpu_seconds"] = time.process_time() - cpu
     return result
+
+
+def cycled(dataset: Any, length: int) -> Any:
+    """``dataset``'s samples in order, repeated from the start until ``length`` samples."""
+    import numpy as np
+
+    from ..golden.datasets import Dataset
+
+    idx = np.arange(length) % len(dataset)
+    return Dataset(dataset.name, dataset.images[idx], dataset.labels[idx], dataset.shape,
+                   dataset.n_classes)
 
 
 def run_grid(config: Config, runs: Sequence[Run], workers: int | None = None,

@@ -12,7 +12,8 @@ Procedure (``docs/explore.md``), for a reduced timestep count ``T``:
    training samples, never the test set) with the search seeds.
 3. **Greedy combination.**  The moves that beat the current point, best first, are applied
    cumulatively (best move, best two, ... up to ``combine``) and each combination scored.
-   The best point seen becomes the current one; steps 2-3 repeat for ``rounds`` rounds.
+   The best point seen becomes the current one; steps 2-3 repeat for up to ``rounds``
+   rounds (fewer when a round improves nothing).
 4. **Confirmation.**  The ``finalists`` best distinct points (always including the start)
    are scored on ``confirm_seeds`` more seeds; the one with the best mean validation accuracy
    over all its seeds wins.  With one search seed a move can win by noise; the confirmation
@@ -205,6 +206,8 @@ def search(base: CoreConfig, timesteps: int, evaluator: Evaluator,
             score(combos, seeds, "combine", rnd)
         best_key = max((k for k in scores if len(scores[k][1]) >= len(seeds)),
                        key=lambda k: statistics.fmean(scores[k][1]))
+        if scores[best_key][0] == current:
+            break                       # no move or combination beat the current point
         current = scores[best_key][0]
         current_score = statistics.fmean(scores[best_key][1])
     # confirmation on more seeds: the best distinct points plus the start

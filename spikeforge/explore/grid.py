@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from ..config import Config, CoreConfig
 __all__ = ["Job", "Evaluator", "run_key", "CACHE_VERSION"]
 
 #: Bumped when a cached result's meaning changes (old files are then ignored).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -74,16 +74,21 @@ class Evaluator:
         Held-out training samples of ``split = "validation"`` runs.
     progress : bool
         Show a tqdm bar per batch of jobs (on stderr).
+    log : callable or None
+        Without a bar: called with a line every tenth of a batch (``what: done/total runs``).
     """
 
     def __init__(self, config: Config, cache: Path | None, workers: int = 1,
-                 validation: int = 300, progress: bool = False):
+                 validation: int = 300, progress: bool = False,
+                 log: Callable[[str], None] | None = None):
         self.config = config
         self.cache = cache
         self.workers = workers
         self.validation = validation
         self.progress = progress
+        self.log = log
         self.trained = 0          # runs trained (not found in the cache) so far
+        self.cpu_seconds = 0.0    # their CPU time (in the worker processes)
         if cache is not None:
             cache.mkdir(parents=True, exist_ok=True)
 
@@ -136,6 +141,7 @@ class Evaluator:
                     tag=keys[k])
                 for k in order]
         by_key = {keys[k]: k for k in order}
+        finished = [0]
 
         def done(result: dict[str, Any]) -> None:
             # stored as soon as it finishes: an interrupted sweep loses only running jobs
@@ -143,8 +149,13 @@ class Evaluator:
             self._store(jobs[k], result)
             results[k] = result
             self.trained += 1
+            self.cpu_seconds += float(result.get("cpu_seconds", 0.0))
+            finished[0] += 1
             if bar is not None:
                 bar.update(1)
+            elif self.log is not None and (finished[0] % max(1, len(runs) // 10) == 0
+                                           or finished[0] == len(runs)):
+                self.log(f"{what}: {finished[0]}/{len(runs)} runs")
 
         try:
             if runs:

@@ -50,7 +50,7 @@ _HEADER = ("| timesteps | weight bits | point | accuracy % (mean ± std) | min |
 
 
 def write_report(out: Path, summary: dict[str, Any], command: str, seconds: float,
-                 trained: int, plots: Sequence[Path]) -> Path:
+                 trained: int, plots: Sequence[Path], cpu_seconds: float = 0.0) -> Path:
     """Write ``report.md`` and ``results.json`` from :func:`.sweep.explore`'s summary."""
     rows, chosen, base = summary["rows"], summary["chosen"], summary["baseline"]
     s = summary["settings"]
@@ -59,8 +59,9 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
         "",
         f"Command: `{command}`",
         "",
-        f"Wall time {seconds:.0f} s, {trained} training runs (the rest from the cache), "
-        f"{s['workers']} worker(s). Accuracy is the mean over {s['seeds']} seeds "
+        f"Wall time {seconds:.0f} s, {trained} training runs (the rest from the cache) "
+        f"taking {cpu_seconds:.0f} CPU seconds in {s['workers']} worker process(es). "
+        f"Accuracy is the mean over {s['seeds']} seeds "
         "(seeds 0..) on the test set, ± the sample standard deviation; the drop is in "
         "percentage points against the baseline's mean; \"same as baseline?\" is yes when "
         "Welch's t-test cannot tell the point from the baseline (p >= 0.05). Latency: the "
@@ -146,6 +147,7 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
     report.write_text("\n".join(lines) + "\n")
     data = {k: v for k, v in summary.items() if k not in ("points", "chosen_core")}
     data["command"], data["seconds"], data["trained_runs"] = command, seconds, trained
+    data["cpu_seconds"] = cpu_seconds
     (out / "results.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
     return report
 

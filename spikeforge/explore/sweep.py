@@ -1,7 +1,9 @@
 """The sweep behind ``spikeforge explore``: points, runs, statistics, choice.
 
 1. For every reduced timestep count, the enhanced parameters: :func:`.enhance.search` on
-   the validation split (or the fixed rule, ``search=False``).
+   the validation split (or the fixed rule, ``search=False``); for every width of
+   ``search_bits``, the same search again from the width-moved point, at every timestep
+   count.
 2. The grid: every (timesteps, weight width) point is the enhanced configuration at those
    timesteps moved to that width (:func:`.precision.with_weight_bits`), trained with
    ``seeds`` seeds and scored on the test set, with its costs (:mod:`.cost`).
@@ -48,14 +50,15 @@ class Settings:
     constraints: list[Constraint] = field(default_factory=list)
     minimize: str = "energy_nj"
     search: bool = True
-    search_rounds: int = 1
+    search_rounds: int = 2
     search_seeds: int = 1
     confirm_seeds: int = 2
     validation: int = 300
     variants: list[str] = field(default_factory=list)
     variant_bits: list[int] = field(default_factory=list)
     variant_timesteps: int | None = None
-    cost_samples: int = 50
+    search_bits: list[int] = field(default_factory=list)
+    cost_samples: int = 20
     synth: cost.SynthHook | None = None
 
 
@@ -141,7 +144,7 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
     T0, b0 = base.timesteps, base.widths.weight
     # 1. enhanced parameters per reduced timestep count
     enhanced: dict[int, CoreConfig] = {T0: base}
-    searches: dict[int, SearchResult] = {}
+    searches: dict[str, SearchResult] = {}
     for T in sorted(set(settings.timesteps), reverse=True):
         if T == T0:
             continue
@@ -152,18 +155,38 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
                                                 settings.search_seeds
                                                 + settings.confirm_seeds),
                             rounds=settings.search_rounds)
-            searches[T] = result
+            searches[str(T)] = result
             enhanced[T] = result.best
             say(f"explore: T={T}: validation accuracy {100 * result.start_score:.1f}% "
                 f"(fixed rule) -> {100 * result.best_score:.1f}% (searched), "
                 f"{result.runs} runs")
         else:
             enhanced[T] = reduce_timesteps(base, T)
+    # 1b. at the widths of search_bits, the same search from the width-moved point
+    narrow: dict[tuple[int, int], CoreConfig] = {}
+    for b in settings.search_bits:
+        for T in sorted(set(settings.timesteps), reverse=True):
+            say(f"explore: searching parameters at {T} timesteps, {b}-bit weights")
+
+            def start(_: CoreConfig, t: int, b: int = b) -> CoreConfig:
+                return with_weight_bits(enhanced[t], b)
+
+            result = search(base, T, evaluator, seeds=range(settings.search_seeds),
+                            confirm_seeds=range(settings.search_seeds,
+                                                settings.search_seeds
+                                                + settings.confirm_seeds),
+                            rounds=settings.search_rounds, start=start)
+            searches[f"{T}/{b}"] = result
+            narrow[(T, b)] = result.best
+            say(f"explore: T={T}, {b} bits: validation accuracy "
+                f"{100 * result.start_score:.1f}% (moved) -> {100 * result.best_score:.1f}% "
+                f"(searched), {result.runs} runs")
     # 2-3. every point of the grid and the comparisons
     points: list[Point] = []
     for T in settings.timesteps:
         for b in settings.weight_bits:
-            points.append(Point("grid", T, b, with_weight_bits(enhanced[T], b)))
+            core = narrow.get((T, b)) or with_weight_bits(enhanced[T], b)
+            points.append(Point("grid", T, b, core))
         if T < T0:
             points.append(Point("naive", T, b0, base.replace(timesteps=T)))
             points.append(Point("rule", T, b0, reduce_timesteps(base, T)))

@@ -115,6 +115,7 @@ def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
     (["--variants", "magic"], "unknown variant 'magic'"),
     (["--clock-mhz", "0"], "--clock-mhz 0.0: must be positive"),
     (["--validation", "40"], "--validation 40: must be below the 40"),
+    (["--weight-bits", "8", "--search-bits", "4"], "4 is not one of --weight-bits"),
 ])
 def test_user_errors_are_one_line(tiny_config: Path, tmp_path: Path, args: list[str],
                                   fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,3 +134,21 @@ def test_unwritable_out(tiny_config: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
     assert "--out" in err and "cannot write" in err
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.icarus
+def test_generate_cosimulates_the_chosen_point(tiny_config: Path, explored: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["explore", str(tiny_config), "--timesteps", "20,10", "--weight-bits",
+                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
+                   "--variants", "floor-rounding", "--variant-bits", "4",
+                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
+                   "--out", str(explored), "--quiet", "--no-plots", "--generate",
+                   "--simulator", "icarus", "--cosim-samples", "1"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "everything matched the golden model" in out
+    assert (explored / "rtl" / "snn_core.v").is_file()
+    assert json.loads((explored / "cosim.json").read_text())["matched"] is True
