@@ -846,8 +846,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-samples", type=_positive, help="test samples (default: config)")
     p.add_argument("--no-search", action="store_true",
                    help="no parameter search: the fixed rule at reduced timesteps")
-    p.add_argument("--search-rounds", type=_positive, default=2,
-                   help="coordinate-move rounds of the parameter search, at most (default 2)")
+    p.add_argument("--search-rounds", type=_positive, default=1,
+                   help="coordinate-move rounds of the parameter search, at most (default 1)")
     p.add_argument("--search-seeds", type=_positive, default=1,
                    help="seeds every candidate of the search is scored on (default 1; the "
                         "finalists get 2 more)")

@@ -149,7 +149,7 @@ class SearchResult:
 
 def search(base: CoreConfig, timesteps: int, evaluator: Evaluator,
            seeds: Sequence[int] = (0,), confirm_seeds: Sequence[int] = (1, 2),
-           rounds: int = 1, combine: int = 3, finalists: int = 3,
+           rounds: int = 1, combine: int = 3, finalists: int = 2,
            knobs: Sequence[Knob] = KNOBS,
            start: Callable[[CoreConfig, int], CoreConfig] = reduce_timesteps) -> SearchResult:
     """Search the parameters of ``base`` reduced to ``timesteps`` (module docstring)."""

@@ -50,7 +50,7 @@ class Settings:
     constraints: list[Constraint] = field(default_factory=list)
     minimize: str = "energy_nj"
     search: bool = True
-    search_rounds: int = 2
+    search_rounds: int = 1
     search_seeds: int = 1
     confirm_seeds: int = 2
     validation: int = 300
