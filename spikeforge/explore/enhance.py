@@ -4,7 +4,9 @@ accuracy at fewer timesteps (TopSpark's method, automated).
 Procedure (``docs/explore.md``), for a reduced timestep count ``T``:
 
 1. **Start** from :func:`spikeforge.topspark.reduce_timesteps` (the fixed rule: higher input
-   rate, shorter time constants, scaled membrane units).
+   rate, shorter time constants, scaled membrane units), or from the winner at the next
+   larger timestep count with only its timesteps cut (a warm start, scored beside the
+   rule's point; the better of the two is where the moves begin).
 2. **Coordinate moves.**  Every knob of :data:`KNOBS` (threshold, leak, refractory period,
    input rate, STDP rates, adaptive-threshold step, inhibition, trace time constants) moved
    one step down and one step up from the current point gives up to 20 neighbours; all are
@@ -151,8 +153,13 @@ def search(base: CoreConfig, timesteps: int, evaluator: Evaluator,
            seeds: Sequence[int] = (0,), confirm_seeds: Sequence[int] = (1, 2),
            rounds: int = 1, combine: int = 3, finalists: int = 2,
            knobs: Sequence[Knob] = KNOBS,
-           start: Callable[[CoreConfig, int], CoreConfig] = reduce_timesteps) -> SearchResult:
-    """Search the parameters of ``base`` reduced to ``timesteps`` (module docstring)."""
+           start: Callable[[CoreConfig, int], CoreConfig] = reduce_timesteps,
+           warm: Sequence[CoreConfig] = ()) -> SearchResult:
+    """Search the parameters of ``base`` reduced to ``timesteps`` (module docstring).
+
+    ``warm``: more starting candidates (the sweep passes the winner at the next larger
+    timestep count, cut to ``timesteps``); the best-scoring start is the first current point.
+    """
     x0 = start(base, timesteps)
     scores: dict[str, tuple[CoreConfig, list[float]]] = {}
     log: list[dict[str, Any]] = []
@@ -177,8 +184,10 @@ def search(base: CoreConfig, timesteps: int, evaluator: Evaluator,
                         "seeds": len(entry[1]), "accuracy": mean})
         return out
 
-    current = x0
-    current_score = score([x0], seeds, "start", 0)[0]
+    starts = [x0] + [w for w in warm if w.to_json() != x0.to_json()]
+    got = score(starts, seeds, "start", 0)
+    k = max(range(len(starts)), key=lambda n: got[n])
+    current, current_score = starts[k], got[k]
     for rnd in range(1, rounds + 1):
         neighbours: list[tuple[Knob, int, CoreConfig]] = []
         for knob in knobs:

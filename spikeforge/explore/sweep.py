@@ -150,11 +150,13 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
             continue
         if settings.search:
             say(f"explore: searching parameters at {T} timesteps")
+            larger = min((t for t in enhanced if t > T), default=T0)
+            warm = [enhanced[larger].replace(timesteps=T)] if larger != T0 else []
             result = search(base, T, evaluator, seeds=range(settings.search_seeds),
                             confirm_seeds=range(settings.search_seeds,
                                                 settings.search_seeds
                                                 + settings.confirm_seeds),
-                            rounds=settings.search_rounds)
+                            rounds=settings.search_rounds, warm=warm)
             searches[str(T)] = result
             enhanced[T] = result.best
             say(f"explore: T={T}: validation accuracy {100 * result.start_score:.1f}% "

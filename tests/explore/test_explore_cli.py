@@ -20,8 +20,8 @@ from spikeforge.golden.train import evaluate, train
 def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = load_config("digits")
     config = dataclasses.replace(
-        config, core=config.core.replace(timesteps=20),
-        data=dataclasses.replace(config.data, train_samples=40, test_samples=20))
+        config, core=config.core.replace(timesteps=12),
+        data=dataclasses.replace(config.data, train_samples=30, test_samples=15))
     path = tmp_path_factory.mktemp("cfg") / "tiny.toml"
     config.save(path)
     return path
@@ -30,7 +30,7 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def explored(tiny_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("explore")
-    status = main(["explore", str(tiny_config), "--timesteps", "20,10", "--weight-bits",
+    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
                    "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
                    "--variants", "floor-rounding", "--variant-bits", "4",
                    "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
@@ -46,10 +46,10 @@ def test_report_numbers_come_from_the_run(explored: Path, tiny_config: Path) -> 
     # the baseline at seed 0 is what the golden model gives, trained here directly
     config = load_config(tiny_config)
     train_set, test_set = load_dataset("digits", None, 8)
-    train_set, test_set = train_set.subset(0, 40), test_set.subset(0, 20)
+    train_set, test_set = train_set.subset(0, 30), test_set.subset(0, 15)
     net, _, _ = train(config.core, train_set)
     acc0 = evaluate(net, train_set, test_set).accuracy
-    base = next(r for r in rows if r["kind"] == "grid" and r["timesteps"] == 20
+    base = next(r for r in rows if r["kind"] == "grid" and r["timesteps"] == 12
                 and r["weight_width"] == 8)
     assert base["per_seed"]["0"] == acc0
     assert base["seeds"] == 3
@@ -61,14 +61,14 @@ def test_report_numbers_come_from_the_run(explored: Path, tiny_config: Path) -> 
         assert line in report
         assert f"{100 * r['accuracy']:.2f} ± {100 * r['accuracy_std']:.2f}" in report
     four = next(r for r in rows if r["kind"] == "grid" and r["weight_width"] == 4
-                and r["timesteps"] == 20)
+                and r["timesteps"] == 12)
     assert four["weight_memory_bits"] == 64 * 100 * 4
     assert f"| {four['weight_memory_bits']} |" in report
     # the grid, the comparisons and the variant are all there
     kinds = {(r["kind"], r["timesteps"], r["weight_width"], r["variant"]) for r in rows}
-    assert ("naive", 10, 8, "") in kinds and ("rule", 10, 8, "") in kinds
-    assert ("variant", 20, 4, "floor-rounding") in kinds
-    assert "10" in results["searches"]
+    assert ("naive", 6, 8, "") in kinds and ("rule", 6, 8, "") in kinds
+    assert ("variant", 12, 4, "floor-rounding") in kinds
+    assert "6" in results["searches"]
     # the chosen point's configuration is written and loads
     chosen = results["chosen"]
     assert chosen is not None
@@ -94,7 +94,7 @@ def test_plots_exist_and_are_not_blank(explored: Path) -> None:
 
 def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["explore", str(tiny_config), "--timesteps", "20,10", "--weight-bits",
+    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
                    "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
                    "--variants", "floor-rounding", "--variant-bits", "4",
                    "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
@@ -105,8 +105,8 @@ def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
 
 @pytest.mark.parametrize("args, fragment", [
     (["--timesteps", "50,x"], "--timesteps '50,x': expected comma-separated integers"),
-    (["--timesteps", "400"], "400 is out of range 1..20"),
-    (["--timesteps", "10,10"], "appears twice"),
+    (["--timesteps", "400"], "400 is out of range 1..12"),
+    (["--timesteps", "6,6"], "appears twice"),
     (["--weight-bits", "0"], "0 is out of range 1..16"),
     (["--weight-bits", "17"], "17 is out of range 1..16"),
     (["--constraints", "speed<=1"], "unknown metric 'speed'"),
@@ -114,7 +114,7 @@ def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
     (["--minimize", "speed"], "--minimize 'speed': unknown metric"),
     (["--variants", "magic"], "unknown variant 'magic'"),
     (["--clock-mhz", "0"], "--clock-mhz 0.0: must be positive"),
-    (["--validation", "40"], "--validation 40: must be below the 40"),
+    (["--validation", "30"], "--validation 30: must be below the 30"),
     (["--weight-bits", "8", "--search-bits", "4"], "4 is not one of --weight-bits"),
 ])
 def test_user_errors_are_one_line(tiny_config: Path, tmp_path: Path, args: list[str],
@@ -141,7 +141,7 @@ def test_unwritable_out(tiny_config: Path, tmp_path: Path,
 @pytest.mark.icarus
 def test_generate_cosimulates_the_chosen_point(tiny_config: Path, explored: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["explore", str(tiny_config), "--timesteps", "20,10", "--weight-bits",
+    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
                    "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
                    "--variants", "floor-rounding", "--variant-bits", "4",
                    "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
