@@ -535,6 +535,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if args.variant_timesteps is not None and args.variant_timesteps > T0:
         raise UserError(f"--variant-timesteps {args.variant_timesteps}: must be at most "
                         f"the config's {T0}")
+    if args.clock_mhz is None:
+        args.clock_mhz = float(config.board.clock_mhz)
     if args.clock_mhz <= 0:
         raise UserError(f"--clock-mhz {args.clock_mhz}: must be positive")
     out = Path(args.out)
@@ -837,8 +839,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds per point (default 3)")
     p.add_argument("--workers", type=_positive, default=2,
                    help="training processes (default 2)")
-    p.add_argument("--clock-mhz", type=float, default=100.0,
-                   help="core clock for latency (default 100, until synthesis gives one)")
+    p.add_argument("--clock-mhz", type=float,
+                   help="core clock for latency in MHz (default: the config's "
+                        "board.clock_mhz)")
     p.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"),
                    help="override data.dataset")
     p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
