@@ -21,6 +21,8 @@ never overwritten.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
@@ -194,6 +196,27 @@ class LinkedCore(wiring.Component):
             m.d.sync += [status.eq(code), reply_length.eq(length), index.eq(0)]
             m.next = "REPLY_SYNC"
 
+        @contextmanager
+        def receive(checked=True):
+            """A state inside a frame: take the next byte, or answer TIMEOUT when none came
+            in time; the body runs for the byte (fed to the CRC when ``checked``)."""
+            m.d.comb += in_frame.eq(1)
+            take_byte()
+            with m.If(expired):
+                reply(Status.TIMEOUT)
+            with m.Elif(byte_in.valid):
+                if checked:
+                    m.d.comb += crc_rx.valid.eq(1)
+                yield
+
+        def send_word(size, word_done):
+            """Write the next byte of ``word`` (LSB first) into the transmit buffer; after
+            its ``size`` bytes, run ``word_done``."""
+            m.d.comb += [tx_w.addr.eq(out_index), tx_w.en.eq(1), tx_w.data.eq(word[:8])]
+            m.d.sync += [out_index.eq(out_index + 1), word.eq(word >> 8), byte.eq(byte + 1)]
+            with m.If(byte == size - 1):
+                word_done()
+
         # Receive timeout: any state inside a frame restarts it on every byte.
         in_frame = Signal()
         with m.If(~in_frame | (byte_in.valid & byte_in.ready)):
@@ -214,30 +237,15 @@ class LinkedCore(wiring.Component):
                     m.d.sync += command.eq(0)
                     m.next = "COMMAND"
             with m.State("COMMAND"):
-                m.d.comb += in_frame.eq(1)
-                take_byte()
-                with m.If(expired):
-                    reply(Status.TIMEOUT)
-                with m.Elif(byte_in.valid):
-                    m.d.comb += crc_rx.valid.eq(1)
+                with receive():
                     m.d.sync += command.eq(byte_in.payload)
                     m.next = "LENGTH_LOW"
             with m.State("LENGTH_LOW"):
-                m.d.comb += in_frame.eq(1)
-                take_byte()
-                with m.If(expired):
-                    reply(Status.TIMEOUT)
-                with m.Elif(byte_in.valid):
-                    m.d.comb += crc_rx.valid.eq(1)
+                with receive():
                     m.d.sync += length[:8].eq(byte_in.payload)
                     m.next = "LENGTH_HIGH"
             with m.State("LENGTH_HIGH"):
-                m.d.comb += in_frame.eq(1)
-                take_byte()
-                with m.If(expired):
-                    reply(Status.TIMEOUT)
-                with m.Elif(byte_in.valid):
-                    m.d.comb += crc_rx.valid.eq(1)
+                with receive():
                     full = Cat(length[:8], byte_in.payload)
                     m.d.sync += [length[8:].eq(byte_in.payload), index.eq(0),
                                  store.eq(~busy)]
@@ -249,31 +257,18 @@ class LinkedCore(wiring.Component):
                     with m.Else():
                         m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
-                m.d.comb += in_frame.eq(1)
-                take_byte()
-                with m.If(expired):
-                    reply(Status.TIMEOUT)
-                with m.Elif(byte_in.valid):
-                    m.d.comb += [crc_rx.valid.eq(1), rx_w.addr.eq(index),
-                                 rx_w.en.eq(store)]
+                with receive():
+                    m.d.comb += [rx_w.addr.eq(index), rx_w.en.eq(store)]
                     m.d.sync += index.eq(index + 1)
                     with m.If(index == length - 1):
                         m.next = "CRC_LOW"
             with m.State("CRC_LOW"):
-                m.d.comb += in_frame.eq(1)
-                take_byte()
                 m.d.sync += crc_expected.eq(crc_rx.crc)
-                with m.If(expired):
-                    reply(Status.TIMEOUT)
-                with m.Elif(byte_in.valid):
+                with receive(checked=False):
                     m.d.sync += crc_received[:8].eq(byte_in.payload)
                     m.next = "CRC_HIGH"
             with m.State("CRC_HIGH"):
-                m.d.comb += in_frame.eq(1)
-                take_byte()
-                with m.If(expired):
-                    reply(Status.TIMEOUT)
-                with m.Elif(byte_in.valid):
+                with receive(checked=False):
                     m.d.sync += crc_received[8:].eq(byte_in.payload)
                     m.next = "CHECK"
             with m.State("DISCARD"):
@@ -363,15 +358,13 @@ class LinkedCore(wiring.Component):
                 m.d.sync += [word.eq(counts_r.data), byte.eq(0)]
                 m.next = "RESULT_BYTES"
             with m.State("RESULT_BYTES"):
-                m.d.comb += [tx_w.addr.eq(out_index), tx_w.en.eq(1), tx_w.data.eq(word[:8])]
-                m.d.sync += [out_index.eq(out_index + 1), word.eq(word >> 8),
-                             byte.eq(byte + 1)]
-                with m.If(byte == g.count_bytes - 1):
+                def count_sent():
                     m.d.sync += address.eq(address + 1)
                     with m.If(address == g.n_neurons - 1):
                         reply(Status.OK, g.result_bytes)
                     with m.Else():
                         m.next = "RESULT_READ"
+                send_word(g.count_bytes, count_sent)
 
             # ---- WRITE_MEMORY / READ_MEMORY: target (1), address (2)[, count (2)] -------------
             with m.State("MEM_HEADER"):
@@ -476,15 +469,13 @@ class LinkedCore(wiring.Component):
                     m.d.sync += byte.eq(0)
                     m.next = "READ_BYTES"
             with m.State("READ_BYTES"):
-                m.d.comb += [tx_w.addr.eq(out_index), tx_w.en.eq(1), tx_w.data.eq(word[:8])]
-                m.d.sync += [out_index.eq(out_index + 1), word.eq(word >> 8),
-                             byte.eq(byte + 1)]
-                with m.If(byte == word_bytes - 1):
+                def memory_word_sent():
                     m.d.sync += [address.eq(address + 1), words.eq(words - 1)]
                     with m.If(words == 1):
                         reply(Status.OK, out_index + 1)
                     with m.Else():
                         m.next = "READ_ISSUE"
+                send_word(word_bytes, memory_word_sent)
 
             # ---- RUN_SAMPLE: learn (1), key (4); the feeder reads the pixels -------------------
             with m.State("SAMPLE_HEADER"):

@@ -26,7 +26,7 @@ from ..config import CoreConfig
 from ..golden.network import initial_weights
 from .core_session import Sample
 
-__all__ = ["CosimError", "CosimResult", "session_samples", "run"]
+__all__ = ["CosimError", "CosimResult", "session_samples", "run", "run_testbench"]
 
 
 class CosimError(RuntimeError):
@@ -97,7 +97,7 @@ def session_samples(core: CoreConfig, count: int, learn: bool,
 def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Path,
         weights: Any = None, theta: Any = None, waves: bool = False) -> CosimResult:
     """Generate, build and co-simulate; returns the testbench's verdict and report."""
-    from .runner import SimFailure, find_simulator, run_cocotb
+    from .runner import find_simulator
     from .tb_core import ENV_PROGRESS, ENV_REPORT, TOPLEVEL, session_inputs
 
     find_simulator(simulator)              # a missing simulator fails before any work
@@ -109,21 +109,42 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     work = build_root / f"session-{simulator}-{digest}"
     work.mkdir(parents=True, exist_ok=True)
     source, env = session_inputs(core, weights, theta, samples, work)
+    passed, report = run_testbench(
+        what=f"cosim: {simulator}: building {TOPLEVEL} in {build_dir} and running "
+             f"{len(samples)} sample(s)", toplevel=TOPLEVEL, source=source,
+        test_module="spikeforge.sim.tb_core", simulator=simulator, build_dir=build_dir,
+        work=work, env=env, total=len(samples), waves=waves,
+        env_report=ENV_REPORT, env_progress=ENV_PROGRESS)
+    difference = report.get("difference")
+    return CosimResult(passed and difference is None, difference, report, simulator)
+
+
+def run_testbench(*, what: str, toplevel: str, source: Path, test_module: str,
+                  simulator: str, build_dir: Path, work: Path, env: dict[str, str],
+                  total: int, waves: bool, env_report: str, env_progress: str,
+                  testcase: str | None = None) -> tuple[bool, dict[str, Any]]:
+    """Run a cocotb testbench that writes a JSON report (path in env ``env_report``) and
+    its progress (``env_progress``) into ``work``; show a progress bar over ``total``.
+
+    Returns whether the run passed and the report; :class:`CosimError` when the run wrote
+    no report (a build error or a crash).
+    """
+    from .runner import SimFailure, run_cocotb
+
     report_path = work / "report.json"
     report_path.unlink(missing_ok=True)
     progress_path = work / "progress"
     progress_path.unlink(missing_ok=True)
-    print(f"cosim: {simulator}: building {TOPLEVEL} in {build_dir} and running "
-          f"{len(samples)} sample(s)", file=sys.stderr, flush=True)
+    print(what, file=sys.stderr, flush=True)
     done = threading.Event()
     watcher = threading.Thread(target=_show_progress,
-                               args=(progress_path, len(samples), done), daemon=True)
+                               args=(progress_path, total, done), daemon=True)
     watcher.start()
     try:
-        run_cocotb(toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
-                   simulator=simulator, build_dir=build_dir, waves=waves,
-                   extra_env={**env, ENV_REPORT: str(report_path),
-                              ENV_PROGRESS: str(progress_path)})
+        run_cocotb(toplevel=toplevel, sources=[source], test_module=test_module,
+                   simulator=simulator, build_dir=build_dir, waves=waves, testcase=testcase,
+                   extra_env={**env, env_report: str(report_path),
+                              env_progress: str(progress_path)})
         passed = True
     except SimFailure:
         passed = False
@@ -131,11 +152,10 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
         done.set()
         watcher.join()
     if not report_path.exists():
-        raise CosimError(f"the co-simulation produced no report; see {build_dir}/sim.log "
+        raise CosimError(f"the simulation produced no report; see {build_dir}/sim.log "
                          f"and {build_dir}/build.log")
-    report = json.loads(report_path.read_text())
-    difference = report.get("difference")
-    return CosimResult(passed and difference is None, difference, report, simulator)
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    return passed, report
 
 
 def _show_progress(path: Path, total: int, done: threading.Event) -> None:

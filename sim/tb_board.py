@@ -166,7 +166,7 @@ _TIMEOUT_S = 0.02
 async def board_test_set(dut: Any) -> None:
     """Classify the session's samples through the link; all must equal the golden model."""
     line, s = await _start(dut)
-    # poll for the result about four times per sample (the cycle model's estimate)
+    # poll for the result as often as the session asks (board_sim: from the cycle model)
     link = BoardLink(SimTransport(line), s["config"], timeout=_TIMEOUT_S,
                      poll=float(s["poll_s"]))
     report: RunReport = await bridge(run_test_set)(

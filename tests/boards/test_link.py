@@ -12,6 +12,7 @@ import struct
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from spikeforge.boards.link import LinkedCore
@@ -122,12 +123,10 @@ def simulate(config: Config, bench) -> None:
 
 def test_uart_loopback_bytes_and_framing_error():
     """Every byte value through UartTx -> UartRx; a byte with a low stop bit is dropped."""
-    from amaranth.hdl import Module
-
     m = Module()
     m.submodules.tx = tx = UartTx(DIVISOR)
     m.submodules.rx = rx = UartRx(DIVISOR)
-    line = __import__("amaranth").hdl.Signal(init=1)
+    line = Signal(init=1)
     m.d.comb += rx.rx.eq(tx.tx & line)
     sim = Simulator(m)
     sim.add_clock(1e-8)
