@@ -8,10 +8,11 @@ User errors (bad config, dataset path, weights file, arguments) print one line,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -110,6 +111,25 @@ def _datasets(config: Config, train_samples: int | None, test_samples: int | Non
 
     return (take(train_set, train_samples, data.train_samples, "train samples"),
             take(test_set, test_samples, data.test_samples, "test samples"))
+
+
+class _RunFailed(Exception):
+    """A simulation that could not finish (no report): one line, exit 1."""
+
+
+@contextlib.contextmanager
+def _simulating() -> Iterator[None]:
+    """Around a simulator run: a missing simulator is a user error (exit 2), a run that
+    wrote no report (a build error, a crash) a one-line failure (exit 1)."""
+    from .sim.cosim import CosimError
+    from .sim.runner import SimulatorNotFoundError
+
+    try:
+        yield
+    except SimulatorNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    except CosimError as exc:
+        raise _RunFailed(str(exc)) from None
 
 
 def _print_json(obj: Any) -> None:
@@ -251,19 +271,14 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     if args.weights:
         loaded = load_weights(args.weights, core)
         weights, theta = loaded["weights"], loaded["theta"]
-    from .sim.runner import SimulatorNotFoundError
-
     try:
-        samples = cosim.session_samples(core, args.samples, args.learn)
-        result = cosim.run(core, samples, args.simulator, repo_root() / "build" / "cosim",
-                           weights, theta, waves=args.waves)
+        with _simulating():
+            samples = cosim.session_samples(core, args.samples, args.learn)
+            result = cosim.run(core, samples, args.simulator,
+                               repo_root() / "build" / "cosim", weights, theta,
+                               waves=args.waves)
     except ValueError as exc:
         raise UserError(f"{config.source}: {exc}") from None
-    except SimulatorNotFoundError as exc:
-        raise UserError(str(exc)) from None
-    except cosim.CosimError as exc:
-        print(f"spikeforge: error: {exc}", file=sys.stderr)
-        return 1
     summary = result.summary()
     if args.json:
         _print_json(summary)
@@ -304,18 +319,11 @@ def cmd_board_run(args: argparse.Namespace) -> int:
     images, labels = test_set.images, test_set.labels
     if args.simulate:
         from .sim import board_sim
-        from .sim.cosim import CosimError
         from .sim.regress import repo_root
-        from .sim.runner import SimulatorNotFoundError
 
-        try:
+        with _simulating():
             sim = board_sim.run(config, weights, theta, rates, images, labels,
                                 args.simulate, repo_root() / "build" / "board-sim")
-        except SimulatorNotFoundError as exc:
-            raise UserError(str(exc)) from None
-        except CosimError as exc:
-            print(f"spikeforge: error: {exc}", file=sys.stderr)
-            return 1
         summary = dict(sim.report)
         where = f"simulated board ({args.simulate})"
     else:
@@ -356,23 +364,16 @@ def cmd_board_fuzz(args: argparse.Namespace) -> int:
 
     from .golden.network import Network
     from .sim import board_sim
-    from .sim.cosim import CosimError
     from .sim.regress import repo_root
-    from .sim.runner import SimulatorNotFoundError
 
     config = _load(args.config)
     net = Network(config.core)
     rng = np.random.default_rng(args.seed)
     rates = rng.random((config.classify.n_classes, config.core.n_neurons))
-    try:
+    with _simulating():
         sim = board_sim.run(config, net.weights, net.theta, rates, np.zeros((0, 1)),
                             np.zeros(0), args.simulator, repo_root() / "build" / "board-sim",
                             fuzz_frames=args.frames, seed=args.seed)
-    except SimulatorNotFoundError as exc:
-        raise UserError(str(exc)) from None
-    except CosimError as exc:
-        print(f"spikeforge: error: {exc}", file=sys.stderr)
-        return 1
     if args.json:
         _print_json({"passed": sim.passed, **sim.report})
     elif sim.passed:
@@ -616,22 +617,17 @@ def _generate_chosen(out: Path, config: Config, net: Any, args: argparse.Namespa
     """Generate the chosen point's RTL and co-simulate its trained network."""
     from .hdl.generate import generate, manifest_summary
     from .sim import cosim
-    from .sim.runner import SimulatorNotFoundError
 
     manifest = generate(config.core, out / "rtl")
     print(f"explore: wrote {len(manifest['modules'])} Verilog files to {out / 'rtl'}")
     print(manifest_summary(manifest))
     try:
-        samples = cosim.session_samples(config.core, args.cosim_samples, False)
-        result = cosim.run(config.core, samples, args.simulator, out / "cosim", net.weights,
-                           net.theta)
-    except SimulatorNotFoundError as exc:
-        raise UserError(str(exc)) from None
+        with _simulating():
+            samples = cosim.session_samples(config.core, args.cosim_samples, False)
+            result = cosim.run(config.core, samples, args.simulator, out / "cosim",
+                               net.weights, net.theta)
     except ValueError as exc:
         raise UserError(f"{out / 'chosen.toml'}: {exc}") from None
-    except cosim.CosimError as exc:
-        print(f"spikeforge: error: {exc}", file=sys.stderr)
-        return 1
     summary = result.summary()
     (out / "cosim.json").write_text(json.dumps(summary, indent=1) + "\n")
     verdict = ("everything matched the golden model" if result.matched
@@ -899,6 +895,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (UserError, ConfigError) as exc:
         return _user_error(exc)
+    except _RunFailed as exc:
+        print(f"spikeforge: error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         # Dataset, weights-file and other input checks raise ValueError subclasses.
         from .golden.datasets import DatasetError

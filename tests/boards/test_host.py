@@ -114,3 +114,28 @@ def test_board_run_bad_inputs_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "cannot open serial port" in err or "pyserial" in err
     assert "\n" not in err
+
+
+def test_board_simulation_failures_are_one_line(monkeypatch, capsys):
+    """A missing simulator is a user error (2); a run that wrote no report exits 1; both one
+    line, no traceback."""
+    from spikeforge.sim import board_sim
+    from spikeforge.sim.cosim import CosimError
+    from spikeforge.sim.runner import SimulatorNotFoundError
+
+    def missing(*args, **kwargs):
+        raise SimulatorNotFoundError("Icarus Verilog not found on PATH")
+
+    monkeypatch.setattr(board_sim, "run", missing)
+    assert main(["board", "fuzz", "digits", "--frames", "3", "--simulator", "icarus"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "spikeforge: error: Icarus Verilog not found on PATH"
+
+    def crashed(*args, **kwargs):
+        raise CosimError("the simulation produced no report; see build/x/sim.log")
+
+    monkeypatch.setattr(board_sim, "run", crashed)
+    assert main(["board", "fuzz", "digits", "--frames", "3"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("spikeforge: error: the simulation produced no report")
+    assert "\n" not in err
