@@ -61,6 +61,12 @@ class Arithmetic:
         """:meth:`decay_shift` of a state that is never negative (traces, thresholds)."""
         return self.decay_shift(x, shift)
 
+    def synaptic_current(self, weight_sum: Array) -> Array:
+        """The synaptic current in membrane LSBs from the summed weights of the inputs that
+        spiked (step 3): ``weight_sum * 2**current_shift``, exact in both policies."""
+        shift = self.core.widths.current_shift
+        return weight_sum * (1 << shift) if shift else weight_sum
+
     def integrate_into(self, v: Array, current: Array, out: Array) -> Array:
         """``out[...] = membrane(leaked(v) + current, below=False)``: the membrane of a
         neuron with no inhibition (:func:`~.neuron.integrate`), written in place."""

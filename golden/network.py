@@ -168,7 +168,7 @@ class Network:
         for t in range(T):
             s = in_spikes[t]
             # 3. current from this timestep's input spikes, weights as they are now
-            current = w[s].sum(axis=0)
+            current = num.synaptic_current(w[s].sum(axis=0))
             # 4. inhibition from the other neurons' spikes at t-1
             inhib = inhibition(num, spikes)
             # 5. membrane, threshold, reset, refractory
@@ -255,6 +255,7 @@ class Network:
             current = in_float[t:stop] @ w.astype(np.float64)
             if num.dtype == np.int64:
                 current = current.astype(np.int64)
+            current = num.synaptic_current(current)
             live = (np.flatnonzero(last_post > t - post_life) if depress
                     else np.empty(0, np.int64))
             if live.size:
@@ -271,7 +272,7 @@ class Network:
                 dep = dep * pre                                   # pre events only
                 before = np.cumsum(dep, axis=0) - dep             # depression before step
                 w_live = np.maximum(w[block] - before, 0)         # (K, rows, m)
-                current[:, live] = (w_live * pre).sum(axis=1)
+                current[:, live] = num.synaptic_current((w_live * pre).sum(axis=1))
             k, K = 0, stop - t
             while k < K:
                 tt = t + k
@@ -438,6 +439,7 @@ class Network:
             current = s.astype(np.float64) @ w
             if num.dtype == np.int64:
                 current = current.astype(np.int64)
+            current = num.synaptic_current(current)
             inhib = inhibition(num, spikes)
             v, refractory, spikes = lif_step(num, v, refractory, theta, current, inhib)
             counts += spikes

@@ -53,7 +53,8 @@ def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
     refractory : remaining refractory timesteps (``refractory_bits``); ``None`` when no
         neuron is refractory (all counts zero)
     theta : adaptive threshold (unsigned ``theta`` bits)
-    current : exact synaptic current ``sum_j s_j w_ij`` (unsigned ``current_bits``)
+    current : exact synaptic current ``2**current_shift * sum_j s_j w_ij`` in membrane LSBs
+        (unsigned ``current_bits``)
     inhib : exact lateral inhibition (unsigned ``inhibition_bits``); ``None`` for none
 
     Returns

@@ -483,9 +483,9 @@ class SnnCore(wiring.Component):
         n1_addr = Signal(bits_for(N_in * W - 1))
         m.d.comb += n1_addr.eq(rows_rd.data * W + n1_k)
 
-        current_word = data.ArrayLayout(unsigned(d.current_bits), P)
-        current = Signal(current_word)          # this row's running sum, exact
-        total = Signal(current_word, reset_less=True)
+        weight_sum = data.ArrayLayout(unsigned(d.weight_sum_bits), P)
+        current = Signal(weight_sum)            # this row's running sum of weights, exact
+        total = Signal(weight_sum, reset_less=True)
         for p in range(P):
             weight = Mux(active == 0, 0, w_rd.data[p])
             m.d.comb += current[p].eq(Mux(n2_first, 0, total[p]) + weight)
@@ -505,7 +505,7 @@ class SnnCore(wiring.Component):
                 lif[p].i.payload.v.eq(Mux(first, n.v_rest, lane.v)),
                 lif[p].i.payload.refractory.eq(Mux(first, 0, lane.refractory)),
                 lif[p].i.payload.theta.eq(lane.theta),
-                lif[p].i.payload.current.eq(current[p]),
+                lif[p].i.payload.current.eq(current[p] << core.widths.current_shift),
                 lif[p].i.payload.inhibition.eq(others * w_inh),
                 lif[p].i.payload.learn.eq(learn),
                 neuron_gen[p].i.valid.eq(update),

@@ -25,9 +25,10 @@ def lif_input_layout(core: CoreConfig) -> data.StructLayout:
     Fields (LSB first): ``v`` membrane, signed ``widths.membrane`` bits; ``refractory``
     remaining refractory timesteps, unsigned ``derived.refractory_bits``; ``theta`` adaptive
     threshold, unsigned ``widths.theta`` bits; ``current`` exact synaptic current
-    ``sum_j s_j w_ij``, unsigned ``derived.current_bits``; ``inhibition`` exact lateral
-    inhibition ``w_inh * (other neurons' spikes at t-1)``, unsigned
-    ``derived.inhibition_bits``; ``learn`` 1 bit, adapt the threshold on this token.
+    ``2**current_shift * sum_j s_j w_ij``, unsigned ``derived.current_bits``;
+    ``inhibition`` exact lateral inhibition ``w_inh * (other neurons' spikes at t-1)``,
+    unsigned ``derived.inhibition_bits``; ``learn`` 1 bit, adapt the threshold on this
+    token.
     Membrane, threshold, current and inhibition are in membrane LSBs.
     """
     d = core.derived

@@ -103,21 +103,32 @@ class Widths:
         Unsigned adaptive-threshold increment, 1..23 bits.
     trace : int
         Unsigned pre- and post-synaptic trace, 1..16 bits.
+    current_shift : int
+        Scale of a weight in membrane units: one weight LSB adds ``2**current_shift``
+        membrane LSBs to the synaptic current (default 0: one).  Lets a narrow weight word
+        keep the membrane, threshold and inhibition resolution of a wide one;
+        ``weight + current_shift`` must be narrower than the membrane.
     """
 
     weight: int = 8
     membrane: int = 16
     theta: int = 14
     trace: int = 8
+    current_shift: int = 0
 
     def _validate(self, prefix: str) -> None:
         _check_int(f"{prefix}weight", self.weight, 1, 16)
         _check_int(f"{prefix}membrane", self.membrane, 8, 24)
         _check_int(f"{prefix}theta", self.theta, 1, 23)
         _check_int(f"{prefix}trace", self.trace, 1, 16)
+        _check_int(f"{prefix}current_shift", self.current_shift, 0, 15)
         if self.weight >= self.membrane:
             _fail(f"{prefix}weight", self.weight,
                   f"must be narrower than the membrane ({self.membrane} bits, signed)")
+        if self.weight + self.current_shift >= self.membrane:
+            _fail(f"{prefix}current_shift", self.current_shift,
+                  f"plus the weight width ({self.weight}) must be narrower than the "
+                  f"membrane ({self.membrane} bits, signed): a largest weight must fit it")
         if self.theta >= self.membrane:
             _fail(f"{prefix}theta", self.theta,
                   f"must be narrower than the membrane ({self.membrane} bits, signed)")
@@ -392,7 +403,8 @@ class Derived:
     theta_max, trace_max : int
         Largest adaptive threshold and trace.
     current_bits : int
-        Unsigned width of the exact synaptic current ``sum_j s_j w_ij``.
+        Unsigned width of the exact synaptic current ``2**current_shift * sum_j s_j w_ij``
+        (membrane LSBs).
     inhibition_bits : int
         Unsigned width of the exact inhibition ``w_inh * (n_neurons - 1)``.
     membrane_sum_bits : int
@@ -407,7 +419,8 @@ class Derived:
     stdp_shift : int
         Total right shift of a weight change (``eta_shift``, plus ``weight`` when soft-bound).
     weight_sum_bits : int
-        Unsigned width of a neuron's incoming weight sum.
+        Unsigned width of a neuron's incoming weight sum, and of any sum of one weight per
+        input (the synaptic current before its ``current_shift``).
     norm_frac_bits : int
         Fraction bits of the normalization reciprocal.
     neurons_per_pe : int
@@ -438,7 +451,7 @@ class Derived:
         w, n = core.widths, core.neuron
         w_max = (1 << w.weight) - 1
         v_min, v_max = -(1 << (w.membrane - 1)), (1 << (w.membrane - 1)) - 1
-        current_max = w_max * core.n_inputs
+        current_max = (w_max * core.n_inputs) << w.current_shift
         inhibition_max = n.w_inh * (core.n_neurons - 1)
         current_bits, inhibition_bits = bits_for(current_max), bits_for(inhibition_max)
         # leaked lies within the membrane range; the sum must hold both extremes of any

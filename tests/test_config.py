@@ -170,6 +170,8 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"widths.weight": -3}, "widths.weight", "-3"),
     ({"widths.membrane": -1}, "widths.membrane", "-1"),
     ({"widths.weight": 16}, "widths.weight", "16"),  # weight 16 >= membrane 16
+    ({"widths.current_shift": -1}, "widths.current_shift", "-1"),
+    ({"widths.current_shift": 8}, "widths.current_shift", "8"),  # 8 + 8 >= membrane 16
     ({"widths.membrane": 14}, "widths.theta", "14"),  # theta 14 >= membrane 14
     ({"neuron.v_th": 40000}, "neuron.v_th", "40000"),  # 16-bit membrane max is 32767
     ({"neuron.v_rest": -40000}, "neuron.v_rest", "-40000"),
@@ -261,6 +263,16 @@ def test_derived_default() -> None:
     assert d.weight_sum_bits == 14  # 255 * 64 = 16320
     assert d.norm_frac_bits == 16
     assert d.neurons_per_pe == 25  # 100 / 4
+
+
+def test_derived_current_shift() -> None:
+    """4-bit weights, current shift 4: one weight LSB is 16 membrane LSBs."""
+    d = CoreConfig().replace(**{"widths.weight": 4, "widths.current_shift": 4,
+                                "stdp.w_init_max": 15, "stdp.norm": 96}).derived
+    assert d.weight_sum_bits == 10      # 15 * 64 = 960 (512..1023)
+    assert d.current_bits == 14         # 960 * 16 = 15360 (8192..16383)
+    # sum_hi = 32767 + 2**14 - 1 = 49150: 16 bits, the same sum word as 8-bit weights
+    assert d.membrane_sum_bits == 21
 
 
 def test_derived_small() -> None:

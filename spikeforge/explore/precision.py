@@ -1,19 +1,25 @@
 """Narrow words and the FSpiNN simplifications, as configuration transforms.
 
-:func:`with_weight_bits` moves a configuration to another weight width.  One weight LSB adds
-one membrane LSB (``docs/numerics.md``), and the configuration has no knob that maps a weight
-LSB to several membrane LSBs, so a narrower weight means a smaller current in membrane
-units.  The transform keeps the network's dynamics in units of the largest weight
-(``w_max`` stands for a weight of 1.0): with ``s = (2**b - 1) / (2**b0 - 1)``
+:func:`with_weight_bits` moves a configuration to another weight width.  A narrower weight
+keeps its scale in membrane units through the synaptic-current shift (``widths.
+current_shift``, ``docs/numerics.md``: one weight LSB adds ``2**current_shift`` membrane
+LSBs): from ``b0``-bit weights with shift ``k0`` to ``b`` bits the shift becomes
+``k = max(0, k0 + b0 - b)``, so the largest weight stands for (about) the same current and the
+membrane, threshold and inhibition keep their resolution.  With ``s_w = (2**b - 1) /
+(2**b0 - 1)`` (weight units) and ``s_m = s_w * 2**(k - k0)`` (membrane units, ``15 * 16 /
+255 = 0.94`` at 4 bits from 8):
 
 - membrane-unit parameters ``v_rest``, ``v_reset``, ``v_th``, ``w_inh``, ``theta_plus`` are
-  multiplied by ``s`` and rounded (``theta_plus`` stays at least 1 when it was non-zero);
-- weight-unit parameters ``w_init_max`` and ``norm`` are multiplied by ``s``;
-- the STDP rates ``eta_pre``, ``eta_post`` are multiplied by ``s`` and, so that they keep
-  their precision, by ``2**k`` with ``eta_shift`` raised by ``k`` (the largest ``k`` that
-  keeps the rates within 16 bits and the shift within its limit);
-- the membrane and adaptive-threshold words lose (or gain) as many bits as the weight does
-  (membrane at least 8 bits; the threshold word at most what fits next to ``v_th``).
+  multiplied by ``s_m`` and rounded (``theta_plus`` stays at least 1 when it was non-zero);
+- weight-unit parameters ``w_init_max`` and ``norm`` are multiplied by ``s_w``;
+- the STDP rates ``eta_pre``, ``eta_post`` (weight LSBs per trace unit) are multiplied by
+  ``s_w`` and, so that they keep their precision, by ``2**e`` with ``eta_shift`` raised by
+  ``e`` (the largest ``e`` that keeps the rates within 16 bits and the shift within its
+  limit);
+- the membrane and adaptive-threshold words change by as many bits as the largest current
+  does, ``(b + k) - (b0 + k0)``: not at all when narrowing, by ``b - b0`` when widening past
+  the shift (membrane at least 8 bits; the threshold word at most what fits next to
+  ``v_th``).
 
 :data:`VARIANTS` are the FSpiNN simplifications and the other single changes the explorer
 measures: floor instead of stochastic rounding, potentiation only, weight updates every
@@ -37,39 +43,43 @@ def with_weight_bits(core: CoreConfig, bits: int) -> CoreConfig:
 
     Raises :class:`ConfigError` when the result is not a valid configuration.
     """
-    b0 = core.widths.weight
+    b0, k0 = core.widths.weight, core.widths.current_shift
     if not 1 <= bits <= 16:
         raise ConfigError(f"weight bits = {bits}: must lie in 1..16")
     if bits == b0:
         return core
-    s = ((1 << bits) - 1) / ((1 << b0) - 1)
+    shift = max(0, k0 + b0 - bits)
+    grow = (bits + shift) - (b0 + k0)             # bits the largest current gains
+    s_w = ((1 << bits) - 1) / ((1 << b0) - 1)
+    s_m = s_w * 2.0 ** (shift - k0)
     n, st, w = core.neuron, core.stdp, core.widths
-    membrane = max(8, w.membrane + bits - b0)
-    v_th = max(1, round(n.v_th * s))
+    membrane = max(8, w.membrane + grow)
+    v_th = max(1, round(n.v_th * s_m))
     v_max = (1 << (membrane - 1)) - 1
-    theta = max(1, min(w.theta + bits - b0, membrane - 1, (v_max - v_th + 1).bit_length() - 1))
-    theta_plus = round(n.theta_plus * s)
+    theta = max(1, min(w.theta + grow, membrane - 1, (v_max - v_th + 1).bit_length() - 1))
+    theta_plus = round(n.theta_plus * s_m)
     if n.theta_plus and not theta_plus:
         theta_plus = 1
-    # eta * s * 2**k within 16 bits, eta_shift + k within its limit (soft bound adds bits)
+    # eta * s_w * 2**e within 16 bits, eta_shift + e within its limit (soft bound adds bits)
     soft = bits if st.soft_bound else 0
-    k = _SHIFT_MAX - soft - st.eta_shift
-    while k > -st.eta_shift and max(st.eta_pre, st.eta_post) * s * 2.0 ** k > _ETA_MAX:
-        k -= 1
+    e = _SHIFT_MAX - soft - st.eta_shift
+    while e > -st.eta_shift and max(st.eta_pre, st.eta_post) * s_w * 2.0 ** e > _ETA_MAX:
+        e -= 1
     changes = {
         "widths.weight": bits,
+        "widths.current_shift": shift,
         "widths.membrane": membrane,
         "widths.theta": theta,
-        "neuron.v_rest": round(n.v_rest * s),
-        "neuron.v_reset": min(round(n.v_reset * s), v_th - 1),
+        "neuron.v_rest": round(n.v_rest * s_m),
+        "neuron.v_reset": min(round(n.v_reset * s_m), v_th - 1),
         "neuron.v_th": v_th,
-        "neuron.w_inh": round(n.w_inh * s),
+        "neuron.w_inh": round(n.w_inh * s_m),
         "neuron.theta_plus": min(theta_plus, (1 << theta) - 1),
-        "stdp.eta_pre": round(st.eta_pre * s * 2.0 ** k),
-        "stdp.eta_post": round(st.eta_post * s * 2.0 ** k),
-        "stdp.eta_shift": st.eta_shift + k,
-        "stdp.w_init_max": round(st.w_init_max * s),
-        "stdp.norm": round(st.norm * s),
+        "stdp.eta_pre": round(st.eta_pre * s_w * 2.0 ** e),
+        "stdp.eta_post": round(st.eta_post * s_w * 2.0 ** e),
+        "stdp.eta_shift": st.eta_shift + e,
+        "stdp.w_init_max": round(st.w_init_max * s_w),
+        "stdp.norm": round(st.norm * s_w),
     }
     return core.replace(**changes)
 

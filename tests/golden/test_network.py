@@ -169,6 +169,26 @@ def test_tiny_network_learning_off() -> None:
     assert net2.weights.tolist() == W0
 
 
+def test_tiny_network_current_shift() -> None:
+    """widths.current_shift = 1: one weight LSB adds two membrane LSBs (learning off).
+
+    t0 I = 2*[13, 8] = [26, 16]: neuron 0 spikes; t1 I = [22, 22], h = [0, 6]: neuron 0
+    refractory, neuron 1: leak(16) = 12, 12 + 22 - 6 = 28 spikes; t2 I = [16, 30],
+    h = [6, 0]: neuron 0: 0 + 16 - 6 = 10, neuron 1 refractory; t3 I = [32, 34], h = 0:
+    neuron 0: leak(10) = 7, 7 + 32 = 39 spikes, neuron 1: 34 spikes; t4 both refractory.
+    """
+    core = tiny_core(**{"widths.current_shift": 1})
+    expected = [[1, 0], [0, 1], [0, 0], [1, 1], [0, 0]]
+    for arithmetic in ("integer", "float"):
+        net = Network(core, arithmetic, weights=W0)  # type: ignore[arg-type]
+        res = net.run_sample(np.array(RASTER), key=0, learn=False, record=True)
+        assert res.raster is not None
+        assert res.raster.astype(int).tolist() == expected, arithmetic
+        assert net.run_batch(np.array([RASTER]), np.array([0])).tolist() == [[2, 2]]
+    assert _stepwise(Network(core, weights=W0)).run_sample(
+        np.array(RASTER), key=0, learn=False).counts.tolist() == [2, 2]
+
+
 def test_theta_frozen_when_not_learning() -> None:
     """Learning off: theta neither decays nor grows, even with decay and increments on."""
     core = tiny_core(**{"neuron.theta_decay_shift": 1})
@@ -525,17 +545,19 @@ def _stepwise(net: Network) -> Network:
     w_inh=st.sampled_from([0, 5, 40]),
     arithmetic=st.sampled_from(["integer", "float"]),
     learn=st.booleans(),
+    current_shift=st.sampled_from([0, 2]),
 )
 def test_event_loop_equals_stepwise_loop(seed: int, weight: int, leak_mode: str,
                                          reset_mode: str, t_ref: int, rounding: str,
                                          potentiation_only: bool, soft_bound: bool,
                                          theta_decay: int, w_inh: int, arithmetic: str,
-                                         learn: bool) -> None:
+                                         learn: bool, current_shift: int) -> None:
     """Weights, thresholds and counts agree bit for bit over several learning samples."""
     w_max = (1 << weight) - 1
     core = CoreConfig(
         n_inputs=12, n_neurons=6, n_pe=1, timesteps=60, seed=seed,
-        widths=Widths(weight=weight, membrane=12, theta=8, trace=6),
+        widths=Widths(weight=weight, membrane=12, theta=8, trace=6,
+                      current_shift=current_shift),
         encoder=EncoderConfig(max_rate=0.4),
         neuron=NeuronConfig(v_rest=-3, v_reset=-10, v_th=40, leak_mode=leak_mode,
                             leak_shift=3, decay_q=56, decay_frac=6,

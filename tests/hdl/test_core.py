@@ -48,6 +48,9 @@ CASES = {
         1, 8, potentiation_only=True, t_ref=0, trace=4, timesteps=20).replace(
             n_pe=8, **{"stdp.norm": 12}), 2),
     "w6m12-nolearn-pe2": scaled_core(6, 12, learn=False, timesteps=20).replace(n_pe=2),
+    # one weight LSB = 16 membrane LSBs (widths.current_shift)
+    "w4m12-shift4-pe2": _excitable(scaled_core(4, 12, timesteps=20).replace(
+        n_pe=2, **{"widths.current_shift": 4}), 300),
     # every neuron spikes almost every timestep: a word of spikes per cycle into the queue
     # (W = 2 caught a queue that took only one write in two consecutive cycles)
     "burst-pe4": _excitable(scaled_core(8, 16, t_ref=0, timesteps=12), 1).replace(n_pe=4,
@@ -164,8 +167,9 @@ def test_core_direct_input() -> None:
 SIM_CASES = {
     # CI: real digits images, 20 learning samples then 5 inference samples
     "digits-small-norm-20": (CASES["digits-small-norm"], 0.0, 20, 5),
-    "w4m8-mult-subtract-floor-add-pe4-stall": (CASES["w4m8-mult-subtract-floor-add-pe4"],
-                                               0.3, 3, 1),
+    "w4m8-mult-subtract-floor-add-shift2-pe4-stall": (
+        CASES["w4m8-mult-subtract-floor-add-pe4"].replace(**{"widths.current_shift": 2}),
+        0.3, 3, 1),
 }
 # make sim: more lanes, widths, timesteps, leak and reset modes, FSpiNN options
 SLOW_SIM_CASES = {
