@@ -480,6 +480,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     import shlex
     import time
 
+    from .boards.synth import SynthError
     from .explore.grid import Evaluator
     from .explore.pareto import METRICS, ConstraintError, parse_constraints
     from .explore.precision import VARIANTS, with_weight_bits
@@ -511,7 +512,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     bits = _int_list("--weight-bits", args.weight_bits, 1, 16)
     for b in bits:
         try:
-            with_weight_bits(core, b)
+            with_weight_bits(core, b, args.width_transform)
         except ConfigError as exc:
             raise UserError(f"--weight-bits {b}: {exc}") from None
     try:
@@ -540,6 +541,19 @@ def cmd_explore(args: argparse.Namespace) -> int:
         args.clock_mhz = float(config.board.clock_mhz)
     if args.clock_mhz <= 0:
         raise UserError(f"--clock-mhz {args.clock_mhz}: must be positive")
+    synth = None
+    if args.synth is not None:
+        from .boards.catalog import board_named
+        from .boards.synth import find_yosys
+        from .explore.cost import synth_hook
+
+        board = args.synth or config.board.name
+        try:
+            board_named(board)
+            find_yosys()
+        except (ConfigError, SynthError) as exc:
+            raise UserError(f"--synth {board}: {exc}") from None
+        synth = synth_hook(config, board, progress=None if args.quiet else _stderr_progress)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -565,12 +579,15 @@ def cmd_explore(args: argparse.Namespace) -> int:
         search_seeds=args.search_seeds,
         validation=args.validation, variants=variants, variant_bits=variant_bits,
         variant_timesteps=args.variant_timesteps, search_bits=search_bits,
-        cost_samples=min(args.cost_samples,
-                                                                   len(test_set)))
+        width_transform=args.width_transform, synth=synth,
+        cost_samples=min(args.cost_samples, len(test_set)))
     evaluator = Evaluator(config, out / "cache", args.workers, args.validation,
                           progress=not quiet, log=None if args.quiet else say)
     start = time.perf_counter()
-    summary = explore(config, settings, evaluator, say)
+    try:
+        summary = explore(config, settings, evaluator, say)
+    except SynthError as exc:
+        raise UserError(f"--synth: {exc}") from None
     plots: list[Path] = []
     chosen_core = summary["chosen_core"]
     trained = None
@@ -853,6 +870,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-bits", default="",
                    help="weight widths at which to search the parameters again, from the "
                         "width-moved point, at every timesteps (default: none)")
+    p.add_argument("--width-transform", choices=("scale", "shift"), default="scale",
+                   help="how a narrower weight treats membrane units: scale the membrane "
+                        "and its parameters with the weight (default), or keep them through "
+                        "widths.current_shift (docs/explore.md)")
     p.add_argument("--validation", type=_positive, default=300,
                    help="training samples held out from labelling to score the search "
                         "(default 300)")
@@ -868,6 +889,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cost-samples", type=_positive, default=20,
                    help="test samples per run the cycle and energy counts average over "
                         "(default 20)")
+    p.add_argument("--synth", nargs="?", const="", metavar="BOARD",
+                   help="synthesize every grid point's network core for BOARD (default: the "
+                        "config's board.name; Yosys, cached under build/synth): LUTs, FFs, "
+                        "block RAM, DSPs and the estimated Fmax, at which each point's "
+                        "latency is then taken")
     p.add_argument("--no-plots", action="store_true", help="no PNGs")
     p.add_argument("--generate", action="store_true",
                    help="generate the chosen point's RTL and co-simulate its trained "

@@ -15,20 +15,43 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import CoreConfig
+from ..config import Config, CoreConfig
 
 __all__ = ["EnergyModel", "ENERGY_45NM", "memory_bits", "measure", "latency", "energy",
-           "SynthHook"]
+           "SynthHook", "synth_hook"]
 
 Array = Any
 
-#: A synthesis hook: config -> ``{"fmax_mhz": float, "LUT": int, ...}`` (board flow, later).
+#: A synthesis hook: config -> ``{"fmax_mhz": float, "lut": int, ...}`` (:func:`synth_hook`).
 SynthHook = Callable[[CoreConfig], dict[str, Any]]
+
+
+def synth_hook(config: Config, board: str | None = None, *, build_root: Any = None,
+               progress: Callable[[str], None] | None = None) -> SynthHook:
+    """A :data:`SynthHook` that synthesizes a point's network core (``spikeforge synth
+    --design core``, ``boards/synth.py``: Yosys ``synth_xilinx``, cached by RTLIL) for
+    ``board`` (default: the config's ``board.name``).
+
+    The hook returns the board, the estimated Fmax in MHz (``fmax_mhz``, an estimate from the
+    Artix-7 delay model, not timing analysis), the LUTs, flip-flops, 36 kbit block RAMs and
+    DSP slices used, and whether the core fits the device.
+    """
+    from ..boards.synth import synthesize
+
+    def hook(core: CoreConfig) -> dict[str, Any]:
+        report = synthesize(dataclasses.replace(config, core=core), board, "core",
+                            build_root=build_root, progress=progress)
+        used = {name: report.resources[name].used for name in ("lut", "ff", "bram36", "dsp")}
+        return {"board": report.board, "fmax_mhz": round(report.fmax_mhz_estimate, 1),
+                **used, "fits": report.fits}
+
+    return hook
 
 
 @dataclass(frozen=True)
@@ -161,7 +184,8 @@ def energy(core: CoreConfig, counts: dict[str, Any],
     - encoder: one generator step (3 xor-shifts, counted as 3 adds of 32 bits), a 16-bit
       compare and a generator-state read and write (32 bits each) per input and timestep;
     - synapses: one weight word read (``n_pe * weight`` bits) per active input and neuron
-      word, one add of ``current_bits`` per active input and neuron;
+      word, one add of ``weight_sum_bits`` (the running sum of weights) per active input
+      and neuron;
     - neurons: one neuron-state word read and written per neuron and timestep (the RTL's
       neuron word width over ``n_pe``), a leak (add), the sum ``leaked + I - h`` (2 adds)
       and the threshold compare (1 add), all ``membrane_sum_bits`` wide.
@@ -178,7 +202,7 @@ def energy(core: CoreConfig, counts: dict[str, Any],
     T, n_in, n_out, P = core.timesteps, core.n_inputs, core.n_neurons, core.n_pe
     encoder = T * n_in * (3 * model.add(32) + model.add(16) + 2 * model.sram(32))
     synapses = (counts["weight_words_read"] * model.sram(P * w.weight)
-                + counts["synaptic_adds"] * model.add(d.current_bits))
+                + counts["synaptic_adds"] * model.add(d.weight_sum_bits))
     neurons = counts["neuron_updates"] * (2 * model.sram(int(neuron_word))
                                           + 4 * model.add(d.membrane_sum_bits))
     inference = encoder + synapses + neurons

@@ -1,25 +1,25 @@
 """Narrow words and the FSpiNN simplifications, as configuration transforms.
 
-:func:`with_weight_bits` moves a configuration to another weight width.  A narrower weight
-keeps its scale in membrane units through the synaptic-current shift (``widths.
-current_shift``, ``docs/numerics.md``: one weight LSB adds ``2**current_shift`` membrane
-LSBs): from ``b0``-bit weights with shift ``k0`` to ``b`` bits the shift becomes
-``k = max(0, k0 + b0 - b)``, so the largest weight stands for (about) the same current and the
-membrane, threshold and inhibition keep their resolution.  With ``s_w = (2**b - 1) /
-(2**b0 - 1)`` (weight units) and ``s_m = s_w * 2**(k - k0)`` (membrane units, ``15 * 16 /
-255 = 0.94`` at 4 bits from 8):
+:func:`with_weight_bits` moves a configuration from ``b0``-bit to ``b``-bit weights, keeping
+``w_max`` standing for a weight of 1.0, with ``s_w = (2**b - 1) / (2**b0 - 1)``.  Weight-unit
+parameters (``w_init_max``, ``norm``) are multiplied by ``s_w``; so are the STDP rates
+(weight LSBs per trace unit), and, so that they keep their precision, by ``2**e`` with
+``eta_shift`` raised by ``e`` (the largest ``e`` that keeps the rates within 16 bits and the
+shift within its limit).  What happens in membrane units is the ``transform``:
 
-- membrane-unit parameters ``v_rest``, ``v_reset``, ``v_th``, ``w_inh``, ``theta_plus`` are
-  multiplied by ``s_m`` and rounded (``theta_plus`` stays at least 1 when it was non-zero);
-- weight-unit parameters ``w_init_max`` and ``norm`` are multiplied by ``s_w``;
-- the STDP rates ``eta_pre``, ``eta_post`` (weight LSBs per trace unit) are multiplied by
-  ``s_w`` and, so that they keep their precision, by ``2**e`` with ``eta_shift`` raised by
-  ``e`` (the largest ``e`` that keeps the rates within 16 bits and the shift within its
-  limit);
-- the membrane and adaptive-threshold words change by as many bits as the largest current
-  does, ``(b + k) - (b0 + k0)``: not at all when narrowing, by ``b - b0`` when widening past
-  the shift (membrane at least 8 bits; the threshold word at most what fits next to
-  ``v_th``).
+- ``"scale"`` (the default): the synaptic-current shift (``widths.current_shift``, one
+  weight LSB adds ``2**current_shift`` membrane LSBs) stays, so the largest current shrinks
+  by ``s_w`` and the membrane-unit parameters ``v_rest``, ``v_reset``, ``v_th``, ``w_inh``,
+  ``theta_plus`` are multiplied by ``s_m = s_w`` (``1/17`` at 4 bits from 8) and rounded
+  (``theta_plus`` stays at least 1 when it was non-zero); the membrane and threshold words
+  narrow (or widen) by ``b - b0`` bits, saving state memory;
+- ``"shift"``: the shift becomes ``k = max(0, k0 + b0 - b)``, so the largest weight stands
+  for about the same current; ``s_m = s_w * 2**(k - k0)`` (``16/17`` at 4 bits) and the
+  membrane and threshold words change only by what the largest current gains, ``(b + k) -
+  (b0 + k0)``: nothing when narrowing.  The membrane keeps its resolution (``theta_plus``
+  12 instead of 1 at 4 bits), at the cost of the state memory ``"scale"`` saves.
+
+(Membrane at least 8 bits; the threshold word at most what fits next to ``v_th``.)
 
 :data:`VARIANTS` are the FSpiNN simplifications and the other single changes the explorer
 measures: floor instead of stochastic rounding, potentiation only, weight updates every
@@ -32,23 +32,30 @@ from collections.abc import Callable
 
 from ..config import ConfigError, CoreConfig
 
-__all__ = ["with_weight_bits", "VARIANTS", "apply_variant", "variant_names"]
+__all__ = ["with_weight_bits", "TRANSFORMS", "VARIANTS", "apply_variant", "variant_names"]
+
+#: The ways :func:`with_weight_bits` can treat membrane units (module docstring).
+TRANSFORMS = ("scale", "shift")
 
 _ETA_MAX = (1 << 16) - 1
 _SHIFT_MAX = 24
 
 
-def with_weight_bits(core: CoreConfig, bits: int) -> CoreConfig:
-    """``core`` moved to ``bits``-bit weights (module docstring); unchanged at its own width.
+def with_weight_bits(core: CoreConfig, bits: int, transform: str = "scale") -> CoreConfig:
+    """``core`` moved to ``bits``-bit weights by ``transform`` (module docstring); unchanged
+    at its own width.
 
     Raises :class:`ConfigError` when the result is not a valid configuration.
     """
     b0, k0 = core.widths.weight, core.widths.current_shift
     if not 1 <= bits <= 16:
         raise ConfigError(f"weight bits = {bits}: must lie in 1..16")
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"width transform {transform!r}: must be one of "
+                          f"{', '.join(TRANSFORMS)}")
     if bits == b0:
         return core
-    shift = max(0, k0 + b0 - bits)
+    shift = max(0, k0 + b0 - bits) if transform == "shift" else k0
     grow = (bits + shift) - (b0 + k0)             # bits the largest current gains
     s_w = ((1 << bits) - 1) / ((1 << b0) - 1)
     s_m = s_w * 2.0 ** (shift - k0)

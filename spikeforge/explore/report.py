@@ -124,6 +124,21 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
               + ", ".join(summary["front_latency"]) + ".", "",
               "Pareto front, accuracy against memory: "
               + ", ".join(summary["front_memory"]) + ".", ""]
+    synthesized = [r for r in rows if "synth" in r]
+    if synthesized:
+        board = synthesized[0]["synth"]["board"]
+        lines += ["## FPGA resources", "",
+                  f"The network core of each grid point synthesized for {board} (`spikeforge "
+                  "synth --design core`: Yosys `synth_xilinx`; the Fmax is an estimate from "
+                  "the Artix-7 delay model, and each point's latency above is taken at it):",
+                  "", "| timesteps | weight bits | LUT | FF | BRAM36 | DSP | est. Fmax MHz | "
+                  "µs/sample | fits? |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in synthesized:
+            f = r["synth"]
+            lines.append(f"| {r['timesteps']} | {r['weight_width']} | {f['lut']:,} | "
+                         f"{f['ff']:,} | {f['bram36']:g} | {f['dsp']} | {f['fmax_mhz']:.1f} | "
+                         f"{r['latency_us']:.1f} | {'yes' if f['fits'] else '**no**'} |")
+        lines.append("")
     variants = [r for r in rows if r["kind"] == "variant"]
     if variants:
         lines += ["## Precision and STDP simplifications", "",

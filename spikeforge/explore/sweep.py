@@ -58,6 +58,7 @@ class Settings:
     variant_bits: list[int] = field(default_factory=list)
     variant_timesteps: int | None = None
     search_bits: list[int] = field(default_factory=list)
+    width_transform: str = "scale"
     cost_samples: int = 20
     synth: cost.SynthHook | None = None
 
@@ -171,7 +172,7 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
             say(f"explore: searching parameters at {T} timesteps, {b}-bit weights")
 
             def start(_: CoreConfig, t: int, b: int = b) -> CoreConfig:
-                return with_weight_bits(enhanced[t], b)
+                return with_weight_bits(enhanced[t], b, settings.width_transform)
 
             result = search(base, T, evaluator, seeds=range(settings.search_seeds),
                             confirm_seeds=range(settings.search_seeds,
@@ -187,7 +188,8 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
     points: list[Point] = []
     for T in settings.timesteps:
         for b in settings.weight_bits:
-            core = narrow.get((T, b)) or with_weight_bits(enhanced[T], b)
+            core = (narrow.get((T, b))
+                    or with_weight_bits(enhanced[T], b, settings.width_transform))
             points.append(Point("grid", T, b, core))
         if T < T0:
             points.append(Point("naive", T, b0, base.replace(timesteps=T)))
@@ -197,7 +199,7 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
         if vt not in enhanced:
             enhanced[vt] = reduce_timesteps(base, vt) if vt < T0 else base
         for b in settings.variant_bits:
-            ref = with_weight_bits(enhanced[vt], b)
+            ref = with_weight_bits(enhanced[vt], b, settings.width_transform)
             if not any(p.kind == "grid" and p.timesteps == vt and p.weight_width == b
                        for p in points):
                 points.append(Point("grid", vt, b, ref))
@@ -216,7 +218,10 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
     baseline = next(p for p in points
                     if p.kind == "grid" and p.timesteps == T0 and p.weight_width == b0)
     base_accs = [r["accuracy"] for r in baseline.results]
-    rows = [summarize_point(p, base_accs, settings.clock_mhz, settings.synth) for p in points]
+    # synthesis (when asked) of the grid points; the other kinds share a grid point's RTL
+    # shape but not its constants, and run at the configured clock
+    rows = [summarize_point(p, base_accs, settings.clock_mhz,
+                            settings.synth if p.kind == "grid" else None) for p in points]
     for row, p in zip(rows, points, strict=True):
         row["changes"] = describe(base, p.core) if p.kind == "grid" else {}
     # 5. choice among the grid points

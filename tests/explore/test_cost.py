@@ -38,7 +38,7 @@ def test_energy_synapses_by_hand() -> None:
     counts = {"weight_words_read": 10, "synaptic_adds": 20, "neuron_updates": 0,
               "learned_words": 0}
     e = energy(core, counts)
-    # 10 reads of one 4-bit lane at 10 pJ / 64 bits; 20 adds of current_bits = 6
+    # 10 reads of one 4-bit lane at 10 pJ / 64 bits; 20 adds of weight_sum_bits = 6
     # (4 inputs x 15 = 60) at 0.03 pJ / 8 bits
     assert e["energy_synapses_nj"] == pytest.approx((10 * 4 * 10 / 64 + 20 * 6 * 0.03 / 8)
                                                     * 1e-3)

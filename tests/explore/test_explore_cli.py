@@ -103,6 +103,67 @@ def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
     assert re.search(r"\b0 runs trained", capsys.readouterr().out)
 
 
+def test_synth_sets_each_grid_points_clock(explored: Path, tiny_config: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--synth: each grid point's core goes to the hook, its latency is taken at the Fmax
+    the hook estimates, the report lists the resources; other points keep the clock."""
+    import spikeforge.explore.cost as cost
+
+    seen = []
+
+    def fake_hook(config, board, **_):
+        assert board == "arty_a7_100"
+
+        def hook(core):
+            seen.append(core)
+            return {"board": board, "fmax_mhz": 40.0 + core.widths.weight, "lut": 1000,
+                    "ff": 2000, "bram36": 1.5, "dsp": 4, "fits": core.timesteps > 6}
+        return hook
+
+    monkeypatch.setattr(cost, "synth_hook", fake_hook)
+    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
+                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
+                   "--variants", "floor-rounding", "--variant-bits", "4",
+                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
+                   "--out", str(explored), "--quiet", "--no-plots", "--synth", "arty_a7_100"])
+    assert status == 0
+    rows = json.loads((explored / "results.json").read_text())["rows"]
+    grid = [r for r in rows if r["kind"] == "grid"]
+    assert len(seen) == len(grid) == 4
+    for r in rows:
+        if r["kind"] == "grid":
+            assert r["clock_mhz"] == 40.0 + r["weight_width"]
+            assert r["latency_us"] == pytest.approx(r["cycles"] / r["clock_mhz"])
+        else:
+            assert "synth" not in r and r["clock_mhz"] == 60.0
+    report = (explored / "report.md").read_text()
+    assert "## FPGA resources" in report and "arty_a7_100" in report
+    assert report.count("| 1,000 | 2,000 | 1.5 | 4 |") == 4
+    assert report.count("| **no** |") == 2                 # the 6-timestep points
+
+
+def test_synth_real_yosys(tiny_config: Path, tmp_path: Path) -> None:
+    """The real hook: the baseline's core synthesized, its numbers those of ``spikeforge
+    synth --design core`` (the same cached report), its latency at that Fmax."""
+    from spikeforge.boards.synth import synthesize
+
+    out = tmp_path / "o"
+    status = main(["explore", str(tiny_config), "--timesteps", "12", "--weight-bits", "8",
+                   "--seeds", "1", "--workers", "1", "--validation", "10", "--no-search",
+                   "--variants", "none",
+                   "--cost-samples", "2", "--out", str(out), "--quiet", "--no-plots",
+                   "--synth"])
+    assert status == 0
+    row = json.loads((out / "results.json").read_text())["rows"][0]
+    report = synthesize(load_config(tiny_config), None, "core")
+    assert report.cached
+    assert row["synth"]["board"] == "arty_a7_35"
+    assert row["synth"]["lut"] == report.resources["lut"].used > 0
+    assert row["synth"]["bram36"] == report.resources["bram36"].used
+    assert row["clock_mhz"] == round(report.fmax_mhz_estimate, 1)
+    assert row["latency_us"] == pytest.approx(row["cycles"] / row["clock_mhz"])
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--timesteps", "50,x"], "--timesteps '50,x': expected comma-separated integers"),
     (["--timesteps", "400"], "400 is out of range 1..12"),
@@ -116,6 +177,7 @@ def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
     (["--clock-mhz", "0"], "--clock-mhz 0.0: must be positive"),
     (["--validation", "30"], "--validation 30: must be below the 30"),
     (["--weight-bits", "8", "--search-bits", "4"], "4 is not one of --weight-bits"),
+    (["--synth", "nope"], "--synth nope: unknown board 'nope'"),
 ])
 def test_user_errors_are_one_line(tiny_config: Path, tmp_path: Path, args: list[str],
                                   fragment: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,26 @@ from spikeforge.explore.precision import VARIANTS, apply_variant, with_weight_bi
 def test_four_bit_weights_by_hand() -> None:
     core = load_config("digits").core                # 8-bit weights, 16-bit membrane
     c = with_weight_bits(core, 4)
+    # transform "scale": s = 15 / 255 = 1 / 17
+    assert (c.widths.weight, c.widths.current_shift) == (4, 0)
+    assert (c.widths.membrane, c.widths.theta) == (12, 10)   # both lose 4 bits
+    assert c.neuron.v_th == 195                      # 3315 / 17
+    assert c.neuron.v_reset == 75                    # 1275 / 17
+    assert c.neuron.w_inh == 262                     # 4462 / 17 = 262.5 -> 262 (half to even)
+    assert c.neuron.theta_plus == 1                  # 13 / 17 = 0.76 -> 1
+    assert c.stdp.norm == 96                         # 1632 / 17
+    assert c.stdp.w_init_max == 5                    # 77 / 17 = 4.53
+    # rates keep their precision: times 2**8, eta_shift 16 -> 24
+    assert c.stdp.eta_shift == 24
+    assert c.stdp.eta_post == 9864                   # 655 / 17 * 256 = 9863.5
+    assert c.stdp.eta_pre == 105                     # 7 / 17 * 256 = 105.4
+    # the rest is untouched
+    assert c.timesteps == core.timesteps and c.neuron.leak_shift == core.neuron.leak_shift
+
+
+def test_four_bit_weights_through_the_current_shift_by_hand() -> None:
+    core = load_config("digits").core                # 8-bit weights, 16-bit membrane
+    c = with_weight_bits(core, 4, "shift")
     # current shift 4: one weight LSB = 16 membrane LSBs; s_w = 15 / 255 = 1 / 17,
     # s_m = 15 * 16 / 255 = 16 / 17
     assert (c.widths.weight, c.widths.current_shift) == (4, 4)
@@ -28,10 +48,10 @@ def test_four_bit_weights_by_hand() -> None:
     # the rest is untouched
     assert c.timesteps == core.timesteps and c.neuron.leak_shift == core.neuron.leak_shift
     # two bits: shift 6, s_m = 3 * 64 / 255
-    c2 = with_weight_bits(core, 2)
+    c2 = with_weight_bits(core, 2, "shift")
     assert (c2.widths.current_shift, c2.neuron.v_th) == (6, 2496)   # 3315 * 192 / 255
     # and back: 4 -> 8 bits drops the shift again, the membrane scale unchanged
-    c8 = with_weight_bits(c, 8)
+    c8 = with_weight_bits(c, 8, "shift")
     assert (c8.widths.current_shift, c8.widths.membrane) == (0, 16)
     assert c8.neuron.v_th == 3315                    # 3120 * 255 / 240 = 3314.99
 
@@ -50,6 +70,8 @@ def test_out_of_range_width() -> None:
     core = load_config("digits").core
     with pytest.raises(ConfigError, match="weight bits = 17"):
         with_weight_bits(core, 17)
+    with pytest.raises(ConfigError, match="width transform 'squeeze'"):
+        with_weight_bits(core, 4, "squeeze")
 
 
 def test_variants() -> None:
