@@ -9,7 +9,9 @@ per row, the mean and spread (sample standard deviation, min, max) over the seed
   shorter sample);
 - ``float``: the float64 reference at full timesteps (what quantization costs);
 - ``point``: the core configuration the run carries (``Run.core``, JSON), as it is (the
-  design-space explorer, ``spikeforge.explore``, trains its points this way).
+  design-space explorer, ``spikeforge.explore``, trains its points this way).  With
+  ``Run.deploy`` (another core, JSON) the trained network is quantized to that core after
+  training (``spikeforge.explore.precision.quantize_network``), then labelled and scored.
 
 A run trains on the training set and tests on the test set (``split = "test"``), or, for
 searching parameters without touching the test set (``split = "validation"``), holds out the
@@ -62,6 +64,9 @@ class Run:
         Test samples whose rasters feed the cost model (0: none).
     tag : str
         Returned as the result's ``tag`` (callers match results to runs with it).
+    deploy : str or None
+        ``point`` only: the core the trained network is quantized to before it is labelled
+        and scored (JSON; ``None``: scored as trained).
     """
 
     rule: str
@@ -72,6 +77,7 @@ class Run:
     validation: int = 300
     costs: int = 0
     tag: str = ""
+    deploy: str | None = None
 
 
 def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
@@ -111,6 +117,10 @@ def _train_one(config_toml: str, run: Run) -> dict[str, Any]:
         raise ValueError(f"split = {run.split!r}: must be 'test' or 'validation'")
     arithmetic = "float" if run.rule == "float" else "integer"
     net, seconds, _ = train(core, fit_set, data.epochs, arithmetic)
+    if run.deploy is not None:
+        from ..explore.precision import quantize_network
+
+        net = quantize_network(net, CoreConfig.from_json(run.deploy).replace(seed=run.seed))
     ev = evaluate(net, label_set, test_set, readout=config.classify.readout)
     result = {"rule": run.rule, "timesteps": core.timesteps, "seed": run.seed, "tag": run.tag,
               "accuracy": ev.accuracy, "spikes_per_sample": ev.spikes_per_sample,

@@ -41,12 +41,16 @@ class Job:
         See :mod:`spikeforge.bench.accuracy`.
     costs : int
         Test samples recorded for the cost model (0: none).
+    deploy : CoreConfig or None
+        Train ``core``, then quantize the network to ``deploy`` (post-training
+        quantization) and score that; ``None``: score the trained network.
     """
 
     core: CoreConfig
     seed: int
     split: str = "test"
     costs: int = 0
+    deploy: CoreConfig | None = None
 
 
 def run_key(config: Config, job: Job, validation: int) -> str:
@@ -55,6 +59,8 @@ def run_key(config: Config, job: Job, validation: int) -> str:
     full = dataclasses.replace(config, core=job.core.replace(seed=job.seed))
     scoring = {"split": job.split, "validation": validation if job.split == "validation"
                else 0, "costs": job.costs, "version": CACHE_VERSION}
+    if job.deploy is not None:
+        scoring["deploy"] = job.deploy.replace(seed=job.seed).to_json()
     text = full.to_toml() + "\n#" + json.dumps(scoring, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -138,7 +144,8 @@ class Evaluator:
         runs = [Run("point", jobs[k].core.timesteps, jobs[k].seed,
                     core=jobs[k].core.replace(seed=jobs[k].seed).to_json(),
                     split=jobs[k].split, validation=self.validation, costs=jobs[k].costs,
-                    tag=keys[k])
+                    tag=keys[k], deploy=None if jobs[k].deploy is None
+                    else jobs[k].deploy.replace(seed=jobs[k].seed).to_json())
                 for k in order]
         by_key = {keys[k]: k for k in order}
         finished = [0]

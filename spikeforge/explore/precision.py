@@ -29,10 +29,12 @@ measures: floor instead of stochastic rounding, potentiation only, weight update
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..config import ConfigError, CoreConfig
 
-__all__ = ["with_weight_bits", "TRANSFORMS", "VARIANTS", "apply_variant", "variant_names"]
+__all__ = ["with_weight_bits", "TRANSFORMS", "quantize_network", "VARIANTS", "apply_variant",
+           "variant_names"]
 
 #: The ways :func:`with_weight_bits` can treat membrane units (module docstring).
 TRANSFORMS = ("scale", "shift")
@@ -89,6 +91,28 @@ def with_weight_bits(core: CoreConfig, bits: int, transform: str = "scale") -> C
         "stdp.norm": round(st.norm * s_w),
     }
     return core.replace(**changes)
+
+
+def quantize_network(net: Any, core: CoreConfig) -> Any:
+    """A trained network moved to ``core``'s weight width after training (post-training
+    quantization): ``core`` is the trained configuration moved by :func:`with_weight_bits`
+    (same dynamics in other units); each weight becomes ``round(w * s_w)`` (half up,
+    clipped to ``w_max``) and each adaptive threshold ``round(theta * s_m)``, with ``s_w``
+    the ratio of the largest weights and ``s_m`` that of the largest currents (membrane
+    units).  Returns a new :class:`~spikeforge.golden.network.Network` (integer arithmetic).
+    """
+    import numpy as np
+
+    from ..golden.network import Network
+
+    old = net.core
+    s_w = core.derived.w_max / old.derived.w_max
+    s_m = s_w * 2.0 ** (core.widths.current_shift - old.widths.current_shift)
+    weights = np.minimum(np.floor(net.weights * s_w + 0.5), core.derived.w_max)
+    theta = np.minimum(np.floor(net.theta * s_m + 0.5), core.derived.theta_max)
+    out = Network(core, weights=weights.astype(np.int64))
+    out.theta = theta.astype(np.int64)
+    return out
 
 
 def _narrow_membrane(core: CoreConfig, by: int) -> CoreConfig:

@@ -124,6 +124,23 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
               + ", ".join(summary["front_latency"]) + ".", "",
               "Pareto front, accuracy against memory: "
               + ", ".join(summary["front_memory"]) + ".", ""]
+    quantized = [r for r in rows if r["kind"] == "quantized"]
+    if quantized:
+        lines += ["## Quantized after training", "",
+                  f"The baseline trained at {b0} bits, then every weight rounded to fewer "
+                  "bits (post-training quantization through `widths.current_shift`, "
+                  "`docs/explore.md`), labelled and tested there, against learning at that "
+                  "width from the start (the grid point):", "",
+                  "| weight bits | learned at that width % | trained at "
+                  f"{b0} bits, quantized % | difference (pp) | quantized vs baseline (pp) |",
+                  "|---:|---:|---:|---:|---:|"]
+        for r in quantized:
+            g = by.get(("grid", r["timesteps"], r["weight_width"], ""))
+            learned = f"{pct(g['accuracy'])} ± {pct(g['accuracy_std'])}" if g else "-"
+            diff = f"{100 * (r['accuracy'] - g['accuracy']):+.2f}" if g else "-"
+            lines.append(f"| {r['weight_width']} | {learned} | {pct(r['accuracy'])} ± "
+                         f"{pct(r['accuracy_std'])} | {diff} | {-100 * r['accuracy_drop']:+.2f} |")
+        lines.append("")
     synthesized = [r for r in rows if "synth" in r]
     if synthesized:
         board = synthesized[0]["synth"]["board"]

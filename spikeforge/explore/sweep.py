@@ -67,12 +67,13 @@ class Settings:
 class Point:
     """A design point: where it comes from, its configuration, its runs."""
 
-    kind: str                  # grid, naive, rule, variant
+    kind: str                  # grid, naive, rule, variant, quantized
     timesteps: int
     weight_width: int
     core: CoreConfig
     variant: str = ""
     results: list[dict[str, Any]] = field(default_factory=list)
+    trained: CoreConfig | None = None   # quantized: the core trained before moving to core
 
     @property
     def label(self) -> str:
@@ -135,7 +136,9 @@ def summarize_point(point: Point, baseline: Sequence[float], clock_mhz: float,
 
 
 def _jobs(points: Sequence[Point], seeds: int, costs: int) -> list[Job]:
-    return [Job(p.core, s, "test", costs) for p in points for s in range(seeds)]
+    return [Job(p.trained or p.core, s, "test", costs,
+                deploy=p.core if p.trained is not None else None)
+            for p in points for s in range(seeds)]
 
 
 def explore(config: Config, settings: Settings, evaluator: Evaluator,
@@ -208,6 +211,11 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
     if not any(p.kind == "grid" and p.timesteps == T0 and p.weight_width == b0
                for p in points):
         points.append(Point("grid", T0, b0, base))
+    # post-training quantization: the baseline trained, then moved to each narrower width
+    # (through the current shift, so its thresholds keep their units)
+    for b in sorted({b for b in settings.weight_bits if b < b0}, reverse=True):
+        points.append(Point("quantized", T0, b, with_weight_bits(base, b, "shift"),
+                            trained=base))
     jobs = _jobs(points, settings.seeds, settings.cost_samples)
     say(f"explore: {len(points)} points x {settings.seeds} seeds = {len(jobs)} runs "
         f"({sum(evaluator.cached(j) is not None for j in jobs)} cached)")

@@ -55,6 +55,15 @@ def test_report_numbers_come_from_the_run(explored: Path, tiny_config: Path) -> 
     assert base["seeds"] == 3
     assert base["accuracy"] == pytest.approx(np.mean(list(base["per_seed"].values())))
     assert base["weight_memory_bits"] == 64 * 100 * 8
+    # the baseline quantized to 4 bits after training, scored as trained here
+    from spikeforge.explore.precision import quantize_network, with_weight_bits
+
+    quantized = next(r for r in rows if r["kind"] == "quantized")
+    assert (quantized["timesteps"], quantized["weight_width"]) == (12, 4)
+    q = quantize_network(net, with_weight_bits(config.core, 4, "shift"))
+    assert quantized["per_seed"]["0"] == evaluate(q, train_set, test_set).accuracy
+    assert quantized["weight_memory_bits"] == 64 * 100 * 4
+    assert "## Quantized after training" in (explored / "report.md").read_text()
     # every point's accuracy, spread and memory appear in the report's table
     for r in rows:
         line = (f"| {r['timesteps']} | {r['weight_width']} | {r['kind']}")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from spikeforge.config import ConfigError, load_config
-from spikeforge.explore.precision import VARIANTS, apply_variant, with_weight_bits
+from spikeforge.explore.precision import (
+    VARIANTS,
+    apply_variant,
+    quantize_network,
+    with_weight_bits,
+)
+from spikeforge.golden.network import Network
 
 
 def test_four_bit_weights_by_hand() -> None:
@@ -64,6 +71,21 @@ def test_same_width_is_identity_and_wider_grows() -> None:
     assert c.widths.membrane == 24
     # eta * 257 does not fit 16 bits: the shift drops instead (655 * 257 / 4 = 42083.75)
     assert (c.stdp.eta_shift, c.stdp.eta_post) == (14, 42084)
+
+
+def test_quantize_network_by_hand() -> None:
+    core = load_config("digits").core.replace(n_inputs=2, n_neurons=2, n_pe=1,
+                                              **{"stdp.norm": 300})
+    net = Network(core, weights=np.array([[255, 128], [0, 17]]))
+    net.theta = np.array([100, 7])
+    four = with_weight_bits(core, 4, "shift")         # s_w = 15/255, s_m = 240/255
+    q = quantize_network(net, four)
+    assert q.core is four
+    assert q.weights.tolist() == [[15, 8], [0, 1]]   # 128 * 15/255 = 7.53, 17 -> 1.0
+    assert q.theta.tolist() == [94, 7]               # 100 * 16/17 = 94.1, 7 -> 6.59
+    assert net.weights.tolist() == [[255, 128], [0, 17]]   # the trained one is untouched
+    # the same network's currents in membrane units: 15 * 16 = 240 against 255
+    assert (q.weights << four.widths.current_shift).max() == 240
 
 
 def test_out_of_range_width() -> None:
