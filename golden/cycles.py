@@ -29,8 +29,12 @@ inputs to be encoded, or longer when the encode pass outlasts the previous main 
 
 Per sample: ``1 + n_inputs`` to accept the command and the pixels (``1`` with direct input,
 whose raster words the encode pass takes one per timestep), then the timesteps, then
-with learning and ``norm > 0`` ``W * (2 * n_inputs + 2 + quotient_bits)`` for the
-normalization, then ``W * (1 + n_pe)`` to send the counts.
+with learning and ``norm > 0`` the normalization, per word a column sum, a division and a
+rescale pass::
+
+    normalize  W * (n_inputs + 1 + quotient_bits + n_inputs + depth["rescale"])
+
+then ``W * (1 + n_pe)`` to send the counts.
 """
 
 from __future__ import annotations
@@ -80,12 +84,15 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
     """Cycles from a pass's last issued token to its last write (the drain of the pass).
 
     ``encode``: memory read, encoder, pre trace; ``neurons``: row-list read, weight read,
-    LIF unit, post trace; ``learn``: row and word-list read, weight read, STDP unit.
+    LIF unit, post trace; ``learn``: row and word-list read, weight read, STDP unit;
+    ``rescale`` (the normalization's rescale pass): weight read, weight register, product
+    register (round, clip and write back in the product's cycle).
     """
     return {
         "encode": 1 + ENCODER_LATENCY + TRACE_LATENCY,
         "neurons": 2 + LIF_LATENCY + TRACE_LATENCY,
         "learn": 2 + stdp_latency(core),
+        "rescale": 3,
     }
 
 
@@ -224,7 +231,8 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
     learn = learn and core.stdp.learn
     W = core.n_neurons // core.n_pe
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
-    normalize = (W * (2 * core.n_inputs + 2 + quotient_bits(core))
+    N = core.n_inputs
+    normalize = (W * (N + 1 + quotient_bits(core) + N + pass_depths(core)["rescale"])
                  if learn and core.stdp.norm else 0)
     pixels = core.n_inputs if core.encoder.kind == "rate" else 0
     return SampleCycles(steps, 1 + pixels, normalize, W * (1 + core.n_pe))

@@ -36,7 +36,8 @@ timestep parity):
    with ``stdp.update_every = U > 1`` it runs every ``U`` timesteps on the events since.
 
 After the last timestep: with learning, the **normalization** pass (per word: column sums,
-``P`` sequential dividers, rescale), then the per-sample spike **counts** go out.
+``P`` sequential dividers, a rescale pass with the weight and the product registered), then
+the per-sample spike **counts** go out.
 """
 
 from __future__ import annotations
@@ -617,7 +618,10 @@ class SnnCore(wiring.Component):
         # =========================================================================================
         # Normalization (learning, norm > 0), per word k: sum the column (one row per cycle),
         # divide norm * 2**F by each lane's sum (restoring division, one quotient bit per
-        # cycle), rescale the column (one row per cycle).
+        # cycle), rescale the column (one row per cycle).  The rescale is a pipeline of
+        # depth["rescale"]: q1 the weight read, q2 the weight registered (into the DSP), q3
+        # the product registered, then round half up, clip and write back in q3.  A lane
+        # whose column sums to 0 gets the scale 2**F, which leaves its weights unchanged.
         frac = d.norm_frac_bits
         numerator = st.norm << frac
         q_bits = quotient_bits(core)
@@ -630,16 +634,21 @@ class SnnCore(wiring.Component):
         q1_valid = _delay_valid(m, nrm_issue, 1, "q1_valid")
         q1_scaling = _delay(m, scaling, 1, "q1_scaling")
         q1_addr = _delay(m, nrm_addr, 1, "q1_addr")
+        q3_valid = _delay_valid(m, q1_valid & q1_scaling, 2, "q3_valid")
+        q3_addr = _delay(m, q1_addr, 2, "q3_addr")
+        q2_weight = _delay(m, w_rd.data, 1, "q2_weight")
         column = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits), P))
         remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), P))
         scale = Signal(data.ArrayLayout(unsigned(q_bits), P))
         bit = Signal(bits_for(q_bits - 1))           # numerator bit brought down, MSB first
         numerator_bit = Const(numerator, unsigned(q_bits)).bit_select(bit, 1)
+        product = Signal(data.ArrayLayout(unsigned(core.widths.weight + q_bits), P),
+                         reset_less=True)
         rescaled = Signal(weight_word)
         for p in range(P):
-            shifted = (w_rd.data[p] * scale[p] + (1 << (frac - 1))) >> frac
-            m.d.comb += rescaled[p].eq(Mux(column[p] == 0, w_rd.data[p],
-                                           Mux(shifted > d.w_max, d.w_max, shifted)))
+            m.d.sync += product[p].eq(q2_weight[p] * scale[p])
+            shifted = (product[p] + (1 << (frac - 1))) >> frac
+            m.d.comb += rescaled[p].eq(Mux(shifted > d.w_max, d.w_max, shifted))
 
         # =========================================================================================
         # Access between samples: a read answers on readback two cycles later (the word is
@@ -720,8 +729,8 @@ class SnnCore(wiring.Component):
         with m.If(learned_write):
             m.d.comb += [w_wr.addr.eq(learned_word[0]), w_wr.data.eq(learned_word[1]),
                          w_wr.en.eq(1)]
-        with m.Elif(q1_valid & q1_scaling):
-            m.d.comb += [w_wr.addr.eq(q1_addr), w_wr.data.eq(rescaled), w_wr.en.eq(1)]
+        with m.Elif(q3_valid):
+            m.d.comb += [w_wr.addr.eq(q3_addr), w_wr.data.eq(rescaled), w_wr.en.eq(1)]
         with m.Else():
             m.d.comb += [w_wr.addr.eq(access.addr), w_wr.data.eq(access_weights),
                          w_wr.en.eq(access_write & ~access.theta)]
@@ -866,6 +875,8 @@ class SnnCore(wiring.Component):
                                      scale[p].eq(Cat(1, scale[p]))]
                     with m.Else():
                         m.d.sync += [remainder[p].eq(trial), scale[p].eq(Cat(0, scale[p]))]
+                    with m.If((bit == 0) & (column[p] == 0)):     # the weights stay as they are
+                        m.d.sync += scale[p].eq(1 << frac)
                 m.d.sync += bit.eq(bit - 1)
                 with m.If(bit == 0):
                     m.next = "NORM_SCALE"
@@ -874,15 +885,17 @@ class SnnCore(wiring.Component):
                 m.d.comb += [nrm_issue.eq(1), scaling.eq(1)]
                 m.d.sync += nrm_j.eq(nrm_j + 1)
                 with m.If(nrm_j == N_in - 1):
-                    m.d.sync += nrm_j.eq(0)
+                    m.d.sync += [nrm_j.eq(0), drain.eq(depth["rescale"])]
                     m.next = "NORM_SCALE_DRAIN"
 
             with m.State("NORM_SCALE_DRAIN"):
-                m.d.sync += nrm_k.eq(nrm_k + 1)
-                with m.If(nrm_k == W - 1):
-                    m.next = "COUNTS_READ"
-                with m.Else():
-                    m.next = "NORM_SUM"
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 1):
+                    m.d.sync += nrm_k.eq(nrm_k + 1)
+                    with m.If(nrm_k == W - 1):
+                        m.next = "COUNTS_READ"
+                    with m.Else():
+                        m.next = "NORM_SUM"
 
             with m.State("COUNTS_READ"):
                 m.d.comb += counting.eq(1)

@@ -66,6 +66,9 @@ class SessionResult:
         Per sample, the spike counts.
     cycles : list of (timesteps,) int arrays
         Per sample, clock cycles of every timestep.
+    totals : list of int
+        Per sample, clock cycles from accepting its command to its last count (the
+        pixels, the timesteps, the normalization and the counts).
     weights : (n_inputs, n_neurons) int array
         Every weight after the session.
     theta : (n_neurons,) int array
@@ -75,6 +78,7 @@ class SessionResult:
     spikes: list[Array] = field(default_factory=list)
     counts: list[Array] = field(default_factory=list)
     cycles: list[Array] = field(default_factory=list)
+    totals: list[int] = field(default_factory=list)
     weights: Array = None
     theta: Array = None
 
@@ -104,8 +108,9 @@ def golden_session(core: CoreConfig, weights: Array, theta: Array,
         assert res.raster is not None and res.input_raster is not None
         out.spikes.append(np.argwhere(res.raster))
         out.counts.append(res.counts.copy())
-        out.cycles.append(sample_cycles(core, res.input_raster, res.raster,
-                                        s.learn).timesteps)
+        predicted = sample_cycles(core, res.input_raster, res.raster, s.learn)
+        out.cycles.append(predicted.timesteps)
+        out.totals.append(predicted.total)
     out.weights, out.theta = net.weights.copy(), net.theta.copy()
     return out
 
@@ -205,7 +210,7 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
             pending = pack_words(np.asarray(s.pixels, dtype=np.int64), core.n_inputs, 1)
         else:
             pending = [int(p) for p in s.pixels]
-        loaded = cycle - 1              # the command's cycle (direct input: no pixels)
+        started = loaded = last = cycle - 1    # the command's cycle (direct: no pixels)
         finished = False
         while not finished:
             io.set(source, "valid", int(bool(pending)))
@@ -227,6 +232,7 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 token = io.get("counts", "payload")
                 counts[token["neuron"]] = token["count"]
                 finished = bool(token["last"])
+                last = cycle
             await tick()
         io.set(source, "valid", 0)
         io.set("counts", "ready", 0)
@@ -241,6 +247,7 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 break
         io.set("spikes", "ready", 0)
         out.cycles.append(np.diff(np.array([loaded, *step_ends], dtype=np.int64)))
+        out.totals.append(last - started + 1)
         out.spikes.append(np.array(sorted(spikes), dtype=np.int64).reshape(-1, 2))
         out.counts.append(counts)
         if on_sample is not None:
@@ -331,6 +338,9 @@ def compare_sample(got: SessionResult, expected: SessionResult, n: int,
             t = int(np.flatnonzero(g != e)[0])
             return (f"sample {n}: timestep {t} took {g[t]} cycles, the cycle model "
                     f"predicts {e[t]}")
+        if got.totals[n] != expected.totals[n]:
+            return (f"sample {n} took {got.totals[n]} cycles from its command to its last "
+                    f"count, the cycle model predicts {expected.totals[n]}")
     return None
 
 

@@ -570,7 +570,7 @@ class BoardConfig:
     clock_mhz : int
         Core clock in MHz.  Where it differs from the board's oscillator an MMCM makes it.
         The default, 60, is below the synthesis estimate of the default configurations
-        (``spikeforge synth``: 66.9 MHz for digits, 60.1 MHz for mnist-400) and an MMCM
+        (``spikeforge synth``: 89.4 MHz for digits, 84.9 MHz for mnist-400) and an MMCM
         makes it from every listed board's oscillator.
     baud : int
         UART host link rate in bit/s (8N1), 9600 .. 3,000,000; at most ``clock_mhz`` MHz / 8

@@ -127,12 +127,13 @@ def test_pack_words_layout() -> None:
 
 
 def test_compare_names_first_difference() -> None:
-    """The comparison catches a missing spike, a count, a weight, a theta and a cycle."""
+    """The comparison catches a missing spike, a count, a weight, a theta, a timestep's
+    cycles and a sample's cycles."""
     core = CASES["w8m16-pe2"]
     spikes = [np.array([[0, 1], [3, 2]])]
     base = dict(counts=[np.array([0, 1, 1, 0, 0, 0, 0, 0])],
-                cycles=[np.array([10, 12])], weights=np.zeros((16, 8), np.int64),
-                theta=np.zeros(8, np.int64))
+                cycles=[np.array([10, 12])], totals=[40],
+                weights=np.zeros((16, 8), np.int64), theta=np.zeros(8, np.int64))
     good = SessionResult(spikes=spikes, **base)
     assert compare(core, good, good) is None
     bad = SessionResult(spikes=[np.array([[0, 1]])], **base)
@@ -143,6 +144,9 @@ def test_compare_names_first_difference() -> None:
     assert "input 5 to neuron 6: RTL 9, golden 0" in str(compare(core, bad, good))
     bad = SessionResult(spikes=spikes, **{**base, "cycles": [np.array([10, 13])]})
     assert "timestep 1 took 13 cycles" in str(compare(core, bad, good))
+    bad = SessionResult(spikes=spikes, **{**base, "totals": [41]})
+    assert "sample 0 took 41 cycles from its command to its last count" in str(
+        compare(core, bad, good))
 
 
 def test_core_direct_input() -> None:

@@ -1,0 +1,41 @@
+"""The cycle model (``golden/cycles.py``) by hand, on silent samples; the co-simulations hold
+it to the RTL timestep by timestep and sample by sample."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikeforge.config import load_config
+from spikeforge.golden.cycles import encode_cycles, quotient_bits, sample_cycles
+
+
+def _silent(core):
+    """Input and output rasters of a sample without a spike."""
+    return (np.zeros((core.timesteps, core.n_inputs), bool),
+            np.zeros((core.timesteps, core.n_neurons), bool))
+
+
+def test_silent_digits_sample_by_hand() -> None:
+    """digits at 3 timesteps: W = 25 words, encode 64 + 6, a main sequence of
+    25 * max(0, 1) + 7 (neuron drain) + 1 (decide) + 1 (end) = 34 with nothing to learn."""
+    core = load_config("digits").core.replace(timesteps=3)
+    assert encode_cycles(core) == 70
+    got = sample_cycles(core, *_silent(core), learn=False)
+    # timestep 0: 70 + 1 + 34; then max(0, 70 - 34) + 1 + 34
+    assert got.timesteps.tolist() == [105, 71, 71]
+    assert (got.load, got.normalize, got.counts) == (1 + 64, 0, 25 * (1 + 4))
+    assert got.total == 65 + 247 + 125
+
+
+def test_normalization_by_hand() -> None:
+    """Per word: a column sum (64 reads, 1 drain), the division (27 quotient bits:
+    1632 * 2**16 < 2**27), the rescale (64 reads, 3 drain: read, weight and product
+    registers)."""
+    core = load_config("digits").core.replace(timesteps=3)
+    assert quotient_bits(core) == 27
+    got = sample_cycles(core, *_silent(core), learn=True)
+    assert got.normalize == 25 * (64 + 1 + 27 + 64 + 3)
+    assert got.total == 65 + 247 + 3975 + 125
+    # without normalization (norm = 0) there is nothing to do after the timesteps
+    plain = core.replace(**{"stdp.norm": 0})
+    assert sample_cycles(plain, *_silent(plain), learn=True).normalize == 0
