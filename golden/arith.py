@@ -116,7 +116,10 @@ class Arithmetic:
         """Per-neuron normalization: ``(scale, valid)`` for incoming weight sums."""
         raise NotImplementedError
 
-    def apply_scale(self, w: Array, scale: Array) -> Array:
+    def apply_scale(self, w: Array, scale: Array, rand16: Array | None = None) -> Array:
+        """Rescaled weights ``w * scale`` (clipped to ``w_max``); ``rand16`` are the
+        stochastic-rounding draws (``stdp.norm_rounding = "stochastic"``), ``None`` rounds
+        to nearest."""
         raise NotImplementedError
 
 
@@ -206,10 +209,12 @@ class IntegerArithmetic(Arithmetic):
         scale = num // np.where(valid, weight_sum, 1)
         return scale, valid
 
-    def apply_scale(self, w: Array, scale: Array) -> Array:
-        """``min(w_max, (w * scale + 2**(F-1)) >> F)``: round half up, then clip."""
+    def apply_scale(self, w: Array, scale: Array, rand16: Array | None = None) -> Array:
+        """``min(w_max, (w * scale + r) >> F)``, then clip: ``r = 2**(F-1)`` (round half
+        up) or the stochastic addend ``(rand16 << F) >> 16``."""
         f = self.d.norm_frac_bits
-        return np.minimum((w * scale + (1 << (f - 1))) >> f, self.d.w_max)
+        r = (1 << (f - 1)) if rand16 is None else rounding_offset(rand16, f)
+        return np.minimum((w * scale + r) >> f, self.d.w_max)
 
 
 class FloatArithmetic(Arithmetic):
@@ -239,5 +244,5 @@ class FloatArithmetic(Arithmetic):
         valid = weight_sum > 0
         return self.core.stdp.norm / np.where(valid, weight_sum, 1.0), valid
 
-    def apply_scale(self, w: Array, scale: Array) -> Array:
+    def apply_scale(self, w: Array, scale: Array, rand16: Array | None = None) -> Array:
         return np.minimum(w * scale, float(self.d.w_max))

@@ -20,7 +20,14 @@ from .arith import Arithmetic, FloatArithmetic, IntegerArithmetic
 from .encoder import rate_threshold, rounding_bits, spikes_from_states
 from .lfsr import STREAM_INPUT, STREAM_NEURON, base_states, jump_table, start_states, step
 from .neuron import adapt_threshold, inhibition, integrate, lif_step
-from .stdp import depression, normalize, stdp_update, trace_decay_table, trace_step
+from .stdp import (
+    depression,
+    normalization_draws,
+    normalize,
+    stdp_update,
+    trace_decay_table,
+    trace_step,
+)
 
 __all__ = ["Network", "SampleResult", "initial_weights", "WEIGHT_INIT_STREAM"]
 
@@ -145,7 +152,11 @@ class Network:
         counts, raster = run(in_spikes, learn, in_hi, neuron_hi, record)
         # 9. per-sample weight normalization (learning only)
         if learn:
-            self.weights = normalize(self.num, self.weights)
+            draws = None
+            if st.norm and st.norm_rounding == "stochastic":
+                neuron_last = table.run(start_states(self.neuron_base, key))[-1]
+                draws = normalization_draws(in_states[-1], neuron_last)
+            self.weights = normalize(self.num, self.weights, draws)
         return SampleResult(counts, in_spikes.sum(axis=1), raster,
                             in_spikes if record else None)
 

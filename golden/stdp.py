@@ -13,6 +13,7 @@ import numpy as np
 from .arith import Arithmetic
 
 __all__ = [
+    "normalization_draws",
     "trace_step",
     "rounding_rand",
     "potentiation",
@@ -158,14 +159,25 @@ def trace_decay_table(num: Arithmetic, tau_shift: int, timesteps: int) -> Array:
     return table
 
 
-def normalize(num: Arithmetic, w: Array) -> Array:
+def normalize(num: Arithmetic, w: Array, rand16: Array | None = None) -> Array:
     """Rescale every neuron's incoming weights to sum to ``norm`` (after a training sample).
 
-    Integer: ``scale = floor(norm * 2**16 / sum)``, ``w' = min(w_max, (w * scale + 2**15)
-    >> 16)``; a neuron whose weights sum to zero is left unchanged.
+    Integer: ``scale = floor(norm * 2**16 / sum)``, ``w' = min(w_max, (w * scale + r)
+    >> 16)`` with ``r = 2**15`` (``norm_rounding = "nearest"``) or ``r = rand16[j, i]``
+    (``"stochastic"``; ``rand16`` of shape ``w.shape``, see :func:`normalization_draws`); a
+    neuron whose weights sum to zero is left unchanged.
     """
     if not num.core.stdp.norm:
         return w
     scale, valid = num.reciprocal_scale(w.sum(axis=0))
-    return cast(Array, np.where(valid[None, :], num.apply_scale(w, scale[None, :]), w)
+    return cast(Array, np.where(valid[None, :], num.apply_scale(w, scale[None, :], rand16), w)
                 ).astype(num.dtype)
+
+
+def normalization_draws(input_states: Array, neuron_states: Array) -> Array:
+    """The stochastic normalization's 16-bit draws, ``hi16(g_j) ^ lo16(g_i)`` for input
+    ``j`` and neuron ``i``, from the generator states of the sample's last timestep
+    (``docs/numerics.md``, step 9): shape ``(n_inputs, n_neurons)``."""
+    hi = (np.asarray(input_states, np.int64) >> 16) & 0xFFFF
+    lo = np.asarray(neuron_states, np.int64) & 0xFFFF
+    return cast(Array, hi[:, None] ^ lo[None, :])

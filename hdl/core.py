@@ -620,7 +620,8 @@ class SnnCore(wiring.Component):
         # divide norm * 2**F by each lane's sum (restoring division, one quotient bit per
         # cycle), rescale the column (one row per cycle).  The rescale is a pipeline of
         # depth["rescale"]: q1 the weight read, q2 the weight registered (into the DSP), q3
-        # the product registered, then round half up, clip and write back in q3.  A lane
+        # the product registered, then round (half up, or with the stochastic draw read in
+        # q1), clip and write back in q3.  A lane
         # whose column sums to 0 gets the scale 2**F, which leaves its weights unchanged.
         frac = d.norm_frac_bits
         numerator = st.norm << frac
@@ -645,9 +646,17 @@ class SnnCore(wiring.Component):
         product = Signal(data.ArrayLayout(unsigned(core.widths.weight + q_bits), P),
                          reset_less=True)
         rescaled = Signal(weight_word)
+        stochastic_norm = st.norm_rounding == "stochastic"
         for p in range(P):
             m.d.sync += product[p].eq(q2_weight[p] * scale[p])
-            shifted = (product[p] + (1 << (frac - 1))) >> frac
+            if stochastic_norm:
+                # q1: hi16 of row j's generator ^ lo16 of the lane's neuron generator, both
+                # as they were at the last timestep (docs/numerics.md, step 9); used in q3
+                draw = _rand_hi(ist_lrn_rd.data) ^ nrn_rd.data[p].state[:ROUNDING_RAND_BITS]
+                addend = (_delay(m, draw, 2, f"q3_draw{p}") << frac) >> ROUNDING_RAND_BITS
+            else:
+                addend = 1 << (frac - 1)
+            shifted = (product[p] + addend) >> frac
             m.d.comb += rescaled[p].eq(Mux(shifted > d.w_max, d.w_max, shifted))
 
         # =========================================================================================
@@ -713,7 +722,8 @@ class SnnCore(wiring.Component):
         with m.Elif(l1_valid):
             m.d.comb += [w_rd.addr.eq(l1_addr), nrn_rd.addr.eq(l1_k)]
         with m.Elif(nrm_issue):
-            m.d.comb += w_rd.addr.eq(nrm_addr)
+            m.d.comb += [w_rd.addr.eq(nrm_addr), nrn_rd.addr.eq(nrm_k),
+                         ist_lrn_rd.addr.eq(banked(step_bank, nrm_j))]
         with m.Elif(counting):
             m.d.comb += nrn_rd.addr.eq(cnt_k)
         with m.Else():

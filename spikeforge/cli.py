@@ -878,10 +878,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training samples held out from labelling to score the search "
                         "(default 300)")
     p.add_argument("--variants", default="floor-rounding,potentiation-only,update-every-4,"
-                                         "membrane-2",
+                                         "membrane-2,stochastic-normalization",
                    help="single changes measured against their point, or none (default: "
                         "all of floor-rounding, potentiation-only, update-every-4, "
-                        "membrane-2)")
+                        "membrane-2, stochastic-normalization)")
     p.add_argument("--variant-bits", default="4",
                    help="weight widths the variants are measured at (default 4)")
     p.add_argument("--variant-timesteps", type=_positive,

@@ -268,6 +268,10 @@ class StdpConfig:
     norm : int
         Weight normalization target: after each training sample every neuron's incoming
         weights are rescaled to sum to ``norm`` weight LSBs (0 disables it).
+    norm_rounding : "nearest" or "stochastic"
+        How the rescaled weights are rounded: to nearest (half up), or stochastically with a
+        16-bit draw from the input's and the neuron's generators (``docs/numerics.md``),
+        which keeps the small changes of narrow (4-bit) weights alive on average.
     """
 
     learn: bool = True
@@ -284,6 +288,7 @@ class StdpConfig:
     update_every: int = 1
     w_init_max: int = 77
     norm: int = 1632
+    norm_rounding: Literal["nearest", "stochastic"] = "nearest"
 
     def _validate(self, prefix: str, widths: Widths, n_inputs: int) -> None:
         _check_bool(f"{prefix}learn", self.learn)
@@ -301,6 +306,7 @@ class StdpConfig:
         w_max = (1 << widths.weight) - 1
         _check_int(f"{prefix}w_init_max", self.w_init_max, 0, w_max)
         _check_int(f"{prefix}norm", self.norm, 0, w_max * n_inputs)
+        _check_choice(f"{prefix}norm_rounding", self.norm_rounding, ("nearest", "stochastic"))
         shift = self.eta_shift + (widths.weight if self.soft_bound else 0)
         if shift > 32:
             _fail(f"{prefix}eta_shift", self.eta_shift,

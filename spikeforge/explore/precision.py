@@ -23,7 +23,8 @@ shift within its limit).  What happens in membrane units is the ``transform``:
 
 :data:`VARIANTS` are the FSpiNN simplifications and the other single changes the explorer
 measures: floor instead of stochastic rounding, potentiation only, weight updates every
-``U`` timesteps, a membrane (and threshold) word narrower than the transform gives.
+``U`` timesteps, a membrane (and threshold) word narrower than the transform gives, and
+stochastic instead of nearest rounding in the weight normalization.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ VARIANTS: dict[str, Callable[[CoreConfig], CoreConfig]] = {
     "potentiation-only": lambda c: c.replace(**{"stdp.potentiation_only": True}),
     "update-every-4": lambda c: c.replace(**{"stdp.update_every": 4}),
     "membrane-2": lambda c: _narrow_membrane(c, 2),
+    "stochastic-normalization": lambda c: c.replace(**{"stdp.norm_rounding": "stochastic"}),
 }
 
 

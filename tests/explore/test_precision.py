@@ -104,6 +104,7 @@ def test_variants() -> None:
     m = apply_variant(core, "membrane-2")
     # 14-bit membrane: v_max 8191; v_th 3315 + theta_max must fit -> 12-bit theta (4095)
     assert (m.widths.membrane, m.widths.theta) == (14, 12)
+    assert apply_variant(core, "stochastic-normalization").stdp.norm_rounding == "stochastic"
     assert set(VARIANTS) >= {"floor-rounding", "potentiation-only", "update-every-4"}
     with pytest.raises(ConfigError, match="unknown variant"):
         apply_variant(core, "nope")

@@ -320,6 +320,23 @@ def state_ref(seed: int, stream: int, index: int, key: int, t: int) -> int:
     return x
 
 
+def test_stochastic_normalization_draws() -> None:
+    """norm_rounding = "stochastic": the final weights of the learning sample rescaled with
+    r = hi16(input generator) ^ lo16(neuron generator) at the last timestep (t = 4),
+    the generators computed here from their definition; scales as in the test above."""
+    core = tiny_core(**{"stdp.norm": 30, "stdp.norm_rounding": "stochastic"})
+    net = Network(core, weights=W0)
+    net.run_sample(np.array(RASTER), key=0, learn=True)
+    before = EXPECTED_W[4]
+    scales = [46811, 70217]
+    expected = [[min(15, (before[j][i] * scales[i]
+                          + ((state_ref(0, 0, j, 0, 4) >> 16)
+                             ^ (state_ref(0, 1, i, 0, 4) & 0xFFFF))) >> 16)
+                 for i in range(2)] for j in range(3)]
+    assert net.weights.tolist() == expected
+    assert expected != [[11, 6], [11, 12], [9, 12]]      # not what rounding to nearest gives
+
+
 def test_stochastic_rounding_draws() -> None:
     """At t = 1 both inputs spike into neuron 0 (I = 20 = v_th) and it fires; the update uses
     rand16[j] = hi16(g_j[1]) ^ hi16(g_0[1]) of the input (stream 0) and neuron (stream 1)

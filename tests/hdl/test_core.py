@@ -38,6 +38,8 @@ def _excitable(core: CoreConfig, v_th: int) -> CoreConfig:
 
 CASES = {
     "digits-small-norm": _digits_small(),
+    "digits-small-norm-stochastic": _digits_small().replace(
+        **{"stdp.norm_rounding": "stochastic"}),
     "w8m16-pe2": _excitable(scaled_core(8, 16, timesteps=20).replace(n_pe=2), 700),
     "w4m8-mult-subtract-floor-add-pe4": scaled_core(
         4, 8, leak_mode="multiply", reset_mode="subtract", rounding="floor",
@@ -171,8 +173,9 @@ def test_core_direct_input() -> None:
 SIM_CASES = {
     # CI: real digits images, 20 learning samples then 5 inference samples
     "digits-small-norm-20": (CASES["digits-small-norm"], 0.0, 20, 5),
-    "w4m8-mult-subtract-floor-add-shift2-pe4-stall": (
-        CASES["w4m8-mult-subtract-floor-add-pe4"].replace(**{"widths.current_shift": 2}),
+    "w4m8-mult-subtract-floor-add-shift2-stochnorm-pe4-stall": (
+        CASES["w4m8-mult-subtract-floor-add-pe4"].replace(
+            **{"widths.current_shift": 2, "stdp.norm_rounding": "stochastic"}),
         0.3, 3, 1),
 }
 # make sim: more lanes, widths, timesteps, leak and reset modes, FSpiNN options
