@@ -23,7 +23,7 @@ from typing import Any
 from amaranth.lib.crc import catalog
 
 from .. import __version__
-from ..config import Config
+from ..config import Config, ConfigError
 
 __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_BYTES",
            "CHUNK_BYTES", "Command", "Status", "Target", "CRC", "crc16", "Geometry",
@@ -115,6 +115,12 @@ class Geometry:
         word_bits = (core.n_pe * core.widths.weight, core.n_pe * core.widths.theta,
                      config.classify.vote_bits)
         word_bytes = tuple(_bytes(b) for b in word_bits)
+        for target, size in zip(Target, word_bytes, strict=True):
+            if size > CHUNK_BYTES:
+                raise ConfigError(
+                    f"n_pe = {core.n_pe}: a {target.name.lower()} word of {size} bytes does not "
+                    f"fit one host-link frame ({CHUNK_BYTES} bytes); use fewer PE lanes or "
+                    "narrower words for a board build")
         depth = (core.n_inputs * words, words, config.classify.n_classes * core.n_neurons)
         pixel_bytes = _bytes(core.encoder.pixel_bits)
         raster_bytes = _bytes(core.n_inputs)

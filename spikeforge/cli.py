@@ -312,8 +312,10 @@ def _board_network(config: Config, weights_path: str):
 
 def cmd_board_run(args: argparse.Namespace) -> int:
     from .boards.host import BoardLink, LinkError, SerialTransport, run_test_set
+    from .boards.protocol import Geometry
 
     config = _load(args.config)
+    Geometry.of(config)                 # a configuration the host link cannot carry: exit 2
     weights, theta, rates = _board_network(config, args.weights)
     _, test_set = _datasets(config, 0, args.samples)
     images, labels = test_set.images, test_set.labels

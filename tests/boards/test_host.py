@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -18,7 +19,7 @@ from spikeforge.boards.protocol import (
     identify_payload,
 )
 from spikeforge.cli import main
-from spikeforge.config import load_config
+from spikeforge.config import ConfigError, load_config
 
 
 def reply_frame(command: int, status: int, payload: bytes = b"") -> bytes:
@@ -80,6 +81,23 @@ def test_write_memory_splits_into_chunks_and_frames_words_little_endian():
     assert second[4:7] == struct.pack("<BH", Target.WEIGHTS, 5 + g.chunk_words(
         Target.WEIGHTS))
     assert len(second) == 1 + 3 + 3 + 3 * 4 + 2
+
+
+def test_a_word_longer_than_a_frame_is_a_config_error(tmp_path, capsys):
+    """n_pe = 400 with 16-bit weights: 800-byte weight words, more than one frame carries."""
+    config = load_config("mnist-400")
+    config = dataclasses.replace(config, core=config.core.replace(
+        n_pe=400, **{"widths.weight": 16, "widths.membrane": 24, "widths.theta": 14}))
+    with pytest.raises(ConfigError, match=r"n_pe = 400: a weights word of 800 bytes"):
+        Geometry.of(config)
+    path = tmp_path / "wide.toml"
+    config.save(path)
+    weights = tmp_path / "w.npz"
+    weights.write_bytes(b"")
+    status = main(["board", "run", str(path), "--weights", str(weights), "--simulate",
+                   "icarus"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "800 bytes" in err
 
 
 def test_sample_payload_pixels_and_raster():
