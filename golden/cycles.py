@@ -20,9 +20,12 @@ after the timestep; the spike output consumer always ready) takes ``M_t`` cycles
 
 (with ``update_every = U > 1`` the learn pass runs only at update timesteps, ``A`` there
 counting the inputs with a spike since the last update and ``Wp``, ``Wl`` the words with a
-spike since then) and the encode pass ``E = n_inputs + depth["encode"]`` (plus one cycle
-with direct input).  Timestep 0 encodes alone, and a timestep waits one cycle for its
-inputs to be encoded, or longer when the encode pass outlasts the previous main sequence::
+spike since then) and the encode pass ``E = n_inputs / lanes + depth["encode"]`` (one word
+of ``lanes = encoder.lanes`` inputs per cycle; plus one cycle with direct input).  The lanes
+change only ``E``: the row list the encode pass builds has one bank per lane, and the neuron
+and learn passes read it one row per cycle as before.  Timestep 0 encodes alone, and a
+timestep waits one cycle for its inputs to be encoded, or longer when the encode pass
+outlasts the previous main sequence::
 
     cycles(0) = E + 1 + M_0
     cycles(t) = max(0, E - M_(t-1)) + 1 + M_t
@@ -143,10 +146,11 @@ def learned_words(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
 
 
 def encode_cycles(core: CoreConfig) -> int:
-    """Cycles of the encode pass (``E``): one input per cycle, then its drain (with direct
-    input, one more to take the timestep's raster word)."""
+    """Cycles of the encode pass (``E``): one word of ``encoder.lanes`` inputs per cycle
+    (``derived.input_words`` words), then its drain (with direct input, one more to take the
+    timestep's raster word)."""
     fetch = 1 if core.encoder.kind == "direct" else 0
-    return fetch + core.n_inputs + pass_depths(core)["encode"]
+    return fetch + core.derived.input_words + pass_depths(core)["encode"]
 
 
 def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:

@@ -11,9 +11,11 @@ Storage (``amaranth.lib.memory``; ``P = n_pe`` lanes, ``W = n_neurons / P`` word
 
 - ``weights``: ``n_inputs * W`` words of ``P`` weights; word ``j * W + k`` holds the weights
   from input ``j`` to neurons ``k * P .. k * P + P - 1`` (block RAM);
-- per input ``j``: pixel, generator state (with a ROM of base states), pre-synaptic trace,
-  spike of this timestep, and the row list (inputs that spiked this timestep first, the
-  others after them);
+- per input ``j``, in words of ``E = encoder.lanes`` inputs (``j`` in lane ``j % E`` of
+  word ``j // E``): pixel, generator state (with a ROM of base states), pre-synaptic trace;
+  and the row list (inputs that spiked this timestep first, the others after them) in
+  ``E`` memories, slot ``s`` in memory ``s % E``, so that the encode pass can append ``E``
+  inputs per cycle and the other passes read one slot per cycle;
 - per neuron word ``k``: membrane, refractory count, adaptive threshold, spike of this
   timestep, spike count, post-synaptic trace and generator state of its ``P`` neurons, and
   two word lists (words with a spike; words with a spike or a live post trace).
@@ -23,9 +25,9 @@ timestep reads the reset values instead of the stored ones); the encode pass of 
 ``t + 1`` runs under the other two passes of ``t`` (the per-input state has two banks, by
 timestep parity):
 
-1. **encode**, one input per cycle: step its generator (``RateEncoder``), draw its spike
-   (or take it from the direct-input raster word), update its trace (``TraceUnit``),
-   append it to the row list;
+1. **encode**, ``E`` inputs per cycle (``E`` lanes): step each one's generator
+   (``RateEncoder``), draw its spike (or take it from the direct-input raster word),
+   update its trace (``TraceUnit``), append it to the row list;
 2. **neurons**, for each word ``k``: add the ``k``-th weight word of every row that spiked
    (one row per cycle, ``P`` lanes), then update the ``P`` neurons (``LIFNeuronUnit``, the
    post trace ``TraceUnit`` and the generator ``LFSR`` of each lane) with that current and
@@ -42,11 +44,15 @@ the per-sample spike **counts** go out.
 
 from __future__ import annotations
 
+import functools
+import operator
+
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
 
 from ..config import ROUNDING_RAND_BITS, CoreConfig, bits_for
 from ..golden.cycles import (
@@ -165,6 +171,93 @@ def _delay_valid(m: Module, value, cycles: int, name: str):
     return value
 
 
+def _word(index, lanes: int):
+    """The per-input memory word of input (or row-list slot) ``index``: ``index // lanes``."""
+    return index[exact_log2(lanes):]
+
+
+def _lane(index, lanes: int):
+    """The lane of input (or row-list slot) ``index``: ``index % lanes`` (``lanes > 1``)."""
+    return index[:exact_log2(lanes)]
+
+
+def _one_hot(index, lanes: int):
+    """``lanes`` bits, bit ``index % lanes`` set (a write enable per lane)."""
+    if lanes == 1:
+        return Const(1, 1)
+    return (Const(1, lanes) << _lane(index, lanes))[:lanes]
+
+
+def _select(items, lane, lanes: int):
+    """Element ``lane`` of ``items`` (a multiplexer; the only element with one lane)."""
+    if lanes == 1:
+        return items[0]
+    return Array(items[e] for e in range(lanes))[lane]
+
+
+def _popcount(bits):
+    """How many bits of ``bits`` are set (an adder tree)."""
+    values = [bits[i] for i in range(len(bits))] or [Const(0, 1)]
+    while len(values) > 1:
+        values = [a + b for a, b in zip(values[::2], values[1::2], strict=False)] + (
+            [values[-1]] if len(values) % 2 else [])
+    return values[0]
+
+
+def _row_list(m: Module, name: str, n_inputs: int, lanes: int) -> list[Memory]:
+    """A row list (input indices, two parity banks of ``n_inputs`` slots) in ``lanes``
+    memories: slot ``s`` is in memory ``s % lanes`` at word ``s // lanes`` of its bank, so
+    any ``lanes`` consecutive slots (with wrap-around) are in different memories."""
+    banks = []
+    for e in range(lanes):
+        bank = Memory(shape=unsigned(bits_for(n_inputs - 1)), depth=2 * (n_inputs // lanes),
+                      init=[])
+        m.submodules[f"{name}{e}"] = bank
+        banks.append(bank)
+    return banks
+
+
+def _append_rows(m: Module, ports, valid, word, flags, front, back, address, name: str):
+    """Write the ``E = len(ports)`` inputs of per-input word ``word`` (lane ``e`` is input
+    ``word * E + e``) into a row list in one cycle: the flagged ones at slots ``front``,
+    ``front + 1``, ... and the others at ``back - 1``, ``back - 2``, ..., each in lane order.
+    ``address(w)`` is the memory address of slot word ``w``.
+
+    The inputs written before fill ``front + (n_inputs - back)`` slots, a multiple of
+    ``E``, and ``E`` divides ``n_inputs``, so the ``E`` slots are ``E`` consecutive ones
+    modulo ``E``: every memory takes exactly one write.
+    """
+    E = len(ports)
+    slots = []
+    for e in range(E):
+        before = _popcount(flags[:e]) if e else Const(0, 1)   # flagged lanes below e
+        slot = Signal(len(ports[0].data), name=f"{name}_slot{e}")
+        m.d.comb += slot.eq(Mux(flags[e], front + before, back - 1 - (e - before)))
+        slots.append(slot)
+    for b, port in enumerate(ports):
+        if E == 1:
+            slot_word, data = slots[0], word
+        else:
+            match = [_lane(slots[e], E) == b for e in range(E)]
+            slot_word = functools.reduce(operator.or_, (
+                Mux(match[e], _word(slots[e], E), 0) for e in range(E)))
+            lane = functools.reduce(operator.or_, (Mux(match[e], e, 0) for e in range(E)))
+            data = Cat(lane[:exact_log2(E)], word)
+        m.d.comb += [port.addr.eq(address(slot_word)), port.data.eq(data), port.en.eq(valid)]
+
+
+def _read_rows(m: Module, ports, slot, address, name: str):
+    """Read row-list slot ``slot`` (all memories at its word, issued this cycle); returns the
+    input in it, one cycle later."""
+    E = len(ports)
+    for port in ports:
+        m.d.comb += port.addr.eq(address(_word(slot, E)))
+    row = Signal(len(ports[0].data), name=name)
+    lane = _delay(m, _lane(slot, E), 1, f"{name}_lane") if E > 1 else None
+    m.d.comb += row.eq(_select([port.data for port in ports], lane, E))
+    return row
+
+
 class SnnCore(wiring.Component):
     """The spiking layer with on-chip STDP, bit for bit as the golden ``Network``.
 
@@ -235,6 +328,8 @@ class SnnCore(wiring.Component):
         core = self._core
         d, n, st = core.derived, core.neuron, core.stdp
         N_in, P, W, T = core.n_inputs, core.n_pe, self.words, core.timesteps
+        E, C = core.encoder.lanes, d.input_words     # encoder lanes; input j is in lane
+                                                     # j % E of per-input word j // E
         learning_built = st.learn
         normalizing = learning_built and st.norm > 0
         weight_word = data.ArrayLayout(unsigned(core.widths.weight), P)
@@ -243,26 +338,27 @@ class SnnCore(wiring.Component):
 
         # -- storage --------------------------------------------------------------------------
         m.submodules.weights = weights = Memory(shape=weight_word, depth=N_in * W, init=[])
+        # per-input memories: C words of E lanes
         m.submodules.pixel_mem = pixel_mem = Memory(
-            shape=unsigned(core.encoder.pixel_bits), depth=N_in, init=[])
+            shape=data.ArrayLayout(unsigned(core.encoder.pixel_bits), E), depth=C, init=[])
+        input_bases = base_states(core.seed, STREAM_INPUT, N_in)
         m.submodules.input_base = input_base = Memory(
-            shape=unsigned(STATE_BITS), depth=N_in,
-            init=[int(s) for s in base_states(core.seed, STREAM_INPUT, N_in)])
+            shape=data.ArrayLayout(unsigned(STATE_BITS), E), depth=C,
+            init=[[int(input_bases[c * E + e]) for e in range(E)] for c in range(C)])
         # two banks (timestep parity): the encode pass of t + 1 writes one while the
         # neuron and learn passes of t read the other
         m.submodules.input_state = input_state = Memory(
-            shape=unsigned(STATE_BITS), depth=2 * N_in, init=[])
+            shape=data.ArrayLayout(unsigned(STATE_BITS), E), depth=2 * C, init=[])
         m.submodules.x_pre_mem = x_pre_mem = Memory(
-            shape=unsigned(core.widths.trace), depth=2 * N_in, init=[])
-        m.submodules.rows = rows = Memory(
-            shape=unsigned(bits_for(N_in - 1)), depth=2 * N_in, init=[])
+            shape=data.ArrayLayout(unsigned(core.widths.trace), E), depth=2 * C, init=[])
+        # the row list: slot s in memory s % E (two parity banks in each)
+        rows = _row_list(m, "rows", N_in, E)
         interval = st.update_every > 1
         if interval:
             # STDP every U timesteps: inputs with a spike since the last update, and the
             # row list the learn pass walks (those inputs first)
-            m.submodules.pre_seen = pre_seen = Memory(shape=1, depth=2 * N_in, init=[])
-            m.submodules.learn_rows = learn_rows = Memory(
-                shape=unsigned(bits_for(N_in - 1)), depth=2 * N_in, init=[])
+            m.submodules.pre_seen = pre_seen = Memory(shape=unsigned(E), depth=2 * C, init=[])
+            learn_rows = _row_list(m, "learn_rows", N_in, E)
         m.submodules.neurons = neurons = Memory(shape=neuron_word, depth=W, init=[])
         neuron_bases = base_states(core.seed, STREAM_NEURON, core.n_neurons)
         m.submodules.neuron_base = neuron_base = Memory(
@@ -274,15 +370,17 @@ class SnnCore(wiring.Component):
             shape=unsigned(bits_for(W - 1)), depth=W, init=[])
 
         w_rd, w_wr = weights.read_port(), weights.write_port()
-        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
+        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port(granularity=1)
         base_rd = input_base.read_port()
         ist_rd, ist_wr = input_state.read_port(), input_state.write_port()   # encode
         xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()     # encode
         ist_lrn_rd, xpre_lrn_rd = input_state.read_port(), x_pre_mem.read_port()  # learn
-        rows_rd, rows_wr = rows.read_port(), rows.write_port()
+        rows_rd = [bank.read_port() for bank in rows]
+        rows_wr = [bank.write_port() for bank in rows]
         if interval:
             seen_rd, seen_wr = pre_seen.read_port(), pre_seen.write_port()
-            lrows_rd, lrows_wr = learn_rows.read_port(), learn_rows.write_port()
+            lrows_rd = [bank.read_port() for bank in learn_rows]
+            lrows_wr = [bank.write_port() for bank in learn_rows]
         else:
             lrows_rd = rows_rd
         nrn_rd, nrn_wr = neurons.read_port(), neurons.write_port()
@@ -291,8 +389,11 @@ class SnnCore(wiring.Component):
         lw_rd, lw_wr = learn_words.read_port(), learn_words.write_port()
 
         # -- processing elements: fixed-latency pipes (outputs always ready, never stalled) ----
-        m.submodules.encoder = encoder = RateEncoder(core)
-        m.submodules.pre_trace = pre_trace = TraceUnit(core, "pre")
+        encoder = [RateEncoder(core) for _ in range(E)]
+        pre_trace = [TraceUnit(core, "pre") for _ in range(E)]
+        for e in range(E):
+            m.submodules[f"encoder{e}"] = encoder[e]
+            m.submodules[f"pre_trace{e}"] = pre_trace[e]
         lif = [LIFNeuronUnit(core) for _ in range(P)]
         post_trace = [TraceUnit(core, "post") for _ in range(P)]
         neuron_gen = [LFSR(core) for _ in range(P)]
@@ -303,7 +404,7 @@ class SnnCore(wiring.Component):
             m.submodules[f"neuron_gen{p}"] = neuron_gen[p]
             if learning_built:
                 m.submodules[f"stdp{p}"] = stdp[p]
-        units = [encoder, pre_trace, *lif, *post_trace, *neuron_gen, *stdp]
+        units = [*encoder, *pre_trace, *lif, *post_trace, *neuron_gen, *stdp]
         for unit in units:
             m.d.comb += unit.o.ready.eq(1)
 
@@ -343,9 +444,9 @@ class SnnCore(wiring.Component):
         ]
 
         # =========================================================================================
-        # Pass 1, encode: one input per cycle.  e0: read pixel, state, base state, trace of
-        # input j; e1: encoder in; e4: encoder out (state, spike, row list), trace in;
-        # e6: trace out.
+        # Pass 1, encode: one word of E inputs per cycle (E encoder and pre-trace lanes).
+        # e0: read the pixels, states, base states, traces of word c; e1: encoders in;
+        # e4: encoders out (states, spikes, row list), traces in; e6: traces out.
         enc_start = Signal()                   # start encoding timestep `enc_next`
         enc_next = Signal.like(timestep)
         enc_next_phase = Signal.like(phase)
@@ -355,81 +456,82 @@ class SnnCore(wiring.Component):
         enc_phase = Signal.like(phase)
         enc_first = Signal()
         enc_bank = Signal()
-        enc_j = Signal(bits_for(N_in - 1))
+        enc_c = Signal(bits_for(C - 1))        # the word being issued: inputs c * E + lane
         m.d.comb += [enc_first.eq(enc_t == 0), enc_bank.eq(enc_t[0])]
         direct = core.encoder.kind == "direct"
         raster_word = Signal(N_in)             # direct input: this timestep's input spikes
 
         def banked(bank, index):
-            """Address of ``index`` in ``bank`` of a double-buffered per-input memory."""
-            return Mux(bank, N_in + index, index)
+            """Address of word ``index`` in ``bank`` of a double-buffered per-input memory
+            (and of a row-list memory)."""
+            return Mux(bank, C + index, index)
 
         m.d.comb += [
-            pix_rd.addr.eq(enc_j), base_rd.addr.eq(enc_j),
-            ist_rd.addr.eq(banked(~enc_bank, enc_j)),      # the previous timestep's bank
-            xpre_rd.addr.eq(banked(~enc_bank, enc_j)),
+            pix_rd.addr.eq(enc_c), base_rd.addr.eq(enc_c),
+            ist_rd.addr.eq(banked(~enc_bank, enc_c)),      # the previous timestep's bank
+            xpre_rd.addr.eq(banked(~enc_bank, enc_c)),
         ]
         e1_valid = _delay_valid(m, enc_issue, 1, "e1_valid")
-        e1_j = _delay(m, enc_j, 1, "e1_j")
+        e1_c = _delay(m, enc_c, 1, "e1_c")
         e1_first = _delay(m, enc_first, 1, "e1_first")
-        m.d.comb += [
-            encoder.i.valid.eq(e1_valid),
-            encoder.i.payload.pixel.eq(pix_rd.data),
-            encoder.i.payload.state.eq(Mux(e1_first, base_rd.data, ist_rd.data)),
-            encoder.i.payload.key.eq(key),
-            encoder.i.payload.reseed.eq(e1_first),
-        ]
-        e4_valid = encoder.o.valid
-        e4_j = _delay(m, e1_j, ENCODER_LATENCY, "e4_j")
-        e4_x = _delay(m, Mux(e1_first, 0, xpre_rd.data), ENCODER_LATENCY, "e4_x")
+        for e in range(E):
+            m.d.comb += [
+                encoder[e].i.valid.eq(e1_valid),
+                encoder[e].i.payload.pixel.eq(pix_rd.data[e]),
+                encoder[e].i.payload.state.eq(Mux(e1_first, base_rd.data[e], ist_rd.data[e])),
+                encoder[e].i.payload.key.eq(key),
+                encoder[e].i.payload.reseed.eq(e1_first),
+            ]
+        e4_valid = encoder[0].o.valid
+        e4_c = _delay(m, e1_c, ENCODER_LATENCY, "e4_c")
+        input_spikes = Signal(E)               # e4: the spikes of word c, lane e at bit e
         if direct:
-            # the input spike comes from the timestep's raster word; the encoder still steps
-            # the generator (stochastic rounding draws)
-            input_spike = _delay(m, raster_word.bit_select(enc_j, 1), 1 + ENCODER_LATENCY,
-                                 "e4_raster")
+            # the input spikes come from the timestep's raster word; the encoders still
+            # step the generators (stochastic rounding draws)
+            m.d.comb += input_spikes.eq(_delay(m, raster_word.word_select(enc_c, E),
+                                               1 + ENCODER_LATENCY, "e4_raster"))
         else:
-            input_spike = encoder.o.payload.spike
+            m.d.comb += input_spikes.eq(Cat(encoder[e].o.payload.spike for e in range(E)))
+        for e in range(E):
+            m.d.comb += [
+                pre_trace[e].i.valid.eq(e4_valid),
+                pre_trace[e].i.payload.x.eq(_delay(m, Mux(e1_first, 0, xpre_rd.data[e]),
+                                                   ENCODER_LATENCY, f"e4_x{e}")),
+                pre_trace[e].i.payload.spike.eq(input_spikes[e]),
+                ist_wr.data[e].eq(encoder[e].o.payload.state),
+                xpre_wr.data[e].eq(pre_trace[e].o.payload.x),
+            ]
         m.d.comb += [
-            pre_trace.i.valid.eq(e4_valid),
-            pre_trace.i.payload.x.eq(e4_x),
-            pre_trace.i.payload.spike.eq(input_spike),
-            ist_wr.addr.eq(banked(enc_bank, e4_j)),
-            ist_wr.data.eq(encoder.o.payload.state),
+            ist_wr.addr.eq(banked(enc_bank, e4_c)),
             ist_wr.en.eq(e4_valid),
-            # row list: spiking inputs from slot 0 up, silent ones from slot N_in - 1 down
-            rows_wr.addr.eq(banked(enc_bank, Mux(input_spike, enc_active, silent - 1))),
-            rows_wr.data.eq(e4_j),
-            rows_wr.en.eq(e4_valid),
-            xpre_wr.addr.eq(banked(enc_bank, _delay(m, e4_j, TRACE_LATENCY, "e6_j"))),
-            xpre_wr.data.eq(pre_trace.o.payload.x),
-            xpre_wr.en.eq(pre_trace.o.valid),
+            xpre_wr.addr.eq(banked(enc_bank, _delay(m, e4_c, TRACE_LATENCY, "e6_c"))),
+            xpre_wr.en.eq(pre_trace[0].o.valid),
         ]
+        # row list: spiking inputs from slot 0 up, silent ones from slot N_in - 1 down
+        _append_rows(m, rows_wr, e4_valid, e4_c, input_spikes, enc_active, silent,
+                     lambda index: banked(enc_bank, index), "rows")
+        spiked_now = _popcount(input_spikes)
         with m.If(e4_valid):
-            with m.If(input_spike):
-                m.d.sync += enc_active.eq(enc_active + 1)
-            with m.Else():
-                m.d.sync += silent.eq(silent - 1)
+            m.d.sync += [enc_active.eq(enc_active + spiked_now),
+                         silent.eq(silent - (E - spiked_now))]
         if interval:
             # pre events since the last update: the accumulation restarts at phase 0
-            e4_carry = _delay(m, _delay(m, enc_phase != 0, 1, "e1_carry") & seen_rd.data,
+            e4_carry = _delay(m, Mux(_delay(m, enc_phase != 0, 1, "e1_carry"), seen_rd.data, 0),
                               ENCODER_LATENCY, "e4_carry")
-            seen = Signal()
+            seen = Signal(E)
             m.d.comb += [
-                seen_rd.addr.eq(banked(~enc_bank, enc_j)),
-                seen.eq(input_spike | e4_carry),
-                seen_wr.addr.eq(banked(enc_bank, e4_j)),
+                seen_rd.addr.eq(banked(~enc_bank, enc_c)),
+                seen.eq(input_spikes | e4_carry),
+                seen_wr.addr.eq(banked(enc_bank, e4_c)),
                 seen_wr.data.eq(seen),
                 seen_wr.en.eq(e4_valid),
-                lrows_wr.addr.eq(banked(enc_bank, Mux(seen, enc_pre_rows,
-                                                      enc_silent_rows - 1))),
-                lrows_wr.data.eq(e4_j),
-                lrows_wr.en.eq(e4_valid),
             ]
+            _append_rows(m, lrows_wr, e4_valid, e4_c, seen, enc_pre_rows, enc_silent_rows,
+                         lambda index: banked(enc_bank, index), "learn_rows")
+            seen_now = _popcount(seen)
             with m.If(e4_valid):
-                with m.If(seen):
-                    m.d.sync += enc_pre_rows.eq(enc_pre_rows + 1)
-                with m.Else():
-                    m.d.sync += enc_silent_rows.eq(enc_silent_rows - 1)
+                m.d.sync += [enc_pre_rows.eq(enc_pre_rows + seen_now),
+                             enc_silent_rows.eq(enc_silent_rows - (E - seen_now))]
         else:
             m.d.comb += enc_pre_rows.eq(enc_active)
 
@@ -439,7 +541,7 @@ class SnnCore(wiring.Component):
         with m.FSM(name="encode"):
             with m.State("IDLE"):
                 with m.If(enc_start):
-                    m.d.sync += [enc_t.eq(enc_next), enc_j.eq(0), enc_active.eq(0),
+                    m.d.sync += [enc_t.eq(enc_next), enc_c.eq(0), enc_active.eq(0),
                                  silent.eq(N_in), enc_phase.eq(enc_next_phase)]
                     if interval:
                         m.d.sync += [enc_pre_rows.eq(0), enc_silent_rows.eq(N_in)]
@@ -452,8 +554,8 @@ class SnnCore(wiring.Component):
                         m.next = "ISSUE"
             with m.State("ISSUE"):
                 m.d.comb += [enc_busy.eq(1), enc_issue.eq(1)]
-                m.d.sync += enc_j.eq(enc_j + 1)
-                with m.If(enc_j == N_in - 1):
+                m.d.sync += enc_c.eq(enc_c + 1)
+                with m.If(enc_c == C - 1):
                     m.d.sync += enc_drain.eq(depth["encode"])
                     m.next = "DRAIN"
             with m.State("DRAIN"):
@@ -481,8 +583,9 @@ class SnnCore(wiring.Component):
         n2_first = _delay(m, n1_first, 1, "n2_first")
         n2_last = _delay(m, n1_last, 1, "n2_last")
         n2_k = _delay(m, n1_k, 1, "n2_k")
+        n1_row = Signal(bits_for(N_in - 1))     # the input in row-list slot a
         n1_addr = Signal(bits_for(N_in * W - 1))
-        m.d.comb += n1_addr.eq(rows_rd.data * W + n1_k)
+        m.d.comb += n1_addr.eq(n1_row * W + n1_k)
 
         weight_sum = data.ArrayLayout(unsigned(d.weight_sum_bits), P)
         current = Signal(weight_sum)            # this row's running sum of weights, exact
@@ -592,9 +695,11 @@ class SnnCore(wiring.Component):
         l1_pre = _delay(m, lrn_pre, 1, "l1_pre")
         l1_k = Signal(bits_for(W - 1))
         m.d.comb += l1_k.eq(Mux(l1_pre, lw_rd.data, pw_rd.data))
+        l1_row = Signal(bits_for(N_in - 1))     # the input in (learn) row-list slot r
         l1_addr = Signal(bits_for(N_in * W - 1))
-        m.d.comb += l1_addr.eq(lrows_rd.data * W + l1_k)
+        m.d.comb += l1_addr.eq(l1_row * W + l1_k)
         l2_valid = _delay_valid(m, l1_valid, 1, "l2_valid")
+        l2_lane = _delay(m, _lane(l1_row, E), 1, "l2_lane") if E > 1 else None
         l2_pre = _delay(m, l1_pre, 1, "l2_pre")
         l2_addr = _delay(m, l1_addr, 1, "l2_addr")
         if learning_built:
@@ -604,12 +709,13 @@ class SnnCore(wiring.Component):
                 m.d.comb += [
                     stdp[p].i.valid.eq(l2_valid),
                     stdp[p].i.payload.w.eq(w_rd.data[p]),
-                    stdp[p].i.payload.x_pre.eq(xpre_lrn_rd.data),
+                    stdp[p].i.payload.x_pre.eq(_select(xpre_lrn_rd.data, l2_lane, E)),
                     stdp[p].i.payload.x_post.eq(lane.x_post),
                     stdp[p].i.payload.pre.eq(l2_pre),
                     stdp[p].i.payload.post.eq(lane.post_seen),
                     stdp[p].i.payload.rand16.eq(
-                        _rand_hi(ist_lrn_rd.data) ^ _rand_hi(lane.state)),
+                        _rand_hi(_select(ist_lrn_rd.data, l2_lane, E))
+                        ^ _rand_hi(lane.state)),
                     learned[p].eq(stdp[p].o.payload.w),
                 ]
             learned_valid = stdp[0].o.valid
@@ -621,8 +727,8 @@ class SnnCore(wiring.Component):
         # cycle), rescale the column (one row per cycle).  The rescale is a pipeline of
         # depth["rescale"]: q1 the weight read, q2 the weight registered (into the DSP), q3
         # the product registered, then round (half up, or with the stochastic draw read in
-        # q1), clip and write back in q3.  A lane
-        # whose column sums to 0 gets the scale 2**F, which leaves its weights unchanged.
+        # q1), clip and write back in q3.  A lane whose column sums to 0 gets the scale
+        # 2**F, which leaves its weights unchanged.
         frac = d.norm_frac_bits
         numerator = st.norm << frac
         q_bits = quotient_bits(core)
@@ -647,12 +753,14 @@ class SnnCore(wiring.Component):
                          reset_less=True)
         rescaled = Signal(weight_word)
         stochastic_norm = st.norm_rounding == "stochastic"
+        q1_lane = _delay(m, _lane(nrm_j, E), 1, "q1_lane") if E > 1 else None
         for p in range(P):
             m.d.sync += product[p].eq(q2_weight[p] * scale[p])
             if stochastic_norm:
                 # q1: hi16 of row j's generator ^ lo16 of the lane's neuron generator, both
                 # as they were at the last timestep (docs/numerics.md, step 9); used in q3
-                draw = _rand_hi(ist_lrn_rd.data) ^ nrn_rd.data[p].state[:ROUNDING_RAND_BITS]
+                draw = (_rand_hi(_select(ist_lrn_rd.data, q1_lane, E))
+                        ^ nrn_rd.data[p].state[:ROUNDING_RAND_BITS])
                 addend = (_delay(m, draw, 2, f"q3_draw{p}") << frac) >> ROUNDING_RAND_BITS
             else:
                 addend = 1 << (frac - 1)
@@ -705,25 +813,30 @@ class SnnCore(wiring.Component):
         # (passes never overlap).
         load_j = Signal(bits_for(N_in - 1))
         if not direct:
-            m.d.comb += [pix_wr.addr.eq(load_j), pix_wr.data.eq(self.pixels.payload)]
+            # pixel j into lane j % E of word j // E
+            m.d.comb += [pix_wr.addr.eq(_word(load_j, E)),
+                         pix_wr.data.eq(Cat(self.pixels.payload for _ in range(E)))]
+        # the row list: one slot per cycle, the memories read at the slot's word, the lane
+        # selected as the word arrives
+        def step_words(index):
+            return banked(step_bank, index)
+
         if interval:
-            m.d.comb += [rows_rd.addr.eq(banked(step_bank, nrn_a)),
-                         lrows_rd.addr.eq(banked(step_bank, lrn_r))]
+            m.d.comb += [n1_row.eq(_read_rows(m, rows_rd, nrn_a, step_words, "n1_rows")),
+                         l1_row.eq(_read_rows(m, lrows_rd, lrn_r, step_words, "l1_rows"))]
         else:
-            with m.If(nrn_issue):
-                m.d.comb += rows_rd.addr.eq(banked(step_bank, nrn_a))
-            with m.Else():
-                m.d.comb += rows_rd.addr.eq(banked(step_bank, lrn_r))
+            row = _read_rows(m, rows_rd, Mux(nrn_issue, nrn_a, lrn_r), step_words, "rows")
+            m.d.comb += [n1_row.eq(row), l1_row.eq(row)]
         m.d.comb += [lw_rd.addr.eq(lrn_w), pw_rd.addr.eq(lrn_w), nbase_rd.addr.eq(n1_k)]
-        m.d.comb += [ist_lrn_rd.addr.eq(banked(step_bank, lrows_rd.data)),
-                     xpre_lrn_rd.addr.eq(banked(step_bank, lrows_rd.data))]
+        m.d.comb += [ist_lrn_rd.addr.eq(banked(step_bank, _word(l1_row, E))),
+                     xpre_lrn_rd.addr.eq(banked(step_bank, _word(l1_row, E)))]
         with m.If(n1_valid):
             m.d.comb += [w_rd.addr.eq(n1_addr), nrn_rd.addr.eq(n1_k)]
         with m.Elif(l1_valid):
             m.d.comb += [w_rd.addr.eq(l1_addr), nrn_rd.addr.eq(l1_k)]
         with m.Elif(nrm_issue):
             m.d.comb += [w_rd.addr.eq(nrm_addr), nrn_rd.addr.eq(nrm_k),
-                         ist_lrn_rd.addr.eq(banked(step_bank, nrm_j))]
+                         ist_lrn_rd.addr.eq(banked(step_bank, _word(nrm_j, E)))]
         with m.Elif(counting):
             m.d.comb += nrn_rd.addr.eq(cnt_k)
         with m.Else():
@@ -786,7 +899,9 @@ class SnnCore(wiring.Component):
 
             if not direct:
                 with m.State("LOAD"):
-                    m.d.comb += [self.pixels.ready.eq(1), pix_wr.en.eq(self.pixels.valid)]
+                    m.d.comb += [self.pixels.ready.eq(1),
+                                 pix_wr.en.eq(Mux(self.pixels.valid,
+                                                  _one_hot(_lane(load_j, E), E), 0))]
                     with m.If(self.pixels.valid):
                         m.d.sync += load_j.eq(load_j + 1)
                         with m.If(load_j == N_in - 1):

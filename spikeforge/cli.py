@@ -793,6 +793,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_positive, default=3, help="seeds per setting (default 3)")
     p.add_argument("--timesteps", default="350,100,50,25",
                    help="comma-separated timesteps for the accuracy table")
+    p.add_argument("--n-pe", metavar="LIST",
+                   help="comma-separated PE lane counts for the core benchmark's 784-400 "
+                        "latency rows (default: the config's)")
+    p.add_argument("--lanes", metavar="LIST",
+                   help="comma-separated encoder lane counts for the core benchmark's "
+                        "784-400 latency rows (default: the config's)")
     p.add_argument("--out", default="build/bench", metavar="DIR",
                    help="where JSON results and tables go (default: build/bench)")
     p.add_argument("--workers", type=_positive, help="processes for the accuracy grid")

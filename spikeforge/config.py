@@ -148,13 +148,17 @@ class EncoderConfig:
     max_rate : float
         Spike probability per timestep of a full-scale pixel, in (0, 1]
         (0.255 = 255 Hz at 1 ms timesteps).
+    lanes : int
+        Inputs the core's encode pass handles per clock cycle (hardware only: the spikes do
+        not depend on it, the cycles do); a power of two that divides ``n_inputs``.
     """
 
     kind: Literal["rate", "direct"] = "rate"
     pixel_bits: int = 8
     max_rate: float = 0.255
+    lanes: int = 1
 
-    def _validate(self, prefix: str) -> None:
+    def _validate(self, prefix: str, n_inputs: int) -> None:
         _check_choice(f"{prefix}kind", self.kind, ("rate", "direct"))
         _check_int(f"{prefix}pixel_bits", self.pixel_bits, 1, 16)
         if isinstance(self.max_rate, bool) or not isinstance(self.max_rate, int | float):
@@ -162,6 +166,10 @@ class EncoderConfig:
         if not 0.0 < self.max_rate <= 1.0:
             _fail(f"{prefix}max_rate", self.max_rate,
                   "must be a spike probability per timestep in (0, 1]")
+        _check_int(f"{prefix}lanes", self.lanes, 1, n_inputs)
+        if self.lanes & (self.lanes - 1) or n_inputs % self.lanes:
+            _fail(f"{prefix}lanes", self.lanes,
+                  f"must be a power of two that divides n_inputs ({n_inputs})")
 
 
 @dataclass(frozen=True)
@@ -355,7 +363,7 @@ class CoreConfig:
             if not isinstance(getattr(self, name), cls):
                 _fail(name, getattr(self, name), f"must be a {cls.__name__}")
         self.widths._validate("widths.")
-        self.encoder._validate("encoder.")
+        self.encoder._validate("encoder.", self.n_inputs)
         self.neuron._validate("neuron.", self.widths)
         self.stdp._validate("stdp.", self.widths, self.n_inputs)
 
@@ -431,6 +439,9 @@ class Derived:
         Fraction bits of the normalization reciprocal.
     neurons_per_pe : int
         Neurons time-multiplexed onto each PE lane.
+    input_words : int
+        Words of the per-input memories, ``n_inputs / encoder.lanes``: the encode pass
+        handles one word (``lanes`` inputs) per cycle.
     """
 
     w_max: int
@@ -450,6 +461,7 @@ class Derived:
     weight_sum_bits: int
     norm_frac_bits: int
     neurons_per_pe: int
+    input_words: int
 
     @classmethod
     def of(cls, core: CoreConfig) -> Derived:
@@ -486,6 +498,7 @@ class Derived:
             weight_sum_bits=bits_for(w_max * core.n_inputs),
             norm_frac_bits=NORM_FRAC_BITS,
             neurons_per_pe=core.n_neurons // core.n_pe,
+            input_words=core.n_inputs // core.encoder.lanes,
         )
 
     def to_dict(self) -> dict[str, int]:

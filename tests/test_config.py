@@ -186,6 +186,11 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"data.path": "/some/dir"}, "data.path", "'/some/dir'"),  # digits with a path
     ({"data.dataset": "mnist"}, "data.path", "''"),  # mnist without a path
     ({"data.dataset": "cifar"}, "data.dataset", "'cifar'"),
+    ({"encoder.lanes": 0}, "encoder.lanes", "0"),
+    ({"encoder.lanes": "8"}, "encoder.lanes", "'8'"),
+    ({"encoder.lanes": 3}, "encoder.lanes", "3"),  # not a power of two
+    ({"encoder.lanes": 128}, "encoder.lanes", "128"),  # more lanes than the 64 inputs
+    ({"n_inputs": 48, "encoder.lanes": 32}, "encoder.lanes", "32"),  # 48 % 32 != 0
 ]
 
 
@@ -312,6 +317,19 @@ def test_derived_membrane_sum_holds_extremes() -> None:
         lo, hi = -(1 << (d.membrane_sum_bits - 1)), (1 << (d.membrane_sum_bits - 1)) - 1
         assert d.v_max + (1 << d.current_bits) - 1 <= hi
         assert d.v_min - ((1 << d.inhibition_bits) - 1) >= lo
+
+
+def test_encoder_lanes() -> None:
+    """Lanes are a power of two dividing n_inputs, up to all of them; the per-input memories
+    hold n_inputs / lanes words."""
+    assert CoreConfig().derived.input_words == 64
+    assert CoreConfig().replace(**{"encoder.lanes": 8}).derived.input_words == 8
+    assert CoreConfig().replace(**{"encoder.lanes": 64}).derived.input_words == 1
+    assert CoreConfig(n_inputs=784, n_neurons=400, n_pe=8).replace(
+        **{"encoder.lanes": 16, "stdp.norm": 19992}).derived.input_words == 49
+    with pytest.raises(ConfigError) as info:
+        CoreConfig(n_inputs=784).replace(**{"encoder.lanes": 32})
+    assert_one_line_naming(info.value, "encoder.lanes", "32", "784")
 
 
 # -- built-in configs ------------------------------------------------------------------------

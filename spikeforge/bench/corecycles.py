@@ -83,11 +83,15 @@ def mnist_like(images: Any, side: int = 28) -> Any:
     return grid.reshape(len(images), side * side)
 
 
-def latency(config_name: str, timesteps: int, clock_mhz: float,
-            samples: int = 20) -> dict[str, Any]:
+def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 20,
+            n_pe: tuple[int | None, ...] = (None,),
+            lanes: tuple[int | None, ...] = (None,)) -> list[dict[str, Any]]:
     """Inference latency and synaptic operations per second of ``config_name`` at
     ``timesteps`` (the TopSpark-style enhanced parameters of ``topspark.reduce_timesteps``
-    below the configured count) and ``clock_mhz``, from the cycle model on test images.
+    below the configured count) and ``clock_mhz``, from the cycle model on test images: one
+    row per PE lane count in ``n_pe`` and encoder lane count in ``lanes`` (``None``: the
+    config's).  Both are hardware only, so the golden model runs once and the cycle model
+    prices its spikes for each.
 
     A synaptic operation is one weight added to one membrane: every spiking input adds its
     row of ``n_neurons`` weights.
@@ -101,6 +105,8 @@ def latency(config_name: str, timesteps: int, clock_mhz: float,
     core = config.core
     if timesteps != core.timesteps:
         core = reduce_timesteps(core, timesteps)
+    variants = [core.replace(n_pe=p or core.n_pe, **{"encoder.lanes": e or core.encoder.lanes})
+                for p in n_pe for e in lanes]
     _, test_set = load_dataset("digits", None, core.encoder.pixel_bits)
     images = test_set.images[:samples]
     source = "digits test images"
@@ -108,27 +114,34 @@ def latency(config_name: str, timesteps: int, clock_mhz: float,
         images = mnist_like(images, int(round(np.sqrt(core.n_inputs))))
         source = "digits test images scaled to 28x28"
     net = Network(core)
-    cycles, sops = [], []
+    cycles: list[list[int]] = [[] for _ in variants]
+    sops = []
     for n, pixels in enumerate(images):
         res = net.run_sample(pixels, n, learn=False, record=True)
-        cycles.append(sample_cycles(core, res.input_raster, res.raster, False).total)
+        for v, variant in enumerate(variants):
+            cycles[v].append(sample_cycles(variant, res.input_raster, res.raster, False).total)
         sops.append(int(res.input_raster.sum()) * core.n_neurons)
-    seconds = np.array(cycles, float) / (clock_mhz * 1e6)
-    return {"config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
-            "n_pe": core.n_pe, "timesteps": timesteps, "clock_mhz": clock_mhz,
-            "images": source, "samples": len(images),
-            "cycles_per_sample": float(np.mean(cycles)),
+    rows = []
+    for variant, counts in zip(variants, cycles, strict=True):
+        seconds = np.array(counts, float) / (clock_mhz * 1e6)
+        rows.append({
+            "config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
+            "n_pe": variant.n_pe, "lanes": variant.encoder.lanes, "timesteps": timesteps,
+            "clock_mhz": clock_mhz, "images": source, "samples": len(images),
+            "cycles_per_sample": float(np.mean(counts)),
             "us_per_sample": float(seconds.mean() * 1e6),
             "sop_per_sample": float(np.mean(sops)),
-            "sops": float(np.sum(sops) / seconds.sum())}
+            "sops": float(np.sum(sops) / seconds.sum())})
+    return rows
 
 
 def format_latency(rows: list[dict[str, Any]]) -> str:
-    lines = ["| network | n_pe | timesteps | clock (MHz) | cycles/image | µs/image | "
-             "synaptic ops/image | SOPS |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| network | n_pe | encoder lanes | timesteps | clock (MHz) | cycles/image | "
+             "µs/image | synaptic ops/image | SOPS |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['n_inputs']}-{r['n_neurons']} | {r['n_pe']} | {r['timesteps']} | "
+        lines.append(f"| {r['n_inputs']}-{r['n_neurons']} | {r['n_pe']} | {r['lanes']} | "
+                     f"{r['timesteps']} | "
                      f"{r['clock_mhz']:.1f} | {r['cycles_per_sample']:.0f} | "
                      f"{r['us_per_sample']:.0f} | {r['sop_per_sample']:.0f} | "
                      f"{r['sops'] / 1e6:.1f} M |")

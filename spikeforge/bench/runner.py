@@ -121,6 +121,14 @@ def _write(out: Path, name: str, obj: Any, table: str) -> None:
     (out / f"{name}.md").write_text(table + "\n")
 
 
+def _integers(option: str, text: str | None, example: str) -> list[int]:
+    """The comma-separated integers of ``option`` (none when it is not given)."""
+    try:
+        return [int(t) for t in (text or "").split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected integers like {example}") from None
+
+
 def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.setup:
@@ -142,11 +150,7 @@ def main(args: argparse.Namespace) -> int:
         from .accuracy import Run, format_table, run_grid, summarize
 
         config = load_config(args.config)
-        try:
-            steps = [int(t) for t in args.timesteps.split(",") if t.strip()]
-        except ValueError:
-            raise ValueError(f"--timesteps {args.timesteps!r}: expected integers like "
-                             "350,100,50,25") from None
+        steps = _integers("--timesteps", args.timesteps, "350,100,50,25")
         full = config.core.timesteps
         runs = [Run("full", full, s) for s in range(args.seeds)]
         runs += [Run("float", full, s) for s in range(args.seeds)]
@@ -175,10 +179,14 @@ def main(args: argparse.Namespace) -> int:
         _write(out, "core", result, table)
         print(table + "\n")
         # latency and synaptic operations per second at the board clock (chosen under the
-        # synthesis estimate), at full and reduced timesteps, digits and MNIST-sized
-        rows = [corecycles.latency(name, t, load_config(name).board.clock_mhz, n)
-                for name, n in (("digits", 100), ("mnist-400", 5))
-                for t in (load_config(name).core.timesteps, 50)]
+        # synthesis estimate), at full and reduced timesteps, digits and MNIST-sized (this
+        # one for each PE and encoder lane count asked for)
+        grid = {"n_pe": tuple(_integers("--n-pe", args.n_pe, "8,50,100") or [None]),
+                "lanes": tuple(_integers("--lanes", args.lanes, "1,8,16") or [None])}
+        rows = [row for name, n in (("digits", 100), ("mnist-400", 5))
+                for t in (load_config(name).core.timesteps, 50)
+                for row in corecycles.latency(name, t, load_config(name).board.clock_mhz, n,
+                                              **(grid if name == "mnist-400" else {}))]
         table = corecycles.format_latency(rows)
         _write(out, "latency", {"rows": rows}, table)
         print(table + "\n")

@@ -39,3 +39,34 @@ def test_normalization_by_hand() -> None:
     # without normalization (norm = 0) there is nothing to do after the timesteps
     plain = core.replace(**{"stdp.norm": 0})
     assert sample_cycles(plain, *_silent(plain), learn=True).normalize == 0
+
+
+def test_encoder_lanes_by_hand() -> None:
+    """With E lanes the encode pass takes n_inputs / E cycles plus its drain of 6 (and one
+    more for a direct-input raster word); nothing else changes."""
+    digits = load_config("digits").core.replace(timesteps=3)
+    lanes8 = digits.replace(**{"encoder.lanes": 8})
+    assert encode_cycles(lanes8) == 64 // 8 + 6
+    assert encode_cycles(lanes8.replace(**{"encoder.kind": "direct"})) == 1 + 8 + 6
+    assert encode_cycles(load_config("mnist-400").core.replace(
+        **{"encoder.lanes": 16})) == 784 // 16 + 6
+    got = sample_cycles(lanes8, *_silent(lanes8), learn=True)
+    # timestep 0: 14 + 1 + 34; then the encode pass (14) hides under the main sequence (34)
+    assert got.timesteps.tolist() == [49, 35, 35]
+    assert (got.load, got.normalize, got.counts) == (65, 3975, 125)
+
+
+def test_lanes_change_no_spike() -> None:
+    """Lanes are hardware only: the golden model's spikes, counts and learned weights do not
+    depend on them."""
+    from spikeforge.golden.datasets import load_digits
+    from spikeforge.golden.network import Network
+
+    core = load_config("digits").core.replace(timesteps=40)
+    image = load_digits(core.encoder.pixel_bits)[0].images[0]
+    a, b = Network(core), Network(core.replace(**{"encoder.lanes": 16}))
+    ra = a.run_sample(image, key=3, learn=True, record=True)
+    rb = b.run_sample(image, key=3, learn=True, record=True)
+    assert ra.input_raster.any()
+    assert (ra.input_raster == rb.input_raster).all() and (ra.raster == rb.raster).all()
+    assert (a.weights == b.weights).all()

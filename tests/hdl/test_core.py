@@ -40,6 +40,8 @@ CASES = {
     "digits-small-norm": _digits_small(),
     "digits-small-norm-stochastic": _digits_small().replace(
         **{"stdp.norm_rounding": "stochastic"}),
+    "digits-small-norm-stochastic-lanes4": _digits_small().replace(
+        **{"stdp.norm_rounding": "stochastic", "encoder.lanes": 4}),
     "w8m16-pe2": _excitable(scaled_core(8, 16, timesteps=20).replace(n_pe=2), 700),
     "w4m8-mult-subtract-floor-add-pe4": scaled_core(
         4, 8, leak_mode="multiply", reset_mode="subtract", rounding="floor",
@@ -62,6 +64,13 @@ CASES = {
         n_pe=2), 300),
     "w5m10-u8-potonly-pe4": _excitable(scaled_core(
         5, 10, update_every=8, potentiation_only=True, timesteps=20).replace(n_pe=4), 60),
+    # encoder lanes: E inputs per encode cycle, up to E of them into the row list at once
+    "digits-small-norm-lanes8": _digits_small().replace(**{"encoder.lanes": 8}),
+    "w8m12-u3-pe2-lanes4": _excitable(scaled_core(8, 12, update_every=3, timesteps=20).replace(
+        n_pe=2, **{"encoder.lanes": 4}), 300),
+    # one encode word holds every input (E = n_inputs)
+    "w6m12-nolearn-pe2-lanes16": scaled_core(6, 12, learn=False, timesteps=20).replace(
+        n_pe=2, **{"encoder.lanes": 16}),
 }
 
 
@@ -69,7 +78,9 @@ def _session(core: CoreConfig, n_learn: int = 3, n_infer: int = 1,
              seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[Sample]]:
     rng = np.random.default_rng(seed)
     pixel_max = (1 << core.encoder.pixel_bits) - 1
-    if core.n_inputs == 64:
+    if core.encoder.kind == "direct":       # random rasters, 30% of the inputs spike
+        images = rng.random((n_learn + n_infer, core.timesteps, core.n_inputs)) < 0.3
+    elif core.n_inputs == 64:
         from spikeforge.golden.datasets import load_dataset
 
         images = load_dataset("digits", None, core.encoder.pixel_bits)[0].images
@@ -78,7 +89,7 @@ def _session(core: CoreConfig, n_learn: int = 3, n_infer: int = 1,
                               endpoint=True)
     samples = [Sample(images[i], key=100 + i, learn=i < n_learn)
                for i in range(n_learn + n_infer)]
-    if core.n_inputs == 64:
+    if core.n_inputs == 64 and core.encoder.kind == "rate":
         return initial_weights(core), np.zeros(core.n_neurons, np.int64), samples
     # random weights over the whole range, so every width spikes within a few timesteps
     weights = rng.integers(0, core.derived.w_max, (core.n_inputs, core.n_neurons),
@@ -151,14 +162,12 @@ def test_compare_names_first_difference() -> None:
         compare(core, bad, good))
 
 
-def test_core_direct_input() -> None:
-    """Direct spike input: a raster word per timestep instead of pixels; the generators
-    still draw the stochastic rounding."""
-    core = CASES["w8m16-pe2"].replace(**{"encoder.kind": "direct"})
-    rng = np.random.default_rng(11)
-    rasters = rng.random((4, core.timesteps, core.n_inputs)) < 0.3
-    weights, theta, _ = _session(core)
-    samples = [Sample(r, key=50 + n, learn=n < 3) for n, r in enumerate(rasters)]
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_core_direct_input(lanes: int) -> None:
+    """Direct spike input: a raster word per timestep instead of pixels (``lanes`` bits of it
+    per encode cycle); the generators still draw the stochastic rounding."""
+    core = CASES["w8m16-pe2"].replace(**{"encoder.kind": "direct", "encoder.lanes": lanes})
+    weights, theta, samples = _session(core, seed=11)
     expected = golden_session(core, weights, theta, samples)
     assert sum(len(s) for s in expected.spikes) > 0 and (expected.weights != weights).any()
     got = run_amaranth(core, weights, theta, samples)
@@ -173,10 +182,16 @@ def test_core_direct_input() -> None:
 SIM_CASES = {
     # CI: real digits images, 20 learning samples then 5 inference samples
     "digits-small-norm-20": (CASES["digits-small-norm"], 0.0, 20, 5),
-    "w4m8-mult-subtract-floor-add-shift2-stochnorm-pe4-stall": (
+    # a current shift, stochastic normalization and two encoder lanes (rate input), under
+    # backpressure, learning on then off
+    "w4m8-mult-subtract-floor-add-shift2-stochnorm-lanes2-pe4-stall": (
         CASES["w4m8-mult-subtract-floor-add-pe4"].replace(
-            **{"widths.current_shift": 2, "stdp.norm_rounding": "stochastic"}),
+            **{"widths.current_shift": 2, "stdp.norm_rounding": "stochastic",
+               "encoder.lanes": 2}),
         0.3, 3, 1),
+    # four encoder lanes with direct input, learning on then off, cycles compared
+    "w8m16-direct-pe2-lanes4": (CASES["w8m16-pe2"].replace(
+        **{"encoder.kind": "direct", "encoder.lanes": 4}), 0.0, 3, 1),
 }
 # make sim: more lanes, widths, timesteps, leak and reset modes, FSpiNN options
 SLOW_SIM_CASES = {
