@@ -218,22 +218,39 @@ def _row_list(m: Module, name: str, n_inputs: int, lanes: int) -> list[Memory]:
 
 
 def _append_rows(m: Module, ports, valid, word, flags, front, back, address, name: str):
-    """Write the ``E = len(ports)`` inputs of per-input word ``word`` (lane ``e`` is input
-    ``word * E + e``) into a row list in one cycle: the flagged ones at slots ``front``,
-    ``front + 1``, ... and the others at ``back - 1``, ``back - 2``, ..., each in lane order.
-    ``address(w)`` is the memory address of slot word ``w``.
+    """Append the ``E = len(ports)`` inputs of per-input word ``word`` (lane ``e`` is input
+    ``word * E + e``) to a row list: the flagged ones at slots ``front``, ``front + 1``, ...
+    and the others at ``back - 1``, ``back - 2``, ..., each in lane order; ``front`` and
+    ``back`` move on.  ``address(w)`` is the memory address of slot word ``w``.
 
     The inputs written before fill ``front + (n_inputs - back)`` slots, a multiple of
     ``E``, and ``E`` divides ``n_inputs``, so the ``E`` slots are ``E`` consecutive ones
-    modulo ``E``: every memory takes exactly one write.
+    modulo ``E``: every memory takes exactly one write.  With one lane the input is written
+    at once; with ``E > 1`` in three stages (each lane's rank among the flagged ones, its
+    slot, the route to the memories), so the writes land two cycles later, with the pre
+    traces': the encode pass takes no longer.
     """
     E = len(ports)
+    ranks = [Const(0, 1)] + [_popcount(flags[:e]) for e in range(1, E)]   # flagged below e
+    total = _popcount(flags)
+    if E > 1:
+        ranks = ranks[:1] + [_delay(m, r, 1, f"{name}_rank{e}")
+                             for e, r in enumerate(ranks) if e]
+        total = _delay(m, total, 1, f"{name}_total")
+        flags = _delay(m, flags, 1, f"{name}_flags")
+        valid = _delay_valid(m, valid, 1, f"{name}_valid1")
+        word = _delay(m, word, 1, f"{name}_word1")
+    with m.If(valid):
+        m.d.sync += [front.eq(front + total), back.eq(back - (E - total))]
     slots = []
     for e in range(E):
-        before = _popcount(flags[:e]) if e else Const(0, 1)   # flagged lanes below e
         slot = Signal(len(ports[0].data), name=f"{name}_slot{e}")
-        m.d.comb += slot.eq(Mux(flags[e], front + before, back - 1 - (e - before)))
+        m.d.comb += slot.eq(Mux(flags[e], front + ranks[e], back - 1 - (e - ranks[e])))
         slots.append(slot)
+    if E > 1:
+        slots = [_delay(m, slot, 1, f"{name}_slot{e}") for e, slot in enumerate(slots)]
+        valid = _delay_valid(m, valid, 1, f"{name}_valid2")
+        word = _delay(m, word, 1, f"{name}_word2")
     for b, port in enumerate(ports):
         if E == 1:
             slot_word, data = slots[0], word
@@ -510,10 +527,6 @@ class SnnCore(wiring.Component):
         # row list: spiking inputs from slot 0 up, silent ones from slot N_in - 1 down
         _append_rows(m, rows_wr, e4_valid, e4_c, input_spikes, enc_active, silent,
                      lambda index: banked(enc_bank, index), "rows")
-        spiked_now = _popcount(input_spikes)
-        with m.If(e4_valid):
-            m.d.sync += [enc_active.eq(enc_active + spiked_now),
-                         silent.eq(silent - (E - spiked_now))]
         if interval:
             # pre events since the last update: the accumulation restarts at phase 0
             e4_carry = _delay(m, Mux(_delay(m, enc_phase != 0, 1, "e1_carry"), seen_rd.data, 0),
@@ -528,10 +541,6 @@ class SnnCore(wiring.Component):
             ]
             _append_rows(m, lrows_wr, e4_valid, e4_c, seen, enc_pre_rows, enc_silent_rows,
                          lambda index: banked(enc_bank, index), "learn_rows")
-            seen_now = _popcount(seen)
-            with m.If(e4_valid):
-                m.d.sync += [enc_pre_rows.eq(enc_pre_rows + seen_now),
-                             enc_silent_rows.eq(enc_silent_rows - (E - seen_now))]
         else:
             m.d.comb += enc_pre_rows.eq(enc_active)
 

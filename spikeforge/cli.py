@@ -392,6 +392,11 @@ def cmd_board_fuzz(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import runner as bench_runner
 
+    # the core benchmark's 784-400 latency rows, per PE and encoder lane count
+    if args.n_pe:
+        args.n_pe = _int_list("--n-pe", args.n_pe, 1, 1024)
+    if args.lanes:
+        args.lanes = _int_list("--lanes", args.lanes, 1, 1 << 16)
     return bench_runner.main(args)
 
 

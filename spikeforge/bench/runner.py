@@ -121,14 +121,6 @@ def _write(out: Path, name: str, obj: Any, table: str) -> None:
     (out / f"{name}.md").write_text(table + "\n")
 
 
-def _integers(option: str, text: str | None, example: str) -> list[int]:
-    """The comma-separated integers of ``option`` (none when it is not given)."""
-    try:
-        return [int(t) for t in (text or "").split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"{option} {text!r}: expected integers like {example}") from None
-
-
 def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.setup:
@@ -150,7 +142,11 @@ def main(args: argparse.Namespace) -> int:
         from .accuracy import Run, format_table, run_grid, summarize
 
         config = load_config(args.config)
-        steps = _integers("--timesteps", args.timesteps, "350,100,50,25")
+        try:
+            steps = [int(t) for t in args.timesteps.split(",") if t.strip()]
+        except ValueError:
+            raise ValueError(f"--timesteps {args.timesteps!r}: expected integers like "
+                             "350,100,50,25") from None
         full = config.core.timesteps
         runs = [Run("full", full, s) for s in range(args.seeds)]
         runs += [Run("float", full, s) for s in range(args.seeds)]
@@ -181,8 +177,7 @@ def main(args: argparse.Namespace) -> int:
         # latency and synaptic operations per second at the board clock (chosen under the
         # synthesis estimate), at full and reduced timesteps, digits and MNIST-sized (this
         # one for each PE and encoder lane count asked for)
-        grid = {"n_pe": tuple(_integers("--n-pe", args.n_pe, "8,50,100") or [None]),
-                "lanes": tuple(_integers("--lanes", args.lanes, "1,8,16") or [None])}
+        grid = {"n_pe": tuple(args.n_pe or [None]), "lanes": tuple(args.lanes or [None])}
         rows = [row for name, n in (("digits", 100), ("mnist-400", 5))
                 for t in (load_config(name).core.timesteps, 50)
                 for row in corecycles.latency(name, t, load_config(name).board.clock_mhz, n,
