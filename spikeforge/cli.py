@@ -392,6 +392,7 @@ def cmd_board_fuzz(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import runner as bench_runner
 
+    args.timesteps = _int_list("--timesteps", args.timesteps, 1, 1 << 20)
     # the core benchmark's 784-400 latency rows, per PE and encoder lane count
     if args.n_pe:
         args.n_pe = _int_list("--n-pe", args.n_pe, 1, 1024)

@@ -26,3 +26,11 @@ def test_bad_lane_list_is_one_line() -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == ("spikeforge: error: --lanes '8,x': expected "
                                    "comma-separated integers like 350,100,50")
+
+
+def test_bad_timesteps_list_is_one_line() -> None:
+    proc = subprocess.run([sys.executable, "-m", "spikeforge.cli", "bench", "accuracy",
+                           "--timesteps", "x"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == ("spikeforge: error: --timesteps 'x': expected "
+                                   "comma-separated integers like 350,100,50")
