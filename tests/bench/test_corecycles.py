@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from spikeforge.bench.corecycles import latency
 
 
@@ -20,17 +22,11 @@ def test_lanes_price_the_same_spikes() -> None:
     assert rows[1]["us_per_sample"] == rows[1]["cycles_per_sample"] / 60.0
 
 
-def test_bad_lane_list_is_one_line() -> None:
-    proc = subprocess.run([sys.executable, "-m", "spikeforge.cli", "bench", "core",
-                           "--lanes", "8,x"], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("args", [["core", "--lanes", "8,x"], ["accuracy", "--timesteps", "x"]],
+                         ids=["lanes", "timesteps"])
+def test_bad_list_is_one_line(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "spikeforge.cli", "bench", *args],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == ("spikeforge: error: --lanes '8,x': expected "
-                                   "comma-separated integers like 350,100,50")
-
-
-def test_bad_timesteps_list_is_one_line() -> None:
-    proc = subprocess.run([sys.executable, "-m", "spikeforge.cli", "bench", "accuracy",
-                           "--timesteps", "x"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == ("spikeforge: error: --timesteps 'x': expected "
+    assert proc.stderr.strip() == (f"spikeforge: error: {args[1]} {args[2]!r}: expected "
                                    "comma-separated integers like 350,100,50")
