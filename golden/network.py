@@ -140,11 +140,13 @@ class Network:
         table = jump_table(core.timesteps)
         in_states = table.run(start_states(self.input_base, key))          # (T, n_in)
         in_spikes = self._input_raster(sample, in_states)
-        stochastic = learn and self.num.stochastic
-        in_hi = rounding_bits(in_states) if stochastic else None
-        neuron_hi = (rounding_bits(table.run(start_states(self.neuron_base, key)))
-                     if stochastic else None)
         st = core.stdp
+        stochastic = learn and self.num.stochastic
+        norm_draws = learn and st.norm > 0 and st.norm_rounding == "stochastic"
+        neuron_states = (table.run(start_states(self.neuron_base, key))       # (T, n_out)
+                         if stochastic or norm_draws else None)
+        in_hi = rounding_bits(in_states) if stochastic else None
+        neuron_hi = rounding_bits(neuron_states) if stochastic else None
         events = (self.num.dtype == np.int64 and st.trace_mode == "set"
                   and st.update_every == 1
                   and not (st.soft_bound and not st.potentiation_only))
@@ -152,10 +154,8 @@ class Network:
         counts, raster = run(in_spikes, learn, in_hi, neuron_hi, record)
         # 9. per-sample weight normalization (learning only)
         if learn:
-            draws = None
-            if st.norm and st.norm_rounding == "stochastic":
-                neuron_last = table.run(start_states(self.neuron_base, key))[-1]
-                draws = normalization_draws(in_states[-1], neuron_last)
+            draws = (normalization_draws(in_states[-1], cast(Array, neuron_states)[-1])
+                     if norm_draws else None)
             self.weights = normalize(self.num, self.weights, draws)
         return SampleResult(counts, in_spikes.sum(axis=1), raster,
                             in_spikes if record else None)

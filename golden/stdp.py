@@ -10,7 +10,9 @@ from typing import Any, cast
 
 import numpy as np
 
+from ..config import ROUNDING_RAND_BITS
 from .arith import Arithmetic
+from .encoder import rounding_bits
 
 __all__ = [
     "normalization_draws",
@@ -178,6 +180,6 @@ def normalization_draws(input_states: Array, neuron_states: Array) -> Array:
     """The stochastic normalization's 16-bit draws, ``hi16(g_j) ^ lo16(g_i)`` for input
     ``j`` and neuron ``i``, from the generator states of the sample's last timestep
     (``docs/numerics.md``, step 9): shape ``(n_inputs, n_neurons)``."""
-    hi = (np.asarray(input_states, np.int64) >> 16) & 0xFFFF
-    lo = np.asarray(neuron_states, np.int64) & 0xFFFF
+    hi = rounding_bits(np.asarray(input_states))
+    lo = np.asarray(neuron_states, np.int64) & ((1 << ROUNDING_RAND_BITS) - 1)
     return cast(Array, hi[:, None] ^ lo[None, :])
