@@ -44,6 +44,14 @@ _ETA_MAX = (1 << 16) - 1
 _SHIFT_MAX = 24
 
 
+def _unit_scales(bits0: int, shift0: int, bits: int, shift: int) -> tuple[float, float]:
+    """``(s_w, s_m)`` from ``bits0``-bit weights with current shift ``shift0`` to ``bits``
+    with ``shift``: the ratio of the largest weights (weight units) and of the largest
+    currents (membrane units)."""
+    s_w = ((1 << bits) - 1) / ((1 << bits0) - 1)
+    return s_w, s_w * 2.0 ** (shift - shift0)
+
+
 def with_weight_bits(core: CoreConfig, bits: int, transform: str = "scale") -> CoreConfig:
     """``core`` moved to ``bits``-bit weights by ``transform`` (module docstring); unchanged
     at its own width.
@@ -60,8 +68,7 @@ def with_weight_bits(core: CoreConfig, bits: int, transform: str = "scale") -> C
         return core
     shift = max(0, k0 + b0 - bits) if transform == "shift" else k0
     grow = (bits + shift) - (b0 + k0)             # bits the largest current gains
-    s_w = ((1 << bits) - 1) / ((1 << b0) - 1)
-    s_m = s_w * 2.0 ** (shift - k0)
+    s_w, s_m = _unit_scales(b0, k0, bits, shift)
     n, st, w = core.neuron, core.stdp, core.widths
     membrane = max(8, w.membrane + grow)
     v_th = max(1, round(n.v_th * s_m))
@@ -106,9 +113,8 @@ def quantize_network(net: Any, core: CoreConfig) -> Any:
 
     from ..golden.network import Network
 
-    old = net.core
-    s_w = core.derived.w_max / old.derived.w_max
-    s_m = s_w * 2.0 ** (core.widths.current_shift - old.widths.current_shift)
+    old, new = net.core.widths, core.widths
+    s_w, s_m = _unit_scales(old.weight, old.current_shift, new.weight, new.current_shift)
     weights = np.minimum(np.floor(net.weights * s_w + 0.5), core.derived.w_max)
     theta = np.minimum(np.floor(net.theta * s_m + 0.5), core.derived.theta_max)
     out = Network(core, weights=weights.astype(np.int64))
