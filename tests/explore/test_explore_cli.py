@@ -27,14 +27,16 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+#: The tiny sweep every test here runs (its runs are cached in the ``explored`` folder).
+TINY_RUN = ["--timesteps", "12,6", "--weight-bits", "8,4", "--seeds", "3", "--workers", "1",
+            "--validation", "10", "--variants", "floor-rounding", "--variant-bits", "4",
+            "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5"]
+
+
 @pytest.fixture(scope="module")
 def explored(tiny_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("explore")
-    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
-                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
-                   "--variants", "floor-rounding", "--variant-bits", "4",
-                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
-                   "--out", str(out), "--quiet"])
+    status = main(["explore", str(tiny_config), *TINY_RUN, "--out", str(out), "--quiet"])
     assert status == 0
     return out
 
@@ -103,11 +105,8 @@ def test_plots_exist_and_are_not_blank(explored: Path) -> None:
 
 def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
-                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
-                   "--variants", "floor-rounding", "--variant-bits", "4",
-                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
-                   "--out", str(explored), "--quiet", "--no-plots"])
+    status = main(["explore", str(tiny_config), *TINY_RUN, "--out", str(explored), "--quiet",
+                   "--no-plots"])
     assert status == 0
     assert re.search(r"\b0 runs trained", capsys.readouterr().out)
 
@@ -130,11 +129,8 @@ def test_synth_sets_each_grid_points_clock(explored: Path, tiny_config: Path,
         return hook
 
     monkeypatch.setattr(cost, "synth_hook", fake_hook)
-    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
-                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
-                   "--variants", "floor-rounding", "--variant-bits", "4",
-                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
-                   "--out", str(explored), "--quiet", "--no-plots", "--synth", "arty_a7_100"])
+    status = main(["explore", str(tiny_config), *TINY_RUN, "--out", str(explored), "--quiet",
+                   "--no-plots", "--synth", "arty_a7_100"])
     assert status == 0
     rows = json.loads((explored / "results.json").read_text())["rows"]
     grid = [r for r in rows if r["kind"] == "grid"]
@@ -212,11 +208,8 @@ def test_unwritable_out(tiny_config: Path, tmp_path: Path,
 @pytest.mark.icarus
 def test_generate_cosimulates_the_chosen_point(tiny_config: Path, explored: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["explore", str(tiny_config), "--timesteps", "12,6", "--weight-bits",
-                   "8,4", "--seeds", "3", "--workers", "1", "--validation", "10",
-                   "--variants", "floor-rounding", "--variant-bits", "4",
-                   "--cost-samples", "3", "--constraints", "accuracy_drop<=0.5",
-                   "--out", str(explored), "--quiet", "--no-plots", "--generate",
+    status = main(["explore", str(tiny_config), *TINY_RUN, "--out", str(explored), "--quiet",
+                   "--no-plots", "--generate",
                    "--simulator", "icarus", "--cosim-samples", "1"])
     out = capsys.readouterr().out
     assert status == 0, out
