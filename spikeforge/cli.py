@@ -691,6 +691,20 @@ def _print_summary(config: Config, s: dict[str, Any]) -> None:
 # -- parser -----------------------------------------------------------------------------
 
 
+def _board_job(sub: Any, name: str, help: str, build_dir: str) -> argparse.ArgumentParser:
+    """A subcommand that builds for a board: CONFIG, --board, --build-dir, --json, --quiet."""
+    from .config import BOARD_NAMES
+
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help)
+    p.add_argument("config")
+    p.add_argument("--board", choices=BOARD_NAMES,
+                   help="board (default: the config's [board] name)")
+    p.add_argument("--build-dir", metavar="DIR", help=build_dir)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spikeforge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
@@ -812,34 +826,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="install the bench extra (CPU torch, BindsNET) and exit")
     p.set_defaults(func=cmd_bench)
 
-    from .config import BOARD_NAMES
-
-    p = sub.add_parser("synth", help="Yosys synthesis for a board's FPGA: utilization, logic "
-                                     "depth, estimated Fmax (exit 1 when it does not fit)")
-    p.add_argument("config")
-    p.add_argument("--board", choices=BOARD_NAMES,
-                   help="board (default: the config's [board] name)")
+    p = _board_job(sub, "synth", "Yosys synthesis for a board's FPGA: utilization, logic "
+                                 "depth, estimated Fmax (exit 1 when it does not fit)",
+                   "cache root (default: build/synth)")
     p.add_argument("--design", choices=("board", "core"), default="board",
                    help="the board top (default) or the bare network core, whose streams "
                         "are top-level ports")
-    p.add_argument("--build-dir", metavar="DIR",
-                   help="cache root (default: build/synth)")
     p.add_argument("--force", action="store_true", help="re-run even when a report is cached")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("bitstream", help="Amaranth's Xilinx build of the board top (Vivado "
-                                         "or the open Xray flow); without either, write the "
-                                         "build tree and say what is missing")
-    p.add_argument("config")
-    p.add_argument("--board", choices=BOARD_NAMES,
-                   help="board (default: the config's [board] name)")
+    p = _board_job(sub, "bitstream", "Amaranth's Xilinx build of the board top (Vivado "
+                                     "or the open Xray flow); without either, write the "
+                                     "build tree and say what is missing",
+                   "build root (default: build/bitstream)")
     p.add_argument("--toolchain", choices=("auto", "vivado", "xray"), default="auto",
                    help="auto (default): Vivado when on PATH, else the Xray flow")
-    p.add_argument("--build-dir", metavar="DIR", help="build root (default: build/bitstream)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_bitstream)
 
 
