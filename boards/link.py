@@ -196,6 +196,15 @@ class LinkedCore(wiring.Component):
             m.d.sync += [status.eq(code), reply_length.eq(length), index.eq(0)]
             m.next = "REPLY_SYNC"
 
+        def admit(refusals, state):
+            """Dispatch a checked frame: reply with the status of the first refusal whose
+            condition holds (in the order given), else go to ``state``."""
+            for n, (refused, code) in enumerate(refusals):
+                with (m.Elif if n else m.If)(refused):
+                    reply(code)
+            with m.Else():
+                m.next = state
+
         @contextmanager
         def receive(checked=True):
             """A state inside a frame: take the next byte, or answer TIMEOUT when none came
@@ -283,45 +292,21 @@ class LinkedCore(wiring.Component):
                 with m.If(crc_received != crc_expected):
                     reply(Status.BAD_CRC)
                 with m.Elif(command == Command.IDENTIFY):
-                    with m.If(length != 0):
-                        reply(Status.BAD_LENGTH)
-                    with m.Else():
-                        m.next = "IDENTIFY"
+                    admit([(length != 0, Status.BAD_LENGTH)], "IDENTIFY")
                 with m.Elif(command == Command.STATUS):
-                    with m.If(length != 0):
-                        reply(Status.BAD_LENGTH)
-                    with m.Else():
-                        m.next = "STATUS"
+                    admit([(length != 0, Status.BAD_LENGTH)], "STATUS")
                 with m.Elif(command == Command.RESULT):
-                    with m.If(length != 0):
-                        reply(Status.BAD_LENGTH)
-                    with m.Elif(busy):
-                        reply(Status.BUSY)
-                    with m.Elif(~s.result_ready):
-                        reply(Status.NO_RESULT)
-                    with m.Else():
-                        m.next = "RESULT_HEAD"
+                    admit([(length != 0, Status.BAD_LENGTH), (busy, Status.BUSY),
+                           (~s.result_ready, Status.NO_RESULT)], "RESULT_HEAD")
                 with m.Elif(command == Command.WRITE_MEMORY):
-                    with m.If(busy | ~store):
-                        reply(Status.BUSY)
-                    with m.Elif(length < 4):
-                        reply(Status.BAD_LENGTH)
-                    with m.Else():
-                        m.next = "MEM_HEADER"
+                    admit([(busy | ~store, Status.BUSY), (length < 4, Status.BAD_LENGTH)],
+                          "MEM_HEADER")
                 with m.Elif(command == Command.READ_MEMORY):
-                    with m.If(busy | ~store):
-                        reply(Status.BUSY)
-                    with m.Elif(length != 5):
-                        reply(Status.BAD_LENGTH)
-                    with m.Else():
-                        m.next = "MEM_HEADER"
+                    admit([(busy | ~store, Status.BUSY), (length != 5, Status.BAD_LENGTH)],
+                          "MEM_HEADER")
                 with m.Elif(command == Command.RUN_SAMPLE):
-                    with m.If(busy | ~store):
-                        reply(Status.BUSY)
-                    with m.Elif(length != 5 + g.sample_bytes):
-                        reply(Status.BAD_LENGTH)
-                    with m.Else():
-                        m.next = "SAMPLE_HEADER"
+                    admit([(busy | ~store, Status.BUSY),
+                           (length != 5 + g.sample_bytes, Status.BAD_LENGTH)], "SAMPLE_HEADER")
                 with m.Else():
                     reply(Status.UNKNOWN_COMMAND)
 
