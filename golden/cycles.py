@@ -12,13 +12,16 @@ The main sequence of timestep ``t`` (``A`` inputs spiked, ``W = n_neurons / n_pe
 words, ``Wp`` words with an output spike, ``Wl`` words with a spike or a non-zero post trace
 after the timestep; the spike output consumer always ready) takes ``M_t`` cycles::
 
-    neurons  W * max(A, 1) + depth["neurons"]
+    neurons  W * max(Ab, 1) + depth["neurons"]
     decide   1
     learn    A * Wl + (n_inputs - A) * Wp + depth["learn"]   (learning on and work to do;
                                                               the second term only if Wp > 0)
     end      1
 
-(with ``update_every = U > 1`` the learn pass runs only at update timesteps, ``A`` there
+(``Ab`` the most spiking inputs in one weight bank: with ``row_banks = R`` the weight memory
+has ``R`` banks by input, ``j`` in bank ``j % R``, and the neuron pass adds one row of every
+bank per cycle; ``Ab = A`` with one bank; with ``update_every = U > 1`` the learn pass runs
+only at update timesteps, ``A`` there
 counting the inputs with a spike since the last update and ``Wp``, ``Wl`` the words with a
 spike since then) and the encode pass ``E = n_inputs / lanes + depth["encode"]`` (one word
 of ``lanes = encoder.lanes`` inputs per cycle; plus one cycle with direct input).  The lanes
@@ -123,6 +126,9 @@ class TimestepWork:
         update).
     update : bool
         STDP applies at this timestep (always with ``U = 1``).
+    bank_active : int
+        The most inputs that spiked in one weight bank (``Ab``; input ``j`` is in bank
+        ``j % row_banks``; ``A`` with one bank).
     """
 
     active: int
@@ -130,6 +136,7 @@ class TimestepWork:
     learn_words: int
     pre_rows: int
     update: bool
+    bank_active: int
 
 
 def learned_words(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
@@ -158,7 +165,7 @@ def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
     docstring)."""
     depth = pass_depths(core)
     W = core.n_neurons // core.n_pe
-    cycles = W * max(work.active, 1) + depth["neurons"]
+    cycles = W * max(work.bank_active, 1) + depth["neurons"]
     cycles += 1
     learned = learned_words(core, work, learn)
     if learned:
@@ -211,9 +218,12 @@ def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[Timest
         x_post = trace_step(num, x_post, spikes, core.stdp.tau_post_shift)
         post_words = post_seen.reshape(W, P).any(axis=1)
         live_words = (x_post != 0).reshape(W, P).any(axis=1) | post_words
+        per_bank = np.count_nonzero(
+            np.asarray(input_raster[t], dtype=bool).reshape(-1, core.row_banks), axis=0)
         out.append(TimestepWork(int(np.count_nonzero(input_raster[t])),
                                 int(post_words.sum()), int(live_words.sum()),
-                                int(pre_seen.sum()), (t + 1) % U == 0 or t == T - 1))
+                                int(pre_seen.sum()), (t + 1) % U == 0 or t == T - 1,
+                                int(per_bank.max())))
     return out
 
 
@@ -245,6 +255,7 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
 def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
     """The event-driven lower bound of a timestep the design admits: every spiking row's
     weight words, one neuron-update pass and the learning pass, spread over the lanes
-    (``(A * W + W + learned words) `` cycles, each word ``n_pe`` synapses wide)."""
+    (``A * W / row_banks + W + learned words`` cycles, each word ``n_pe`` synapses wide,
+    ``row_banks`` words added per cycle)."""
     W = core.n_neurons // core.n_pe
-    return float(work.active * W + W + learned_words(core, work, learn))
+    return work.active * W / core.row_banks + W + learned_words(core, work, learn)

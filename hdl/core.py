@@ -47,7 +47,7 @@ from __future__ import annotations
 import functools
 import operator
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -204,6 +204,15 @@ def _popcount(bits):
     return values[0]
 
 
+def _maximum(values):
+    """The largest of ``values`` (a tree of compares)."""
+    values = list(values)
+    while len(values) > 1:
+        values = [Mux(a > b, a, b) for a, b in zip(values[::2], values[1::2], strict=False)] + (
+            [values[-1]] if len(values) % 2 else [])
+    return values[0]
+
+
 def _row_list(m: Module, name: str, n_inputs: int, lanes: int) -> list[Memory]:
     """A row list (input indices, two parity banks of ``n_inputs`` slots) in ``lanes``
     memories: slot ``s`` is in memory ``s % lanes`` at word ``s // lanes`` of its bank, so
@@ -354,7 +363,17 @@ class SnnCore(wiring.Component):
         depth = pass_depths(core)
 
         # -- storage --------------------------------------------------------------------------
-        m.submodules.weights = weights = Memory(shape=weight_word, depth=N_in * W, init=[])
+        # the weights: word j * W + k; with R row banks, in bank j % R at word (j // R) * W + k
+        R = core.row_banks
+        if R == 1:
+            m.submodules.weights = weights = Memory(shape=weight_word, depth=N_in * W, init=[])
+            weight_banks = [weights]
+        else:
+            weight_banks = []
+            for b in range(R):
+                bank = Memory(shape=weight_word, depth=(N_in // R) * W, init=[])
+                m.submodules[f"weights{b}"] = bank
+                weight_banks.append(bank)
         # per-input memories: C words of E lanes
         m.submodules.pixel_mem = pixel_mem = Memory(
             shape=data.ArrayLayout(unsigned(core.encoder.pixel_bits), E), depth=C, init=[])
@@ -370,6 +389,10 @@ class SnnCore(wiring.Component):
             shape=data.ArrayLayout(unsigned(core.widths.trace), E), depth=2 * C, init=[])
         # the row list: slot s in memory s % E (two parity banks in each)
         rows = _row_list(m, "rows", N_in, E)
+        if R > 1:
+            # and one per weight bank for the neuron pass: bank b's inputs j // R, spiking
+            # ones first, from the E / R lanes e with e % R == b
+            bank_rows = [_row_list(m, f"bank{b}_rows", N_in // R, E // R) for b in range(R)]
         interval = st.update_every > 1
         if interval:
             # STDP every U timesteps: inputs with a spike since the last update, and the
@@ -386,7 +409,12 @@ class SnnCore(wiring.Component):
         m.submodules.learn_words = learn_words = Memory(
             shape=unsigned(bits_for(W - 1)), depth=W, init=[])
 
-        w_rd, w_wr = weights.read_port(), weights.write_port()
+        w_rds, w_wrs = [], []
+        for bank in weight_banks:
+            w_rd = bank.read_port()
+            w_wr = bank.write_port()
+            w_rds.append(w_rd)
+            w_wrs.append(w_wr)
         pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port(granularity=1)
         base_rd = input_base.read_port()
         ist_rd, ist_wr = input_state.read_port(), input_state.write_port()   # encode
@@ -394,6 +422,9 @@ class SnnCore(wiring.Component):
         ist_lrn_rd, xpre_lrn_rd = input_state.read_port(), x_pre_mem.read_port()  # learn
         rows_rd = [bank.read_port() for bank in rows]
         rows_wr = [bank.write_port() for bank in rows]
+        if R > 1:
+            bank_rows_rd = [[mem.read_port() for mem in lst] for lst in bank_rows]
+            bank_rows_wr = [[mem.write_port() for mem in lst] for lst in bank_rows]
         if interval:
             seen_rd, seen_wr = pre_seen.read_port(), pre_seen.write_port()
             lrows_rd = [bank.read_port() for bank in learn_rows]
@@ -401,6 +432,39 @@ class SnnCore(wiring.Component):
         else:
             lrows_rd = rows_rd
         nrn_rd, nrn_wr = neurons.read_port(), neurons.write_port()
+
+        # The weight memory seen as N_in * W words: a pass reads word `addr` (the word
+        # arrives in `w_data` the next cycle) and writes word `addr`.  With R banks (W a
+        # power of two) word j * W + k is bank j % R, word (j // R) * W + k: bit fields.
+        if R == 1:
+            w_data = w_rd.data
+
+            def read_weight(addr):
+                return [w_rd.addr.eq(addr)]
+
+            def write_weight(addr, word, en):
+                return [w_wr.addr.eq(addr), w_wr.data.eq(word), w_wr.en.eq(en)]
+        else:
+            k_bits, b_bits = exact_log2(W), exact_log2(R)
+            w_bank = Signal(b_bits)              # the bank read this cycle
+            w_data = Signal(weight_word)
+            m.d.comb += w_data.eq(Array(rd.data.as_value() for rd in w_rds)[
+                _delay(m, w_bank, 1, "w_bank")])
+
+            def bank_of(addr):
+                return Value.cast(addr)[k_bits:k_bits + b_bits]
+
+            def in_bank(addr):
+                addr = Value.cast(addr)
+                return Cat(addr[:k_bits], addr[k_bits + b_bits:])
+
+            def read_weight(addr):
+                return [*(rd.addr.eq(in_bank(addr)) for rd in w_rds), w_bank.eq(bank_of(addr))]
+
+            def write_weight(addr, word, en):
+                return [stmt for b, wr in enumerate(w_wrs) for stmt in (
+                    wr.addr.eq(in_bank(addr)), wr.data.eq(word),
+                    wr.en.eq(en & (bank_of(addr) == b)))]
         nbase_rd = neuron_base.read_port()
         pw_rd, pw_wr = post_words.read_port(), post_words.write_port()
         lw_rd, lw_wr = learn_words.read_port(), learn_words.write_port()
@@ -439,12 +503,23 @@ class SnnCore(wiring.Component):
         m.d.comb += step_bank.eq(timestep[0])
         active = Signal(range(N_in + 1))       # A: inputs that spiked this timestep
         enc_active = Signal(range(N_in + 1))   # ... in the timestep being encoded
+        if R > 1:
+            # per weight bank: its inputs that spiked (in the timestep being encoded, and
+            # in this one), the next silent slot of its row list, and the most of them
+            enc_bank_active = [Signal(range(N_in // R + 1), name=f"enc_bank{b}_active")
+                               for b in range(R)]
+            bank_silent = [Signal(range(N_in // R + 1), name=f"bank{b}_silent")
+                           for b in range(R)]
+            bank_active = [Signal(range(N_in // R + 1), name=f"bank{b}_active")
+                           for b in range(R)]
+            bank_most = Signal(range(N_in // R + 1))
         pre_rows = Signal(range(N_in + 1))     # inputs with a pre event for STDP (A or more)
         enc_pre_rows = Signal(range(N_in + 1))
         enc_silent_rows = Signal(range(N_in + 1))
         silent = Signal(range(N_in + 1))       # row-list slot of the next silent input, +1
         fired = Signal(range(core.n_neurons + 1))         # spikes this timestep
-        fired_before = Signal(range(core.n_neurons + 1))  # spikes last timestep, Z[t-1]
+        # w_inh times the spikes of the last timestep (Z[t-1]): one product for all lanes
+        inhibition_all = Signal(range(core.n_neurons * n.w_inh + 1))
         n_post = Signal(range(W + 1))          # words with a spike
         n_learn = Signal(range(W + 1))         # words with a spike or a live post trace
 
@@ -527,6 +602,14 @@ class SnnCore(wiring.Component):
         # row list: spiking inputs from slot 0 up, silent ones from slot N_in - 1 down
         _append_rows(m, rows_wr, e4_valid, e4_c, input_spikes, enc_active, silent,
                      lambda index: banked(enc_bank, index), "rows")
+        if R > 1:
+            # bank b's lanes are e = b, b + R, ...: lane i of them is input word * E + i * R
+            # + b, row (word * E + i * R + b) // R = word * (E / R) + i of the bank
+            for b in range(R):
+                _append_rows(m, bank_rows_wr[b], e4_valid, e4_c,
+                             Cat(input_spikes[e] for e in range(b, E, R)), enc_bank_active[b],
+                             bank_silent[b], lambda index: banked(enc_bank, index),
+                             f"bank{b}_rows")
         if interval:
             # pre events since the last update: the accumulation restarts at phase 0
             e4_carry = _delay(m, Mux(_delay(m, enc_phase != 0, 1, "e1_carry"), seen_rd.data, 0),
@@ -552,6 +635,9 @@ class SnnCore(wiring.Component):
                 with m.If(enc_start):
                     m.d.sync += [enc_t.eq(enc_next), enc_c.eq(0), enc_active.eq(0),
                                  silent.eq(N_in), enc_phase.eq(enc_next_phase)]
+                    if R > 1:
+                        m.d.sync += [*(a.eq(0) for a in enc_bank_active),
+                                     *(s.eq(N_in // R) for s in bank_silent)]
                     if interval:
                         m.d.sync += [enc_pre_rows.eq(0), enc_silent_rows.eq(N_in)]
                     m.next = "FETCH" if direct else "ISSUE"
@@ -583,7 +669,8 @@ class SnnCore(wiring.Component):
         nrn_k = Signal(bits_for(W - 1))
         nrn_a = Signal(bits_for(N_in - 1))
         nrn_last = Signal()                    # last accumulation token of word k
-        m.d.comb += nrn_last.eq((active == 0) | (nrn_a == active - 1))
+        rows_per_word = active if R == 1 else bank_most     # tokens per word: max(this, 1)
+        m.d.comb += nrn_last.eq((rows_per_word == 0) | (nrn_a == rows_per_word - 1))
         n1_valid = _delay_valid(m, nrn_issue, 1, "n1_valid")
         n1_k = _delay(m, nrn_k, 1, "n1_k")
         n1_first = _delay(m, nrn_a == 0, 1, "n1_first")
@@ -599,8 +686,13 @@ class SnnCore(wiring.Component):
         weight_sum = data.ArrayLayout(unsigned(d.weight_sum_bits), P)
         current = Signal(weight_sum)            # this row's running sum of weights, exact
         total = Signal(weight_sum, reset_less=True)
+        if R > 1:                               # bank b has a row for this token
+            n2_has = [_delay(m, nrn_a < bank_active[b], 2, f"n2_has{b}") for b in range(R)]
         for p in range(P):
-            weight = Mux(active == 0, 0, w_rd.data[p])
+            if R == 1:
+                weight = Mux(active == 0, 0, w_rd.data[p])
+            else:
+                weight = sum(Mux(n2_has[b], w_rds[b].data[p], 0) for b in range(R))
             m.d.comb += current[p].eq(Mux(n2_first, 0, total[p]) + weight)
         with m.If(n2_valid):
             m.d.sync += total.eq(current)
@@ -608,18 +700,19 @@ class SnnCore(wiring.Component):
         update = Signal()                       # n2: word k's neurons go into the lanes
         m.d.comb += update.eq(n2_valid & n2_last)
         stored = nrn_rd.data
-        w_inh = Const(n.w_inh, unsigned(bits_for(n.w_inh)))
         for p in range(P):
             lane = stored[p]
-            others = Signal(range(core.n_neurons + 1), name=f"others{p}")
+            # the other neurons' spikes: all of them less the lane's own
+            inhibition = Signal(range(n.w_inh * (core.n_neurons - 1) + 1),
+                                name=f"inhibition{p}")
             m.d.comb += [
-                others.eq(Mux(first, 0, fired_before - lane.spike)),
+                inhibition.eq(Mux(first, 0, inhibition_all - Mux(lane.spike, n.w_inh, 0))),
                 lif[p].i.valid.eq(update),
                 lif[p].i.payload.v.eq(Mux(first, n.v_rest, lane.v)),
                 lif[p].i.payload.refractory.eq(Mux(first, 0, lane.refractory)),
                 lif[p].i.payload.theta.eq(lane.theta),
                 lif[p].i.payload.current.eq(current[p] << core.widths.current_shift),
-                lif[p].i.payload.inhibition.eq(others * w_inh),
+                lif[p].i.payload.inhibition.eq(inhibition),
                 lif[p].i.payload.learn.eq(learn),
                 neuron_gen[p].i.valid.eq(update),
                 neuron_gen[p].i.payload.state.eq(Mux(first, nbase_rd.data[p], lane.state)),
@@ -717,7 +810,7 @@ class SnnCore(wiring.Component):
                 lane = nrn_rd.data[p]
                 m.d.comb += [
                     stdp[p].i.valid.eq(l2_valid),
-                    stdp[p].i.payload.w.eq(w_rd.data[p]),
+                    stdp[p].i.payload.w.eq(w_data[p]),
                     stdp[p].i.payload.x_pre.eq(_select(xpre_lrn_rd.data, l2_lane, E)),
                     stdp[p].i.payload.x_post.eq(lane.x_post),
                     stdp[p].i.payload.pre.eq(l2_pre),
@@ -752,7 +845,7 @@ class SnnCore(wiring.Component):
         q1_addr = _delay(m, nrm_addr, 1, "q1_addr")
         q3_valid = _delay_valid(m, q1_valid & q1_scaling, 2, "q3_valid")
         q3_addr = _delay(m, q1_addr, 2, "q3_addr")
-        q2_weight = _delay(m, w_rd.data, 1, "q2_weight")
+        q2_weight = _delay(m, w_data, 1, "q2_weight")
         column = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits), P))
         remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), P))
         scale = Signal(data.ArrayLayout(unsigned(q_bits), P))
@@ -801,7 +894,7 @@ class SnnCore(wiring.Component):
         m.d.sync += rb_pending.eq(0)
         with m.If(rb_pending):
             m.d.sync += [rb_valid.eq(1),
-                         rb_data.eq(Mux(rb_theta, thetas, w_rd.data.as_value()))]
+                         rb_data.eq(Mux(rb_theta, thetas, w_data.as_value()))]
         with m.If(self.readback.valid & self.readback.ready):
             m.d.sync += rb_valid.eq(0)
         access_idle = ~rb_pending & ~rb_valid
@@ -830,7 +923,12 @@ class SnnCore(wiring.Component):
         def step_words(index):
             return banked(step_bank, index)
 
-        if interval:
+        if R > 1:
+            # the neuron pass reads slot a of every bank's row list, the learn pass the list
+            n1_bank_rows = [_read_rows(m, bank_rows_rd[b], nrn_a, step_words, f"n1_bank{b}_row")
+                            for b in range(R)]
+            m.d.comb += l1_row.eq(_read_rows(m, lrows_rd, lrn_r, step_words, "l1_rows"))
+        elif interval:
             m.d.comb += [n1_row.eq(_read_rows(m, rows_rd, nrn_a, step_words, "n1_rows")),
                          l1_row.eq(_read_rows(m, lrows_rd, lrn_r, step_words, "l1_rows"))]
         else:
@@ -840,16 +938,21 @@ class SnnCore(wiring.Component):
         m.d.comb += [ist_lrn_rd.addr.eq(banked(step_bank, _word(l1_row, E))),
                      xpre_lrn_rd.addr.eq(banked(step_bank, _word(l1_row, E)))]
         with m.If(n1_valid):
-            m.d.comb += [w_rd.addr.eq(n1_addr), nrn_rd.addr.eq(n1_k)]
+            if R == 1:
+                m.d.comb += [w_rd.addr.eq(n1_addr), nrn_rd.addr.eq(n1_k)]
+            else:                               # each bank at its own row
+                m.d.comb += [*(rd.addr.eq(row * W + n1_k)
+                               for rd, row in zip(w_rds, n1_bank_rows, strict=True)),
+                             nrn_rd.addr.eq(n1_k)]
         with m.Elif(l1_valid):
-            m.d.comb += [w_rd.addr.eq(l1_addr), nrn_rd.addr.eq(l1_k)]
+            m.d.comb += [*read_weight(l1_addr), nrn_rd.addr.eq(l1_k)]
         with m.Elif(nrm_issue):
-            m.d.comb += [w_rd.addr.eq(nrm_addr), nrn_rd.addr.eq(nrm_k),
+            m.d.comb += [*read_weight(nrm_addr), nrn_rd.addr.eq(nrm_k),
                          ist_lrn_rd.addr.eq(banked(step_bank, _word(nrm_j, E)))]
         with m.Elif(counting):
             m.d.comb += nrn_rd.addr.eq(cnt_k)
         with m.Else():
-            m.d.comb += [w_rd.addr.eq(access.addr), nrn_rd.addr.eq(access.addr)]
+            m.d.comb += [*read_weight(access.addr), nrn_rd.addr.eq(access.addr)]
 
         access_write = Signal()
         if learning_built:
@@ -859,13 +962,11 @@ class SnnCore(wiring.Component):
             learned_write = Const(0, 1)
             learned_word = (0, 0)
         with m.If(learned_write):
-            m.d.comb += [w_wr.addr.eq(learned_word[0]), w_wr.data.eq(learned_word[1]),
-                         w_wr.en.eq(1)]
+            m.d.comb += write_weight(learned_word[0], learned_word[1], 1)
         with m.Elif(q3_valid):
-            m.d.comb += [w_wr.addr.eq(q3_addr), w_wr.data.eq(rescaled), w_wr.en.eq(1)]
+            m.d.comb += write_weight(q3_addr, rescaled, 1)
         with m.Else():
-            m.d.comb += [w_wr.addr.eq(access.addr), w_wr.data.eq(access_weights),
-                         w_wr.en.eq(access_write & ~access.theta)]
+            m.d.comb += write_weight(access.addr, access_weights, access_write & ~access.theta)
         with m.If(n7_valid):
             m.d.comb += [nrn_wr.addr.eq(n7_k), nrn_wr.data.eq(updated), nrn_wr.en.eq(1)]
         with m.Else():
@@ -873,7 +974,7 @@ class SnnCore(wiring.Component):
                          nrn_wr.en.eq(access_write & access.theta)]
         with m.If(q1_valid & ~q1_scaling):
             for p in range(P):
-                m.d.sync += column[p].eq(column[p] + w_rd.data[p])
+                m.d.sync += column[p].eq(column[p] + w_data[p])
 
         # =========================================================================================
         # The sequencer
@@ -922,10 +1023,14 @@ class SnnCore(wiring.Component):
                 # this timestep's inputs are encoded, and the spike queue has room for a
                 # whole timestep; the next timestep's encode pass starts under this one
                 with m.If(~enc_busy & (spike_fifo.level == 0)):
-                    m.d.sync += [fired_before.eq(fired), fired.eq(0), n_post.eq(0),
+                    m.d.sync += [inhibition_all.eq(fired * n.w_inh), fired.eq(0), n_post.eq(0),
                                  n_learn.eq(0), active.eq(enc_active),
                                  pre_rows.eq(enc_pre_rows), nrn_k.eq(0),
                                  nrn_a.eq(0)]
+                    if R > 1:
+                        m.d.sync += [*(a.eq(e) for a, e in
+                                       zip(bank_active, enc_bank_active, strict=True)),
+                                     bank_most.eq(_maximum(enc_bank_active))]
                     m.d.comb += [enc_start.eq(timestep != T - 1), enc_next.eq(timestep + 1),
                                  enc_next_phase.eq(Mux(phase == U - 1, 0, phase + 1))]
                     m.next = "NEURONS"

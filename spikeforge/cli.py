@@ -398,6 +398,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.n_pe = _int_list("--n-pe", args.n_pe, 1, 1024)
     if args.lanes:
         args.lanes = _int_list("--lanes", args.lanes, 1, 1 << 16)
+    if args.row_banks:
+        args.row_banks = _int_list("--row-banks", args.row_banks, 1, 1024)
+    if args.clock_mhz is not None and not args.clock_mhz > 0:
+        raise UserError(f"--clock-mhz {args.clock_mhz}: must be positive")
     return bench_runner.main(args)
 
 
@@ -819,6 +823,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", metavar="LIST",
                    help="comma-separated encoder lane counts for the core benchmark's "
                         "784-400 latency rows (default: the config's)")
+    p.add_argument("--row-banks", metavar="LIST",
+                   help="comma-separated row bank counts for the core benchmark's 784-400 "
+                        "latency rows (default: the config's)")
+    p.add_argument("--clock-mhz", type=float, metavar="MHZ",
+                   help="core clock of the core benchmark's latencies (default: each "
+                        "config's board.clock_mhz)")
     p.add_argument("--out", default="build/bench", metavar="DIR",
                    help="where JSON results and tables go (default: build/bench)")
     p.add_argument("--workers", type=_positive, help="processes for the accuracy grid")

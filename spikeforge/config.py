@@ -1,7 +1,8 @@
 """The configuration: one frozen, validated object that golden model and RTL both take.
 
 A configuration file is TOML.  Its top-level keys are the :class:`CoreConfig` fields
-(``n_inputs``, ``n_neurons``, ``n_pe``, ``timesteps``, ``seed``); its tables are
+(``n_inputs``, ``n_neurons``, ``n_pe``, ``row_banks``, ``timesteps``, ``seed``); its tables
+are
 ``[widths]``, ``[encoder]``, ``[neuron]``, ``[stdp]`` (the rest of :class:`CoreConfig`) and
 ``[data]`` (:class:`DataConfig`: which dataset to train and test on).  Every parameter is an
 integer in the units of the state it acts on (membrane LSBs, weight LSBs, trace LSBs,
@@ -333,6 +334,11 @@ class CoreConfig:
         Excitatory neurons, 1..65536.
     n_pe : int
         Processing-element lanes of the core; must divide ``n_neurons``.
+    row_banks : int
+        Banks of the core's weight memory, by input (input ``j`` in bank ``j % row_banks``):
+        the neuron pass adds one spiking input's weight word from every bank per cycle
+        (hardware only: the spikes do not depend on it, the cycles do).  A power of two that
+        divides ``encoder.lanes``; above 1, ``n_neurons / n_pe`` must be a power of two too.
     timesteps : int
         Timesteps per sample, 1..65535.
     seed : int
@@ -343,6 +349,7 @@ class CoreConfig:
     n_inputs: int = 64
     n_neurons: int = 100
     n_pe: int = 4
+    row_banks: int = 1
     timesteps: int = 350
     seed: int = 0
     widths: Widths = field(default_factory=Widths)
@@ -358,12 +365,20 @@ class CoreConfig:
         _check_int("seed", self.seed, 0, (1 << 32) - 1)
         if self.n_neurons % self.n_pe:
             _fail("n_pe", self.n_pe, f"must divide n_neurons ({self.n_neurons})")
+        _check_int("row_banks", self.row_banks, 1, 1024)
         for name, cls in (("widths", Widths), ("encoder", EncoderConfig),
                           ("neuron", NeuronConfig), ("stdp", StdpConfig)):
             if not isinstance(getattr(self, name), cls):
                 _fail(name, getattr(self, name), f"must be a {cls.__name__}")
         self.widths._validate("widths.")
         self.encoder._validate("encoder.", self.n_inputs)
+        if self.encoder.lanes % self.row_banks:
+            _fail("row_banks", self.row_banks,
+                  f"must be a power of two that divides encoder.lanes ({self.encoder.lanes})")
+        words = self.n_neurons // self.n_pe
+        if self.row_banks > 1 and words & (words - 1):
+            _fail("row_banks", self.row_banks,
+                  f"above 1 needs n_neurons / n_pe ({words}) to be a power of two")
         self.neuron._validate("neuron.", self.widths)
         self.stdp._validate("stdp.", self.widths, self.n_inputs)
 

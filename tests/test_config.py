@@ -191,6 +191,10 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"encoder.lanes": 3}, "encoder.lanes", "3"),  # not a power of two
     ({"encoder.lanes": 128}, "encoder.lanes", "128"),  # more lanes than the 64 inputs
     ({"n_inputs": 48, "encoder.lanes": 32}, "encoder.lanes", "32"),  # 48 % 32 != 0
+    ({"row_banks": 0}, "row_banks", "0"),
+    ({"row_banks": 2}, "row_banks", "2"),  # more banks than the one encoder lane
+    ({"row_banks": 3, "encoder.lanes": 4}, "row_banks", "3"),  # not a power of two
+    ({"row_banks": 2, "encoder.lanes": 4}, "row_banks", "2"),  # W = 100 / 4 = 25
 ]
 
 

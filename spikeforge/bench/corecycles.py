@@ -2,19 +2,21 @@
 
 The cycle model (``golden/cycles.py``) equals the RTL's cycles timestep by timestep (every
 co-simulation checks it), so it measures the core on many samples without a simulator.  For
-each timestep the bound the design admits is ``A * W + W + learned words`` (every spiking
-row's weight words, one neuron-update pass, the learning pass; ``W = n_neurons / n_pe``
-words, each ``n_pe`` synapses wide); the table reports the mean cycles per timestep, the
-mean bound and their ratio, with learning on (training samples) and off (test samples).
+each timestep the bound the design admits is ``A * W / R + W + learned words`` (every
+spiking row's weight words, ``R = row_banks`` of them added per cycle, one neuron-update
+pass, the learning pass; ``W = n_neurons / n_pe`` words, each ``n_pe`` synapses wide); the
+table reports the mean cycles per timestep, the mean bound and their ratio, with learning
+on (training samples) and off (test samples).
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 
-from ..config import load_config
+from ..config import ConfigError, load_config
 
 __all__ = ["measure", "format_table", "mnist_like", "latency", "format_latency"]
 
@@ -85,13 +87,17 @@ def mnist_like(images: Any, side: int = 28) -> Any:
 
 def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 20,
             n_pe: tuple[int | None, ...] = (None,),
-            lanes: tuple[int | None, ...] = (None,)) -> list[dict[str, Any]]:
+            lanes: tuple[int | None, ...] = (None,),
+            row_banks: tuple[int | None, ...] = (None,),
+            skipped: list[str] | None = None) -> list[dict[str, Any]]:
     """Inference latency and synaptic operations per second of ``config_name`` at
     ``timesteps`` (the TopSpark-style enhanced parameters of ``topspark.reduce_timesteps``
     below the configured count) and ``clock_mhz``, from the cycle model on test images: one
-    row per PE lane count in ``n_pe`` and encoder lane count in ``lanes`` (``None``: the
-    config's).  Both are hardware only, so the golden model runs once and the cycle model
-    prices its spikes for each.
+    row per PE lane count in ``n_pe``, encoder lane count in ``lanes`` and row bank count
+    in ``row_banks`` (``None``: the config's).  All three are hardware only, so the golden
+    model runs once and the cycle model prices its spikes for each.  A combination the
+    configuration rules reject (say, more row banks than encoder lanes) gets no row; its
+    reason goes to ``skipped``.
 
     A synaptic operation is one weight added to one membrane: every spiking input adds its
     row of ``n_neurons`` weights.
@@ -105,8 +111,18 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
     core = config.core
     if timesteps != core.timesteps:
         core = reduce_timesteps(core, timesteps)
-    variants = [core.replace(n_pe=p or core.n_pe, **{"encoder.lanes": e or core.encoder.lanes})
-                for p in n_pe for e in lanes]
+    variants = []
+    for p, e, r in itertools.product(n_pe, lanes, row_banks):
+        try:
+            variants.append(core.replace(n_pe=p or core.n_pe, row_banks=r or core.row_banks,
+                                         **{"encoder.lanes": e or core.encoder.lanes}))
+        except ConfigError as exc:
+            if skipped is not None:
+                skipped.append(f"n_pe {p or core.n_pe}, lanes {e or core.encoder.lanes}, "
+                               f"row_banks {r or core.row_banks}: {exc}")
+    if not variants:
+        raise ConfigError(f"{config_name}: no valid combination of n_pe, encoder lanes and "
+                          "row banks")
     _, test_set = load_dataset("digits", None, core.encoder.pixel_bits)
     images = test_set.images[:samples]
     source = "digits test images"
@@ -126,7 +142,8 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
         seconds = np.array(counts, float) / (clock_mhz * 1e6)
         rows.append({
             "config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
-            "n_pe": variant.n_pe, "lanes": variant.encoder.lanes, "timesteps": timesteps,
+            "n_pe": variant.n_pe, "lanes": variant.encoder.lanes,
+            "row_banks": variant.row_banks, "timesteps": timesteps,
             "clock_mhz": clock_mhz, "images": source, "samples": len(images),
             "cycles_per_sample": float(np.mean(counts)),
             "us_per_sample": float(seconds.mean() * 1e6),
@@ -136,12 +153,12 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
 
 
 def format_latency(rows: list[dict[str, Any]]) -> str:
-    lines = ["| network | n_pe | encoder lanes | timesteps | clock (MHz) | cycles/image | "
-             "µs/image | synaptic ops/image | SOPS |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| network | n_pe | encoder lanes | row banks | timesteps | clock (MHz) | "
+             "cycles/image | µs/image | synaptic ops/image | SOPS |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['n_inputs']}-{r['n_neurons']} | {r['n_pe']} | {r['lanes']} | "
-                     f"{r['timesteps']} | "
+                     f"{r['row_banks']} | {r['timesteps']} | "
                      f"{r['clock_mhz']:.1f} | {r['cycles_per_sample']:.0f} | "
                      f"{r['us_per_sample']:.0f} | {r['sop_per_sample']:.0f} | "
                      f"{r['sops'] / 1e6:.1f} M |")

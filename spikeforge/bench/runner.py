@@ -165,19 +165,25 @@ def main(args: argparse.Namespace) -> int:
     if what in ("all", "core"):
         from . import corecycles
 
-        result = corecycles.measure(args.config,
-                                    clock_mhz=load_config(args.config).board.clock_mhz)
+        result = corecycles.measure(
+            args.config, clock_mhz=args.clock_mhz or load_config(args.config).board.clock_mhz)
         table = corecycles.format_table(result)
         _write(out, "core", result, table)
         print(table + "\n")
         # latency and synaptic operations per second at the board clock (chosen under the
-        # synthesis estimate), at full and reduced timesteps, digits and MNIST-sized (this
-        # one for each PE and encoder lane count asked for)
-        grid = {"n_pe": tuple(args.n_pe or [None]), "lanes": tuple(args.lanes or [None])}
+        # synthesis estimate, or --clock-mhz), at full and reduced timesteps, digits and
+        # MNIST-sized (this one for each PE lane, encoder lane and row bank count asked for)
+        grid = {"n_pe": tuple(args.n_pe or [None]), "lanes": tuple(args.lanes or [None]),
+                "row_banks": tuple(args.row_banks or [None])}
+        skipped: list[str] = []
         rows = [row for name, n in (("digits", 100), ("mnist-400", 5))
                 for t in (load_config(name).core.timesteps, 50)
-                for row in corecycles.latency(name, t, load_config(name).board.clock_mhz, n,
-                                              **(grid if name == "mnist-400" else {}))]
+                for row in corecycles.latency(
+                    name, t, args.clock_mhz or load_config(name).board.clock_mhz, n,
+                    **(grid if name == "mnist-400" else {}),
+                    skipped=skipped if t == 50 and name == "mnist-400" else None)]
+        for reason in skipped:
+            print(f"note: no row for {reason}", file=sys.stderr)
         table = corecycles.format_latency(rows)
         _write(out, "latency", {"rows": rows}, table)
         print(table + "\n")

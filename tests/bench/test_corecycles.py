@@ -22,8 +22,27 @@ def test_lanes_price_the_same_spikes() -> None:
     assert rows[1]["us_per_sample"] == rows[1]["cycles_per_sample"] / 60.0
 
 
-@pytest.mark.parametrize("args", [["core", "--lanes", "8,x"], ["accuracy", "--timesteps", "x"]],
-                         ids=["lanes", "timesteps"])
+def test_row_banks_price_the_same_spikes() -> None:
+    """Row banks add R spiking rows per neuron-pass cycle: the same synaptic work in fewer
+    cycles, never fewer than the busiest bank's rows allow; a combination the configuration
+    rules reject (more banks than encoder lanes) gets no row and a reason."""
+    skipped: list[str] = []
+    rows = latency("mnist-400", 50, 60.0, samples=1, n_pe=(100,), lanes=(1, 16),
+                   row_banks=(1, 4), skipped=skipped)
+    assert [(r["lanes"], r["row_banks"]) for r in rows] == [(1, 1), (16, 1), (16, 4)]
+    assert skipped == ["n_pe 100, lanes 1, row_banks 4: row_banks = 4: must be a power of "
+                       "two that divides encoder.lanes (1)"]
+    one, four = rows[1], rows[2]
+    assert one["sop_per_sample"] == four["sop_per_sample"] > 0
+    # 50 timesteps of W = 4 words per spiking row: at least a quarter of the rows' words
+    active_rows = one["sop_per_sample"] / 400
+    assert four["cycles_per_sample"] > 4 * active_rows / 4
+    assert four["cycles_per_sample"] < one["cycles_per_sample"] / 2
+
+
+@pytest.mark.parametrize("args", [["core", "--lanes", "8,x"], ["core", "--row-banks", "2,x"],
+                                  ["accuracy", "--timesteps", "x"]],
+                         ids=["lanes", "row-banks", "timesteps"])
 def test_bad_list_is_one_line(args: list[str]) -> None:
     proc = subprocess.run([sys.executable, "-m", "spikeforge.cli", "bench", *args],
                           capture_output=True, text=True, timeout=300)

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from spikeforge.config import load_config
-from spikeforge.golden.cycles import encode_cycles, quotient_bits, sample_cycles
+from spikeforge.golden.cycles import (
+    encode_cycles,
+    lower_bound,
+    quotient_bits,
+    sample_cycles,
+    work_of,
+)
 
 
 def _silent(core):
@@ -70,3 +76,25 @@ def test_lanes_change_no_spike() -> None:
     assert ra.input_raster.any()
     assert (ra.input_raster == rb.input_raster).all() and (ra.raster == rb.raster).all()
     assert (a.weights == b.weights).all()
+
+
+def test_row_banks_by_hand() -> None:
+    """With R row banks the neuron pass takes W * max(Ab, 1) cycles, Ab the most spiking
+    inputs in one bank (input j in bank j % R); the learn pass and the rest do not change.
+
+    digits, n_pe = 25 (W = 4 words), 4 lanes, 2 banks, one timestep without learning:
+    inputs 0, 2, 4 (bank 0) and 1 (bank 1) spike, so Ab = 3: 4 * 3 + 7 + 1 + 1 = 21
+    cycles of neurons, after the encode pass (64 / 4 + 6 = 22) and one cycle: 44.  One
+    bank: 4 * 4 + 9 = 25, 48 in all."""
+    digits = load_config("digits").core.replace(timesteps=1, n_pe=25,
+                                                **{"encoder.lanes": 4})
+    banked = digits.replace(row_banks=2)
+    inputs = np.zeros((1, 64), bool)
+    inputs[0, [0, 1, 2, 4]] = True
+    silent = np.zeros((1, 100), bool)
+    assert sample_cycles(banked, inputs, silent, learn=False).timesteps.tolist() == [44]
+    assert sample_cycles(digits, inputs, silent, learn=False).timesteps.tolist() == [48]
+    # the bound spreads the rows over the banks: 4 * 4 / 2 + 4
+    work = work_of(banked, inputs, silent)[0]
+    assert (work.active, work.bank_active) == (4, 3)
+    assert lower_bound(banked, work, learn=False) == 12.0

@@ -71,6 +71,19 @@ CASES = {
     # one encode word holds every input (E = n_inputs)
     "w6m12-nolearn-pe2-lanes16": scaled_core(6, 12, learn=False, timesteps=20).replace(
         n_pe=2, **{"encoder.lanes": 16}),
+    # row banks: R spiking rows (one per weight bank) per neuron-pass cycle; learning,
+    # normalization (with its draws) and access reach each weight in its bank
+    "digits-small-norm-stochastic-banks2-lanes4": _digits_small().replace(
+        n_neurons=8, n_pe=4, row_banks=2,
+        **{"stdp.norm_rounding": "stochastic", "encoder.lanes": 4}),
+    # one lane per bank (E = R), one word per row (W = 1)
+    "w8m16-pe8-banks4-lanes4": _excitable(scaled_core(8, 16, timesteps=20).replace(
+        n_pe=8, row_banks=4, **{"encoder.lanes": 4}), 700),
+    # interval STDP reads the learn row list, the neuron pass the bank lists
+    "w8m12-u3-pe2-banks2-lanes8": _excitable(scaled_core(8, 12, update_every=3, timesteps=20)
+        .replace(n_pe=2, row_banks=2, **{"encoder.lanes": 8}), 300),
+    "w6m12-nolearn-pe4-banks8-lanes16": scaled_core(6, 12, learn=False, timesteps=20).replace(
+        n_pe=4, row_banks=8, **{"encoder.lanes": 16}),
 }
 
 
@@ -162,11 +175,13 @@ def test_compare_names_first_difference() -> None:
         compare(core, bad, good))
 
 
-@pytest.mark.parametrize("lanes", [1, 4])
-def test_core_direct_input(lanes: int) -> None:
+@pytest.mark.parametrize(("lanes", "banks"), [(1, 1), (4, 1), (4, 2)])
+def test_core_direct_input(lanes: int, banks: int) -> None:
     """Direct spike input: a raster word per timestep instead of pixels (``lanes`` bits of it
-    per encode cycle); the generators still draw the stochastic rounding."""
-    core = CASES["w8m16-pe2"].replace(**{"encoder.kind": "direct", "encoder.lanes": lanes})
+    per encode cycle, into ``banks`` row banks); the generators still draw the stochastic
+    rounding."""
+    core = CASES["w8m16-pe2"].replace(row_banks=banks,
+                                      **{"encoder.kind": "direct", "encoder.lanes": lanes})
     weights, theta, samples = _session(core, seed=11)
     expected = golden_session(core, weights, theta, samples)
     assert sum(len(s) for s in expected.spikes) > 0 and (expected.weights != weights).any()
@@ -192,6 +207,10 @@ SIM_CASES = {
     # four encoder lanes with direct input, learning on then off, cycles compared
     "w8m16-direct-pe2-lanes4": (CASES["w8m16-pe2"].replace(
         **{"encoder.kind": "direct", "encoder.lanes": 4}), 0.0, 3, 1),
+    # row banks (two rows per neuron-pass cycle) with normalization and its stochastic
+    # draws, under backpressure
+    "digits-small-norm-stochastic-banks2-lanes4-stall": (
+        CASES["digits-small-norm-stochastic-banks2-lanes4"], 0.3, 3, 1),
 }
 # make sim: more lanes, widths, timesteps, leak and reset modes, FSpiNN options
 SLOW_SIM_CASES = {
