@@ -10,7 +10,9 @@ cycle count of each is ``spikeforge.golden.cycles``, which tests hold to this fi
 Storage (``amaranth.lib.memory``; ``P = n_pe`` lanes, ``W = n_neurons / P`` words per row):
 
 - ``weights``: ``n_inputs * W`` words of ``P`` weights; word ``j * W + k`` holds the weights
-  from input ``j`` to neurons ``k * P .. k * P + P - 1`` (block RAM);
+  from input ``j`` to neurons ``k * P .. k * P + P - 1`` (block RAM); with ``R = row_banks``
+  in ``R`` banks, input ``j`` in bank ``j % R`` at word ``(j // R) * W + k``, so that the
+  neuron pass can read one spiking row of every bank per cycle;
 - per input ``j``, in words of ``E = encoder.lanes`` inputs (``j`` in lane ``j % E`` of
   word ``j // E``): pixel, generator state (with a ROM of base states), pre-synaptic trace;
   and the row list (inputs that spiked this timestep first, the others after them) in
@@ -29,9 +31,10 @@ timestep parity):
    (``RateEncoder``), draw its spike (or take it from the direct-input raster word),
    update its trace (``TraceUnit``), append it to the row list;
 2. **neurons**, for each word ``k``: add the ``k``-th weight word of every row that spiked
-   (one row per cycle, ``P`` lanes), then update the ``P`` neurons (``LIFNeuronUnit``, the
-   post trace ``TraceUnit`` and the generator ``LFSR`` of each lane) with that current and
-   the lateral inhibition of the previous timestep's spikes;
+   (one row of each bank per cycle, from per-bank row lists, ``P`` lanes), then update the
+   ``P`` neurons (``LIFNeuronUnit``, the post trace ``TraceUnit`` and the generator ``LFSR``
+   of each lane) with that current and the lateral inhibition of the previous timestep's
+   spikes;
 3. **learn** (learning on): one read-modify-write pass (``StdpUnit`` lanes) over the weight
    words STDP can change: every row that spiked, at the words with a spike or a live post
    trace; every other row, at the words with a spike.  Skipped when there is nothing to do;
