@@ -25,6 +25,14 @@ def small_digits():
     return dataclasses.replace(config, core=config.core.replace(n_neurons=20))
 
 
+def banked_digits():
+    """The digits network cut to 16 neurons in 4 words, with 4 encoder lanes and 2 row banks:
+    the link's weight loads and reads must reach the right bank."""
+    config = load_config("digits")
+    return dataclasses.replace(config, core=config.core.replace(
+        n_neurons=16, row_banks=2, **{"encoder.lanes": 4}))
+
+
 def _network(config, seed: int = 0):
     net = Network(config.core)
     rates = np.random.default_rng(seed).random((config.classify.n_classes,
@@ -32,8 +40,10 @@ def _network(config, seed: int = 0):
     return net.weights, net.theta, rates
 
 
-def test_board_classifies_like_golden(simulator, tmp_path):
-    config = small_digits()
+@pytest.mark.parametrize("make_config", [small_digits, banked_digits],
+                         ids=["digits20", "digits16-banks2"])
+def test_board_classifies_like_golden(make_config, simulator, tmp_path):
+    config = make_config()
     weights, theta, rates = _network(config)
     _, test = load_dataset("digits", None, 8)
     result = board_sim.run(config, weights, theta, rates, test.images[:3], test.labels[:3],
