@@ -100,9 +100,10 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
     reason goes to ``skipped``.
 
     A synaptic operation is one weight added to one membrane: every spiking input adds its
-    row of ``n_neurons`` weights.
+    row of ``n_neurons`` weights.  ``bound_ratio`` is the timesteps' cycles over their
+    event-driven lower bound (``golden.cycles.lower_bound``; load and counts not counted).
     """
-    from ..golden.cycles import sample_cycles
+    from ..golden.cycles import lower_bound, sample_cycles, timestep_cycles, work_of
     from ..golden.datasets import load_dataset
     from ..golden.network import Network
     from ..topspark import reduce_timesteps
@@ -131,14 +132,18 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
         source = "digits test images scaled to 28x28"
     net = Network(core)
     cycles: list[list[int]] = [[] for _ in variants]
+    steps = [[0.0, 0.0] for _ in variants]    # timestep cycles and their bound, summed
     sops = []
     for n, pixels in enumerate(images):
         res = net.run_sample(pixels, n, learn=False, record=True)
         for v, variant in enumerate(variants):
             cycles[v].append(sample_cycles(variant, res.input_raster, res.raster, False).total)
+            works = work_of(variant, res.input_raster, res.raster)
+            steps[v][0] += float(timestep_cycles(variant, works, False).sum())
+            steps[v][1] += sum(lower_bound(variant, w, False) for w in works)
         sops.append(int(res.input_raster.sum()) * core.n_neurons)
     rows = []
-    for variant, counts in zip(variants, cycles, strict=True):
+    for variant, counts, (step_cycles, bound) in zip(variants, cycles, steps, strict=True):
         seconds = np.array(counts, float) / (clock_mhz * 1e6)
         rows.append({
             "config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
@@ -148,18 +153,19 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
             "cycles_per_sample": float(np.mean(counts)),
             "us_per_sample": float(seconds.mean() * 1e6),
             "sop_per_sample": float(np.mean(sops)),
+            "bound_ratio": step_cycles / bound,
             "sops": float(np.sum(sops) / seconds.sum())})
     return rows
 
 
 def format_latency(rows: list[dict[str, Any]]) -> str:
     lines = ["| network | n_pe | encoder lanes | row banks | timesteps | clock (MHz) | "
-             "cycles/image | µs/image | synaptic ops/image | SOPS |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "cycles/image | µs/image | synaptic ops/image | SOPS | timesteps/bound |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['n_inputs']}-{r['n_neurons']} | {r['n_pe']} | {r['lanes']} | "
                      f"{r['row_banks']} | {r['timesteps']} | "
                      f"{r['clock_mhz']:.1f} | {r['cycles_per_sample']:.0f} | "
                      f"{r['us_per_sample']:.0f} | {r['sop_per_sample']:.0f} | "
-                     f"{r['sops'] / 1e6:.1f} M |")
+                     f"{r['sops'] / 1e6:.1f} M | {r['bound_ratio']:.2f} |")
     return "\n".join(lines)

@@ -38,6 +38,10 @@ def test_row_banks_price_the_same_spikes() -> None:
     active_rows = one["sop_per_sample"] / 400
     assert four["cycles_per_sample"] > 4 * active_rows / 4
     assert four["cycles_per_sample"] < one["cycles_per_sample"] / 2
+    # the busiest of 4 banks has more than a quarter of the rows: above the bound, which
+    # spreads them evenly
+    assert one["bound_ratio"] < four["bound_ratio"]
+    assert 1.0 < four["bound_ratio"] < 1.5
 
 
 @pytest.mark.parametrize("args", [["core", "--lanes", "8,x"], ["core", "--row-banks", "2,x"],
