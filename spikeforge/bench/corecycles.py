@@ -112,18 +112,19 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
     core = config.core
     if timesteps != core.timesteps:
         core = reduce_timesteps(core, timesteps)
-    variants = []
+    variants, rejected = [], []
     for p, e, r in itertools.product(n_pe, lanes, row_banks):
         try:
             variants.append(core.replace(n_pe=p or core.n_pe, row_banks=r or core.row_banks,
                                          **{"encoder.lanes": e or core.encoder.lanes}))
         except ConfigError as exc:
-            if skipped is not None:
-                skipped.append(f"n_pe {p or core.n_pe}, lanes {e or core.encoder.lanes}, "
-                               f"row_banks {r or core.row_banks}: {exc}")
+            rejected.append(f"n_pe {p or core.n_pe}, lanes {e or core.encoder.lanes}, "
+                            f"row_banks {r or core.row_banks}: {exc}")
     if not variants:
         raise ConfigError(f"{config_name}: no valid combination of n_pe, encoder lanes and "
-                          "row banks")
+                          f"row banks ({rejected[0]})")
+    if skipped is not None:
+        skipped.extend(rejected)
     _, test_set = load_dataset("digits", None, core.encoder.pixel_bits)
     images = test_set.images[:samples]
     source = "digits test images"

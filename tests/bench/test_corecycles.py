@@ -44,6 +44,14 @@ def test_row_banks_price_the_same_spikes() -> None:
     assert 1.0 < four["bound_ratio"] < 1.5
 
 
+def test_no_valid_combination_names_why() -> None:
+    from spikeforge.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^mnist-400: no valid combination .*\(n_pe 8, "
+                       r"lanes 1, row_banks 2: row_banks = 2: must be a power of two"):
+        latency("mnist-400", 50, 60.0, samples=1, row_banks=(2,))
+
+
 @pytest.mark.parametrize("args", [["core", "--lanes", "8,x"], ["core", "--row-banks", "2,x"],
                                   ["accuracy", "--timesteps", "x"]],
                          ids=["lanes", "row-banks", "timesteps"])
