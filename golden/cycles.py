@@ -35,10 +35,10 @@ outlasts the previous main sequence::
 
 Per sample: ``1 + n_inputs`` to accept the command and the pixels (``1`` with direct input,
 whose raster words the encode pass takes one per timestep), then the timesteps, then
-with learning and ``norm > 0`` the normalization, per word a column sum, a division and a
-rescale pass::
+with learning and ``norm > 0`` the normalization, per word a column sum, then for each of
+the ``G = norm_groups`` groups of lanes a division and a rescale pass::
 
-    normalize  W * (n_inputs + 1 + quotient_bits + n_inputs + depth["rescale"])
+    normalize  W * (n_inputs + G * (1 + quotient_bits + n_inputs + depth["rescale"]))
 
 then ``W * (1 + n_pe)`` to send the counts.
 """
@@ -246,8 +246,8 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
     W = core.n_neurons // core.n_pe
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
     N = core.n_inputs
-    normalize = (W * (N + 1 + quotient_bits(core) + N + pass_depths(core)["rescale"])
-                 if learn and core.stdp.norm else 0)
+    group = 1 + quotient_bits(core) + N + pass_depths(core)["rescale"]
+    normalize = W * (N + core.norm_groups * group) if learn and core.stdp.norm else 0
     pixels = core.n_inputs if core.encoder.kind == "rate" else 0
     return SampleCycles(steps, 1 + pixels, normalize, W * (1 + core.n_pe))
 

@@ -833,7 +833,19 @@ class SnnCore(wiring.Component):
         # depth["rescale"]: q1 the weight read, q2 the weight registered (into the DSP), q3
         # the product registered, then round (half up, or with the stochastic draw read in
         # q1), clip and write back in q3.  A lane whose column sums to 0 gets the scale
-        # 2**F, which leaves its weights unchanged.
+        # 2**F, which leaves its weights unchanged.  With G = norm_groups, the division and
+        # the rescale run G times per word, on the L = P / G lanes of group nrm_g (L
+        # dividers and multipliers); the other lanes are written back as they were read.
+        G = core.norm_groups
+        L = P // G
+        nrm_g = Signal(range(G))                 # the group of lanes being normalized
+
+        def group_lane(values, i):
+            """Lane ``nrm_g * L + i`` of the P-lane ``values``."""
+            if G == 1:
+                return values[i]
+            return Array(values[g * L + i] for g in range(G))[nrm_g]
+
         frac = d.norm_frac_bits
         numerator = st.norm << frac
         q_bits = quotient_bits(core)
@@ -848,29 +860,42 @@ class SnnCore(wiring.Component):
         q1_addr = _delay(m, nrm_addr, 1, "q1_addr")
         q3_valid = _delay_valid(m, q1_valid & q1_scaling, 2, "q3_valid")
         q3_addr = _delay(m, q1_addr, 2, "q3_addr")
-        q2_weight = _delay(m, w_data, 1, "q2_weight")
+        if G == 1:
+            q2_weight = _delay(m, w_data, 1, "q2_weight")
+        else:
+            q2_weight = [_delay(m, group_lane(w_data, i), 1, f"q2_weight{i}") for i in range(L)]
         column = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits), P))
-        remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), P))
-        scale = Signal(data.ArrayLayout(unsigned(q_bits), P))
+        divisor = [group_lane(column, i) for i in range(L)]
+        remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), L))
+        scale = Signal(data.ArrayLayout(unsigned(q_bits), L))
         bit = Signal(bits_for(q_bits - 1))           # numerator bit brought down, MSB first
         numerator_bit = Const(numerator, unsigned(q_bits)).bit_select(bit, 1)
-        product = Signal(data.ArrayLayout(unsigned(core.widths.weight + q_bits), P),
+        product = Signal(data.ArrayLayout(unsigned(core.widths.weight + q_bits), L),
                          reset_less=True)
         rescaled = Signal(weight_word)
+        group_rescaled = Signal(data.ArrayLayout(unsigned(core.widths.weight), L)) if G > 1 \
+            else rescaled
         stochastic_norm = st.norm_rounding == "stochastic"
         q1_lane = _delay(m, _lane(nrm_j, E), 1, "q1_lane") if E > 1 else None
-        for p in range(P):
+        for p in range(L):
             m.d.sync += product[p].eq(q2_weight[p] * scale[p])
             if stochastic_norm:
                 # q1: hi16 of row j's generator ^ lo16 of the lane's neuron generator, both
                 # as they were at the last timestep (docs/numerics.md, step 9); used in q3
                 draw = (_rand_hi(_select(ist_lrn_rd.data, q1_lane, E))
-                        ^ nrn_rd.data[p].state[:ROUNDING_RAND_BITS])
+                        ^ group_lane([lane.state[:ROUNDING_RAND_BITS]
+                                      for lane in (nrn_rd.data[q] for q in range(P))], p))
                 addend = (_delay(m, draw, 2, f"q3_draw{p}") << frac) >> ROUNDING_RAND_BITS
             else:
                 addend = 1 << (frac - 1)
             shifted = (product[p] + addend) >> frac
-            m.d.comb += rescaled[p].eq(Mux(shifted > d.w_max, d.w_max, shifted))
+            m.d.comb += group_rescaled[p].eq(Mux(shifted > d.w_max, d.w_max, shifted))
+        if G > 1:
+            # the group's lanes rescaled, the others as read
+            q3_read = _delay(m, w_data, 2, "q3_read")
+            for p in range(P):
+                m.d.comb += rescaled[p].eq(Mux(nrm_g == p // L, group_rescaled[p % L],
+                                               q3_read[p]))
 
         # =========================================================================================
         # Access between samples: a read answers on readback two cycles later (the word is
@@ -1102,22 +1127,22 @@ class SnnCore(wiring.Component):
                     m.d.sync += nrm_j.eq(0)
                     m.next = "NORM_SUM_DRAIN"
 
-            with m.State("NORM_SUM_DRAIN"):
+            with m.State("NORM_SUM_DRAIN"):           # (and between groups of lanes)
                 m.d.sync += bit.eq(q_bits - 1)
-                for p in range(P):
+                for p in range(L):
                     m.d.sync += [remainder[p].eq(0), scale[p].eq(0)]
                 m.next = "NORM_DIVIDE"
 
             with m.State("NORM_DIVIDE"):
-                for p in range(P):
+                for p in range(L):
                     trial = Signal(unsigned(d.weight_sum_bits + 2), name=f"trial{p}")
                     m.d.comb += trial.eq(Cat(numerator_bit, remainder[p]))
-                    with m.If(trial >= column[p]):
-                        m.d.sync += [remainder[p].eq(trial - column[p]),
+                    with m.If(trial >= divisor[p]):
+                        m.d.sync += [remainder[p].eq(trial - divisor[p]),
                                      scale[p].eq(Cat(1, scale[p]))]
                     with m.Else():
                         m.d.sync += [remainder[p].eq(trial), scale[p].eq(Cat(0, scale[p]))]
-                    with m.If((bit == 0) & (column[p] == 0)):     # the weights stay as they are
+                    with m.If((bit == 0) & (divisor[p] == 0)):   # the weights stay as they are
                         m.d.sync += scale[p].eq(1 << frac)
                 m.d.sync += bit.eq(bit - 1)
                 with m.If(bit == 0):
@@ -1133,11 +1158,22 @@ class SnnCore(wiring.Component):
             with m.State("NORM_SCALE_DRAIN"):
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 1):
-                    m.d.sync += nrm_k.eq(nrm_k + 1)
-                    with m.If(nrm_k == W - 1):
-                        m.next = "COUNTS_READ"
-                    with m.Else():
-                        m.next = "NORM_SUM"
+                    def next_word():
+                        m.d.sync += nrm_k.eq(nrm_k + 1)
+                        with m.If(nrm_k == W - 1):
+                            m.next = "COUNTS_READ"
+                        with m.Else():
+                            m.next = "NORM_SUM"
+
+                    if G == 1:
+                        next_word()
+                    else:
+                        m.d.sync += nrm_g.eq(nrm_g + 1)
+                        with m.If(nrm_g != G - 1):       # the word's next group of lanes
+                            m.next = "NORM_SUM_DRAIN"
+                        with m.Else():
+                            m.d.sync += nrm_g.eq(0)
+                            next_word()
 
             with m.State("COUNTS_READ"):
                 m.d.comb += counting.eq(1)

@@ -1,8 +1,8 @@
 """The configuration: one frozen, validated object that golden model and RTL both take.
 
 A configuration file is TOML.  Its top-level keys are the :class:`CoreConfig` fields
-(``n_inputs``, ``n_neurons``, ``n_pe``, ``row_banks``, ``timesteps``, ``seed``); its tables
-are
+(``n_inputs``, ``n_neurons``, ``n_pe``, ``row_banks``, ``norm_groups``, ``timesteps``,
+``seed``); its tables are
 ``[widths]``, ``[encoder]``, ``[neuron]``, ``[stdp]`` (the rest of :class:`CoreConfig`) and
 ``[data]`` (:class:`DataConfig`: which dataset to train and test on).  Every parameter is an
 integer in the units of the state it acts on (membrane LSBs, weight LSBs, trace LSBs,
@@ -339,6 +339,10 @@ class CoreConfig:
         the neuron pass adds one spiking input's weight word from every bank per cycle
         (hardware only: the spikes do not depend on it, the cycles do).  A power of two that
         divides ``encoder.lanes``; above 1, ``n_neurons / n_pe`` must be a power of two too.
+    norm_groups : int
+        The core's weight normalization rescales a word's ``n_pe`` lanes in this many groups,
+        one after the other, with ``n_pe / norm_groups`` dividers and multipliers (hardware
+        only: fewer of them, more cycles after a learning sample); must divide ``n_pe``.
     timesteps : int
         Timesteps per sample, 1..65535.
     seed : int
@@ -350,6 +354,7 @@ class CoreConfig:
     n_neurons: int = 100
     n_pe: int = 4
     row_banks: int = 1
+    norm_groups: int = 1
     timesteps: int = 350
     seed: int = 0
     widths: Widths = field(default_factory=Widths)
@@ -366,6 +371,9 @@ class CoreConfig:
         if self.n_neurons % self.n_pe:
             _fail("n_pe", self.n_pe, f"must divide n_neurons ({self.n_neurons})")
         _check_int("row_banks", self.row_banks, 1, 1024)
+        _check_int("norm_groups", self.norm_groups, 1, 1024)
+        if self.n_pe % self.norm_groups:
+            _fail("norm_groups", self.norm_groups, f"must divide n_pe ({self.n_pe})")
         for name, cls in (("widths", Widths), ("encoder", EncoderConfig),
                           ("neuron", NeuronConfig), ("stdp", StdpConfig)):
             if not isinstance(getattr(self, name), cls):

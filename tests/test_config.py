@@ -195,6 +195,8 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"row_banks": 2}, "row_banks", "2"),  # more banks than the one encoder lane
     ({"row_banks": 3, "encoder.lanes": 4}, "row_banks", "3"),  # not a power of two
     ({"row_banks": 2, "encoder.lanes": 4}, "row_banks", "2"),  # W = 100 / 4 = 25
+    ({"norm_groups": 0}, "norm_groups", "0"),
+    ({"norm_groups": 3}, "norm_groups", "3"),  # n_pe 4 % 3 != 0
 ]
 
 

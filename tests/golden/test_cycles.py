@@ -42,6 +42,10 @@ def test_normalization_by_hand() -> None:
     got = sample_cycles(core, *_silent(core), learn=True)
     assert got.normalize == 25 * (64 + 1 + 27 + 64 + 3)
     assert got.total == 65 + 247 + 3975 + 125
+    # in 2 groups of 2 lanes: the column sum once, the division and rescale twice
+    groups = core.replace(norm_groups=2)
+    assert sample_cycles(groups, *_silent(groups), learn=True).normalize == 25 * (
+        64 + 2 * (1 + 27 + 64 + 3))
     # without normalization (norm = 0) there is nothing to do after the timesteps
     plain = core.replace(**{"stdp.norm": 0})
     assert sample_cycles(plain, *_silent(plain), learn=True).normalize == 0

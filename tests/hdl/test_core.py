@@ -84,6 +84,12 @@ CASES = {
         .replace(n_pe=2, row_banks=2, **{"encoder.lanes": 8}), 300),
     "w6m12-nolearn-pe4-banks8-lanes16": scaled_core(6, 12, learn=False, timesteps=20).replace(
         n_pe=4, row_banks=8, **{"encoder.lanes": 16}),
+    # the normalization in groups of lanes: one divider and multiplier for 2 lanes, with
+    # stochastic rounding draws; two for 4 lanes, with row banks
+    "digits-small-norm-stochastic-groups2": _digits_small().replace(
+        norm_groups=2, **{"stdp.norm_rounding": "stochastic"}),
+    "digits-small-norm-groups2-banks2-lanes4": _digits_small().replace(
+        n_neurons=8, n_pe=4, row_banks=2, norm_groups=2, **{"encoder.lanes": 4}),
 }
 
 
@@ -208,9 +214,10 @@ SIM_CASES = {
     "w8m16-direct-pe2-lanes4": (CASES["w8m16-pe2"].replace(
         **{"encoder.kind": "direct", "encoder.lanes": 4}), 0.0, 3, 1),
     # row banks (two rows per neuron-pass cycle) with normalization and its stochastic
-    # draws, under backpressure
-    "digits-small-norm-stochastic-banks2-lanes4-stall": (
-        CASES["digits-small-norm-stochastic-banks2-lanes4"], 0.3, 3, 1),
+    # draws in two groups of lanes, under backpressure
+    "digits-small-norm-stochastic-banks2-groups2-lanes4-stall": (
+        CASES["digits-small-norm-stochastic-banks2-lanes4"].replace(norm_groups=2),
+        0.3, 3, 1),
 }
 # make sim: more lanes, widths, timesteps, leak and reset modes, FSpiNN options
 SLOW_SIM_CASES = {
