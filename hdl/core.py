@@ -41,8 +41,8 @@ timestep parity):
    with ``stdp.update_every = U > 1`` it runs every ``U`` timesteps on the events since.
 
 After the last timestep: with learning, the **normalization** pass (per word: column sums,
-``P`` sequential dividers, a rescale pass with the weight and the product registered), then
-the per-sample spike **counts** go out.
+then for each of the ``norm_groups`` groups of lanes, sequential dividers and a rescale pass
+with the weight and the product registered), then the per-sample spike **counts** go out.
 """
 
 from __future__ import annotations
