@@ -198,22 +198,23 @@ def _select(items, lane, lanes: int):
     return Array(items[e] for e in range(lanes))[lane]
 
 
-def _popcount(bits):
-    """How many bits of ``bits`` are set (an adder tree)."""
-    values = [bits[i] for i in range(len(bits))] or [Const(0, 1)]
+def _tree(values, combine):
+    """``values`` reduced pairwise by ``combine``, in a balanced tree (logic depth log2)."""
+    values = list(values)
     while len(values) > 1:
-        values = [a + b for a, b in zip(values[::2], values[1::2], strict=False)] + (
+        values = [combine(a, b) for a, b in zip(values[::2], values[1::2], strict=False)] + (
             [values[-1]] if len(values) % 2 else [])
     return values[0]
+
+
+def _popcount(bits):
+    """How many bits of ``bits`` are set (an adder tree)."""
+    return _tree([bits[i] for i in range(len(bits))] or [Const(0, 1)], operator.add)
 
 
 def _maximum(values):
     """The largest of ``values`` (a tree of compares)."""
-    values = list(values)
-    while len(values) > 1:
-        values = [Mux(a > b, a, b) for a, b in zip(values[::2], values[1::2], strict=False)] + (
-            [values[-1]] if len(values) % 2 else [])
-    return values[0]
+    return _tree(values, lambda a, b: Mux(a > b, a, b))
 
 
 def _row_list(m: Module, name: str, n_inputs: int, lanes: int) -> list[Memory]:
@@ -392,10 +393,11 @@ class SnnCore(wiring.Component):
             shape=data.ArrayLayout(unsigned(core.widths.trace), E), depth=2 * C, init=[])
         # the row list: slot s in memory s % E (two parity banks in each)
         rows = _row_list(m, "rows", N_in, E)
-        if R > 1:
-            # and one per weight bank for the neuron pass: bank b's inputs j // R, spiking
-            # ones first, from the E / R lanes e with e % R == b
-            bank_rows = [_row_list(m, f"bank{b}_rows", N_in // R, E // R) for b in range(R)]
+        # the neuron pass reads one row list per weight bank: with one bank the row list,
+        # with R banks bank b's inputs j // R, spiking ones first, from its E / R lanes
+        # (e % R == b)
+        bank_rows = [rows] if R == 1 else [
+            _row_list(m, f"bank{b}_rows", N_in // R, E // R) for b in range(R)]
         interval = st.update_every > 1
         if interval:
             # STDP every U timesteps: inputs with a spike since the last update, and the
@@ -425,7 +427,9 @@ class SnnCore(wiring.Component):
         ist_lrn_rd, xpre_lrn_rd = input_state.read_port(), x_pre_mem.read_port()  # learn
         rows_rd = [bank.read_port() for bank in rows]
         rows_wr = [bank.write_port() for bank in rows]
-        if R > 1:
+        if R == 1:
+            bank_rows_rd = [rows_rd]
+        else:
             bank_rows_rd = [[mem.read_port() for mem in lst] for lst in bank_rows]
             bank_rows_wr = [[mem.write_port() for mem in lst] for lst in bank_rows]
         if interval:
@@ -506,13 +510,15 @@ class SnnCore(wiring.Component):
         m.d.comb += step_bank.eq(timestep[0])
         active = Signal(range(N_in + 1))       # A: inputs that spiked this timestep
         enc_active = Signal(range(N_in + 1))   # ... in the timestep being encoded
-        if R > 1:
-            # per weight bank: its inputs that spiked (in the timestep being encoded, and
-            # in this one), the next silent slot of its row list, and the most of them
+        # per weight bank: its inputs that spiked (in the timestep being encoded, and in
+        # this one), and the most of them (with one bank: A)
+        if R == 1:
+            enc_bank_active, bank_active, bank_most = [enc_active], [active], active
+        else:
             enc_bank_active = [Signal(range(N_in // R + 1), name=f"enc_bank{b}_active")
                                for b in range(R)]
             bank_silent = [Signal(range(N_in // R + 1), name=f"bank{b}_silent")
-                           for b in range(R)]
+                           for b in range(R)]      # the next silent slot of its row list
             bank_active = [Signal(range(N_in // R + 1), name=f"bank{b}_active")
                            for b in range(R)]
             bank_most = Signal(range(N_in // R + 1))
@@ -663,17 +669,17 @@ class SnnCore(wiring.Component):
                     m.next = "IDLE"
 
         # =========================================================================================
-        # Pass 2, neurons: for each word k, max(A, 1) tokens accumulate the k-th weight word
-        # of every spiking row; the last one sends the word's neurons through the lanes.
-        # n0: read row a; n1: read weight word j * W + k (and neuron word k); n2: add,
+        # Pass 2, neurons: for each word k, max(Ab, 1) tokens accumulate the k-th weight word
+        # of every spiking row, token a the row in slot a of each bank's list (Ab the longest
+        # list); the last one sends the word's neurons through the lanes.
+        # n0: read slot a; n1: read weight word j * W + k (and neuron word k); n2: add,
         # LIF and generator lanes in; n5: LIF out, trace lanes in; n7: trace out, write
         # the neuron word, queue its spikes, extend the word lists.
         nrn_issue = Signal()
         nrn_k = Signal(bits_for(W - 1))
         nrn_a = Signal(bits_for(N_in - 1))
         nrn_last = Signal()                    # last accumulation token of word k
-        rows_per_word = active if R == 1 else bank_most     # tokens per word: max(this, 1)
-        m.d.comb += nrn_last.eq((rows_per_word == 0) | (nrn_a == rows_per_word - 1))
+        m.d.comb += nrn_last.eq((bank_most == 0) | (nrn_a == bank_most - 1))
         n1_valid = _delay_valid(m, nrn_issue, 1, "n1_valid")
         n1_k = _delay(m, nrn_k, 1, "n1_k")
         n1_first = _delay(m, nrn_a == 0, 1, "n1_first")
@@ -682,20 +688,14 @@ class SnnCore(wiring.Component):
         n2_first = _delay(m, n1_first, 1, "n2_first")
         n2_last = _delay(m, n1_last, 1, "n2_last")
         n2_k = _delay(m, n1_k, 1, "n2_k")
-        n1_row = Signal(bits_for(N_in - 1))     # the input in row-list slot a
-        n1_addr = Signal(bits_for(N_in * W - 1))
-        m.d.comb += n1_addr.eq(n1_row * W + n1_k)
 
         weight_sum = data.ArrayLayout(unsigned(d.weight_sum_bits), P)
         current = Signal(weight_sum)            # this row's running sum of weights, exact
         total = Signal(weight_sum, reset_less=True)
-        if R > 1:                               # bank b has a row for this token
-            n2_has = [_delay(m, nrn_a < bank_active[b], 2, f"n2_has{b}") for b in range(R)]
+        # bank b has a row for this token
+        n2_has = [_delay(m, nrn_a < bank_active[b], 2, f"n2_has{b}") for b in range(R)]
         for p in range(P):
-            if R == 1:
-                weight = Mux(active == 0, 0, w_rd.data[p])
-            else:
-                weight = sum(Mux(n2_has[b], w_rds[b].data[p], 0) for b in range(R))
+            weight = sum(Mux(n2_has[b], w_rds[b].data[p], 0) for b in range(R))
             m.d.comb += current[p].eq(Mux(n2_first, 0, total[p]) + weight)
         with m.If(n2_valid):
             m.d.sync += total.eq(current)
@@ -951,27 +951,23 @@ class SnnCore(wiring.Component):
         def step_words(index):
             return banked(step_bank, index)
 
-        if R > 1:
-            # the neuron pass reads slot a of every bank's row list, the learn pass the list
-            n1_bank_rows = [_read_rows(m, bank_rows_rd[b], nrn_a, step_words, f"n1_bank{b}_row")
-                            for b in range(R)]
-            m.d.comb += l1_row.eq(_read_rows(m, lrows_rd, lrn_r, step_words, "l1_rows"))
-        elif interval:
-            m.d.comb += [n1_row.eq(_read_rows(m, rows_rd, nrn_a, step_words, "n1_rows")),
-                         l1_row.eq(_read_rows(m, lrows_rd, lrn_r, step_words, "l1_rows"))]
-        else:
+        if R == 1 and not interval:
+            # the neuron and learn passes share the row list's read port
             row = _read_rows(m, rows_rd, Mux(nrn_issue, nrn_a, lrn_r), step_words, "rows")
-            m.d.comb += [n1_row.eq(row), l1_row.eq(row)]
+            n1_rows = [row]
+            m.d.comb += l1_row.eq(row)
+        else:
+            # the neuron pass reads slot a of every bank's list, the learn pass its own list
+            n1_rows = [_read_rows(m, ports, nrn_a, step_words, f"n1_rows{b}")
+                       for b, ports in enumerate(bank_rows_rd)]
+            m.d.comb += l1_row.eq(_read_rows(m, lrows_rd, lrn_r, step_words, "l1_rows"))
         m.d.comb += [lw_rd.addr.eq(lrn_w), pw_rd.addr.eq(lrn_w), nbase_rd.addr.eq(n1_k)]
         m.d.comb += [ist_lrn_rd.addr.eq(banked(step_bank, _word(l1_row, E))),
                      xpre_lrn_rd.addr.eq(banked(step_bank, _word(l1_row, E)))]
-        with m.If(n1_valid):
-            if R == 1:
-                m.d.comb += [w_rd.addr.eq(n1_addr), nrn_rd.addr.eq(n1_k)]
-            else:                               # each bank at its own row
-                m.d.comb += [*(rd.addr.eq(row * W + n1_k)
-                               for rd, row in zip(w_rds, n1_bank_rows, strict=True)),
-                             nrn_rd.addr.eq(n1_k)]
+        with m.If(n1_valid):                    # each bank at its own row
+            m.d.comb += [*(rd.addr.eq(row * W + n1_k)
+                           for rd, row in zip(w_rds, n1_rows, strict=True)),
+                         nrn_rd.addr.eq(n1_k)]
         with m.Elif(l1_valid):
             m.d.comb += [*read_weight(l1_addr), nrn_rd.addr.eq(l1_k)]
         with m.Elif(nrm_issue):
