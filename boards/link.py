@@ -531,14 +531,17 @@ class LinkedCore(wiring.Component):
     # -- sample feeder ---------------------------------------------------------------------
 
     def _feeder(self, m, g, core, feed_r, s) -> None:
-        """Command, then the pixels (``pixel_bytes`` each) or the raster (``raster_bytes``
-        per timestep) from receive-buffer byte 5 on."""
+        """Command, then the pixels (``pixel_bytes`` each, a word of ``encoder.lanes`` per
+        token) or the raster (``raster_bytes`` per timestep) from receive-buffer byte 5
+        on."""
         if g.direct:
             items, item_bytes, port = g.timesteps, g.raster_bytes, core.raster
-            bits = g.n_inputs
+            fields, field_bits = 1, g.n_inputs
         else:
-            items, item_bytes, port = g.n_inputs, g.pixel_bytes, core.pixels
-            bits = self.config.core.encoder.pixel_bits
+            lanes = self.config.core.encoder.lanes
+            items, item_bytes, port = g.n_inputs // lanes, g.pixel_bytes * lanes, core.pixels
+            fields, field_bits = lanes, self.config.core.encoder.pixel_bits
+        field_bytes = item_bytes // fields
         pointer = Signal(range(g.request_bytes + 1))
         item = Signal(range(items + 1))
         byte = Signal(range(item_bytes + 1))
@@ -567,7 +570,9 @@ class LinkedCore(wiring.Component):
                 with m.Else():
                     m.next = "READ"
             with m.State("OFFER"):
-                m.d.comb += [s.feeding.eq(1), port.valid.eq(1), port.payload.eq(value[:bits])]
+                payload = Cat(value.word_select(f, 8 * field_bytes)[:field_bits]
+                              for f in range(fields))
+                m.d.comb += [s.feeding.eq(1), port.valid.eq(1), port.payload.eq(payload)]
                 with m.If(port.ready):
                     m.d.sync += [item.eq(item + 1), byte.eq(0)]
                     with m.If(item == items - 1):

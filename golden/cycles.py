@@ -33,8 +33,9 @@ outlasts the previous main sequence::
     cycles(0) = E + 1 + M_0
     cycles(t) = max(0, E - M_(t-1)) + 1 + M_t
 
-Per sample: ``1 + n_inputs`` to accept the command and the pixels (``1`` with direct input,
-whose raster words the encode pass takes one per timestep), then the timesteps, then
+Per sample: ``1 + n_inputs / lanes`` to accept the command and the pixels, a word of
+``lanes`` per cycle (``1`` with direct input, whose raster words the encode pass takes one
+per timestep), then the timesteps, then
 with learning and ``norm > 0`` the normalization, per word a column sum, then for each of
 the ``G = norm_groups`` groups of lanes a division and a rescale pass::
 
@@ -248,8 +249,8 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
     N = core.n_inputs
     group = 1 + quotient_bits(core) + N + pass_depths(core)["rescale"]
     normalize = W * (N + core.norm_groups * group) if learn and core.stdp.norm else 0
-    pixels = core.n_inputs if core.encoder.kind == "rate" else 0
-    return SampleCycles(steps, 1 + pixels, normalize, W * (1 + core.n_pe))
+    pixel_words = core.derived.input_words if core.encoder.kind == "rate" else 0
+    return SampleCycles(steps, 1 + pixel_words, normalize, W * (1 + core.n_pe))
 
 
 def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:

@@ -76,6 +76,7 @@ from .trace import TraceUnit
 
 __all__ = [
     "command_layout",
+    "pixel_word_layout",
     "spike_layout",
     "count_layout",
     "access_layout",
@@ -106,6 +107,12 @@ def spike_layout(core: CoreConfig) -> data.StructLayout:
         "word": unsigned(bits_for(words - 1)),
         "mask": unsigned(core.n_pe),
     })
+
+
+def pixel_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """Payload of the pixel stream: ``encoder.lanes`` pixels of ``encoder.pixel_bits``,
+    lane 0 at the LSB (the word the encode pass reads in one cycle)."""
+    return data.ArrayLayout(unsigned(core.encoder.pixel_bits), core.encoder.lanes)
 
 
 def count_layout(core: CoreConfig) -> data.StructLayout:
@@ -182,13 +189,6 @@ def _word(index, lanes: int):
 def _lane(index, lanes: int):
     """The lane of input (or row-list slot) ``index``: ``index % lanes`` (``lanes > 1``)."""
     return index[:exact_log2(lanes)]
-
-
-def _one_hot(index, lanes: int):
-    """``lanes`` bits, bit ``index % lanes`` set (a write enable per lane)."""
-    if lanes == 1:
-        return Const(1, 1)
-    return (Const(1, lanes) << _lane(index, lanes))[:lanes]
 
 
 def _select(items, lane, lanes: int):
@@ -291,9 +291,10 @@ def _read_rows(m: Module, ports, slot, address, name: str):
 class SnnCore(wiring.Component):
     """The spiking layer with on-chip STDP, bit for bit as the golden ``Network``.
 
-    A sample: one ``command`` token (key, learn), then ``n_inputs`` ``pixels`` tokens (input
-    order; with ``encoder.kind = "direct"``, one ``raster`` token per timestep, taken as
-    the timestep is encoded, instead); the core runs ``timesteps`` timesteps, sending a
+    A sample: one ``command`` token (key, learn), then ``n_inputs / encoder.lanes``
+    ``pixels`` tokens, each a word of ``encoder.lanes`` pixels, one per cycle (with
+    ``encoder.kind = "direct"``, one ``raster`` token per timestep, taken as the timestep
+    is encoded, instead); the core runs ``timesteps`` timesteps, sending a
     ``spikes`` token for every neuron word with a spike, then (learning on) normalizes the
     weights, then sends the ``n_neurons`` spike ``counts`` and waits for the next command.
     Between samples the ``access`` stream reads (answer on ``readback``) and writes weight
@@ -308,8 +309,9 @@ class SnnCore(wiring.Component):
     -------
     command : In(stream.Signature(command_layout(core)))
         Starts a sample.
-    pixels : In(stream.Signature(unsigned(encoder.pixel_bits)))
-        The sample's pixels, input 0 first (rate encoder only).
+    pixels : In(stream.Signature(pixel_word_layout(core)))
+        The sample's pixels, ``encoder.lanes`` per token: pixel ``j`` in lane ``j % lanes``
+        of token ``j // lanes`` (rate encoder only).
     raster : In(stream.Signature(unsigned(n_inputs)))
         Direct input only: a timestep's input spikes, input ``j`` at bit ``j``.
     spikes : Out(stream.Signature(spike_layout(core)))
@@ -332,7 +334,7 @@ class SnnCore(wiring.Component):
         self._core = core
         super().__init__({
             "command": In(stream.Signature(command_layout(core))),
-            **({"pixels": In(stream.Signature(unsigned(core.encoder.pixel_bits)))}
+            **({"pixels": In(stream.Signature(pixel_word_layout(core)))}
                if core.encoder.kind == "rate" else
                {"raster": In(stream.Signature(unsigned(core.n_inputs)))}),
             "spikes": Out(stream.Signature(spike_layout(core))),
@@ -420,7 +422,7 @@ class SnnCore(wiring.Component):
             w_wr = bank.write_port()
             w_rds.append(w_rd)
             w_wrs.append(w_wr)
-        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port(granularity=1)
+        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
         base_rd = input_base.read_port()
         ist_rd, ist_wr = input_state.read_port(), input_state.write_port()   # encode
         xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()     # encode
@@ -695,7 +697,8 @@ class SnnCore(wiring.Component):
         # bank b has a row for this token
         n2_has = [_delay(m, nrn_a < bank_active[b], 2, f"n2_has{b}") for b in range(R)]
         for p in range(P):
-            weight = sum(Mux(n2_has[b], w_rds[b].data[p], 0) for b in range(R))
+            weight = _tree((Mux(n2_has[b], w_rds[b].data[p], 0) for b in range(R)),
+                           operator.add)
             m.d.comb += current[p].eq(Mux(n2_first, 0, total[p]) + weight)
         with m.If(n2_valid):
             m.d.sync += total.eq(current)
@@ -941,11 +944,9 @@ class SnnCore(wiring.Component):
         # =========================================================================================
         # Memory ports shared by the passes, selected by the pipeline stage that is busy
         # (passes never overlap).
-        load_j = Signal(bits_for(N_in - 1))
+        load_c = Signal(bits_for(C - 1))        # the pixel word being loaded
         if not direct:
-            # pixel j into lane j % E of word j // E
-            m.d.comb += [pix_wr.addr.eq(_word(load_j, E)),
-                         pix_wr.data.eq(Cat(self.pixels.payload for _ in range(E)))]
+            m.d.comb += [pix_wr.addr.eq(load_c), pix_wr.data.eq(self.pixels.payload)]
         # the row list: one slot per cycle, the memories read at the slot's word, the lane
         # selected as the word arrives
         def step_words(index):
@@ -1021,7 +1022,7 @@ class SnnCore(wiring.Component):
                     m.d.sync += [
                         key.eq(self.command.payload.key),
                         learn.eq(self.command.payload.learn & learning_built),
-                        load_j.eq(0),
+                        load_c.eq(0),
                         timestep.eq(0),
                         phase.eq(0),
                     ]
@@ -1033,12 +1034,10 @@ class SnnCore(wiring.Component):
 
             if not direct:
                 with m.State("LOAD"):
-                    m.d.comb += [self.pixels.ready.eq(1),
-                                 pix_wr.en.eq(Mux(self.pixels.valid,
-                                                  _one_hot(_lane(load_j, E), E), 0))]
+                    m.d.comb += [self.pixels.ready.eq(1), pix_wr.en.eq(self.pixels.valid)]
                     with m.If(self.pixels.valid):
-                        m.d.sync += load_j.eq(load_j + 1)
-                        with m.If(load_j == N_in - 1):
+                        m.d.sync += load_c.eq(load_c + 1)
+                        with m.If(load_c == C - 1):
                             m.d.comb += [enc_start.eq(1), enc_next.eq(0),
                                          enc_next_phase.eq(0)]
                             m.next = "NEURONS_WAIT"

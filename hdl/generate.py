@@ -92,7 +92,9 @@ PE_MODULES: tuple[PEModule, ...] = (
 
 
 def _shape_entry(shape: Any) -> dict[str, Any]:
-    """Width and signedness of a port or field shape; struct layouts list their fields."""
+    """Width and signedness of a port or field shape; struct layouts list their fields,
+    array layouts their length and element (element ``i`` at offset ``i * element
+    width``)."""
     entry: dict[str, Any] = {}
     if isinstance(shape, data.StructLayout):
         entry["width"] = shape.size
@@ -100,8 +102,12 @@ def _shape_entry(shape: Any) -> dict[str, Any]:
             {"name": name, "offset": f.offset, **_shape_entry(f.shape)} for name, f in shape
         ]
         return entry
+    if isinstance(shape, data.ArrayLayout):
+        return {"width": shape.size, "length": shape.length,
+                "element": _shape_entry(shape.elem_shape)}
     if isinstance(shape, data.Layout):
-        raise TypeError(f"only struct layouts are described in the manifest, not {shape!r}")
+        raise TypeError(f"only struct and array layouts are described in the manifest, "
+                        f"not {shape!r}")
     cast = Shape.cast(shape)
     return {"width": cast.width, "signed": cast.signed}
 

@@ -209,7 +209,8 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
         if direct:      # one raster word per timestep, input j at bit j
             pending = pack_words(np.asarray(s.pixels, dtype=np.int64), core.n_inputs, 1)
         else:
-            pending = [int(p) for p in s.pixels]
+            pending = pack_words(np.asarray(s.pixels, dtype=np.int64), core.encoder.lanes,
+                                 core.encoder.pixel_bits)
         started = loaded = last = cycle - 1    # the command's cycle (direct: no pixels)
         finished = False
         while not finished:
@@ -274,6 +275,8 @@ class AmaranthIO(CoreIO):
         signal = self._signal(port, field)
         if isinstance(value, dict):
             value = signal.shape().const(value)
+        elif isinstance(signal, data.View):     # an array payload, set as its bits
+            signal = signal.as_value()
         self.ctx.set(signal, value)
 
     async def settle(self) -> None:

@@ -53,7 +53,7 @@ def test_normalization_by_hand() -> None:
 
 def test_encoder_lanes_by_hand() -> None:
     """With E lanes the encode pass takes n_inputs / E cycles plus its drain of 6 (and one
-    more for a direct-input raster word); nothing else changes."""
+    more for a direct-input raster word), and the pixels load a word of E per cycle."""
     digits = load_config("digits").core.replace(timesteps=3)
     lanes8 = digits.replace(**{"encoder.lanes": 8})
     assert encode_cycles(lanes8) == 64 // 8 + 6
@@ -63,7 +63,8 @@ def test_encoder_lanes_by_hand() -> None:
     got = sample_cycles(lanes8, *_silent(lanes8), learn=True)
     # timestep 0: 14 + 1 + 34; then the encode pass (14) hides under the main sequence (34)
     assert got.timesteps.tolist() == [49, 35, 35]
-    assert (got.load, got.normalize, got.counts) == (65, 3975, 125)
+    # load: the command, then 64 / 8 pixel words
+    assert (got.load, got.normalize, got.counts) == (1 + 8, 3975, 125)
 
 
 def test_lanes_change_no_spike() -> None:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from amaranth import signed
+from amaranth import signed, unsigned
 from amaranth.lib import data
 
 import spikeforge
@@ -128,6 +128,12 @@ def test_signed_fields_are_marked() -> None:
         {"name": "v", "offset": 0, "width": 12, "signed": True},
         {"name": "spike", "offset": 12, "width": 1, "signed": False},
     ]}
+
+
+def test_array_payloads_give_length_and_element() -> None:
+    """The core's pixel words: 4 lanes of 8 bits, lane 0 at the LSB."""
+    assert _shape_entry(data.ArrayLayout(unsigned(8), 4)) == {
+        "width": 32, "length": 4, "element": {"width": 8, "signed": False}}
 
 
 def test_deterministic(generated, tmp_path: Path) -> None:
