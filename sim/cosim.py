@@ -6,8 +6,9 @@ Verilog under Verilator or Icarus through the cocotb testbench :mod:`.tb_core`, 
 whether every spike, count, weight and threshold matched, with the clock cycles per timestep
 measured in the RTL and predicted by the cycle model (``spikeforge.golden.cycles``).
 
-Samples are the digits test images when the configuration has 64 inputs (rescaled to its
-pixel width), otherwise seeded random pixels; with direct input, seeded random rasters.
+Samples are the test images of the bundled dataset with the configuration's input count
+(digits for 64 inputs, the MNIST sample for 784; rescaled to its pixel width), otherwise
+seeded random pixels; with direct input, seeded random rasters.
 Weights are a trained weights file's or the configuration's initial weights.
 """
 
@@ -74,19 +75,21 @@ class CosimResult:
 
 def session_samples(core: CoreConfig, count: int, learn: bool,
                     seed: int = 0) -> list[Sample]:
-    """``count`` samples: digits test images for 64 inputs, seeded random pixels else; with
-    direct input, seeded random rasters (each input spikes with probability 0.1 per
-    timestep)."""
+    """``count`` samples: bundled test images (digits for 64 inputs, the MNIST sample for
+    784), seeded random pixels else; with direct input, seeded random rasters (each input
+    spikes with probability 0.1 per timestep)."""
     if core.encoder.kind == "direct":
         rng = np.random.default_rng([seed, 0xC052])
         rasters = rng.random((count, core.timesteps, core.n_inputs)) < 0.1
         return [Sample(rasters[n], key=n, learn=learn) for n in range(count)]
-    if core.n_inputs == 64:
-        from ..golden.datasets import load_dataset
+    from ..golden.datasets import bundled_for
 
-        images = load_dataset("digits", None, core.encoder.pixel_bits)[1].images
+    bundled = bundled_for(core.n_inputs, core.encoder.pixel_bits)
+    if bundled is not None:
+        images = bundled[1].images
         if count > len(images):
-            raise ValueError(f"--samples {count}: the digits test split has {len(images)}")
+            raise ValueError(f"--samples {count}: the {bundled[1].name} test split has "
+                             f"{len(images)}")
     else:
         rng = np.random.default_rng([seed, 0xC051])
         images = rng.integers(0, (1 << core.encoder.pixel_bits) - 1,

