@@ -176,7 +176,7 @@ def main(args: argparse.Namespace) -> int:
         grid = {"n_pe": tuple(args.n_pe or [None]), "lanes": tuple(args.lanes or [None]),
                 "row_banks": tuple(args.row_banks or [None])}
         skipped: list[str] = []
-        rows = [row for name, n in (("digits", 100), ("mnist-400", 5))
+        rows = [row for name, n in (("digits", 100), ("mnist-400", 50))
                 for t in (load_config(name).core.timesteps, 50)
                 for row in corecycles.latency(
                     name, t, args.clock_mhz or load_config(name).board.clock_mhz, n,

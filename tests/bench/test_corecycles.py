@@ -16,6 +16,7 @@ def test_lanes_price_the_same_spikes() -> None:
     cycles) the pace of every timestep, eight lanes (98 + 6) do not."""
     rows = latency("mnist-400", 350, 60.0, samples=1, n_pe=(50,), lanes=(1, 8))
     assert [(r["n_pe"], r["lanes"]) for r in rows] == [(50, 1), (50, 8)]
+    assert rows[0]["images"] == "mnist-5k test images"      # real MNIST for 784 inputs
     assert rows[0]["sop_per_sample"] == rows[1]["sop_per_sample"] > 0
     assert rows[0]["cycles_per_sample"] >= 350 * (784 + 6 + 1)
     assert rows[1]["cycles_per_sample"] < rows[0]["cycles_per_sample"] / 2
