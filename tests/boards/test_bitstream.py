@@ -106,7 +106,8 @@ def test_xray_tree_is_well_formed(board: str, tmp_path: Path) -> None:
     b = BOARDS[board]
     tree = prepare_tree(load_config("digits"), b, "xray", tmp_path)
     script = (tree / "build_top.sh").read_text()
-    device = {"35": "xc7a35t", "00": "xc7a100t"}.get(b.name[-2:], "xc7a200t")
+    device = {"arty_a7_35": "xc7a35t", "arty_a7_100": "xc7a100t", "nexys_a7_100": "xc7a100t",
+              "cmod_a7_35": "xc7a35t", "nexys_video": "xc7a200t"}[b.name]
     assert f"$CHIPDB_DIR/{device}.bin" in script
     for tool in XRAY_TOOLS:
         assert tool.upper().replace("-", "_") in script
