@@ -863,10 +863,7 @@ class SnnCore(wiring.Component):
         q1_addr = _delay(m, nrm_addr, 1, "q1_addr")
         q3_valid = _delay_valid(m, q1_valid & q1_scaling, 2, "q3_valid")
         q3_addr = _delay(m, q1_addr, 2, "q3_addr")
-        if G == 1:
-            q2_weight = _delay(m, w_data, 1, "q2_weight")
-        else:
-            q2_weight = [_delay(m, group_lane(w_data, i), 1, f"q2_weight{i}") for i in range(L)]
+        q2_weight = [_delay(m, group_lane(w_data, i), 1, f"q2_weight{i}") for i in range(L)]
         column = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits), P))
         divisor = [group_lane(column, i) for i in range(L)]
         remainder = Signal(data.ArrayLayout(unsigned(d.weight_sum_bits + 1), L))
@@ -876,8 +873,7 @@ class SnnCore(wiring.Component):
         product = Signal(data.ArrayLayout(unsigned(core.widths.weight + q_bits), L),
                          reset_less=True)
         rescaled = Signal(weight_word)
-        group_rescaled = Signal(data.ArrayLayout(unsigned(core.widths.weight), L)) if G > 1 \
-            else rescaled
+        group_rescaled = Signal(data.ArrayLayout(unsigned(core.widths.weight), L))
         stochastic_norm = st.norm_rounding == "stochastic"
         q1_lane = _delay(m, _lane(nrm_j, E), 1, "q1_lane") if E > 1 else None
         for p in range(L):
@@ -893,12 +889,11 @@ class SnnCore(wiring.Component):
                 addend = 1 << (frac - 1)
             shifted = (product[p] + addend) >> frac
             m.d.comb += group_rescaled[p].eq(Mux(shifted > d.w_max, d.w_max, shifted))
-        if G > 1:
-            # the group's lanes rescaled, the others as read
-            q3_read = _delay(m, w_data, 2, "q3_read")
-            for p in range(P):
-                m.d.comb += rescaled[p].eq(Mux(nrm_g == p // L, group_rescaled[p % L],
-                                               q3_read[p]))
+        # the group's lanes rescaled, the others as read (with one group, every lane)
+        q3_read = _delay(m, w_data, 2, "q3_read") if G > 1 else None
+        for p in range(P):
+            m.d.comb += rescaled[p].eq(group_rescaled[p] if G == 1 else
+                                       Mux(nrm_g == p // L, group_rescaled[p % L], q3_read[p]))
 
         # =========================================================================================
         # Access between samples: a read answers on readback two cycles later (the word is
@@ -1153,22 +1148,15 @@ class SnnCore(wiring.Component):
             with m.State("NORM_SCALE_DRAIN"):
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 1):
-                    def next_word():
-                        m.d.sync += nrm_k.eq(nrm_k + 1)
+                    m.d.sync += nrm_g.eq(nrm_g + 1)
+                    with m.If(nrm_g != G - 1):       # the word's next group of lanes
+                        m.next = "NORM_SUM_DRAIN"
+                    with m.Else():                   # the next word
+                        m.d.sync += [nrm_g.eq(0), nrm_k.eq(nrm_k + 1)]
                         with m.If(nrm_k == W - 1):
                             m.next = "COUNTS_READ"
                         with m.Else():
                             m.next = "NORM_SUM"
-
-                    if G == 1:
-                        next_word()
-                    else:
-                        m.d.sync += nrm_g.eq(nrm_g + 1)
-                        with m.If(nrm_g != G - 1):       # the word's next group of lanes
-                            m.next = "NORM_SUM_DRAIN"
-                        with m.Else():
-                            m.d.sync += nrm_g.eq(0)
-                            next_word()
 
             with m.State("COUNTS_READ"):
                 m.d.comb += counting.eq(1)
