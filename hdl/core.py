@@ -841,7 +841,7 @@ class SnnCore(wiring.Component):
         # dividers and multipliers); the other lanes are written back as they were read.
         G = core.norm_groups
         L = P // G
-        nrm_g = Signal(range(G))                 # the group of lanes being normalized
+        nrm_g = Signal(bits_for(G - 1))          # the group of lanes being normalized
 
         def group_lane(values, i):
             """Lane ``nrm_g * L + i`` of the P-lane ``values``."""
