@@ -1,4 +1,4 @@
-# spikeforge: every user-facing job is one target, a thin wrapper over the `spikeforge` CLI.
+# plasticore: every user-facing job is one target, a thin wrapper over the `plasticore` CLI.
 #
 #   make            set up (if needed), train and evaluate the default network, generate its
 #                   RTL and co-simulate the trained network in it against the golden model
@@ -21,7 +21,7 @@
 CONFIG ?= digits
 VENV   ?= .venv
 PYTHON ?= python3
-SF     := $(VENV)/bin/spikeforge
+SF     := $(VENV)/bin/plasticore
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -101,14 +101,14 @@ test-all: setup
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # mypy cannot follow the editable install's import hook: give it a tree of links with the
-# installed layout (spikeforge/golden -> golden/, ...), see mypy.ini.
-MYPY_TREE := build/mypy/spikeforge
+# installed layout (plasticore/golden -> golden/, ...), see mypy.ini.
+MYPY_TREE := build/mypy/plasticore
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	@mkdir -p $(MYPY_TREE) && for d in golden sim hdl boards configs; do \
 	  ln -sfn "$$PWD/$$d" "$(MYPY_TREE)/$$d"; done
-	$(VENV)/bin/mypy -p spikeforge.golden -p spikeforge.sim
+	$(VENV)/bin/mypy -p plasticore.golden -p plasticore.sim
 
 bench-setup: setup
 	$(SF) bench --setup

@@ -1,4 +1,4 @@
-"""``spikeforge bitstream``: Amaranth's Xilinx build of the board top.
+"""``plasticore bitstream``: Amaranth's Xilinx build of the board top.
 
 Two toolchains build a bitstream (:data:`TOOLCHAINS`):
 

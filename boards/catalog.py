@@ -1,4 +1,4 @@
-"""The Artix-7 boards spikeforge builds for, by the names the command line takes.
+"""The Artix-7 boards plasticore builds for, by the names the command line takes.
 
 Every board is an amaranth-boards platform plus what the top needs to know about it: the
 status LEDs it has and the button that resets the design.

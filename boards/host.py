@@ -3,7 +3,7 @@
 :class:`BoardLink` speaks ``protocol.py`` over any :class:`Transport`: a serial port
 (:class:`SerialTransport`, pyserial) on real hardware, or the cocotb testbench's UART model
 in simulation (``sim/tb_board.py``), so the protocol is tested end to end without a board.
-:func:`run_test_set` is ``spikeforge board run``: load a trained network, classify samples
+:func:`run_test_set` is ``plasticore board run``: load a trained network, classify samples
 on the board, and hold every answer to the golden model.
 """
 
@@ -220,7 +220,7 @@ def _name(command: int) -> str:
         return f"command {command:#04x}"
 
 
-# -- spikeforge board run ---------------------------------------------------------------------
+# -- plasticore board run ---------------------------------------------------------------------
 
 
 @dataclass
@@ -246,7 +246,7 @@ def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array,
                  stop_at_mismatch: bool = False) -> RunReport:
     """Load the network, classify ``images`` on the board (learning off, key = index, as
     ``golden.train.evaluate`` does), and compare every sample's counts and class with the
-    golden model (:func:`~spikeforge.golden.classify.predict_votes`)."""
+    golden model (:func:`~plasticore.golden.classify.predict_votes`)."""
     config = link.config
     votes = vote_table(config.classify.readout, rates, config.classify.vote_bits)
     link.check_identity()

@@ -10,7 +10,7 @@ everything after the sync byte, sent low byte first.  Every request gets exactly
 a request whose bytes stop for :data:`TIMEOUT_BYTES` byte times is answered with
 ``Status.TIMEOUT``.  Bytes outside a frame (line noise) are skipped until the next sync.
 
-:class:`Geometry` derives every size the link uses from a :class:`~spikeforge.config.Config`.
+:class:`Geometry` derives every size the link uses from a :class:`~plasticore.config.Config`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_B
 SYNC_REQUEST = 0xA5
 SYNC_REPLY = 0x5A
 PROTOCOL_VERSION = 1
-MAGIC = b"SPKF"
+MAGIC = b"PLCR"
 #: A frame whose next byte does not come within this many byte times is abandoned.
 TIMEOUT_BYTES = 256
 #: Most memory-word bytes one WRITE_MEMORY or READ_MEMORY frame carries.
@@ -249,7 +249,7 @@ class Identity:
     @classmethod
     def parse(cls, payload: bytes) -> Identity:
         if len(payload) < 8 or payload[:4] != MAGIC:
-            raise ValueError("IDENTIFY reply is not from a spikeforge bitstream (bad magic)")
+            raise ValueError("IDENTIFY reply is not from a plasticore bitstream (bad magic)")
         if payload[4] != PROTOCOL_VERSION:
             raise ValueError(f"bitstream speaks protocol {payload[4]}, this host "
                              f"{PROTOCOL_VERSION}")

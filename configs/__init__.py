@@ -1,1 +1,1 @@
-"""Example configurations shipped with spikeforge (``digits.toml`` is the default)."""
+"""Example configurations shipped with plasticore (``digits.toml`` is the default)."""

@@ -176,7 +176,7 @@ def load_weights(path: str | Path, core: CoreConfig) -> dict[str, Array]:
     except OSError as exc:
         raise WeightsError(f"{path}: cannot read: {exc.strerror}") from None
     if magic != b"PK\x03\x04":
-        raise WeightsError(f"{path}: not an .npz archive (written by `spikeforge train "
+        raise WeightsError(f"{path}: not an .npz archive (written by `plasticore train "
                            "--weights-out`)")
     try:
         with np.load(path, allow_pickle=False) as f:

@@ -3,9 +3,9 @@
 One sample at a time, the core runs ``timesteps`` timesteps of ``docs/numerics.md`` over
 ``n_inputs`` inputs (rate-coded pixels or a direct spike raster) and ``n_neurons`` LIF
 neurons, bit for bit as
-``spikeforge.golden.network.Network.run_sample``, and (with learning) updates its weights and
+``plasticore.golden.network.Network.run_sample``, and (with learning) updates its weights and
 adaptive thresholds in place.  ``docs/architecture.md`` ("The core") draws the passes; the
-cycle count of each is ``spikeforge.golden.cycles``, which tests hold to this file.
+cycle count of each is ``plasticore.golden.cycles``, which tests hold to this file.
 
 Storage (``amaranth.lib.memory``; ``P = n_pe`` lanes, ``W = n_neurons / P`` words per row):
 

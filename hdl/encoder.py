@@ -4,7 +4,7 @@ Input ``j`` spikes at timestep ``t`` when ``lo16(g_j[t]) < (pixel_j * rate_mult)
 pixel_bits`` (``docs/numerics.md``, "The rate encoder"), with ``g_j[t]`` the input's
 xorshift32 generator state after the timestep's step.  The unit steps the generator (with
 the per-sample reseed of ``hdl/lfsr.py``) and compares in one pass, bit for bit as
-``spikeforge.golden.encoder.spikes_from_states(rate_threshold(core, pixel), state)``; it
+``plasticore.golden.encoder.spikes_from_states(rate_threshold(core, pixel), state)``; it
 also hands out the state's high half, ``golden.encoder.rounding_bits``, the stochastic
 rounding draw the core passes on to the STDP unit.
 """
@@ -60,8 +60,8 @@ class RateEncoder(StreamUnit):
     For each input token the unit computes
 
     * the generator's next state ``g = step(restart(state, key) if reseed else state)``
-      (as :class:`~spikeforge.hdl.lfsr.LFSR`, with the same two stages,
-      :func:`~spikeforge.hdl.lfsr.generator_stages`);
+      (as :class:`~plasticore.hdl.lfsr.LFSR`, with the same two stages,
+      :func:`~plasticore.hdl.lfsr.generator_stages`);
     * the spike threshold ``(pixel * rate_mult) >> pixel_bits``: the product is exact,
       ``pixel_bits + derived.rate_mult_bits`` unsigned bits, the threshold
       ``derived.rate_mult_bits`` bits, in units of the 16-bit draw (``2**16`` = always);

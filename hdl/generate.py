@@ -78,13 +78,13 @@ class PEModule:
 
 #: Every PE module :func:`generate` writes, in manifest order.
 PE_MODULES: tuple[PEModule, ...] = (
-    PEModule("lfsr", "spikeforge.hdl.lfsr", "LFSR"),
-    PEModule("rate_encoder", "spikeforge.hdl.encoder", "RateEncoder"),
-    PEModule("lif_neuron_unit", "spikeforge.hdl.lif", "LIFNeuronUnit"),
-    PEModule("trace_unit_pre", "spikeforge.hdl.trace", "TraceUnit", (("kind", "pre"),)),
-    PEModule("trace_unit_post", "spikeforge.hdl.trace", "TraceUnit", (("kind", "post"),)),
-    PEModule("stdp_unit", "spikeforge.hdl.stdp", "StdpUnit"),
-    PEModule("snn_core", "spikeforge.hdl.core", "SnnCore"),
+    PEModule("lfsr", "plasticore.hdl.lfsr", "LFSR"),
+    PEModule("rate_encoder", "plasticore.hdl.encoder", "RateEncoder"),
+    PEModule("lif_neuron_unit", "plasticore.hdl.lif", "LIFNeuronUnit"),
+    PEModule("trace_unit_pre", "plasticore.hdl.trace", "TraceUnit", (("kind", "pre"),)),
+    PEModule("trace_unit_post", "plasticore.hdl.trace", "TraceUnit", (("kind", "post"),)),
+    PEModule("stdp_unit", "plasticore.hdl.stdp", "StdpUnit"),
+    PEModule("snn_core", "plasticore.hdl.core", "SnnCore"),
 )
 
 
@@ -152,7 +152,7 @@ def _check_ports(text: str, top: str, ports: list[dict[str, Any]]) -> None:
 def build_manifest(core: CoreConfig, modules: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest document: generator, configuration, derived widths and ``modules``."""
     return {
-        "generator": {"name": "spikeforge", "version": __version__},
+        "generator": {"name": "plasticore", "version": __version__},
         "config": core.to_dict(),
         "derived": core.derived.to_dict(),
         "modules": modules,

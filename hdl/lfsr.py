@@ -2,7 +2,7 @@
 with ``RateEncoder``.
 
 The generators are those of ``docs/numerics.md`` ("Generators") and
-``spikeforge.golden.lfsr``: Marsaglia's xorshift32 step on a 32-bit word (shift amounts
+``plasticore.golden.lfsr``: Marsaglia's xorshift32 step on a 32-bit word (shift amounts
 ``XORSHIFT_SHIFTS``), and a per-sample reseed ``(base + key * KEY_MULTIPLIER) mod 2**32``
 with 0 replaced by 1.  The constants are imported from the golden model, so there is one
 definition of each.

@@ -3,7 +3,7 @@
 One neuron update per clock cycle, state in and state out: the core streams a neuron's
 membrane, refractory count and adaptive threshold together with its exact synaptic current
 and lateral inhibition in, and stores what comes out.  The arithmetic is step 5 and 6 of
-``docs/numerics.md``, bit for bit as ``spikeforge.golden.neuron.lif_step`` followed (when
+``docs/numerics.md``, bit for bit as ``plasticore.golden.neuron.lif_step`` followed (when
 learning) by ``adapt_threshold`` with ``IntegerArithmetic``.
 """
 
@@ -90,7 +90,7 @@ class LIFNeuronUnit(StreamUnit):
     ``neuron.leak_mode``: ``shift``, ``trunc(d * (1 - 2**-leak_shift))``, or ``multiply``,
     ``trunc(d * decay_q / 2**decay_frac)`` with ``decay_q`` unsigned ``decay_frac + 1`` bits
     (25 x 18 for the widest configuration: one DSP48E1, the product registered).  Both round
-    toward zero, as ``spikeforge.fixedpoint.decay_shift`` / ``decay_multiply``.
+    toward zero, as ``plasticore.fixedpoint.decay_shift`` / ``decay_multiply``.
 
     Pipeline: three register stages (leak and threshold; exact sum and saturation; spike,
     reset and output registers), so :attr:`latency` is 3 in both leak modes.  Backpressure

@@ -4,7 +4,7 @@ One synapse per clock cycle, elementwise: the core streams a weight with the tra
 events of its input and neuron and a 16-bit rounding draw in, and writes back what comes
 out.  Which synapses are visited and when (``update_every``, sparse rows) is the core's
 business.  The arithmetic is step 8 of ``docs/numerics.md``, bit for bit as
-``spikeforge.golden.stdp.weight_change`` with ``IntegerArithmetic``.
+``plasticore.golden.stdp.weight_change`` with ``IntegerArithmetic``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 One trace update per clock cycle, state in and state out: the core streams a pre-synaptic
 trace (one per input) or a post-synaptic trace (one per neuron) with that timestep's spike
 in, and stores what comes out.  The arithmetic is step 7 of ``docs/numerics.md``, bit for
-bit as ``spikeforge.golden.stdp.trace_step`` with ``IntegerArithmetic``.
+bit as ``plasticore.golden.stdp.trace_step`` with ``IntegerArithmetic``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Verilog export of spikeforge components (deterministic: no source paths, stable names)."""
+"""Verilog export of plasticore components (deterministic: no source paths, stable names)."""
 
 from __future__ import annotations
 

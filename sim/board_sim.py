@@ -2,7 +2,7 @@
 
 :func:`run` writes the Verilog of ``LinkedCore`` (the UART at :data:`~.tb_board.DIVISOR`
 cycles per bit), the session, and runs one of the testbench's two tests under Verilator or
-Icarus.  ``spikeforge board run --simulate`` and ``tests/boards`` call it.
+Icarus.  ``plasticore board run --simulate`` and ``tests/boards`` call it.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, label
     what = f"{fuzz_frames} fuzz frames" if fuzz_frames else f"{total} sample(s)"
     passed, report = run_testbench(
         what=f"board sim: {simulator}: building {TOPLEVEL} in {build_dir} and running {what}",
-        toplevel=TOPLEVEL, source=source, test_module="spikeforge.sim.tb_board",
+        toplevel=TOPLEVEL, source=source, test_module="plasticore.sim.tb_board",
         simulator=simulator, build_dir=build_dir, work=work, env={ENV_SESSION: str(session)},
         total=total, waves=waves, env_report=ENV_REPORT, env_progress=ENV_PROGRESS,
         testcase="board_fuzz" if fuzz_frames else "board_test_set")

@@ -4,7 +4,7 @@ A session loads weights and thresholds through the access port, runs samples (a 
 pixels, then the core's spikes and counts), and reads every weight and threshold back.
 :func:`drive` runs it cycle by cycle on any simulator behind a small :class:`CoreIO`
 adapter (:class:`AmaranthIO` here, ``sim/tb_core.py`` for cocotb); :func:`golden_session`
-computes what the core must produce with ``spikeforge.golden``; :func:`compare` names the
+computes what the core must produce with ``plasticore.golden``; :func:`compare` names the
 first difference (sample, timestep, neuron, value).
 
 Word packing (``hdl/core.py``, ``access_layout``): weight word ``j * W + k`` holds the

@@ -1,10 +1,10 @@
 # amaranth: UnusedElaboratable=no
-"""``spikeforge cosim``: co-simulate the core of any configuration against the golden model.
+"""``plasticore cosim``: co-simulate the core of any configuration against the golden model.
 
 Generates ``SnnCore`` for the configuration, runs a session (:mod:`.core_session`) on its
 Verilog under Verilator or Icarus through the cocotb testbench :mod:`.tb_core`, and reports
 whether every spike, count, weight and threshold matched, with the clock cycles per timestep
-measured in the RTL and predicted by the cycle model (``spikeforge.golden.cycles``).
+measured in the RTL and predicted by the cycle model (``plasticore.golden.cycles``).
 
 Samples are the test images of the bundled dataset with the configuration's input count
 (digits for 64 inputs, the MNIST sample for 784; rescaled to its pixel width), otherwise
@@ -37,7 +37,7 @@ class CosimError(RuntimeError):
 
 @dataclass
 class CosimResult:
-    """What ``spikeforge cosim`` reports.
+    """What ``plasticore cosim`` reports.
 
     Members
     -------
@@ -115,7 +115,7 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     passed, report = run_testbench(
         what=f"cosim: {simulator}: building {TOPLEVEL} in {build_dir} and running "
              f"{len(samples)} sample(s)", toplevel=TOPLEVEL, source=source,
-        test_module="spikeforge.sim.tb_core", simulator=simulator, build_dir=build_dir,
+        test_module="plasticore.sim.tb_core", simulator=simulator, build_dir=build_dir,
         work=work, env=env, total=len(samples), waves=waves,
         env_report=ENV_REPORT, env_progress=ENV_PROGRESS)
     difference = report.get("difference")

@@ -3,8 +3,8 @@
 The PE testbenches (``tb_lif.py``, ``tb_trace.py``, ``tb_stdp.py``, ``tb_lfsr.py``,
 ``tb_encoder.py``) build a :class:`PeTestbench` from the PE's payload layouts, its latency and
 a function that returns the golden model's output for a list of input tokens.  It wires the
-shared :class:`~spikeforge.sim.streams.StreamDriver`, :class:`~spikeforge.sim.streams.StreamSink`
-(backpressure always on) and :class:`~spikeforge.sim.streams.Scoreboard` together, labels
+shared :class:`~plasticore.sim.streams.StreamDriver`, :class:`~plasticore.sim.streams.StreamSink`
+(backpressure always on) and :class:`~plasticore.sim.streams.Scoreboard` together, labels
 every token (``"w = 0, post"``, ``"random #17"``) so the first mismatch names its case, and
 checks the exact latency and one-token-per-cycle throughput.
 
@@ -45,9 +45,9 @@ __all__ = [
 ]
 
 CLOCK_NS = 10
-ENV_CORE = "SPIKEFORGE_CORE"
-"""Environment variable holding the :class:`~spikeforge.config.CoreConfig` as JSON."""
-ENV_TOKENS = "SPIKEFORGE_TOKENS"
+ENV_CORE = "PLASTICORE_CORE"
+"""Environment variable holding the :class:`~plasticore.config.CoreConfig` as JSON."""
+ENV_TOKENS = "PLASTICORE_TOKENS"
 """Environment variable holding the number of random tokens per random test."""
 
 BACKPRESSURE: list[tuple[float, float]] = [(0.1, 0.2), (0.5, 0.7)]
@@ -63,13 +63,13 @@ GoldenFn = Callable[[Sequence[Token]], list[Token]]
 
 
 def core_from_env() -> CoreConfig:
-    """The configuration passed in ``SPIKEFORGE_CORE`` (``CoreConfig.to_json()``)."""
+    """The configuration passed in ``PLASTICORE_CORE`` (``CoreConfig.to_json()``)."""
     assert ENV_CORE in os.environ, f"pass {ENV_CORE} (CoreConfig.to_json()) in extra_env"
     return CoreConfig.from_json(os.environ[ENV_CORE])
 
 
 def token_count(default: int) -> int:
-    """Random tokens per random test: ``SPIKEFORGE_TOKENS``, else ``default``."""
+    """Random tokens per random test: ``PLASTICORE_TOKENS``, else ``default``."""
     return int(os.environ.get(ENV_TOKENS, default))
 
 

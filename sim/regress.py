@@ -1,11 +1,11 @@
 """Run the cocotb regressions (pytest marker ``sim``) and print a summary table.
 
-Usage: ``python -m spikeforge.sim.regress [--sim NAME]... [--waves] [--quick] [PYTEST_ARGS]``.
+Usage: ``python -m plasticore.sim.regress [--sim NAME]... [--waves] [--quick] [PYTEST_ARGS]``.
 The regressions are the ``sim``-marked tests under ``tests/sim``, ``tests/hdl`` and
 ``tests/boards``; each
-records its runs in the JSON-lines file named by ``SPIKEFORGE_SIM_RESULTS`` (see
-:func:`spikeforge.sim.runner.record_result`), which this module points at a fresh file in
-``build/sim/`` and renders with :func:`spikeforge.sim.runner.summary_table` afterwards.
+records its runs in the JSON-lines file named by ``PLASTICORE_SIM_RESULTS`` (see
+:func:`plasticore.sim.runner.record_result`), which this module points at a fresh file in
+``build/sim/`` and renders with :func:`plasticore.sim.runner.summary_table` afterwards.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from spikeforge.sim import runner
+from plasticore.sim import runner
 
 __all__ = ["TEST_DIRS", "main", "pytest_command", "repo_root"]
 
@@ -29,7 +29,7 @@ TEST_DIRS: tuple[str, ...] = ("tests/sim", "tests/hdl", "tests/boards")
 
 
 def repo_root() -> Path:
-    """The spikeforge checkout (this file is ``<root>/sim/regress.py``), else the cwd."""
+    """The plasticore checkout (this file is ``<root>/sim/regress.py``), else the cwd."""
     root = Path(__file__).resolve().parents[1]
     if (root / "pyproject.toml").is_file() and (root / "tests").is_dir():
         return root
@@ -102,7 +102,7 @@ def main(
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     results = out_dir / f"regress-{stamp}-{os.getpid()}.jsonl"
     results.unlink(missing_ok=True)
-    env["SPIKEFORGE_SIM_RESULTS"] = str(results)
+    env["PLASTICORE_SIM_RESULTS"] = str(results)
 
     cmd = pytest_command(root, quick, extra_pytest_args)
     print(f"regress: SIM={','.join(names)} WAVES={env.get('WAVES', '0')}: {shlex.join(cmd[1:])}")
@@ -118,7 +118,7 @@ def main(
 
 def _cli(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m spikeforge.sim.regress",
+        prog="python -m plasticore.sim.regress",
         description="Run the cocotb regressions; unknown options go to pytest.",
     )
     parser.add_argument(

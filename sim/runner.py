@@ -1,6 +1,6 @@
 """Build and run cocotb testbenches under Verilator or Icarus Verilog.
 
-Every spikeforge cocotb regression goes through :func:`run_cocotb`: it locates the simulator,
+Every plasticore cocotb regression goes through :func:`run_cocotb`: it locates the simulator,
 builds the generated Verilog once per build directory (rebuilding when a source or a build
 option changes), runs the cocotb test module with ``cocotb_tools.runner`` and turns the
 results XML into a :class:`SimResult`. A failing cocotb test raises :class:`SimFailure` (an
@@ -27,7 +27,7 @@ Environment
 ``WAVES``
     ``1`` records waveforms, ``0`` suppresses them; overrides the ``waves`` argument, as in
     cocotb.
-``SPIKEFORGE_SIM_RESULTS``
+``PLASTICORE_SIM_RESULTS``
     JSON-lines file :func:`record_result` appends to (unset: recording is off).
 """
 
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 SIMULATORS: tuple[str, ...] = ("verilator", "icarus")
-"""Simulators spikeforge supports, in the order regressions run them."""
+"""Simulators plasticore supports, in the order regressions run them."""
 
 DEFAULT_TIMESCALE: tuple[str, str] = ("1ns", "1ps")
 """Time unit and precision for designs without a ``timescale`` directive (Amaranth output)."""
@@ -78,7 +78,7 @@ VERILATOR_ARGS: tuple[str, ...] = ("-Wno-lint", "-Wno-style")
 outside the lint and style groups (``UNOPTFLAT``, ``MULTIDRIVEN``, ...) stay fatal."""
 
 _SETUP_HINT = "run `make setup`"
-_STAMP_NAME = "spikeforge_build.json"
+_STAMP_NAME = "plasticore_build.json"
 _LOG_TAIL_LINES = 40
 
 
@@ -440,7 +440,7 @@ def run_cocotb(
     sources : list of Path
         Verilog files.
     test_module : str
-        cocotb module, importable in the simulator: a ``spikeforge.sim`` module or a module
+        cocotb module, importable in the simulator: a ``plasticore.sim`` module or a module
         in one of *pythonpath* (the simulator's ``PYTHONPATH`` is this process's ``sys.path``
         plus *pythonpath*).
     simulator : str
@@ -549,7 +549,7 @@ def run_cocotb(
         if importlib.util.find_spec(test_module) is None:
             raise ModuleNotFoundError(
                 f"cocotb test module {test_module!r} is not importable; put it in "
-                "spikeforge.sim or pass its folder in pythonpath="
+                "plasticore.sim or pass its folder in pythonpath="
             )
         runner = get_runner(simulator)
         key = _build_key(options, sources)
@@ -646,11 +646,11 @@ def run_cocotb(
 
 
 def record_result(result: SimResult, test_name: str, config_label: str) -> None:
-    """Append *result* as one JSON line to ``$SPIKEFORGE_SIM_RESULTS`` (no-op when unset).
+    """Append *result* as one JSON line to ``$PLASTICORE_SIM_RESULTS`` (no-op when unset).
 
     Safe with concurrent writers (``pytest -n``): each line is written under a file lock.
     """
-    target = os.environ.get("SPIKEFORGE_SIM_RESULTS")
+    target = os.environ.get("PLASTICORE_SIM_RESULTS")
     if not target:
         return
     row = asdict(result)

@@ -11,8 +11,8 @@ protocol, checked end to end without hardware.  Two tests, chosen by the runner:
   noise, the link still answers afterwards), and the weights, thresholds and votes are
   unchanged at the end.
 
-Environment: ``SPIKEFORGE_BOARD_SESSION`` (an ``.npz`` written by :func:`write_session`),
-``SPIKEFORGE_BOARD_REPORT`` (JSON written at the end), ``SPIKEFORGE_BOARD_PROGRESS``.
+Environment: ``PLASTICORE_BOARD_SESSION`` (an ``.npz`` written by :func:`write_session`),
+``PLASTICORE_BOARD_REPORT`` (JSON written at the end), ``PLASTICORE_BOARD_PROGRESS``.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ DIVISOR = 8
 #: The link's receive timeout in simulation, in byte times (a board: TIMEOUT_BYTES).
 TIMEOUT_BYTES = 32
 PERIOD_NS = 10
-ENV_SESSION = "SPIKEFORGE_BOARD_SESSION"
-ENV_REPORT = "SPIKEFORGE_BOARD_REPORT"
-ENV_PROGRESS = "SPIKEFORGE_BOARD_PROGRESS"
+ENV_SESSION = "PLASTICORE_BOARD_SESSION"
+ENV_REPORT = "PLASTICORE_BOARD_REPORT"
+ENV_PROGRESS = "PLASTICORE_BOARD_PROGRESS"
 
 
 def write_session(path: Path, config: Config, weights: Any, theta: Any, rates: Any,
@@ -117,7 +117,7 @@ class _Line:
 
 
 class SimTransport(Transport):
-    """:class:`~spikeforge.boards.host.Transport` over the simulated UART line; timeouts
+    """:class:`~plasticore.boards.host.Transport` over the simulated UART line; timeouts
     are simulated time (seconds at the board's clock)."""
 
     def __init__(self, line: _Line) -> None:

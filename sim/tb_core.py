@@ -1,21 +1,21 @@
 # amaranth: UnusedElaboratable=no
 """cocotb testbench of the network core (``SnnCore``, ``hdl/core.py``) against the golden model.
 
-Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_core")``) on the
+Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_core")``) on the
 Verilog of ``SnnCore`` with top module :data:`TOPLEVEL`.  One session
-(``spikeforge.sim.core_session.drive``, the same driver the Amaranth-simulator tests use):
+(``plasticore.sim.core_session.drive``, the same driver the Amaranth-simulator tests use):
 load the weights and thresholds, run the samples, read everything back; then compare every
 spike, count, weight and threshold, and (without stalls) the cycles of every timestep with
 ``golden_session``.  The first difference fails the test with its sample, timestep, neuron
 and values.
 
-Environment: ``SPIKEFORGE_CORE`` (the configuration, JSON), ``SPIKEFORGE_SESSION`` (an
-``.npz`` written by :func:`write_session`), ``SPIKEFORGE_STALL`` (probability that the
-consumers stall a cycle, default 0), ``SPIKEFORGE_REPORT`` (optional: where to write a JSON
-report of the session for ``spikeforge cosim``), ``SPIKEFORGE_CORRUPT`` (``weight`` flips
+Environment: ``PLASTICORE_CORE`` (the configuration, JSON), ``PLASTICORE_SESSION`` (an
+``.npz`` written by :func:`write_session`), ``PLASTICORE_STALL`` (probability that the
+consumers stall a cycle, default 0), ``PLASTICORE_REPORT`` (optional: where to write a JSON
+report of the session for ``plasticore cosim``), ``PLASTICORE_CORRUPT`` (``weight`` flips
 one expected final weight, ``count`` changes one expected count of the first sample, so the
 comparison must fail: checks of the harness),
-``SPIKEFORGE_PROGRESS`` (optional: a file rewritten after each sample with ``done total``).
+``PLASTICORE_PROGRESS`` (optional: a file rewritten after each sample with ``done total``).
 Each sample is compared as soon as it has run, so a session stops at its first
 difference.
 """
@@ -51,11 +51,11 @@ __all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "ENV_REPORT",
 TOPLEVEL = "snn_core"
 """Top module name of the generated Verilog."""
 COCOTB_TESTS = 1
-ENV_SESSION = "SPIKEFORGE_SESSION"
-ENV_STALL = "SPIKEFORGE_STALL"
-ENV_REPORT = "SPIKEFORGE_REPORT"
-ENV_CORRUPT = "SPIKEFORGE_CORRUPT"
-ENV_PROGRESS = "SPIKEFORGE_PROGRESS"
+ENV_SESSION = "PLASTICORE_SESSION"
+ENV_STALL = "PLASTICORE_STALL"
+ENV_REPORT = "PLASTICORE_REPORT"
+ENV_CORRUPT = "PLASTICORE_CORRUPT"
+ENV_PROGRESS = "PLASTICORE_PROGRESS"
 
 
 def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
@@ -133,7 +133,7 @@ async def core_session(dut: Any) -> None:
     """Load, run and read back one session; everything must equal the golden model."""
     from ..hdl.core import SnnCore
 
-    core = CoreConfig.from_json(os.environ["SPIKEFORGE_CORE"])
+    core = CoreConfig.from_json(os.environ["PLASTICORE_CORE"])
     weights, theta, samples = read_session(os.environ[ENV_SESSION])
     stall = float(os.environ.get(ENV_STALL, "0"))
     ports = SnnCore(core).signature.members

@@ -1,14 +1,14 @@
 # amaranth: UnusedElaboratable=no
 """cocotb testbench of the rate encoder ``RateEncoder`` (``hdl/encoder.py``).
 
-Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_encoder")``).  Every
+Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_encoder")``).  Every
 expected output comes from the golden model: the generator step from
-``spikeforge.golden.lfsr`` (through :func:`~spikeforge.sim.tb_lfsr.generator_step` and
+``plasticore.golden.lfsr`` (through :func:`~plasticore.sim.tb_lfsr.generator_step` and
 ``JumpTable``), the spike from ``golden.encoder.spikes_from_states(rate_threshold(...))`` and
 the rounding draw from ``golden.encoder.rounding_bits``.
 
-Environment: ``SPIKEFORGE_CORE``, ``SPIKEFORGE_TOKENS``, ``SPIKEFORGE_TIMESTEPS`` as in
-:mod:`spikeforge.sim.tb_lfsr`.
+Environment: ``PLASTICORE_CORE``, ``PLASTICORE_TOKENS``, ``PLASTICORE_TIMESTEPS`` as in
+:mod:`plasticore.sim.tb_lfsr`.
 """
 
 from __future__ import annotations

@@ -2,19 +2,19 @@
 """cocotb testbench of the generator unit ``LFSR`` (``hdl/lfsr.py``), and the generator
 stimulus and golden-model glue shared with ``tb_encoder``.
 
-Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_lfsr")``).  Every
-expected output comes from the golden model, ``spikeforge.golden.lfsr`` (``start_states``,
+Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_lfsr")``).  Every
+expected output comes from the golden model, ``plasticore.golden.lfsr`` (``start_states``,
 ``step``, ``JumpTable``); nothing here restates the generator rule.  Stimulus helpers such
 as :func:`unstep` only *construct* inputs (a state whose successor has chosen bits) and
 check themselves against ``golden.lfsr.step``.
 
 Environment
 -----------
-``SPIKEFORGE_CORE``
-    The :class:`~spikeforge.config.CoreConfig` as JSON (``CoreConfig.to_json()``).
-``SPIKEFORGE_TOKENS``
+``PLASTICORE_CORE``
+    The :class:`~plasticore.config.CoreConfig` as JSON (``CoreConfig.to_json()``).
+``PLASTICORE_TOKENS``
     Random tokens per stream test (default 3000; the quick tier passes a few hundred).
-``SPIKEFORGE_TIMESTEPS``
+``PLASTICORE_TIMESTEPS``
     Cap on the timesteps of the whole-sample run (default: ``core.timesteps``).
 """
 
@@ -59,7 +59,7 @@ __all__ = [
     "flow_testbench",
 ]
 
-ENV_TIMESTEPS = "SPIKEFORGE_TIMESTEPS"
+ENV_TIMESTEPS = "PLASTICORE_TIMESTEPS"
 DEFAULT_TOKENS = 3000
 
 #: Backpressure settings every stream test runs under: (driver idle, sink stall) probability.
@@ -76,7 +76,7 @@ MASK32 = (1 << 32) - 1
 
 def timestep_cap(core: CoreConfig) -> int:
     """Timesteps of the whole-sample run: ``core.timesteps``, capped by
-    ``SPIKEFORGE_TIMESTEPS``."""
+    ``PLASTICORE_TIMESTEPS``."""
     cap = os.environ.get(ENV_TIMESTEPS)
     return core.timesteps if not cap else max(1, min(core.timesteps, int(cap)))
 
@@ -86,7 +86,7 @@ def timestep_cap(core: CoreConfig) -> int:
 
 def generator_step(state: int, key: int, reseed: int) -> int:
     """Golden next state of one generator token: ``step(start_states(state, key))`` on a
-    reseed, ``step(state)`` otherwise (``spikeforge.golden.lfsr``)."""
+    reseed, ``step(state)`` otherwise (``plasticore.golden.lfsr``)."""
     x = np.array([state], dtype=np.uint32)
     if reseed:
         x = start_states(x, key)
@@ -170,7 +170,7 @@ def with_corners(rng: random.Random, tokens: Sequence[Token],
 def flow_testbench(dut: Any, unit: wiring.Component,
                    expected: Callable[[Mapping[str, int]], Token], name: str, test: str,
                    flow: str) -> PeTestbench:
-    """A :class:`~spikeforge.sim.pe_testbench.PeTestbench` around the Verilog of ``unit``
+    """A :class:`~plasticore.sim.pe_testbench.PeTestbench` around the Verilog of ``unit``
     (its payload layouts and latency), checked with the golden output ``expected`` of each
     token, under the backpressure of ``flow`` (:data:`FLOWS`)."""
     idle, stall = FLOWS[flow]

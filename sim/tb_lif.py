@@ -1,17 +1,17 @@
 # amaranth: UnusedElaboratable=no
 """cocotb testbench of ``LIFNeuronUnit`` (``hdl/lif.py``) against the golden neuron.
 
-Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_lif")``) on the
+Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_lif")``) on the
 Verilog of ``LIFNeuronUnit`` with top module :data:`TOPLEVEL`.  Every output token is
-compared with ``spikeforge.golden.neuron.lif_step`` followed by ``adapt_threshold`` (where
+compared with ``plasticore.golden.neuron.lif_step`` followed by ``adapt_threshold`` (where
 the token's ``learn`` is set), both with ``IntegerArithmetic``; see :func:`golden_outputs`.
 
 The stimulus helpers (:func:`directed_tokens`, :func:`random_tokens`,
 :func:`golden_outputs`) are plain Python, also used by the Amaranth-simulator tests in
 ``tests/hdl/test_lif.py``, so both tiers check the same cases.
 
-Environment: ``SPIKEFORGE_CORE`` (the configuration) and ``SPIKEFORGE_TOKENS`` (random tokens
-per random test and backpressure setting, default 300), see :mod:`spikeforge.sim.pe_testbench`.
+Environment: ``PLASTICORE_CORE`` (the configuration) and ``PLASTICORE_TOKENS`` (random tokens
+per random test and backpressure setting, default 300), see :mod:`plasticore.sim.pe_testbench`.
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ async def lif_directed(dut: Any, idle: float, stall: float) -> None:
 @cocotb.test()
 @cocotb.parametrize((("idle", "stall"), BACKPRESSURE))
 async def lif_random(dut: Any, idle: float, stall: float) -> None:
-    """Long random in-contract sequence (``SPIKEFORGE_TOKENS``) under backpressure."""
+    """Long random in-contract sequence (``PLASTICORE_TOKENS``) under backpressure."""
     core = core_from_env()
     rng = seeded_rng("random", idle, stall)
     tb = Testbench(dut, core, rng, idle, stall, "lif random")

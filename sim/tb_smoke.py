@@ -1,6 +1,6 @@
 """cocotb testbench of the runner smoke design, a saturating up/down counter.
 
-This module runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_smoke")``).
+This module runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_smoke")``).
 It also holds what
 both sides share, so there is one definition of each: :class:`SmokeConfig`, the stream
 payload layouts and the Python :func:`model`. ``test_runner.py`` imports them to build the

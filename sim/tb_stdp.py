@@ -1,17 +1,17 @@
 # amaranth: UnusedElaboratable=no
 """cocotb testbench of ``StdpUnit`` (``hdl/stdp.py``) against the golden weight change.
 
-Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_stdp")``) on the
+Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_stdp")``) on the
 Verilog of ``StdpUnit(core)`` with top module :data:`TOPLEVEL`.  Every output token is
-compared with ``spikeforge.golden.stdp.weight_change`` (``IntegerArithmetic``); see
+compared with ``plasticore.golden.stdp.weight_change`` (``IntegerArithmetic``); see
 :func:`golden_outputs`.
 
 The stimulus helpers (:func:`golden_outputs`, :func:`directed_tokens`,
 :func:`random_tokens`) are plain Python, also used by the Amaranth-simulator tests in
 ``tests/hdl/test_stdp.py``, so both tiers check the same cases.
 
-Environment: ``SPIKEFORGE_CORE`` (the configuration) and ``SPIKEFORGE_TOKENS`` (random tokens
-per random test and backpressure setting, default 300), see :mod:`spikeforge.sim.pe_testbench`.
+Environment: ``PLASTICORE_CORE`` (the configuration) and ``PLASTICORE_TOKENS`` (random tokens
+per random test and backpressure setting, default 300), see :mod:`plasticore.sim.pe_testbench`.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ async def stdp_directed(dut: Any, idle: float, stall: float) -> None:
 @cocotb.test()
 @cocotb.parametrize((("idle", "stall"), BACKPRESSURE))
 async def stdp_random(dut: Any, idle: float, stall: float) -> None:
-    """Long random sequence (``SPIKEFORGE_TOKENS``) under backpressure."""
+    """Long random sequence (``PLASTICORE_TOKENS``) under backpressure."""
     core = core_from_env()
     count = token_count(DEFAULT_TOKENS)
     rng = seeded_rng("random", idle, stall)

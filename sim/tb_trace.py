@@ -1,18 +1,18 @@
 # amaranth: UnusedElaboratable=no
 """cocotb testbench of ``TraceUnit`` (``hdl/trace.py``) against the golden trace step.
 
-Runs inside the simulator (``run_cocotb(test_module="spikeforge.sim.tb_trace")``) on the
+Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_trace")``) on the
 Verilog of ``TraceUnit(core, kind)`` with top module :data:`TOPLEVEL`.  Every output token
-is compared with ``spikeforge.golden.stdp.trace_step`` (``IntegerArithmetic``) with the
+is compared with ``plasticore.golden.stdp.trace_step`` (``IntegerArithmetic``) with the
 kind's ``tau_*_shift``; see :func:`golden_outputs`.
 
 The stimulus helpers (:func:`golden_outputs`, :func:`directed_tokens`,
 :func:`random_tokens`) are plain Python, also used by the Amaranth-simulator tests in
 ``tests/hdl/test_trace.py``, so both tiers check the same cases.
 
-Environment: ``SPIKEFORGE_TRACE_KIND``, ``pre`` or ``post``, the kind the Verilog was
-generated for; ``SPIKEFORGE_CORE`` (the configuration) and ``SPIKEFORGE_TOKENS`` (random tokens
-per random test and backpressure setting, default 300), see :mod:`spikeforge.sim.pe_testbench`.
+Environment: ``PLASTICORE_TRACE_KIND``, ``pre`` or ``post``, the kind the Verilog was
+generated for; ``PLASTICORE_CORE`` (the configuration) and ``PLASTICORE_TOKENS`` (random tokens
+per random test and backpressure setting, default 300), see :mod:`plasticore.sim.pe_testbench`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ __all__ = [
 
 TOPLEVEL = "trace_unit"
 """Top module name of the generated Verilog."""
-ENV_KIND = "SPIKEFORGE_TRACE_KIND"
+ENV_KIND = "PLASTICORE_TRACE_KIND"
 DEFAULT_TOKENS = 300
 COCOTB_TESTS = 2 * len(BACKPRESSURE) + 1
 """cocotb tests this module runs (the parametrized ones once per backpressure setting)."""
@@ -179,7 +179,7 @@ async def trace_directed(dut: Any, idle: float, stall: float) -> None:
 @cocotb.test()
 @cocotb.parametrize((("idle", "stall"), BACKPRESSURE))
 async def trace_random(dut: Any, idle: float, stall: float) -> None:
-    """Long random sequence (``SPIKEFORGE_TOKENS``) under backpressure."""
+    """Long random sequence (``PLASTICORE_TOKENS``) under backpressure."""
     core, kind = _setup()
     count = token_count(DEFAULT_TOKENS)
     rng = seeded_rng("random", idle, stall)

@@ -2,9 +2,9 @@
 
 A test that takes ``simulator`` runs once per simulator in env ``SIM`` (default: all); each
 run is marked ``sim`` plus ``verilator`` or ``icarus``. ``run_sim`` wraps
-:func:`spikeforge.sim.runner.run_cocotb` with that simulator, a build directory under
+:func:`plasticore.sim.runner.run_cocotb` with that simulator, a build directory under
 ``build/sim/`` named from the pytest node id (so ``pytest -n`` is safe), this folder on the
-simulator's ``PYTHONPATH`` and :func:`~spikeforge.sim.runner.record_result`.
+simulator's ``PYTHONPATH`` and :func:`~plasticore.sim.runner.record_result`.
 
 ``pe_regression`` runs a processing element's cocotb testbench module on the Verilog of one
 configuration (see :class:`PeRegression`): every PE regression in ``tests/hdl`` goes through
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from spikeforge.sim import runner
+from plasticore.sim import runner
 
 QUICK_TOKENS = 300
 """Random tokens per random cocotb test in the quick tier."""
@@ -52,14 +52,14 @@ def simulator(request: pytest.FixtureRequest) -> str:
 def sim_build_dir(request: pytest.FixtureRequest) -> Path:
     """``<root>/<node id>``: private to this test instance.
 
-    ``<root>`` is ``$SPIKEFORGE_SIM_BUILD`` when set (benchmarks use a fresh one to time
+    ``<root>`` is ``$PLASTICORE_SIM_BUILD`` when set (benchmarks use a fresh one to time
     builds), else ``<rootdir>/build/sim``.
     """
     return runner.build_dir_for(request.node.nodeid, _build_root(request.config))
 
 
 def _build_root(config: pytest.Config) -> Path:
-    override = os.environ.get("SPIKEFORGE_SIM_BUILD")
+    override = os.environ.get("PLASTICORE_SIM_BUILD")
     return Path(override) if override else config.rootpath / "build" / "sim"
 
 
@@ -147,12 +147,12 @@ class PeRegression:
                  tokens: int | None = None,
                  extra_env: Mapping[str, str] | None = None) -> runner.SimResult:
         """Run ``test_module`` on the Verilog of ``component`` (top module ``toplevel``),
-        with the component's ``core`` in ``SPIKEFORGE_CORE``, ``tokens`` random tokens per
-        random test in ``SPIKEFORGE_TOKENS`` (default :data:`QUICK_TOKENS`, or
+        with the component's ``core`` in ``PLASTICORE_CORE``, ``tokens`` random tokens per
+        random test in ``PLASTICORE_TOKENS`` (default :data:`QUICK_TOKENS`, or
         :data:`SLOW_TOKENS` when ``slow``) and ``extra_env``; assert that all ``tests``
         cocotb tests ran and passed."""
-        from spikeforge.hdl.verilog import to_verilog  # imports Amaranth: only when used
-        from spikeforge.sim.pe_testbench import ENV_CORE, ENV_TOKENS
+        from plasticore.hdl.verilog import to_verilog  # imports Amaranth: only when used
+        from plasticore.sim.pe_testbench import ENV_CORE, ENV_TOKENS
 
         text = to_verilog(component, toplevel)
         source = self._tmp_path / f"{toplevel}.v"

@@ -10,17 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikeforge.cli import main
-from spikeforge.config import load_config
-from spikeforge.golden.datasets import load_digits
-from spikeforge.golden.train import evaluate, train
+from plasticore.cli import main
+from plasticore.config import load_config
+from plasticore.golden.datasets import load_digits
+from plasticore.golden.train import evaluate, train
 
 SMALL = ["--samples", "40", "--test-samples", "30", "--timesteps", "40", "--quiet"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``spikeforge`` in a fresh interpreter (as users do)."""
-    return subprocess.run([sys.executable, "-m", "spikeforge.cli", *args],
+    """Run ``plasticore`` in a fresh interpreter (as users do)."""
+    return subprocess.run([sys.executable, "-m", "plasticore.cli", *args],
                           capture_output=True, text=True, timeout=600)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from spikeforge.config import (
+from plasticore.config import (
     Config,
     ConfigError,
     CoreConfig,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikeforge.fixedpoint import (
+from plasticore.fixedpoint import (
     decay_multiply,
     decay_shift,
     decay_shift_unsigned,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from spikeforge.config import ConfigError, load_config
-from spikeforge.topspark import reduce_timesteps
+from plasticore.config import ConfigError, load_config
+from plasticore.topspark import reduce_timesteps
 
 
 def test_reduce_to_100_raises_rate_and_shortens_constants() -> None:

@@ -1,4 +1,4 @@
-"""``spikeforge bench core``: the 784-400 latency rows per PE and encoder lane count."""
+"""``plasticore bench core``: the 784-400 latency rows per PE and encoder lane count."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from spikeforge.bench.corecycles import latency
+from plasticore.bench.corecycles import latency
 
 
 def test_lanes_price_the_same_spikes() -> None:
@@ -46,7 +46,7 @@ def test_row_banks_price_the_same_spikes() -> None:
 
 
 def test_no_valid_combination_names_why() -> None:
-    from spikeforge.config import ConfigError
+    from plasticore.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"^mnist-400: no valid combination .*\(n_pe 8, "
                        r"lanes 1, row_banks 2: row_banks = 2: must be a power of two"):
@@ -57,8 +57,8 @@ def test_no_valid_combination_names_why() -> None:
                                   ["accuracy", "--timesteps", "x"]],
                          ids=["lanes", "row-banks", "timesteps"])
 def test_bad_list_is_one_line(args: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "spikeforge.cli", "bench", *args],
+    proc = subprocess.run([sys.executable, "-m", "plasticore.cli", "bench", *args],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == (f"spikeforge: error: {args[1]} {args[2]!r}: expected "
+    assert proc.stderr.strip() == (f"plasticore: error: {args[1]} {args[2]!r}: expected "
                                    "comma-separated integers like 350,100,50")

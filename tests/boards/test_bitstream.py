@@ -1,4 +1,4 @@
-"""``spikeforge bitstream``: the build trees for every board, toolchain detection with fake
+"""``plasticore bitstream``: the build trees for every board, toolchain detection with fake
 tools on ``PATH``, the runs of fake Vivado and fake Xray tools, and the report parsers."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from spikeforge.boards import bitstream as bs
-from spikeforge.boards.bitstream import (
+from plasticore.boards import bitstream as bs
+from plasticore.boards.bitstream import (
     BitstreamError,
     ToolsMissing,
     build_bitstream,
@@ -24,9 +24,9 @@ from spikeforge.boards.bitstream import (
     prepare_tree,
     toolchain_status,
 )
-from spikeforge.boards.catalog import BOARDS
-from spikeforge.cli import main
-from spikeforge.config import BoardConfig, Config, CoreConfig, StdpConfig, load_config
+from plasticore.boards.catalog import BOARDS
+from plasticore.cli import main
+from plasticore.config import BoardConfig, Config, CoreConfig, StdpConfig, load_config
 
 XRAY_TOOLS = ("yosys", "nextpnr-xilinx", "fasm2frames", "xc7frames2bit")
 
@@ -192,7 +192,7 @@ def test_no_toolchain_writes_the_trees_and_names_the_tools(
     code = main(["bitstream", str(tiny), "--board", "arty_a7_35", "--build-dir",
                  str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("spikeforge: error: no toolchain")
+    assert code == 2 and len(err) == 1 and err[0].startswith("plasticore: error: no toolchain")
 
 
 # -- fake Vivado ------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_failing_vivado_is_one_line_naming_it(clean_env: Path, tiny: Path, tmp_p
     code = main(["bitstream", str(tiny), "--build-dir", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert err[0].startswith("spikeforge: error: vivado failed (exit status 3); log: ")
+    assert err[0].startswith("plasticore: error: vivado failed (exit status 3); log: ")
     # The flow invoked Vivado in batch mode on the generated Tcl script.
     args = marker.read_text().split()
     assert args[args.index("-mode") + 1] == "batch"

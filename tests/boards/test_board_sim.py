@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from spikeforge.config import load_config
-from spikeforge.golden.datasets import load_dataset
-from spikeforge.golden.network import Network
-from spikeforge.sim import board_sim
+from plasticore.config import load_config
+from plasticore.golden.datasets import load_dataset
+from plasticore.golden.network import Network
+from plasticore.sim import board_sim
 
 
 def small_digits():
@@ -67,8 +67,8 @@ def test_board_fuzz(simulator, tmp_path):
 @pytest.mark.verilator
 def test_board_whole_test_set_trained(tmp_path):
     """The simulated board answers the whole digits test set exactly as the golden model."""
-    from spikeforge.golden.classify import Readout
-    from spikeforge.golden.train import train
+    from plasticore.golden.classify import Readout
+    from plasticore.golden.train import train
 
     config = load_config("digits")
     train_set, test_set = load_dataset("digits", None, 8)

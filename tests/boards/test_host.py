@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from spikeforge.boards.host import BoardLink, LinkError, Transport
-from spikeforge.boards.protocol import (
+from plasticore.boards.host import BoardLink, LinkError, Transport
+from plasticore.boards.protocol import (
     SYNC_REPLY,
     Command,
     Geometry,
@@ -18,8 +18,8 @@ from spikeforge.boards.protocol import (
     crc16,
     identify_payload,
 )
-from spikeforge.cli import main
-from spikeforge.config import ConfigError, load_config
+from plasticore.cli import main
+from plasticore.config import ConfigError, load_config
 
 
 def reply_frame(command: int, status: int, payload: bytes = b"") -> bytes:
@@ -115,10 +115,10 @@ def test_board_run_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert main(["board", "run", "digits", "--weights", str(tmp_path / "none.npz"),
                  "--port", "/dev/null"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("spikeforge: error:") and "no such weights file" in err
+    assert err.startswith("plasticore: error:") and "no such weights file" in err
     assert "\n" not in err
 
-    from spikeforge.golden.network import Network
+    from plasticore.golden.network import Network
 
     net = Network(load_config("digits").core)
     path = tmp_path / "w.npz"
@@ -137,9 +137,9 @@ def test_board_run_bad_inputs_are_one_line_errors(tmp_path, capsys):
 def test_board_simulation_failures_are_one_line(monkeypatch, capsys):
     """A missing simulator is a user error (2); a run that wrote no report exits 1; both one
     line, no traceback."""
-    from spikeforge.sim import board_sim
-    from spikeforge.sim.cosim import CosimError
-    from spikeforge.sim.runner import SimulatorNotFoundError
+    from plasticore.sim import board_sim
+    from plasticore.sim.cosim import CosimError
+    from plasticore.sim.runner import SimulatorNotFoundError
 
     def missing(*args, **kwargs):
         raise SimulatorNotFoundError("Icarus Verilog not found on PATH")
@@ -147,7 +147,7 @@ def test_board_simulation_failures_are_one_line(monkeypatch, capsys):
     monkeypatch.setattr(board_sim, "run", missing)
     assert main(["board", "fuzz", "digits", "--frames", "3", "--simulator", "icarus"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "spikeforge: error: Icarus Verilog not found on PATH"
+    assert err == "plasticore: error: Icarus Verilog not found on PATH"
 
     def crashed(*args, **kwargs):
         raise CosimError("the simulation produced no report; see build/x/sim.log")
@@ -155,5 +155,5 @@ def test_board_simulation_failures_are_one_line(monkeypatch, capsys):
     monkeypatch.setattr(board_sim, "run", crashed)
     assert main(["board", "fuzz", "digits", "--frames", "3"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("spikeforge: error: the simulation produced no report")
+    assert err.startswith("plasticore: error: the simulation produced no report")
     assert "\n" not in err

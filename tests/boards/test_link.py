@@ -15,8 +15,8 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from spikeforge.boards.link import LinkedCore
-from spikeforge.boards.protocol import (
+from plasticore.boards.link import LinkedCore
+from plasticore.boards.protocol import (
     SYNC_REQUEST,
     TIMEOUT_BYTES,
     Command,
@@ -31,11 +31,11 @@ from spikeforge.boards.protocol import (
     identify_payload,
     request,
 )
-from spikeforge.boards.uart import UartRx, UartTx
-from spikeforge.config import Config, load_config
-from spikeforge.golden.classify import predict_votes
-from spikeforge.golden.network import Network
-from spikeforge.sim.core_session import pack_words
+from plasticore.boards.uart import UartRx, UartTx
+from plasticore.config import Config, load_config
+from plasticore.golden.classify import predict_votes
+from plasticore.golden.network import Network
+from plasticore.sim.core_session import pack_words
 
 DIVISOR = 8
 

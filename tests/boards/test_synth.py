@@ -1,4 +1,4 @@
-"""``spikeforge synth``: resource counts, device capacities, the timing estimate, the cache,
+"""``plasticore synth``: resource counts, device capacities, the timing estimate, the cache,
 and the command line.  Expected numbers are worked out by hand in each test."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from spikeforge.boards import synth as synth_mod
-from spikeforge.boards.catalog import BOARDS
-from spikeforge.boards.synth import (
+from plasticore.boards import synth as synth_mod
+from plasticore.boards.catalog import BOARDS
+from plasticore.boards.synth import (
     DEVICES,
     SynthError,
     count_resources,
@@ -19,9 +19,9 @@ from spikeforge.boards.synth import (
     synthesize,
     synthesize_verilog,
 )
-from spikeforge.boards.timing import ARTIX7_1, estimate_timing
-from spikeforge.cli import main
-from spikeforge.config import BoardConfig, Config, CoreConfig, StdpConfig, load_config
+from plasticore.boards.timing import ARTIX7_1, estimate_timing
+from plasticore.cli import main
+from plasticore.config import BoardConfig, Config, CoreConfig, StdpConfig, load_config
 
 # -- devices and resource counting ------------------------------------------------------
 
@@ -234,7 +234,7 @@ def test_yosys_failure_is_one_line(tmp_path: Path) -> None:
 
 def _fake_synth(calls: list[str], cells: dict[str, int]):
     def fake(verilog: str, top: str, workdir: Path, **_: Any):
-        from spikeforge.boards.timing import TimingEstimate
+        from plasticore.boards.timing import TimingEstimate
 
         calls.append(verilog)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -306,7 +306,7 @@ def test_does_not_fit_is_exit_1_naming_the_resource(tmp_path: Path,
     captured = capsys.readouterr()
     assert code == 1
     err = captured.err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("spikeforge: error:")
+    assert len(err) == 1 and err[0].startswith("plasticore: error:")
     assert "does not fit" in err[0] and "bram36 61 used of 50 available" in err[0]
     assert "DOES NOT FIT" in captured.out
 
@@ -326,7 +326,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(synth_mod, "find_yosys", no_yosys)
     assert main(["synth", "digits", "--design", "core", "--build-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == "spikeforge: error: no Yosys found: install the tools extra"
+    assert err[-1] == "plasticore: error: no Yosys found: install the tools extra"
 
     assert main(["synth", str(tmp_path / "missing.toml")]) == 2
     assert "no such config file" in capsys.readouterr().err

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from spikeforge.boards.catalog import BOARDS, board_named
-from spikeforge.boards.top import BoardTop, mmcm_for
-from spikeforge.config import BoardConfig, ConfigError, load_config
+from plasticore.boards.catalog import BOARDS, board_named
+from plasticore.boards.top import BoardTop, mmcm_for
+from plasticore.config import BoardConfig, ConfigError, load_config
 
 
 def test_mmcm_settings_by_hand():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from spikeforge.config import CoreConfig, StdpConfig, Widths, load_config
-from spikeforge.explore.cost import ENERGY_45NM, energy, latency, measure, memory_bits
-from spikeforge.golden import cycles
-from spikeforge.golden.datasets import load_dataset
-from spikeforge.golden.network import Network
+from plasticore.config import CoreConfig, StdpConfig, Widths, load_config
+from plasticore.explore.cost import ENERGY_45NM, energy, latency, measure, memory_bits
+from plasticore.golden import cycles
+from plasticore.golden.datasets import load_dataset
+from plasticore.golden.network import Network
 
 
 def tiny(**changes: object) -> CoreConfig:

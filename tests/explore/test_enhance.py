@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from spikeforge.config import load_config
-from spikeforge.explore.enhance import KNOBS, describe, move, search
-from spikeforge.explore.grid import Evaluator, Job
-from spikeforge.topspark import reduce_timesteps
+from plasticore.config import load_config
+from plasticore.explore.enhance import KNOBS, describe, move, search
+from plasticore.explore.grid import Evaluator, Job
+from plasticore.topspark import reduce_timesteps
 
 
 def knob(name: str):

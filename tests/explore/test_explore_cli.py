@@ -1,4 +1,4 @@
-"""``spikeforge explore`` end to end on a tiny run, and its user errors."""
+"""``plasticore explore`` end to end on a tiny run, and its user errors."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikeforge.cli import main
-from spikeforge.config import load_config
-from spikeforge.golden.datasets import load_dataset
-from spikeforge.golden.train import evaluate, train
+from plasticore.cli import main
+from plasticore.config import load_config
+from plasticore.golden.datasets import load_dataset
+from plasticore.golden.train import evaluate, train
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_report_numbers_come_from_the_run(explored: Path, tiny_config: Path) -> 
     assert base["accuracy"] == pytest.approx(np.mean(list(base["per_seed"].values())))
     assert base["weight_memory_bits"] == 64 * 100 * 8
     # the baseline quantized to 4 bits after training, scored as trained here
-    from spikeforge.explore.precision import quantize_network, with_weight_bits
+    from plasticore.explore.precision import quantize_network, with_weight_bits
 
     quantized = next(r for r in rows if r["kind"] == "quantized")
     assert (quantized["timesteps"], quantized["weight_width"]) == (12, 4)
@@ -115,7 +115,7 @@ def test_synth_sets_each_grid_points_clock(explored: Path, tiny_config: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """--synth: each grid point's core goes to the hook, its latency is taken at the Fmax
     the hook estimates, the report lists the resources; other points keep the clock."""
-    import spikeforge.explore.cost as cost
+    import plasticore.explore.cost as cost
 
     seen = []
 
@@ -148,9 +148,9 @@ def test_synth_sets_each_grid_points_clock(explored: Path, tiny_config: Path,
 
 
 def test_synth_real_yosys(tiny_config: Path, tmp_path: Path) -> None:
-    """The real hook: the baseline's core synthesized, its numbers those of ``spikeforge
+    """The real hook: the baseline's core synthesized, its numbers those of ``plasticore
     synth --design core`` (the same cached report), its latency at that Fmax."""
-    from spikeforge.boards.synth import synthesize
+    from plasticore.boards.synth import synthesize
 
     out = tmp_path / "o"
     status = main(["explore", str(tiny_config), "--timesteps", "12", "--weight-bits", "8",
@@ -189,7 +189,7 @@ def test_user_errors_are_one_line(tiny_config: Path, tmp_path: Path, args: list[
     status = main(["explore", str(tiny_config), "--out", str(tmp_path / "o"), *args])
     err = capsys.readouterr().err
     assert status == 2
-    assert err.startswith("spikeforge: error: ") and err.count("\n") == 1
+    assert err.startswith("plasticore: error: ") and err.count("\n") == 1
     assert fragment in err
 
 

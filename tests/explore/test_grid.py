@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from spikeforge.config import load_config
-from spikeforge.explore.grid import Evaluator, Job, run_key
-from spikeforge.golden.datasets import load_dataset
-from spikeforge.golden.train import evaluate, train
+from plasticore.config import load_config
+from plasticore.explore.grid import Evaluator, Job, run_key
+from plasticore.golden.datasets import load_dataset
+from plasticore.golden.train import evaluate, train
 
 
 def small():

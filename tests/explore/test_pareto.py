@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spikeforge.explore.pareto import (
+from plasticore.explore.pareto import (
     Constraint,
     ConstraintError,
     choose,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikeforge.config import ConfigError, load_config
-from spikeforge.explore.precision import (
+from plasticore.config import ConfigError, load_config
+from plasticore.explore.precision import (
     VARIANTS,
     apply_variant,
     quantize_network,
     with_weight_bits,
 )
-from spikeforge.golden.network import Network
+from plasticore.golden.network import Network
 
 
 def test_four_bit_weights_by_hand() -> None:

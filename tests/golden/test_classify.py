@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikeforge.golden.classify import (
+from plasticore.golden.classify import (
     Readout,
     assign_labels,
     class_rates,
@@ -114,7 +114,7 @@ def test_readout_rules_differ_where_all_activity_is_fooled() -> None:
 
 
 def test_vote_table_by_hand():
-    from spikeforge.golden.classify import predict_votes, vote_table
+    from plasticore.golden.classify import predict_votes, vote_table
 
     # neuron 0 fires for class 0 only; neuron 1 splits 3:1 between classes 1 and 2;
     # neuron 2 never fired

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikeforge.config import load_config
-from spikeforge.golden.cycles import (
+from plasticore.config import load_config
+from plasticore.golden.cycles import (
     encode_cycles,
     lower_bound,
     quotient_bits,
@@ -70,8 +70,8 @@ def test_encoder_lanes_by_hand() -> None:
 def test_lanes_change_no_spike() -> None:
     """Lanes are hardware only: the golden model's spikes, counts and learned weights do not
     depend on them."""
-    from spikeforge.golden.datasets import load_digits
-    from spikeforge.golden.network import Network
+    from plasticore.golden.datasets import load_digits
+    from plasticore.golden.network import Network
 
     core = load_config("digits").core.replace(timesteps=40)
     image = load_digits(core.encoder.pixel_bits)[0].images[0]

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spikeforge.golden.datasets import (
+from plasticore.golden.datasets import (
     DATASET_NAMES,
     Dataset,
     DatasetError,

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from spikeforge.config import CoreConfig, EncoderConfig, StdpConfig
-from spikeforge.golden.encoder import rate_threshold, rounding_bits, spikes_from_states
-from spikeforge.golden.lfsr import STREAM_INPUT, base_states, jump_table, start_states
-from spikeforge.golden.network import Network
+from plasticore.config import CoreConfig, EncoderConfig, StdpConfig
+from plasticore.golden.encoder import rate_threshold, rounding_bits, spikes_from_states
+from plasticore.golden.lfsr import STREAM_INPUT, base_states, jump_table, start_states
+from plasticore.golden.network import Network
 
 
 def core4() -> CoreConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikeforge.golden.lfsr import (
+from plasticore.golden.lfsr import (
     KEY_MULTIPLIER,
     STREAM_INPUT,
     STREAM_NEURON,

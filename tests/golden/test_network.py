@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spikeforge.config import CoreConfig, EncoderConfig, NeuronConfig, StdpConfig, Widths
-from spikeforge.golden.arith import FloatArithmetic, IntegerArithmetic
-from spikeforge.golden.network import Network, initial_weights
-from spikeforge.golden.neuron import adapt_threshold, inhibition, lif_step
-from spikeforge.golden.stdp import stdp_update, trace_step, weight_change
-from spikeforge.sim.matrix import scaled_core
+from plasticore.config import CoreConfig, EncoderConfig, NeuronConfig, StdpConfig, Widths
+from plasticore.golden.arith import FloatArithmetic, IntegerArithmetic
+from plasticore.golden.network import Network, initial_weights
+from plasticore.golden.neuron import adapt_threshold, inhibition, lif_step
+from plasticore.golden.stdp import stdp_update, trace_step, weight_change
+from plasticore.sim.matrix import scaled_core
 
 # -- the tiny network --------------------------------------------------------------------------
 #

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from spikeforge.config import CoreConfig, NeuronConfig, StdpConfig, Widths
-from spikeforge.golden.arith import IntegerArithmetic
-from spikeforge.golden.neuron import adapt_threshold, inhibition, lif_step
+from plasticore.config import CoreConfig, NeuronConfig, StdpConfig, Widths
+from plasticore.golden.arith import IntegerArithmetic
+from plasticore.golden.neuron import adapt_threshold, inhibition, lif_step
 
 
 def make_core(**changes: Any) -> CoreConfig:

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from spikeforge.config import CoreConfig, NeuronConfig, StdpConfig, Widths
-from spikeforge.golden.arith import IntegerArithmetic
-from spikeforge.golden.stdp import (
+from plasticore.config import CoreConfig, NeuronConfig, StdpConfig, Widths
+from plasticore.golden.arith import IntegerArithmetic
+from plasticore.golden.stdp import (
     depression,
     normalize,
     potentiation,

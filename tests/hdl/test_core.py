@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikeforge.config import CoreConfig, load_config
-from spikeforge.golden.network import initial_weights
-from spikeforge.sim.core_session import (
+from plasticore.config import CoreConfig, load_config
+from plasticore.golden.network import initial_weights
+from plasticore.sim.core_session import (
     Sample,
     SessionResult,
     compare,
@@ -18,7 +18,7 @@ from spikeforge.sim.core_session import (
     run_amaranth,
     unpack_words,
 )
-from spikeforge.sim.matrix import scaled_core
+from plasticore.sim.matrix import scaled_core
 
 
 def _digits_small() -> CoreConfig:
@@ -100,7 +100,7 @@ def _session(core: CoreConfig, n_learn: int = 3, n_infer: int = 1,
     if core.encoder.kind == "direct":       # random rasters, 30% of the inputs spike
         images = rng.random((n_learn + n_infer, core.timesteps, core.n_inputs)) < 0.3
     elif core.n_inputs == 64:
-        from spikeforge.golden.datasets import load_dataset
+        from plasticore.golden.datasets import load_dataset
 
         images = load_dataset("digits", None, core.encoder.pixel_bits)[0].images
     else:
@@ -235,12 +235,12 @@ SLOW_SIM_CASES = {
 
 
 def _core_cocotb(label: str, cases, run_sim, tmp_path) -> None:
-    from spikeforge.sim.tb_core import COCOTB_TESTS, ENV_STALL, TOPLEVEL, session_inputs
+    from plasticore.sim.tb_core import COCOTB_TESTS, ENV_STALL, TOPLEVEL, session_inputs
 
     core, stall, n_learn, n_infer = cases[label]
     weights, theta, samples = _session(core, n_learn, n_infer)
     source, env = session_inputs(core, weights, theta, samples, tmp_path)
-    result = run_sim(toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
+    result = run_sim(toplevel=TOPLEVEL, sources=[source], test_module="plasticore.sim.tb_core",
                      extra_env={**env, ENV_STALL: str(stall)})
     assert result.passed and result.tests == COCOTB_TESTS
 
@@ -267,9 +267,9 @@ def test_core_soak_digits(tmp_path, request) -> None:
     Verilator; every spike, count, weight, threshold and timestep's cycles stay equal to
     the golden model.  Verilator only: the same session under Icarus takes hours, and the
     quick and full regressions already run the core under both simulators."""
-    from spikeforge.golden.datasets import load_digits
-    from spikeforge.sim import runner
-    from spikeforge.sim.tb_core import TOPLEVEL, session_inputs
+    from plasticore.golden.datasets import load_digits
+    from plasticore.sim import runner
+    from plasticore.sim.tb_core import TOPLEVEL, session_inputs
 
     core = load_config("digits").core
     images = load_digits(core.encoder.pixel_bits)[0].images[:200]
@@ -281,7 +281,7 @@ def test_core_soak_digits(tmp_path, request) -> None:
     test_name = f"{request.node.path.name}::{request.node.originalname}"
     try:
         result = runner.run_cocotb(
-            toplevel=TOPLEVEL, sources=[source], test_module="spikeforge.sim.tb_core",
+            toplevel=TOPLEVEL, sources=[source], test_module="plasticore.sim.tb_core",
             simulator="verilator", build_dir=build_dir, extra_env=env)
     except runner.SimFailure as exc:
         runner.record_result(exc.result, test_name, "digits-200-learning")

@@ -4,7 +4,7 @@
 (a) Fast tier, Amaranth's simulator: token by token against the golden model for several
 pixel widths and rates (including a threshold of exactly ``2**16`` and one that is always 0),
 a whole sample against ``golden.lfsr.JumpTable``, exact latency, stalls and reset.
-(b) cocotb regression (``spikeforge.sim.tb_encoder``) under Verilator and Icarus over the
+(b) cocotb regression (``plasticore.sim.tb_encoder``) under Verilator and Icarus over the
 configuration matrix, plus encoder-specific pixel widths and rates in the slow tier.
 """
 
@@ -17,28 +17,28 @@ from typing import Any
 import numpy as np
 import pytest
 
-from spikeforge.config import CoreConfig
-from spikeforge.golden.encoder import rate_threshold, rounding_bits, spikes_from_states
-from spikeforge.golden.lfsr import STREAM_INPUT, base_states, jump_table, start_states
-from spikeforge.hdl.encoder import RateEncoder, encoder_input_layout, encoder_output_layout
-from spikeforge.hdl.verilog import to_verilog
-from spikeforge.sim.amaranth_streams import (
+from plasticore.config import CoreConfig
+from plasticore.golden.encoder import rate_threshold, rounding_bits, spikes_from_states
+from plasticore.golden.lfsr import STREAM_INPUT, base_states, jump_table, start_states
+from plasticore.hdl.encoder import RateEncoder, encoder_input_layout, encoder_output_layout
+from plasticore.hdl.verilog import to_verilog
+from plasticore.sim.amaranth_streams import (
     check_reset_empties,
     numbered,
     run_checked,
     run_stream,
 )
-from spikeforge.sim.matrix import MatrixEntry, config_matrix
-from spikeforge.sim.pe_matrix import distinct
-from spikeforge.sim.tb_encoder import (
+from plasticore.sim.matrix import MatrixEntry, config_matrix
+from plasticore.sim.pe_matrix import distinct
+from plasticore.sim.tb_encoder import (
     encoder_corner_tokens,
     encoder_expected,
     random_encoder_token,
 )
-from spikeforge.sim.tb_lfsr import COCOTB_TESTS, ENV_TIMESTEPS
+from plasticore.sim.tb_lfsr import COCOTB_TESTS, ENV_TIMESTEPS
 
 TOPLEVEL = "rate_encoder"
-TB_MODULE = "spikeforge.sim.tb_encoder"
+TB_MODULE = "plasticore.sim.tb_encoder"
 QUICK = config_matrix(quick=True)
 CORE = QUICK[0].core
 

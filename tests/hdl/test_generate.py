@@ -11,10 +11,10 @@ import pytest
 from amaranth import signed, unsigned
 from amaranth.lib import data
 
-import spikeforge
-from spikeforge.config import CoreConfig
-from spikeforge.hdl.encoder import RateEncoder, encoder_input_layout, encoder_output_layout
-from spikeforge.hdl.generate import (
+import plasticore
+from plasticore.config import CoreConfig
+from plasticore.hdl.encoder import RateEncoder, encoder_input_layout, encoder_output_layout
+from plasticore.hdl.generate import (
     LINT_WAIVERS,
     MANIFEST_NAME,
     PE_MODULES,
@@ -25,13 +25,13 @@ from spikeforge.hdl.generate import (
     lint,
     manifest_summary,
 )
-from spikeforge.hdl.lfsr import lfsr_input_layout
-from spikeforge.sim.matrix import config_matrix
+from plasticore.hdl.lfsr import lfsr_input_layout
+from plasticore.sim.matrix import config_matrix
 
 QUICK = config_matrix(quick=True)
 CORE = QUICK[0].core
-MINE = (PEModule("lfsr", "spikeforge.hdl.lfsr", "LFSR"),
-        PEModule("rate_encoder", "spikeforge.hdl.encoder", "RateEncoder"))
+MINE = (PEModule("lfsr", "plasticore.hdl.lfsr", "LFSR"),
+        PEModule("rate_encoder", "plasticore.hdl.encoder", "RateEncoder"))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_files_written(generated) -> None:
 
 def test_manifest_describes_config(generated) -> None:
     _, manifest = generated
-    assert manifest["generator"] == {"name": "spikeforge", "version": spikeforge.__version__}
+    assert manifest["generator"] == {"name": "plasticore", "version": plasticore.__version__}
     assert manifest["config"] == CORE.to_dict()
     assert CoreConfig.from_dict(manifest["config"]) == CORE
     assert manifest["derived"] == CORE.derived.to_dict()
@@ -160,7 +160,7 @@ def test_rejects_non_config(tmp_path: Path) -> None:
 def test_summary(generated) -> None:
     _, manifest = generated
     text = manifest_summary(manifest)
-    assert text.splitlines()[0] == f"spikeforge {spikeforge.__version__}: " \
+    assert text.splitlines()[0] == f"plasticore {plasticore.__version__}: " \
         f"{len(PE_MODULES)} modules"
     for pe in PE_MODULES:
         assert f"{pe.top}.v" in text
@@ -202,7 +202,7 @@ def test_lint_reports_problems(tmp_path: Path) -> None:
 
 
 def test_lint_without_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from spikeforge.sim import runner
+    from plasticore.sim import runner
 
     def missing(name: str):
         raise runner.SimulatorNotFoundError(f"{name} missing")

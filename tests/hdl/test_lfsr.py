@@ -3,7 +3,7 @@
 
 (a) Fast tier, Amaranth's simulator: the pure functions against ``golden.lfsr``, the unit
 token by token with and without backpressure, its exact latency, stalls and reset.
-(b) cocotb regression (``spikeforge.sim.tb_lfsr``) under Verilator and Icarus over the
+(b) cocotb regression (``plasticore.sim.tb_lfsr``) under Verilator and Icarus over the
 configuration matrix.
 """
 
@@ -17,9 +17,9 @@ import pytest
 from amaranth import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
-from spikeforge.config import CoreConfig
-from spikeforge.golden.lfsr import KEY_MULTIPLIER, start_states, step
-from spikeforge.hdl.lfsr import (
+from plasticore.config import CoreConfig
+from plasticore.golden.lfsr import KEY_MULTIPLIER, start_states, step
+from plasticore.hdl.lfsr import (
     LFSR,
     lfsr_input_layout,
     lfsr_output_layout,
@@ -28,16 +28,16 @@ from spikeforge.hdl.lfsr import (
     spread_key,
     xorshift32,
 )
-from spikeforge.hdl.verilog import to_verilog
-from spikeforge.sim.amaranth_streams import (
+from plasticore.hdl.verilog import to_verilog
+from plasticore.sim.amaranth_streams import (
     check_reset_empties,
     numbered,
     run_checked,
     run_stream,
 )
-from spikeforge.sim.matrix import MatrixEntry, config_matrix
-from spikeforge.sim.pe_matrix import distinct
-from spikeforge.sim.tb_lfsr import (
+from plasticore.sim.matrix import MatrixEntry, config_matrix
+from plasticore.sim.pe_matrix import distinct
+from plasticore.sim.tb_lfsr import (
     COCOTB_TESTS,
     ENV_TIMESTEPS,
     base_for_start,
@@ -48,7 +48,7 @@ from spikeforge.sim.tb_lfsr import (
 )
 
 TOPLEVEL = "lfsr"
-TB_MODULE = "spikeforge.sim.tb_lfsr"
+TB_MODULE = "plasticore.sim.tb_lfsr"
 QUICK = config_matrix(quick=True)
 CORE = QUICK[0].core
 MASK32 = (1 << 32) - 1

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from amaranth import Shape, signed, unsigned
 
-from spikeforge.hdl.lif import LIFNeuronUnit, lif_input_layout, lif_output_layout
-from spikeforge.hdl.verilog import to_verilog
-from spikeforge.sim.amaranth_streams import numbered, run_checked, run_stream
-from spikeforge.sim.matrix import MatrixEntry, config_matrix, scaled_core
-from spikeforge.sim.pe_matrix import distinct
-from spikeforge.sim.pe_testbench import BACKPRESSURE
-from spikeforge.sim.tb_lif import (
+from plasticore.hdl.lif import LIFNeuronUnit, lif_input_layout, lif_output_layout
+from plasticore.hdl.verilog import to_verilog
+from plasticore.sim.amaranth_streams import numbered, run_checked, run_stream
+from plasticore.sim.matrix import MatrixEntry, config_matrix, scaled_core
+from plasticore.sim.pe_matrix import distinct
+from plasticore.sim.pe_testbench import BACKPRESSURE
+from plasticore.sim.tb_lif import (
     COCOTB_TESTS,
     TOPLEVEL,
     directed_tokens,
@@ -169,7 +169,7 @@ def test_directed_cases_reach_their_targets() -> None:
 
 def _regress(pe_regression: Any, entry: MatrixEntry) -> None:
     pe_regression(LIFNeuronUnit(entry.core), toplevel=TOPLEVEL,
-                  test_module="spikeforge.sim.tb_lif", tests=COCOTB_TESTS)
+                  test_module="plasticore.sim.tb_lif", tests=COCOTB_TESTS)
 
 
 @pytest.mark.parametrize("entry", _ids(QUICK))

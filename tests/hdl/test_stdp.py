@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from amaranth import Shape, unsigned
 
-from spikeforge.config import CoreConfig
-from spikeforge.hdl.stdp import StdpUnit, stdp_input_layout, stdp_output_layout
-from spikeforge.hdl.verilog import to_verilog
-from spikeforge.sim.amaranth_streams import numbered, run_checked, run_stream
-from spikeforge.sim.matrix import MatrixEntry, config_matrix, scaled_core
-from spikeforge.sim.pe_matrix import distinct, rtl_key_violations
-from spikeforge.sim.pe_testbench import BACKPRESSURE
-from spikeforge.sim.tb_stdp import (
+from plasticore.config import CoreConfig
+from plasticore.hdl.stdp import StdpUnit, stdp_input_layout, stdp_output_layout
+from plasticore.hdl.verilog import to_verilog
+from plasticore.sim.amaranth_streams import numbered, run_checked, run_stream
+from plasticore.sim.matrix import MatrixEntry, config_matrix, scaled_core
+from plasticore.sim.pe_matrix import distinct, rtl_key_violations
+from plasticore.sim.pe_testbench import BACKPRESSURE
+from plasticore.sim.tb_stdp import (
     COCOTB_TESTS,
     RAND_MAX,
     TOPLEVEL,
@@ -194,7 +194,7 @@ def test_rtl_key_determines_verilog() -> None:
 
 def _regress(pe_regression: Any, entry: MatrixEntry) -> None:
     pe_regression(StdpUnit(entry.core), toplevel=TOPLEVEL,
-                  test_module="spikeforge.sim.tb_stdp", tests=COCOTB_TESTS)
+                  test_module="plasticore.sim.tb_stdp", tests=COCOTB_TESTS)
 
 
 @pytest.mark.parametrize("entry", _ids(QUICK))

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from amaranth import Shape, unsigned
 
-from spikeforge.config import CoreConfig
-from spikeforge.hdl.trace import TRACE_KINDS, TraceUnit, trace_input_layout, trace_output_layout
-from spikeforge.hdl.verilog import to_verilog
-from spikeforge.sim.amaranth_streams import numbered, run_checked
-from spikeforge.sim.matrix import MatrixEntry, config_matrix, scaled_core
-from spikeforge.sim.pe_matrix import distinct, rtl_key_violations
-from spikeforge.sim.pe_testbench import BACKPRESSURE
-from spikeforge.sim.tb_trace import (
+from plasticore.config import CoreConfig
+from plasticore.hdl.trace import TRACE_KINDS, TraceUnit, trace_input_layout, trace_output_layout
+from plasticore.hdl.verilog import to_verilog
+from plasticore.sim.amaranth_streams import numbered, run_checked
+from plasticore.sim.matrix import MatrixEntry, config_matrix, scaled_core
+from plasticore.sim.pe_matrix import distinct, rtl_key_violations
+from plasticore.sim.pe_testbench import BACKPRESSURE
+from plasticore.sim.tb_trace import (
     COCOTB_TESTS,
     ENV_KIND,
     TOPLEVEL,
@@ -177,7 +177,7 @@ def test_rtl_key_determines_verilog() -> None:
 
 def _regress(pe_regression: Any, entry: MatrixEntry, kind: str) -> None:
     pe_regression(TraceUnit(entry.core, kind), toplevel=TOPLEVEL,
-                  test_module="spikeforge.sim.tb_trace", tests=COCOTB_TESTS,
+                  test_module="plasticore.sim.tb_trace", tests=COCOTB_TESTS,
                   extra_env={ENV_KIND: kind})
 
 

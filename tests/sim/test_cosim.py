@@ -1,4 +1,4 @@
-"""``spikeforge cosim``: trained weights into the RTL, verdicts and exit codes, bad input."""
+"""``plasticore cosim``: trained weights into the RTL, verdicts and exit codes, bad input."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikeforge.config import load_config
-from spikeforge.golden.classify import Readout
-from spikeforge.golden.datasets import load_digits
-from spikeforge.golden.train import evaluate, save_weights, train
-from spikeforge.sim import cosim
+from plasticore.config import load_config
+from plasticore.golden.classify import Readout
+from plasticore.golden.datasets import load_digits
+from plasticore.golden.train import evaluate, save_weights, train
+from plasticore.sim import cosim
 
 SMALL = """\
 n_inputs = 64
@@ -30,7 +30,7 @@ w_inh = 300
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spikeforge.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "plasticore.cli", *args], capture_output=True,
                           text=True, timeout=900, env={**os.environ, **(env or {})})
 
 
@@ -73,7 +73,7 @@ def test_trained_weights_give_golden_predictions(small_config: Path, tmp_path: P
 def test_cosim_learning_mismatch_exits_1(small_config: Path) -> None:
     """A difference (here: the harness flips one expected weight) is reported, exit 1."""
     proc = run_cli("cosim", str(small_config), "--simulator", "icarus", "--samples", "2",
-                   "--learn", env={"SPIKEFORGE_CORRUPT": "weight"})
+                   "--learn", env={"PLASTICORE_CORRUPT": "weight"})
     assert proc.returncode == 1, proc.stderr
     assert "MISMATCH: weight from input 0 to neuron 0" in proc.stdout
     assert "Traceback" not in proc.stderr
@@ -83,7 +83,7 @@ def test_cosim_learning_mismatch_exits_1(small_config: Path) -> None:
 def test_cosim_stops_at_first_differing_sample(small_config: Path) -> None:
     """A difference in sample 0 ends the session there: the later samples never run."""
     proc = run_cli("cosim", str(small_config), "--simulator", "icarus", "--samples", "5",
-                   "--json", env={"SPIKEFORGE_CORRUPT": "count"})
+                   "--json", env={"PLASTICORE_CORRUPT": "count"})
     assert proc.returncode == 1, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["difference"].startswith("sample 0: count of neuron 0: RTL ")

@@ -1,4 +1,4 @@
-"""Tests of ``spikeforge.sim.runner``: a smoke regression under every simulator, the failure
+"""Tests of ``plasticore.sim.runner``: a smoke regression under every simulator, the failure
 path, build caching, waves, and the result table."""
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from amaranth.back import verilog
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.sim import runner
-from spikeforge.sim.tb_smoke import SmokeConfig, command_layout, model, output_layout
+from plasticore.sim import runner
+from plasticore.sim.tb_smoke import SmokeConfig, command_layout, model, output_layout
 
 TOPLEVEL = "sat_counter"
-SMOKE_MODULE = "spikeforge.sim.tb_smoke"
+SMOKE_MODULE = "plasticore.sim.tb_smoke"
 
 
 class SatCounter(wiring.Component):
     """Saturating up/down counter fed by a command stream; the runner's smoke design.
 
-    Each accepted command updates the count (see ``spikeforge.sim.tb_smoke.model``) and emits it on
+    Each accepted command updates the count (see ``plasticore.sim.tb_smoke.model``) and emits it on
     ``out``; a command is accepted while ``out`` is empty or being read.
 
     Members
@@ -211,7 +211,7 @@ def _result(simulator: str, failures: int = 0, tests: int = 3) -> runner.SimResu
 
 
 def test_record_result_noop_without_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("SPIKEFORGE_SIM_RESULTS", raising=False)
+    monkeypatch.delenv("PLASTICORE_SIM_RESULTS", raising=False)
     monkeypatch.chdir(tmp_path)
     runner.record_result(_result("icarus"), "t", "c")
     assert list(tmp_path.iterdir()) == []
@@ -219,7 +219,7 @@ def test_record_result_noop_without_env(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 def test_summary_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     jsonl = tmp_path / "sub" / "results.jsonl"
-    monkeypatch.setenv("SPIKEFORGE_SIM_RESULTS", str(jsonl))
+    monkeypatch.setenv("PLASTICORE_SIM_RESULTS", str(jsonl))
     runner.record_result(_result("verilator"), "test_runner.py::test_smoke", "w4s3")
     runner.record_result(_result("icarus", failures=1), "test_runner.py::test_smoke", "w4s3")
     runner.record_result(_result("icarus", tests=0), "test_b.py::test_long_name", "default")
@@ -259,7 +259,7 @@ def test_summary_table_empty(tmp_path: Path) -> None:
 
 
 def test_regress_command(tmp_path: Path) -> None:
-    from spikeforge.sim import regress
+    from plasticore.sim import regress
 
     (tmp_path / "tests" / "sim").mkdir(parents=True)
     cmd = regress.pytest_command(tmp_path, quick=True, extra_pytest_args=["-x"], cores=4)

@@ -5,13 +5,13 @@ per row, the mean and spread (sample standard deviation, min, max) over the seed
 
 - ``full``: the configuration as written (its own timestep count);
 - ``naive``: only ``timesteps`` changed;
-- ``enhanced``: ``spikeforge.topspark.reduce_timesteps`` (parameters enhanced for the
+- ``enhanced``: ``plasticore.topspark.reduce_timesteps`` (parameters enhanced for the
   shorter sample);
 - ``float``: the float64 reference at full timesteps (what quantization costs);
 - ``point``: the core configuration the run carries (``Run.core``, JSON), as it is (the
-  design-space explorer, ``spikeforge.explore``, trains its points this way).  With
+  design-space explorer, ``plasticore.explore``, trains its points this way).  With
   ``Run.deploy`` (another core, JSON) the trained network is quantized to that core after
-  training (``spikeforge.explore.precision.quantize_network``), then labelled and scored.
+  training (``plasticore.explore.precision.quantize_network``), then labelled and scored.
 
 A run trains on the training set and tests on the test set (``split = "test"``), or, for
 searching parameters without touching the test set (``split = "validation"``), holds out the
@@ -21,7 +21,7 @@ grow with every sample, so the number of training presentations matters as much 
 samples), labels the neurons with them, and scores on the held-out samples, which the
 network has never seen.
 With ``Run.costs`` the result also carries what the cost model needs
-(``spikeforge.explore.cost.measure``: cycles and operation counts on test samples).
+(``plasticore.explore.cost.measure``: cycles and operation counts on test samples).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Run:
     seed : int
         Replaces the configuration's seed.
     core : str or None
-        ``point`` only: the :class:`~spikeforge.config.CoreConfig` to train, as JSON (its
+        ``point`` only: the :class:`~plasticore.config.CoreConfig` to train, as JSON (its
         seed is replaced by ``seed``).
     split : "test" or "validation"
         Score on the test set, or on the last ``validation`` training samples (held out

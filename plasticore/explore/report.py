@@ -95,7 +95,7 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
         ]
     lines += ["## Timestep reduction with parameter enhancement", "",
               "At the baseline width: only the timesteps cut (naive), the fixed rule "
-              "(`spikeforge/topspark.py`), and the searched parameters (grid).", "",
+              "(`plasticore/topspark.py`), and the searched parameters (grid).", "",
               "| timesteps | naive % | fixed rule % | searched % | recovered (pp, searched - "
               "naive) | searched vs baseline (pp) | parameters changed by the search |",
               "|---:|---:|---:|---:|---:|---:|---|"]
@@ -145,7 +145,7 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
     if synthesized:
         board = synthesized[0]["synth"]["board"]
         lines += ["## FPGA resources", "",
-                  f"The network core of each grid point synthesized for {board} (`spikeforge "
+                  f"The network core of each grid point synthesized for {board} (`plasticore "
                   "synth --design core`: Yosys `synth_xilinx`; the Fmax is an estimate from "
                   "the Artix-7 delay model, and each point's latency above is taken at it):",
                   "", "| timesteps | weight bits | LUT | FF | BRAM36 | DSP | est. Fmax MHz | "

@@ -1,8 +1,8 @@
-"""The ``spikeforge`` command line.
+"""The ``plasticore`` command line.
 
 Every user-facing job is a subcommand; the Makefile targets are thin wrappers over these.
 User errors (bad config, dataset path, weights file, arguments) print one line,
-``spikeforge: error: ...``, and exit with status 2; nothing else is written.
+``plasticore: error: ...``, and exit with status 2; nothing else is written.
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ def _board_network(config: Config, weights_path: str):
     loaded = load_weights(weights_path, config.core)
     if "class_rates" not in loaded:
         raise UserError(f"{weights_path}: no readout in the weights file (class_rates); "
-                        "write it with `spikeforge train --weights-out`")
+                        "write it with `plasticore train --weights-out`")
     rates = loaded["class_rates"]
     if rates.shape != (config.classify.n_classes, config.core.n_neurons):
         raise UserError(f"{weights_path}: class_rates have shape {rates.shape}, the config "
@@ -407,7 +407,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _stderr_progress(message: str) -> None:
-    print(f"spikeforge: {message}", file=sys.stderr, flush=True)
+    print(f"plasticore: {message}", file=sys.stderr, flush=True)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -435,7 +435,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not report.fits:
         worst = ", ".join(f"{r.name} {r.used:g} used of {r.available:,} available "
                           f"({100 * r.fraction:.0f}%)" for r in report.overflows())
-        print(f"spikeforge: error: {config.source}: the {report.design} design does not fit "
+        print(f"plasticore: error: {config.source}: the {report.design} design does not fit "
               f"the {report.device} on {report.board}: {worst}", file=sys.stderr)
         return 1
     return 0
@@ -465,7 +465,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         for name, path in result.reports.items():
             print(f"{name}: {path}")
     if not result.timing_met:
-        print(f"spikeforge: error: {config.source}: timing not met at "
+        print(f"plasticore: error: {config.source}: timing not met at "
               f"{timing['clock_mhz']:g} MHz (see {result.reports.get('timing', result.tree)})",
               file=sys.stderr)
         return 1
@@ -622,7 +622,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     from .explore.report import write_report
 
-    command = "spikeforge " + " ".join(shlex.quote(a) for a in args.argv)
+    command = "plasticore " + " ".join(shlex.quote(a) for a in args.argv)
     report = write_report(out, summary, command, seconds, evaluator.trained, plots,
                           evaluator.cpu_seconds)
     chosen = summary["chosen"]
@@ -711,8 +711,8 @@ def _board_job(sub: Any, name: str, help: str, build_dir: str) -> argparse.Argum
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="spikeforge", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"spikeforge {__version__}")
+    parser = _Parser(prog="plasticore", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"plasticore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="unsupervised STDP training, label assignment, test")
@@ -723,7 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enhance", action="store_true",
                    help="with fewer --timesteps than the config: enhance the neuron "
                         "parameters for the shorter sample (TopSpark-style, see "
-                        "spikeforge/topspark.py)")
+                        "plasticore/topspark.py)")
     p.add_argument("--epochs", type=_positive, help="training epochs (default: config)")
     p.add_argument("--seed", type=_non_negative, help="override the config seed")
     p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
@@ -780,7 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "answer with the golden model")
     b.add_argument("config")
     b.add_argument("--weights", required=True, metavar="F.npz",
-                   help="weights, thresholds and readout from `spikeforge train`")
+                   help="weights, thresholds and readout from `plasticore train`")
     where = b.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", metavar="DEV", help="the board's serial port (/dev/ttyUSB1)")
     where.add_argument("--simulate", choices=("verilator", "icarus"),
@@ -941,14 +941,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        print("spikeforge: interrupted", file=sys.stderr)
+        print("plasticore: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
     except (UserError, ConfigError) as exc:
         return _user_error(exc)
     except _RunFailed as exc:
-        print(f"spikeforge: error: {exc}", file=sys.stderr)
+        print(f"plasticore: error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:
         # Dataset, weights-file and other input checks raise ValueError subclasses.
@@ -964,7 +964,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _user_error(exc: object) -> int:
     message = " ".join(str(exc).split())
-    print(f"spikeforge: error: {message}", file=sys.stderr)
+    print(f"plasticore: error: {message}", file=sys.stderr)
     return 2
 
 

@@ -1,6 +1,6 @@
 """Training runs of the explorer: a point is a core configuration, a run is a point and a seed.
 
-Every run goes through :func:`spikeforge.bench.accuracy.run_grid` (worker processes, the
+Every run goes through :func:`plasticore.bench.accuracy.run_grid` (worker processes, the
 ``point`` rule) and lands in a cache on disk, one JSON file per (point, seed, split) named by
 a hash of the run's full configuration TOML (core with the seed, dataset, readout) and of how
 it is scored.  An interrupted sweep therefore resumes where it stopped, and a point the
@@ -38,7 +38,7 @@ class Job:
         The point (its own seed is replaced by ``seed``).
     seed : int
     split : "test" or "validation"
-        See :mod:`spikeforge.bench.accuracy`.
+        See :mod:`plasticore.bench.accuracy`.
     costs : int
         Test samples recorded for the cost model (0: none).
     deploy : CoreConfig or None

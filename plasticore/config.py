@@ -9,7 +9,7 @@ integer in the units of the state it acts on (membrane LSBs, weight LSBs, trace 
 timesteps); the only float is the encoder's ``max_rate``, turned into an integer once, here.
 
 Every derived width and constant is computed once, in :class:`Derived` (``core.derived``), and
-both ``spikeforge.golden`` and ``spikeforge.hdl`` read it from there.
+both ``plasticore.golden`` and ``plasticore.hdl`` read it from there.
 
 Bad input raises :class:`ConfigError` with a one-line message naming the field, the value and
 the rule it breaks.
@@ -601,7 +601,7 @@ class ClassifyConfig:
         return dataclasses.asdict(self)
 
 
-#: Board names ``spikeforge synth`` / ``bitstream`` / ``board`` accept (``boards/catalog.py``).
+#: Board names ``plasticore synth`` / ``bitstream`` / ``board`` accept (``boards/catalog.py``).
 BOARD_NAMES = ("arty_a7_35", "arty_a7_100", "nexys_a7_100", "cmod_a7_35", "nexys_video")
 
 
@@ -616,7 +616,7 @@ class BoardConfig:
     clock_mhz : int
         Core clock in MHz.  Where it differs from the board's oscillator an MMCM makes it.
         The default, 60, is below the synthesis estimate of the default configurations
-        (``spikeforge synth``: 89.4 MHz for digits, 84.9 MHz for mnist-400) and an MMCM
+        (``plasticore synth``: 89.4 MHz for digits, 84.9 MHz for mnist-400) and an MMCM
         makes it from every listed board's oscillator.
     baud : int
         UART host link rate in bit/s (8N1), 9600 .. 3,000,000; at most ``clock_mhz`` MHz / 8
@@ -752,7 +752,7 @@ def _replace(core: CoreConfig, changes: dict[str, Any]) -> CoreConfig:
 
 def builtin_configs() -> dict[str, Path]:
     """Configurations shipped with the package, by name (``digits``, ``mnist-400``, ...)."""
-    root = resources.files("spikeforge.configs")
+    root = resources.files("plasticore.configs")
     return {
         Path(entry.name).stem: Path(str(entry))
         for entry in root.iterdir()

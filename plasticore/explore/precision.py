@@ -107,7 +107,7 @@ def quantize_network(net: Any, core: CoreConfig) -> Any:
     (same dynamics in other units); each weight becomes ``round(w * s_w)`` (half up,
     clipped to ``w_max``) and each adaptive threshold ``round(theta * s_m)``, with ``s_w``
     the ratio of the largest weights and ``s_m`` that of the largest currents (membrane
-    units).  Returns a new :class:`~spikeforge.golden.network.Network` (integer arithmetic).
+    units).  Returns a new :class:`~plasticore.golden.network.Network` (integer arithmetic).
     """
     import numpy as np
 

@@ -7,16 +7,16 @@ from its responses and classifies the next ``--test`` digits with BindsNET's
 ``all_activity`` rule. Prints one JSON object with ``--json`` (otherwise a short summary);
 progress goes to stderr only.
 
-Run it through :func:`spikeforge.bench.peer.run_bindsnet`, or directly::
+Run it through :func:`plasticore.bench.peer.run_bindsnet`, or directly::
 
-    PYTHONPATH=spikeforge/bench/stubs python -m spikeforge.bench.bindsnet_dc \\
+    PYTHONPATH=plasticore/bench/stubs python -m plasticore.bench.bindsnet_dc \\
         --train 1200 --test 597 --time 350 --seed 0 --json
 
 Requirements (the optional ``bench`` extra, see ``make bench-setup``): torch and BindsNET
 0.3.4 with its non-CUDA runtime dependencies. BindsNET imports ``torchvision`` at import
 time (dataset wrappers, transforms, ``make_grid``) but this benchmark uses none of it, and
 no torchvision wheel loads against the CPU torch used here. The import-only stub package in
-``spikeforge/bench/stubs/torchvision`` stands in for it: it provides ``datasets.<Name>``
+``plasticore/bench/stubs/torchvision`` stands in for it: it provides ``datasets.<Name>``
 placeholder classes, ``transforms.<Name>`` placeholders and ``utils.make_grid``, all of which
 raise ``RuntimeError`` when used. That directory must be on ``PYTHONPATH`` of this process
 only (``peer.run_bindsnet`` does so for the subprocess); never add it to the main process.
@@ -300,7 +300,7 @@ def run(
 def _parser() -> argparse.ArgumentParser:
     """Build the command-line parser."""
     ap = argparse.ArgumentParser(
-        prog="python -m spikeforge.bench.bindsnet_dc",
+        prog="python -m plasticore.bench.bindsnet_dc",
         description="Diehl & Cook 2015 in BindsNET on sklearn digits (peer benchmark).",
     )
     ap.add_argument("--train", type=int, default=1200, help="training samples (first N)")

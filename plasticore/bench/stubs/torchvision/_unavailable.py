@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 _MESSAGE = (
-    "torchvision.{name} is not available: this is spikeforge's import-only torchvision "
+    "torchvision.{name} is not available: this is plasticore's import-only torchvision "
     "stub for the BindsNET benchmark"
 )
 

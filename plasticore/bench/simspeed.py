@@ -23,8 +23,8 @@ __all__ = ["measure", "format_table"]
 
 def _run(simulator: str, root: Path, scratch: Path, seed: int) -> dict[str, Any]:
     results = scratch / f"{simulator}.jsonl"
-    env = dict(os.environ, SIM=simulator, SPIKEFORGE_SIM_RESULTS=str(results),
-               SPIKEFORGE_SIM_BUILD=str(scratch / f"build-{simulator}"), WAVES="0",
+    env = dict(os.environ, SIM=simulator, PLASTICORE_SIM_RESULTS=str(results),
+               PLASTICORE_SIM_BUILD=str(scratch / f"build-{simulator}"), WAVES="0",
                COCOTB_RANDOM_SEED=str(seed))
     cmd = [sys.executable, "-m", "pytest", "tests/hdl", "--ignore=tests/hdl/test_core.py",
            "-m", "sim and not slow", "-q",
@@ -49,7 +49,7 @@ def _run(simulator: str, root: Path, scratch: Path, seed: int) -> dict[str, Any]
 
 def measure(root: Path, seed: int = 1) -> dict[str, Any]:
     """Time the quick PE regression under both simulators (Verilator first)."""
-    with tempfile.TemporaryDirectory(prefix="spikeforge-simspeed-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="plasticore-simspeed-") as tmp:
         scratch = Path(tmp)
         runs = {sim: _run(sim, root, scratch, seed) for sim in ("verilator", "icarus")}
     v, i = runs["verilator"], runs["icarus"]

@@ -1,6 +1,6 @@
-"""``spikeforge bench``: run the benchmarks, print tables, keep the JSON.
+"""``plasticore bench``: run the benchmarks, print tables, keep the JSON.
 
-- ``peer``: the digits network trained in BindsNET's ``DiehlAndCook2015`` and in spikeforge,
+- ``peer``: the digits network trained in BindsNET's ``DiehlAndCook2015`` and in plasticore,
   seed by seed, one after the other (never concurrently, so both see the same machine):
   accuracy and milliseconds per training sample for both, and the speed ratio;
 - ``accuracy``: the golden model over seeds at each timestep count (naive and enhanced
@@ -32,7 +32,7 @@ def _say(msg: str) -> None:
 
 
 def peer_benchmark(config_name: str, seeds: int) -> dict[str, Any]:
-    """Train the same network in BindsNET and in spikeforge for each seed; compare."""
+    """Train the same network in BindsNET and in plasticore for each seed; compare."""
     from threadpoolctl import threadpool_limits
 
     from ..golden.datasets import load_dataset
@@ -48,14 +48,14 @@ def peer_benchmark(config_name: str, seeds: int) -> dict[str, Any]:
     n_test = data.test_samples or len(test_set)
     train_set, test_set = train_set.subset(0, n_train), test_set.subset(0, n_test)
     intensity = core.encoder.max_rate * 1000.0     # Hz at 1 ms timesteps
-    rows: dict[str, list[dict[str, Any]]] = {"bindsnet": [], "spikeforge": []}
+    rows: dict[str, list[dict[str, Any]]] = {"bindsnet": [], "plasticore": []}
     for seed in range(seeds):
         _say(f"bench peer: seed {seed}: BindsNET DiehlAndCook2015, {n_train} samples")
         b = run_bindsnet(n_train, n_test, core.timesteps, seed, n_neurons=core.n_neurons,
                          intensity=intensity)
         b.update(acc_all=b["accuracy"], acc_proportion=b["accuracy_proportion_weighting"])
         rows["bindsnet"].append(b)
-        _say(f"bench peer: seed {seed}: spikeforge golden model")
+        _say(f"bench peer: seed {seed}: plasticore golden model")
         seeded = core.replace(seed=seed)
         # One BLAS thread, as BindsNET runs with torch.set_num_threads(1).
         with threadpool_limits(limits=1):
@@ -63,7 +63,7 @@ def peer_benchmark(config_name: str, seeds: int) -> dict[str, Any]:
             start = time.perf_counter()
             ev = evaluate(net, train_set, test_set, readout="proportion")
             test_ms = 1000 * (time.perf_counter() - start) / (n_train + n_test)
-        rows["spikeforge"].append({
+        rows["plasticore"].append({
             "acc_proportion": ev.accuracy, "acc_all": _all_activity(ev, train_set, test_set),
             "ms_per_train_sample": 1000 * seconds / n_train, "ms_per_eval_sample": test_ms,
             "seed": seed})
@@ -91,19 +91,19 @@ def _compare(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             out[name][f"{rule}_mean"] = statistics.fmean(acc)
             out[name][f"{rule}_std"] = statistics.stdev(acc) if len(acc) > 1 else 0.0
     out["speedup"] = (out["bindsnet"]["ms_per_train_sample_median"]
-                      / out["spikeforge"]["ms_per_train_sample_median"])
+                      / out["plasticore"]["ms_per_train_sample_median"])
     return out
 
 
 def format_peer(result: dict[str, Any]) -> str:
-    b, s = result["bindsnet"], result["spikeforge"]
-    n = len(result["runs"]["spikeforge"])
+    b, s = result["bindsnet"], result["plasticore"]
+    n = len(result["runs"]["plasticore"])
     return "\n".join([
         f"digits, {result['n_neurons']} neurons, {result['timesteps']} timesteps, "
         f"{result['train_samples']} train / {result['test_samples']} test samples, "
         f"{n} seed(s)",
         "",
-        "| | BindsNET DiehlAndCook2015 | spikeforge golden | ratio |",
+        "| | BindsNET DiehlAndCook2015 | plasticore golden | ratio |",
         "|---|---:|---:|---:|",
         *(f"| accuracy %, {label} readout (mean ± std) | "
           f"{b[rule + '_mean']:.2f} ± {b[rule + '_std']:.2f} | "

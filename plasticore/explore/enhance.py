@@ -3,7 +3,7 @@ accuracy at fewer timesteps (TopSpark's method, automated).
 
 Procedure (``docs/explore.md``), for a reduced timestep count ``T``:
 
-1. **Start** from :func:`spikeforge.topspark.reduce_timesteps` (the fixed rule: higher input
+1. **Start** from :func:`plasticore.topspark.reduce_timesteps` (the fixed rule: higher input
    rate, shorter time constants, scaled membrane units), or from the winner at the next
    larger timestep count with only its timesteps cut (a warm start, scored beside the
    rule's point; the better of the two is where the moves begin).

@@ -1,4 +1,4 @@
-"""The sweep behind ``spikeforge explore``: points, runs, statistics, choice.
+"""The sweep behind ``plasticore explore``: points, runs, statistics, choice.
 
 1. For every reduced timestep count, the enhanced parameters: :func:`.enhance.search` on
    the validation split (or the fixed rule, ``search=False``); for every width of
@@ -40,7 +40,7 @@ Say = Callable[[str], None]
 
 @dataclass
 class Settings:
-    """What ``spikeforge explore`` sweeps and how (CLI options of the same names)."""
+    """What ``plasticore explore`` sweeps and how (CLI options of the same names)."""
 
     timesteps: list[int]
     weight_bits: list[int]

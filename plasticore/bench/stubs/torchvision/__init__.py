@@ -6,10 +6,10 @@ and plotting (``torchvision.utils.make_grid``). No torchvision wheel loads again
 CPU torch used here, and the benchmark uses none of those features, so this stub
 provides the names BindsNET touches at import time; every object raises
 ``RuntimeError`` when it is actually used. The directory holding this package is put
-on ``PYTHONPATH`` of the benchmark subprocess only (see ``spikeforge.bench.peer``).
+on ``PYTHONPATH`` of the benchmark subprocess only (see ``plasticore.bench.peer``).
 """
 
 from . import datasets, transforms, utils
 
-__version__ = "0.0.0+spikeforge.stub"
+__version__ = "0.0.0+plasticore.stub"
 __all__ = ["datasets", "transforms", "utils"]

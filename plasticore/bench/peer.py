@@ -1,7 +1,7 @@
 """Run the BindsNET peer benchmark in a subprocess and collect its JSON record.
 
-The subprocess runs :mod:`spikeforge.bench.bindsnet_dc` with the interpreter of this
-process and with ``spikeforge/bench/stubs`` prepended to its ``PYTHONPATH``: that directory
+The subprocess runs :mod:`plasticore.bench.bindsnet_dc` with the interpreter of this
+process and with ``plasticore/bench/stubs`` prepended to its ``PYTHONPATH``: that directory
 holds an import-only ``torchvision`` stub which BindsNET needs at import time (no
 torchvision wheel loads against the CPU torch of the ``bench`` extra). The stub is never put
 on this process's ``sys.path``.
@@ -27,12 +27,12 @@ BINDSNET_VERSION = "0.3.4"
 
 
 def bench_extra_requirements() -> list[str]:
-    """The ``bench`` extra of spikeforge's metadata (pyproject.toml): BindsNET 0.3.4's
+    """The ``bench`` extra of plasticore's metadata (pyproject.toml): BindsNET 0.3.4's
     runtime dependencies other than torch and torchvision."""
     from importlib import metadata
 
     out = []
-    for req in metadata.requires("spikeforge") or []:
+    for req in metadata.requires("plasticore") or []:
         spec, _, marker = req.partition(";")
         if "extra" in marker and '"bench"' in marker.replace("'", '"'):
             out.append(spec.strip())
@@ -98,7 +98,7 @@ def run_bindsnet(train: int, test: int, time: int, seed: int, **params: Any) -> 
     seed : int
         Random seed.
     **params
-        Options of ``python -m spikeforge.bench.bindsnet_dc`` by keyword, underscores for
+        Options of ``python -m plasticore.bench.bindsnet_dc`` by keyword, underscores for
         dashes: ``n_neurons``, ``intensity``, ``norm``, ``exc``, ``inh``, ``theta_plus``,
         ``tc_theta_decay``, ``nu_pre``, ``nu_post``, ``threads``, ``label_pass``. ``None``
         values are left at the script's defaults.
@@ -119,7 +119,7 @@ def run_bindsnet(train: int, test: int, time: int, seed: int, **params: Any) -> 
 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STUB_DIR), env.get("PYTHONPATH", "")) if p)
-    cmd = [sys.executable, "-m", "spikeforge.bench.bindsnet_dc"]
+    cmd = [sys.executable, "-m", "plasticore.bench.bindsnet_dc"]
     cmd += _cli_args(train, test, time, seed, params)
 
     tail: collections.deque[str] = collections.deque(maxlen=20)

@@ -34,7 +34,7 @@ SynthHook = Callable[[CoreConfig], dict[str, Any]]
 
 def synth_hook(config: Config, board: str | None = None, *, build_root: Any = None,
                progress: Callable[[str], None] | None = None) -> SynthHook:
-    """A :data:`SynthHook` that synthesizes a point's network core (``spikeforge synth
+    """A :data:`SynthHook` that synthesizes a point's network core (``plasticore synth
     --design core``, ``boards/synth.py``: Yosys ``synth_xilinx``, cached by RTLIL) for
     ``board`` (default: the config's ``board.name``).
 

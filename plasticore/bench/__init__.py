@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of plasticore against peer simulators (optional ``bench`` extra)."""

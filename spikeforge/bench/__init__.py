@@ -1,1 +1,0 @@
-"""Side-by-side benchmarks of spikeforge against peer simulators (optional ``bench`` extra)."""
