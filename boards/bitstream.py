@@ -32,6 +32,7 @@ from typing import Any
 from amaranth._toolchain import has_tool, tool_env_var
 
 from ..config import Config
+from ..files import write_text
 from .catalog import Board, board_named
 from .synth import _config_digest, default_build_root
 
@@ -373,5 +374,5 @@ def build_bitstream(config: Config, board: Board | str | None = None, toolchain:
             timing["met"] = timing["fmax_mhz"] >= clock_mhz
     result = BitstreamResult(name, board.name, board.part, str(bit), str(tree), timing,
                              utilization, power, reports, seconds)
-    (tree / "bitstream.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+    write_text(tree / "bitstream.json", json.dumps(result.to_dict(), indent=1) + "\n")
     return result

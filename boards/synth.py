@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError
+from ..files import write_text
 from .catalog import Board, board_named
 from .timing import ARTIX7_1, DelayModel, TimingEstimate, estimate_timing
 
@@ -558,6 +559,6 @@ def synthesize(config: Config, board: Board | str | None = None, design: str = "
                 "combinational_loops": timing.loops},
         build_dir=str(workdir),
     )
-    report_path.write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+    write_text(report_path, json.dumps(report.to_dict(), indent=1) + "\n")
     say(f"synthesis took {seconds:.1f} s")
     return report

@@ -474,7 +474,8 @@ def load_idx_dataset(
     pixel_bits = _check_pixel_bits(pixel_bits)
     d = Path(directory)
     if not d.exists():
-        raise _fail(d, f"{name} directory does not exist")
+        where = "" if d.is_absolute() else f" (relative to the current directory, {Path.cwd()})"
+        raise _fail(d, f"{name} directory does not exist{where}")
     if not d.is_dir():
         raise _fail(d, f"{name} path is not a directory")
     paths = [_find_idx(d, stem) for stem in IDX_FILES]

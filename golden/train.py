@@ -23,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Config, ConfigError, CoreConfig
+from ..config import Config, CoreConfig, parse_toml
+from ..files import replacing
 from .classify import Readout
 from .datasets import Dataset
 from .network import Network
 
 __all__ = ["Evaluation", "TrainResult", "train", "evaluate", "save_weights", "load_weights",
-           "WeightsError"]
+           "WeightsError", "WEIGHTS_ARRAYS"]
 
 Array = Any
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
@@ -151,23 +152,33 @@ def save_weights(path: str | Path, config: Config, net: Network,
     """Write weights, thresholds, the readout and the config (TOML) to an ``.npz`` file.
 
     The readout's ``neuron_labels`` and ``class_rates`` let a host classify from the spike
-    counts the board reports.  The file is written to a temporary name and renamed, so an
-    interrupted write never leaves a truncated file behind.
+    counts the board reports.  The file is written under a unique temporary name and moved
+    over ``path`` atomically (:func:`plasticore.files.replacing`): an interrupted or failed
+    write leaves ``path`` as it was, and of two writers the last to finish wins whole.
     """
     arrays: dict[str, Any] = {"weights": net.weights, "theta": net.theta,
                               "config": np.array(config.to_toml())}
     if readout is not None:
         arrays["neuron_labels"] = readout.neuron_labels
         arrays["class_rates"] = readout.rates
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    with replacing(path) as tmp, tmp.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+#: The arrays :func:`load_weights` reads (others in the archive are never decompressed).
+WEIGHTS_ARRAYS = ("weights", "theta", "config", "class_rates")
 
 
 def load_weights(path: str | Path, core: CoreConfig) -> dict[str, Array]:
-    """Read a weights file written by :func:`save_weights` and check it fits ``core``."""
+    """Read a weights file written by :func:`save_weights` and check it fits ``core``.
+
+    Only :data:`WEIGHTS_ARRAYS` are read.  A readout, when present, is checked too:
+    ``class_rates`` finite numbers in ``0 .. timesteps`` (a mean count per sample), one
+    column per neuron.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a directory, not a weights file")
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     try:
@@ -180,7 +191,7 @@ def load_weights(path: str | Path, core: CoreConfig) -> dict[str, Array]:
                            "--weights-out`)")
     try:
         with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
+            data = {k: f[k] for k in WEIGHTS_ARRAYS if k in f.files}
     except Exception as exc:   # numpy raises several types for a corrupt archive
         raise WeightsError(f"{path}: corrupt .npz archive ({exc})") from None
     for key in ("weights", "theta"):
@@ -203,11 +214,34 @@ def load_weights(path: str | Path, core: CoreConfig) -> dict[str, Array]:
     if th.size and (th.min() < 0 or th.max() > d.theta_max):
         raise WeightsError(f"{path}: theta spans {th.min()}..{th.max()}, the config allows "
                            f"0..{d.theta_max} (widths.theta = {core.widths.theta})")
+    stored = None
     if "config" in data:
         try:
-            stored = Config.from_dict(__import__("tomllib").loads(str(data["config"])))
-        except (ConfigError, ValueError):
+            stored = Config.from_dict(parse_toml(str(data["config"]), str(path)))
+        except ValueError:          # ConfigError: an unreadable stored config is ignored
             stored = None
         if stored is not None and stored.core != core:
             data["config_mismatch"] = np.array(True)
+    if "class_rates" in data:
+        # rates were fitted at the trained network's timesteps (maybe not the config's)
+        timesteps = max(core.timesteps, stored.core.timesteps if stored else 0)
+        _check_class_rates(path, data["class_rates"], core.n_neurons, timesteps)
     return data
+
+
+def _check_class_rates(path: Path, rates: Array, n_neurons: int, timesteps: int) -> None:
+    """A stored readout's class rates: real numbers, ``(n_classes, n_neurons)``, each a mean
+    spike count per sample, so finite and in ``0 .. timesteps`` (one spike per timestep at
+    most)."""
+    if rates.dtype.kind not in "iuf":
+        raise WeightsError(f"{path}: class_rates must be numbers, not {rates.dtype}")
+    if rates.ndim != 2 or rates.shape[1] != n_neurons or rates.shape[0] < 2:
+        raise WeightsError(f"{path}: class_rates have shape {rates.shape}, the config needs "
+                           f"(classes, {n_neurons})")
+    values = rates.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise WeightsError(f"{path}: class_rates hold a value that is not finite")
+    if values.size and (values.min() < 0 or values.max() > timesteps):
+        raise WeightsError(f"{path}: class_rates span {values.min():g}..{values.max():g}; "
+                           f"a mean spike count per sample lies in 0..{timesteps} (the "
+                           "timesteps)")

@@ -31,6 +31,7 @@ from amaranth.lib.wiring import Flow
 
 from .. import __version__
 from ..config import CoreConfig
+from ..files import write_text
 from .verilog import to_verilog
 
 __all__ = [
@@ -209,8 +210,10 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
 
 
 def _write_if_changed(path: Path, text: str) -> None:
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    """Replace ``path`` atomically with ``text``, unless it holds that text already (so a
+    simulator's build cache keyed on file times stays valid)."""
+    if not path.is_file() or path.read_text() != text:
+        write_text(path, text)
 
 
 def manifest_summary(manifest: Mapping[str, Any]) -> str:

@@ -7,6 +7,8 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+from ..files import write_text
+
 __all__ = ["to_verilog", "write_verilog"]
 
 
@@ -20,6 +22,6 @@ def write_verilog(component: wiring.Component, name: str, directory: Path) -> Pa
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.v"
     text = to_verilog(component, name)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    if not path.is_file() or path.read_text() != text:
+        write_text(path, text)
     return path

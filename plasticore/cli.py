@@ -11,13 +11,17 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
 from .config import Config, ConfigError, load_config
+from .files import OutputError, output_dir, output_file, write_text
 from .golden.datasets import DATASET_NAMES
 
 __all__ = ["main", "UserError"]
@@ -28,10 +32,13 @@ class UserError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors."""
+    """argparse with one-line errors, ``plasticore: error: [SUBCOMMAND: ]...``."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        command = self.prog.removeprefix("plasticore").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"plasticore: error: {where}{message} (see plasticore {command} "
+                     "--help)\n".replace("  ", " "))
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -54,6 +61,17 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """A finite number above zero (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return value
 
 
@@ -103,6 +121,9 @@ def _datasets(config: Config, train_samples: int | None, test_samples: int | Non
     if train_set.n_pixels != core.n_inputs:
         raise UserError(f"{config.source}: n_inputs = {core.n_inputs}, but {data.dataset} "
                         f"images have {train_set.n_pixels} pixels")
+    if train_set.n_classes != config.classify.n_classes:
+        raise UserError(f"{config.source}: classify.n_classes = {config.classify.n_classes}, "
+                        f"but {data.dataset} has {train_set.n_classes} classes")
 
     def take(ds, wanted: int | None, default: int, what: str):
         n = wanted if wanted is not None else (default or len(ds))
@@ -174,9 +195,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.arithmetic != "integer":
             raise UserError("--weights-out needs --arithmetic integer (the float reference "
                             "has no fixed-point weights)")
-        _check_writable(args.weights_out)
+        output_file(args.weights_out, "--weights-out")
     if args.plots:
-        _check_writable(str(Path(args.plots) / "x"), create=True)
+        output_dir(args.plots, "--plots")
     net, seconds, input_spikes = train(config.core, train_set, epochs, args.arithmetic,
                                        progress)
     evaluation = evaluate(net, train_set, test_set, progress, config.classify.readout)
@@ -244,11 +265,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .hdl.generate import generate, manifest_summary
 
     config = _load(args.config)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{out}: cannot create directory: {exc.strerror}") from None
+    out = output_dir(args.out, "--out")
     manifest = generate(config.core, out)
     if args.json:
         _print_json(manifest)
@@ -308,7 +325,7 @@ def _board_network(config: Config, weights_path: str):
     if rates.shape != (config.classify.n_classes, config.core.n_neurons):
         raise UserError(f"{weights_path}: class_rates have shape {rates.shape}, the config "
                         f"needs ({config.classify.n_classes}, {config.core.n_neurons})")
-    return loaded["weights"], loaded["theta"], rates
+    return loaded["weights"], loaded["theta"], rates.astype(float)   # checked by load_weights
 
 
 def cmd_board_run(args: argparse.Namespace) -> int:
@@ -401,8 +418,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.lanes = _int_list("--lanes", args.lanes, 1, 1 << 16)
     if args.row_banks:
         args.row_banks = _int_list("--row-banks", args.row_banks, 1, 1024)
-    if args.clock_mhz is not None and not args.clock_mhz > 0:
-        raise UserError(f"--clock-mhz {args.clock_mhz}: must be positive")
+    output_dir(args.out, "--out")
     return bench_runner.main(args)
 
 
@@ -414,6 +430,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from .boards.synth import SynthError, synthesize
 
     config = _load(args.config)
+    if args.build_dir:
+        output_dir(args.build_dir, "--build-dir")
     try:
         report = synthesize(config, args.board, args.design, build_root=args.build_dir,
                             force=args.force,
@@ -445,6 +463,8 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
     from .boards.bitstream import BitstreamError, build_bitstream
 
     config = _load(args.config)
+    if args.build_dir:
+        output_dir(args.build_dir, "--build-dir")
     try:
         result = build_bitstream(config, args.board, args.toolchain, build_root=args.build_dir,
                                  progress=None if args.quiet else _stderr_progress)
@@ -552,8 +572,6 @@ def cmd_explore(args: argparse.Namespace) -> int:
                         f"the config's {T0}")
     if args.clock_mhz is None:
         args.clock_mhz = float(config.board.clock_mhz)
-    if args.clock_mhz <= 0:
-        raise UserError(f"--clock-mhz {args.clock_mhz}: must be positive")
     synth = None
     if args.synth is not None:
         from .boards.catalog import board_named
@@ -567,14 +585,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         except (ConfigError, SynthError) as exc:
             raise UserError(f"--synth {board}: {exc}") from None
         synth = synth_hook(config, board, progress=None if args.quiet else _stderr_progress)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
+    out = output_dir(args.out, "--out")
     train_set, test_set = _datasets(config, None, None)   # fails early on a bad dataset
     if args.validation >= len(train_set):
         raise UserError(f"--validation {args.validation}: must be below the "
@@ -659,24 +670,12 @@ def _generate_chosen(out: Path, config: Config, net: Any, args: argparse.Namespa
     except ValueError as exc:
         raise UserError(f"{out / 'chosen.toml'}: {exc}") from None
     summary = result.summary()
-    (out / "cosim.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_text(out / "cosim.json", json.dumps(summary, indent=1) + "\n")
     verdict = ("everything matched the golden model" if result.matched
                else f"MISMATCH: {result.difference}")
     print(f"explore: cosim of chosen.toml on {args.simulator}, {summary['samples']} "
           f"sample(s), {summary['spikes']} output spikes: {verdict}")
     return 0 if result.matched else 1
-
-
-def _check_writable(path: str, create: bool = False) -> None:
-    """Fail before long work if ``path`` cannot be written (``create``: make its folder)."""
-    parent = Path(path).resolve().parent
-    if create:
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{parent}: cannot create directory: {exc.strerror}") from None
-    if not parent.is_dir():
-        raise UserError(f"{path}: directory {parent} does not exist")
 
 
 def _print_summary(config: Config, s: dict[str, Any]) -> None:
@@ -827,7 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--row-banks", metavar="LIST",
                    help="comma-separated row bank counts for the core benchmark's 784-400 "
                         "latency rows (default: the config's)")
-    p.add_argument("--clock-mhz", type=float, metavar="MHZ",
+    p.add_argument("--clock-mhz", type=_positive_float, metavar="MHZ",
                    help="core clock of the core benchmark's latencies (default: each "
                         "config's board.clock_mhz)")
     p.add_argument("--out", default="build/bench", metavar="DIR",
@@ -878,7 +877,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds per point (default 3)")
     p.add_argument("--workers", type=_positive, default=2,
                    help="training processes (default 2)")
-    p.add_argument("--clock-mhz", type=float,
+    p.add_argument("--clock-mhz", type=_positive_float,
                    help="core clock for latency in MHz (default: the config's "
                         "board.clock_mhz)")
     p.add_argument("--dataset", choices=DATASET_NAMES,
@@ -934,18 +933,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it unwinds as on Ctrl-C: worker pools
+    stopped, temporary files removed (``plasticore.files.replacing``)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return int(args.func(args))
-    except KeyboardInterrupt:
-        print("plasticore: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"plasticore: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         return 1
-    except (UserError, ConfigError) as exc:
+    except (UserError, ConfigError, OutputError) as exc:
         return _user_error(exc)
     except _RunFailed as exc:
         print(f"plasticore: error: {exc}", file=sys.stderr)
@@ -960,6 +971,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except OSError as exc:
         return _user_error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _user_error(exc: object) -> int:

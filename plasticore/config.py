@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import tomli_w
 
+from .files import write_text
 from .golden.datasets import BUNDLED_DATASETS, DATASET_NAMES
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Derived",
     "bits_for",
     "load_config",
+    "parse_toml",
     "builtin_configs",
 ]
 
@@ -542,6 +544,8 @@ class DataConfig:
         others are read from local IDX files in ``path``.
     path : str
         Directory holding the four IDX files (``.gz`` or raw); empty for the bundled sets.
+        A relative path is taken from the current directory (where the command runs), not
+        from the configuration file's folder, so built-in configurations work anywhere.
     train_samples, test_samples : int
         How many samples to train on and to test on (0 = all of the split).
     epochs : int
@@ -670,7 +674,8 @@ class Config:
         return tomli_w.dumps(self.to_dict())
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_toml())
+        """Write the file form to ``path`` (atomically)."""
+        write_text(path, self.to_toml())
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> Config:
@@ -682,7 +687,7 @@ class Config:
         classify_raw = raw.pop("classify", {})
         board_raw = raw.pop("board", {})
         try:
-            core = _build(CoreConfig, raw, "")
+            core = _build(CoreConfig, raw, "", also_valid=("data", "classify", "board"))
             data = _build(DataConfig, data_raw, "data.")
             classify = _build(ClassifyConfig, classify_raw, "classify.")
             board = _build(BoardConfig, board_raw, "board.")
@@ -699,15 +704,16 @@ _TABLES: dict[str, type] = {
 }
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    """Instantiate dataclass ``cls`` from a TOML table, rejecting unknown keys."""
+def _build(cls: type, raw: Any, prefix: str, also_valid: tuple[str, ...] = ()) -> Any:
+    """Instantiate dataclass ``cls`` from a TOML table, rejecting unknown keys (the message
+    lists the valid ones, with ``also_valid``: keys of the same table read elsewhere)."""
     if not isinstance(raw, dict):
         _fail(prefix.rstrip(".") or "<top>", raw, "must be a table")
     known = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known or key == "source":
-            valid = ", ".join(sorted(k for k in known if k != "source"))
+            valid = ", ".join(sorted([k for k in known if k != "source"] + list(also_valid)))
             raise ConfigError(f"unknown key '{prefix}{key}' (valid keys here: {valid})")
         if key in _TABLES and cls is CoreConfig:
             kwargs[key] = _build(_TABLES[key], value, f"{key}.")
@@ -776,8 +782,15 @@ def load_config(spec: str | Path) -> Config:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return Config.from_dict(parse_toml(text, str(path)), source=str(path))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """``tomllib.loads`` with one-line errors (nesting too deep for the parser included)."""
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return Config.from_dict(raw, source=str(path))
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too "
+                          "deeply") from None

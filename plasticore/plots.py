@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from .config import Config
+from .files import replacing
 
-__all__ = ["receptive_fields", "raster", "confusion", "training_plots"]
+__all__ = ["receptive_fields", "raster", "confusion", "training_plots", "save_figure"]
 
 
 def _pyplot() -> Any:
@@ -23,6 +24,14 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` as PNG (atomically) and close it."""
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    _pyplot().close(fig)
+    return path
 
 
 def receptive_fields(path: Path, weights: Any, shape: tuple[int, int], w_max: int,
@@ -42,8 +51,7 @@ def receptive_fields(path: Path, weights: Any, shape: tuple[int, int], w_max: in
                 ax.set_title(str(int(labels[k])), fontsize=7, pad=1)
     fig.suptitle("receptive fields (weights per neuron; title: assigned label)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -62,8 +70,7 @@ def raster(path: Path, input_raster: Any, output_raster: Any, title: str) -> Pat
     bottom.set_ylim(-1, output_raster.shape[1])
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -85,8 +92,7 @@ def confusion(path: Path, labels: Any, predictions: Any, n_classes: int) -> Path
     acc = np.trace(m) / max(m.sum(), 1)
     ax.set_title(f"test accuracy {100 * acc:.1f}%")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

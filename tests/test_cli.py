@@ -73,19 +73,136 @@ def test_config_check_prints_derived(capsys: pytest.CaptureFixture[str]) -> None
     (["train", "digits", "--timesteps", "x"], "positive integer"),
     (["train", "digits", "--data", "/tmp"], "data.path"),
     (["train", "mnist-400", "--data", "/no/such/dir"], "/no/such/dir"),
-    (["train", "digits", "--weights-out", "/no/such/dir/w.npz"], "does not exist"),
+    (["train", "digits", "--weights-out", "/proc/no/such/dir/w.npz"],
+     "--weights-out /proc/no/such/dir/w.npz: cannot create directory /proc/no/such/dir"),
+    (["train", "digits", "--weights-out", "/proc"], "--weights-out /proc: is a directory"),
     (["eval", "digits", "--weights", "/no/such/file.npz"], "no such weights file"),
+    (["eval", "digits", "--weights", "/tmp"], "/tmp: is a directory, not a weights file"),
     (["config", "check", "digits", "--bogus"], "unrecognized arguments"),
     (["frobnicate"], "invalid choice"),
+    (["explore", "digits", "--out", "/tmp/x", "--clock-mhz", "nan"],
+     "explore: argument --clock-mhz: expected a finite positive number, got 'nan'"),
+    (["explore", "digits", "--out", "/tmp/x", "--clock-mhz=-inf"], "finite positive"),
+    (["bench", "core", "--clock-mhz", "inf"], "finite positive number, got 'inf'"),
 ])
 def test_user_errors_are_one_line(args: list[str], fragment: str) -> None:
     result = run_cli(*args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("plasticore: error: ")     # argparse's errors too
     assert fragment in lines[0]
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("plasticore: error: ") and "\n" not in err, captured.err
+    return err
+
+
+def test_outputs_create_their_folders(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """What `make` does on a fresh clone: no build/ folder yet."""
+    weights = tmp_path / "build" / "weights.npz"
+    plots = tmp_path / "build" / "plots" / "train"
+    assert main(["train", "digits", *SMALL, "--weights-out", str(weights),
+                 "--plots", str(plots)]) == 0
+    assert weights.is_file() and (plots / "confusion.png").is_file()
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["plots", "weights.npz"]
+    capsys.readouterr()
+    rtl = tmp_path / "fresh" / "rtl"
+    assert main(["generate", "digits", "--out", str(rtl)]) == 0
+    assert (rtl / "manifest.json").is_file()
+
+
+def test_weights_out_checked_before_training(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from plasticore.golden import train as train_module
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("training started before the output was checked")
+
+    monkeypatch.setattr(train_module, "train", no_training)
+    (tmp_path / "file").write_text("")
+    assert main(["train", "digits", *SMALL, "--weights-out",
+                 str(tmp_path / "file" / "w.npz")]) == 2
+    assert "file is a file, not a directory" in _one_line_error(capsys)
+    assert main(["train", "digits", *SMALL, "--weights-out", str(tmp_path)]) == 2
+    assert "is a directory" in _one_line_error(capsys)
+
+
+def test_concurrent_trains_each_write_a_whole_file(tmp_path: Path) -> None:
+    """Two trains with different seeds writing one file: both finish, the file holds one of
+    the two networks whole, and no temporary is left behind."""
+    weights = tmp_path / "w.npz"
+    procs = [subprocess.Popen([sys.executable, "-m", "plasticore.cli", "train", "digits",
+                               *SMALL, "--seed", str(seed), "--weights-out", str(weights)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for seed in (1, 2)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        assert f"weights written to {weights}" in out
+    core = load_config("digits").core
+    train_set, _ = load_digits(core.encoder.pixel_bits)
+    candidates = [train(core.replace(timesteps=40, seed=seed), train_set.subset(0, 40))[0]
+                  for seed in (1, 2)]
+    with np.load(weights) as f:
+        assert any(np.array_equal(f["weights"], net.weights)
+                   and np.array_equal(f["theta"], net.theta) for net in candidates)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]
+
+
+def test_deeply_nested_toml_is_one_line(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 10000 + "\n")
+    assert main(["config", "check", str(deep)]) == 2
+    assert "nested too deeply" in _one_line_error(capsys)
+
+
+def test_unknown_top_level_key_lists_the_tables(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[bord]\nname = 'arty_a7_35'\n")
+    assert main(["config", "check", str(typo)]) == 2
+    err = _one_line_error(capsys)
+    assert "unknown key 'bord'" in err
+    for table in ("board", "classify", "data", "encoder", "neuron", "stdp", "widths"):
+        assert table in err
+
+
+def test_n_classes_must_match_the_dataset(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(load_config("digits").to_toml().replace("n_classes = 10", "n_classes = 4"))
+    assert main(["train", str(cfg), *SMALL]) == 2
+    assert "classify.n_classes = 4, but digits has 10 classes" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("rates, fragment", [
+    (np.array([["x"] * 100] * 10), "class_rates must be numbers"),
+    (np.full((10, 100), -3.0), "class_rates span -3..-3"),
+    (np.full((10, 100), np.inf), "not finite"),
+    (np.full((10, 100), 1e300), "lies in 0..350"),
+])
+def test_board_run_checks_the_readout_before_the_port(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], rates: object,
+        fragment: str) -> None:
+    """Bad class rates: one line, before the port is opened (the port does not exist), and
+    no numpy warning (warnings are errors in this suite)."""
+    from plasticore.golden.network import Network
+
+    net = Network(load_config("digits").core)
+    path = tmp_path / "w.npz"
+    np.savez(path, weights=net.weights, theta=net.theta, class_rates=rates)
+    assert main(["board", "run", "digits", "--weights", str(path),
+                 "--port", str(tmp_path / "ttyNONE")]) == 2
+    assert fragment in _one_line_error(capsys)
 
 
 def test_bad_config_file_names_field(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
+from ..files import write_text
 
 __all__ = ["main", "peer_benchmark"]
 
@@ -117,8 +118,8 @@ def format_peer(result: dict[str, Any]) -> str:
 
 def _write(out: Path, name: str, obj: Any, table: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(obj, indent=1, default=str) + "\n")
-    (out / f"{name}.md").write_text(table + "\n")
+    write_text(out / f"{name}.json", json.dumps(obj, indent=1, default=str) + "\n")
+    write_text(out / f"{name}.md", table + "\n")
 
 
 def main(args: argparse.Namespace) -> int:
