@@ -21,7 +21,7 @@
 CONFIG ?= digits
 VENV   ?= .venv
 PYTHON ?= python3
-SF     := $(VENV)/bin/plasticore
+CLI    := $(VENV)/bin/plasticore
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -34,6 +34,7 @@ BOARD  ?= arty_a7_35
 DESIGN ?=
 TOOLCHAIN ?=
 WEIGHTS_OUT ?= build/weights.npz
+WEIGHTS ?= $(WEIGHTS_OUT)
 OUT     ?= build/explore
 WORKERS ?= 2
 ARGS    ?=
@@ -43,7 +44,7 @@ SYSTEM_PACKAGES := iverilog liblz4-dev
         bench-setup synth bitstream explore clean help
 
 all: setup train generate
-	$(SF) cosim $(CONFIG) --samples 3 --weights $(WEIGHTS_OUT)
+	$(CLI) cosim $(CONFIG) --samples 3 --weights $(WEIGHTS_OUT)
 
 help:
 	@sed -n '1,19p' Makefile
@@ -69,30 +70,30 @@ $(STAMP): pyproject.toml | system-packages
 # -- jobs -----------------------------------------------------------------------------
 
 train: setup
-	$(SF) train $(CONFIG) --weights-out $(WEIGHTS_OUT)
+	$(CLI) train $(CONFIG) --weights-out $(WEIGHTS_OUT)
 
 eval: setup
-	$(SF) eval $(CONFIG) --weights $(WEIGHTS)
+	$(CLI) eval $(CONFIG) --weights $(WEIGHTS)
 
 generate: setup
-	$(SF) generate $(CONFIG) --out build/rtl
+	$(CLI) generate $(CONFIG) --out build/rtl
 
 sim: setup
-	$(SF) sim $(if $(SIM),--sim $(SIM)) $(if $(WAVES),--waves)
+	$(CLI) sim $(if $(SIM),--sim $(SIM)) $(if $(WAVES),--waves)
 
 board: setup
-	$(SF) board run $(CONFIG) --weights $(WEIGHTS_OUT) \
+	$(CLI) board run $(CONFIG) --weights $(WEIGHTS_OUT) \
 	  $(if $(PORT),--port $(PORT),--simulate $(or $(SIM),verilator)) $(if $(SAMPLES_BOARD),--samples $(SAMPLES_BOARD))
 
 cosim: setup
-	$(SF) cosim $(CONFIG) $(if $(SIM),--simulator $(SIM)) --samples $(SAMPLES) --learn \
+	$(CLI) cosim $(CONFIG) $(if $(SIM),--simulator $(SIM)) --samples $(SAMPLES) --learn \
 	  $(if $(WAVES),--waves)
 
 synth: setup
-	$(SF) synth $(CONFIG) --board $(BOARD) $(if $(DESIGN),--design $(DESIGN))
+	$(CLI) synth $(CONFIG) --board $(BOARD) $(if $(DESIGN),--design $(DESIGN))
 
 bitstream: setup
-	$(SF) bitstream $(CONFIG) --board $(BOARD) $(if $(TOOLCHAIN),--toolchain $(TOOLCHAIN))
+	$(CLI) bitstream $(CONFIG) --board $(BOARD) $(if $(TOOLCHAIN),--toolchain $(TOOLCHAIN))
 
 test: setup
 	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
@@ -111,13 +112,13 @@ lint: setup
 	$(VENV)/bin/mypy -p plasticore.golden -p plasticore.sim
 
 bench-setup: setup
-	$(SF) bench --setup
+	$(CLI) bench --setup
 
 bench: setup
-	$(SF) bench
+	$(CLI) bench
 
 explore: setup
-	$(SF) explore $(CONFIG) --out $(OUT) --workers $(WORKERS) $(ARGS)
+	$(CLI) explore $(CONFIG) --out $(OUT) --workers $(WORKERS) $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
