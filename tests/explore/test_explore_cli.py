@@ -179,14 +179,17 @@ def test_synth_real_yosys(tiny_config: Path, tmp_path: Path) -> None:
     (["--constraints", "accuracy~1"], "expected METRIC<=NUMBER"),
     (["--minimize", "speed"], "--minimize 'speed': unknown metric"),
     (["--variants", "magic"], "unknown variant 'magic'"),
-    (["--clock-mhz", "0"], "--clock-mhz 0.0: must be positive"),
+    (["--clock-mhz", "0"], "--clock-mhz: expected a finite positive number, got '0'"),
     (["--validation", "30"], "--validation 30: must be below the 30"),
     (["--weight-bits", "8", "--search-bits", "4"], "4 is not one of --weight-bits"),
     (["--synth", "nope"], "--synth nope: unknown board 'nope'"),
 ])
 def test_user_errors_are_one_line(tiny_config: Path, tmp_path: Path, args: list[str],
                                   fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["explore", str(tiny_config), "--out", str(tmp_path / "o"), *args])
+    try:
+        status = main(["explore", str(tiny_config), "--out", str(tmp_path / "o"), *args])
+    except SystemExit as exc:             # refused by the argument parser
+        status = exc.code
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("plasticore: error: ") and err.count("\n") == 1
@@ -200,7 +203,7 @@ def test_unwritable_out(tiny_config: Path, tmp_path: Path,
     status = main(["explore", str(tiny_config), "--out", str(blocker / "sub")])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
-    assert "--out" in err and "cannot write" in err
+    assert "--out" in err and f"{blocker} is a file, not a directory" in err
 
 
 @pytest.mark.slow
