@@ -24,7 +24,11 @@ from typing import Any
 from ..config import Config, CoreConfig
 
 __all__ = ["EnergyModel", "ENERGY_45NM", "memory_bits", "measure", "latency", "energy",
-           "SynthHook", "synth_hook"]
+           "SynthHook", "synth_hook", "COUNTS"]
+
+#: The per-sample means :func:`measure` returns (besides ``samples``).
+COUNTS = ("cycles_inference", "cycles_learning", "input_spikes", "output_spikes",
+          "synaptic_adds", "weight_words_read", "neuron_updates", "learned_words")
 
 Array = Any
 
@@ -143,9 +147,7 @@ def measure(net: Any, label_set: Any, test_set: Any) -> dict[str, Any]:
     from ..golden import cycles
 
     core = net.core
-    keys = ("cycles_inference", "cycles_learning", "input_spikes", "output_spikes",
-            "synaptic_adds", "weight_words_read", "neuron_updates", "learned_words")
-    totals = dict.fromkeys(keys, 0.0)
+    totals = dict.fromkeys(COUNTS, 0.0)
     n = len(test_set)
     W = core.n_neurons // core.n_pe
     for k in range(n):

@@ -111,6 +111,35 @@ def test_rerun_resumes_from_the_cache(explored: Path, tiny_config: Path,
     assert re.search(r"\b0 runs trained", capsys.readouterr().out)
 
 
+def test_an_edited_baseline_is_noted_and_recomputed(explored: Path, tiny_config: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The baseline's seed-0 accuracy edited to 99 % in its cache entry: the rerun says so,
+    trains that run again and reports the golden model's accuracy, not the edit."""
+    from plasticore.explore.grid import Job, run_key
+
+    config = load_config(tiny_config)
+    path = explored / "cache" / f"{run_key(config, Job(config.core, 0, costs=3), 10)}.json"
+    entry = json.loads(path.read_text())
+    entry["result"]["accuracy"] = 0.99
+    path.write_text(json.dumps(entry, indent=1))
+    status = main(["explore", str(tiny_config), *TINY_RUN, "--out", str(explored), "--quiet",
+                   "--no-plots"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert captured.err == (f"plasticore: note: cache entry {path} is invalid (digest does "
+                            "not match the contents: edited or corrupted); recomputing\n")
+    assert re.search(r"\b1 runs trained", captured.out)
+    train_set, test_set = load_dataset("digits", None, 8)
+    train_set, test_set = train_set.subset(0, 30), test_set.subset(0, 15)
+    net, _, _ = train(config.core, train_set)
+    acc0 = evaluate(net, train_set, test_set).accuracy
+    assert acc0 != 0.99
+    rows = json.loads((explored / "results.json").read_text())["rows"]
+    base = next(r for r in rows if r["kind"] == "grid" and r["timesteps"] == 12
+                and r["weight_width"] == 8)
+    assert base["per_seed"]["0"] == acc0
+
+
 def test_synth_sets_each_grid_points_clock(explored: Path, tiny_config: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """--synth: each grid point's core goes to the hook, its latency is taken at the Fmax
