@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -145,12 +146,40 @@ def cycled(dataset: Any, length: int) -> Any:
                    dataset.n_classes)
 
 
+#: Held back while the pool forks its workers, so none runs the parent's handlers.
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _worker_init() -> None:
+    """Signals in a worker: Ctrl-C is the parent's to handle (it stops the pool); SIGTERM
+    kills (a handler inherited from the parent would only raise inside the run)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs not started and terminate the workers (Python 3.14 has
+    ``terminate_workers``; before it the processes are only in ``_processes``)."""
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.join(5)
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
 def run_grid(config: Config, runs: Sequence[Run], workers: int | None = None,
              progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Train every run (in ``workers`` processes, default: the CPU count).
 
     Results come back in the order of ``runs``; ``progress`` sees each as it finishes (so a
-    caller can store it at once).  With one worker the runs train in this process.
+    caller can store it at once).  With one worker the runs train in this process.  On any
+    exception, Ctrl-C and SIGTERM (as the CLI raises it) included, the runs not started are
+    cancelled and the workers terminated before it propagates.
     """
     text = config.to_toml()
     workers = workers or os.cpu_count() or 1
@@ -162,14 +191,23 @@ def run_grid(config: Config, runs: Sequence[Run], workers: int | None = None,
             if progress is not None:
                 progress(result)
         return results
-    with ProcessPoolExecutor(max_workers=min(workers, len(runs))) as pool:
-        futures = {pool.submit(_train_one, text, run): k for k, run in enumerate(runs)}
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(runs)), initializer=_worker_init)
+    try:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            futures = {pool.submit(_train_one, text, run): k for k, run in enumerate(runs)}
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         done: dict[int, dict[str, Any]] = {}
         for future in as_completed(futures):
             result = future.result()
             done[futures[future]] = result
             if progress is not None:
                 progress(result)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
     return [done[k] for k in range(len(runs))]
 
 
