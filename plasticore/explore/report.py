@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..config import Config, CoreConfig
-from ..plots import _pyplot, raster, receptive_fields
+from ..files import write_text
+from ..plots import _pyplot, raster, receptive_fields, save_figure
 
 __all__ = ["write_report", "write_plots", "membrane_traces", "pct"]
 
@@ -176,11 +177,11 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n")
+    write_text(report, "\n".join(lines) + "\n")
     data = {k: v for k, v in summary.items() if k not in ("points", "chosen_core")}
     data["command"], data["seconds"], data["trained_runs"] = command, seconds, trained
     data["cpu_seconds"] = cpu_seconds
-    (out / "results.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    write_text(out / "results.json", json.dumps(data, indent=1, default=str) + "\n")
     return report
 
 
@@ -240,8 +241,7 @@ def write_plots(out: Path, summary: dict[str, Any], config: Config,
     ax.legend(fontsize=7)
     fig.tight_layout()
     paths.append(out / "accuracy_vs_timesteps.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths[-1])
     for metric, front_key, xlabel, name in (
             ("latency_us", "front_latency", "latency µs/sample (cycle model)",
              "pareto_latency.png"),
@@ -272,8 +272,7 @@ def write_plots(out: Path, summary: dict[str, Any], config: Config,
         ax.legend(fontsize=7)
         fig.tight_layout()
         paths.append(out / name)
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        save_figure(fig, paths[-1])
     if trained is not None:
         core, net, evaluation, test_set = trained
         paths.append(receptive_fields(out / "receptive_fields.png", net.weights,
@@ -294,6 +293,5 @@ def write_plots(out: Path, summary: dict[str, Any], config: Config,
         ax.legend(fontsize=7)
         fig.tight_layout()
         paths.append(out / "membrane.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        save_figure(fig, paths[-1])
     return paths
