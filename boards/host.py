@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import Config
 from ..golden.classify import Readout, predict_votes, vote_table
+from ..golden.cycles import sample_cycles
 from ..golden.network import Network
 from ..sim.core_session import pack_words, unpack_words
 from .protocol import (
@@ -31,11 +32,13 @@ from .protocol import (
     Status,
     StatusReport,
     Target,
+    command_name,
+    identify_payload,
     request,
 )
 
-__all__ = ["LinkError", "Transport", "SerialTransport", "BoardLink", "RunReport",
-           "run_test_set"]
+__all__ = ["LinkError", "Transport", "SerialTransport", "BoardLink", "slowest_sample_s",
+           "RunReport", "run_test_set"]
 
 Array = Any
 
@@ -45,8 +48,13 @@ class LinkError(RuntimeError):
 
 
 class Transport:
-    """Byte pipe to the board: ``write`` all bytes; ``read`` up to ``n`` bytes, waiting at
-    most ``timeout`` seconds for the first (``b""`` when none came)."""
+    """Byte pipe to the board.
+
+    ``write`` sends every byte.  ``read`` returns the bytes that have arrived (at most ``n``)
+    as soon as there is one, waiting at most ``timeout`` seconds of silence for it (``b""``
+    when none came).  ``clock`` is the transport's time in seconds, or ``None`` when it has
+    none of its own (the simulated board): :class:`BoardLink` then counts line time.
+    """
 
     def write(self, data: bytes) -> None:
         raise NotImplementedError
@@ -58,55 +66,134 @@ class Transport:
         """Let ``seconds`` pass (between status polls)."""
         time.sleep(seconds)
 
+    def discard(self) -> None:
+        """Drop the bytes that have arrived and not been read (before a request: they cannot
+        be its reply)."""
+
+    def clock(self) -> float | None:
+        """Seconds since some start, or ``None`` (no clock of its own)."""
+        return None
+
+    def close(self) -> None:
+        """Release the line."""
+
 
 class SerialTransport(Transport):
-    """A serial port through pyserial (8N1 at the configuration's baud rate)."""
+    """A serial port through pyserial (8N1 at the configuration's baud rate).
+
+    :meth:`read` waits for the first byte only, then takes whatever else has arrived, so a
+    reply costs its line time, not the timeout.
+    """
 
     def __init__(self, port: str, baud: int) -> None:
         try:
             import serial
         except ImportError:
             raise LinkError("pyserial is not installed: pip install pyserial") from None
+        self.port = port
+        self._timeout = 0.1
         try:
-            self._port = serial.Serial(port, baud, timeout=0.1)
+            self._port = serial.Serial(port, baud, timeout=self._timeout)
         except (serial.SerialException, ValueError) as exc:
             raise LinkError(f"{port}: cannot open serial port: {exc}") from None
 
     def write(self, data: bytes) -> None:
-        self._port.write(data)
-        self._port.flush()
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except OSError as exc:         # pyserial's SerialException is an OSError
+            raise LinkError(f"{self.port}: cannot write to the serial port: {exc}") from None
 
     def read(self, n: int, timeout: float) -> bytes:
-        self._port.timeout = timeout
-        return bytes(self._port.read(n))
+        port = self._port
+        try:
+            if timeout != self._timeout:     # pyserial reconfigures the port on every set
+                port.timeout = self._timeout = timeout
+            first = port.read(1)
+            waiting = min(port.in_waiting, n - 1) if first else 0
+            return bytes(first + port.read(waiting)) if waiting > 0 else bytes(first)
+        except OSError as exc:
+            raise LinkError(f"{self.port}: cannot read from the serial port: {exc}") from None
+
+    def discard(self) -> None:
+        try:
+            self._port.reset_input_buffer()
+        except OSError as exc:
+            raise LinkError(f"{self.port}: cannot flush the serial port: {exc}") from None
+
+    def clock(self) -> float:
+        return time.monotonic()
+
+    def close(self) -> None:
+        self._port.close()
+
+
+#: Bytes of a reply frame around its payload: sync, command, status, length (2), CRC (2).
+REPLY_OVERHEAD = 7
+#: Largest reply frames of line noise :meth:`BoardLink.exchange` reads before it gives up.
+NOISE_FRAMES = 4
+#: The wait for a sample's result: this many times the slowest sample (cycle model) ...
+BUSY_FACTOR = 10
+#: ... plus this many seconds.
+BUSY_FLOOR_S = 1.0
+
+
+def slowest_sample_s(config: Config) -> float:
+    """Seconds the slowest sample of ``config`` takes on the board by the cycle model
+    (``golden.cycles.sample_cycles``): every input and every neuron spiking at every
+    timestep, learning on, at ``board.clock_mhz``."""
+    core = config.core
+    cycles = sample_cycles(core, np.ones((core.timesteps, core.n_inputs), bool),
+                           np.ones((core.timesteps, core.n_neurons), bool), learn=True)
+    return cycles.total / config.board.clock_hz
 
 
 class BoardLink:
     """One board behind ``transport``, for the network of ``config``.
 
-    ``timeout`` (seconds) bounds every silence while a reply is due; ``poll`` is the pause
-    between result polls while a sample runs.
+    ``timeout`` (seconds) bounds every silence while a reply is due; ``poll`` (seconds) is
+    the pause between result polls while a sample runs; ``busy_timeout`` (seconds, default
+    :data:`BUSY_FACTOR` times :func:`slowest_sample_s` plus :data:`BUSY_FLOOR_S`) bounds
+    the BUSY answers to RESULT, by the transport's clock or, without one, by the line time
+    of the polls (bytes at ``board.baud``, 10 bits each) and the pauses between them.  A
+    reply is given up after :data:`NOISE_FRAMES` largest reply frames of bytes.
     """
 
     def __init__(self, transport: Transport, config: Config, timeout: float = 2.0,
-                 poll: float = 0.0) -> None:
+                 poll: float = 0.0, busy_timeout: float | None = None) -> None:
         self.transport = transport
         self.config = config
         self.geometry = Geometry.of(config)
         self.timeout = timeout
         self.poll = poll
-        self._parser = ReplyParser()
+        self.sample_s = slowest_sample_s(config)
+        self.busy_timeout = (BUSY_FACTOR * self.sample_s + BUSY_FLOOR_S
+                             if busy_timeout is None else busy_timeout)
+        self.noise_limit = NOISE_FRAMES * (REPLY_OVERHEAD + self.geometry.reply_bytes)
+        self.line_bytes = 0            #: bytes written and read so far
+        self._waited = 0.0             #: seconds of poll pauses so far
+        self._parser = ReplyParser(max_payload=self.geometry.reply_bytes)
 
     # -- frames ---------------------------------------------------------------------------
 
     def exchange(self, command: int, payload: bytes = b"") -> Reply:
-        """Send one request and return its reply (any status)."""
-        self.transport.write(request(command, payload))
+        """Send one request and return its reply (any status); :class:`LinkError` for
+        silence, line noise, a malformed reply or a reply to another command."""
+        frame = request(command, payload)
+        self.transport.discard()       # a late reply to an earlier request, or noise
+        self._parser = ReplyParser(max_payload=self.geometry.reply_bytes)
+        self.transport.write(frame)
+        self.line_bytes += len(frame)
+        name = _name(command)
+        received = 0
         while True:
             chunk = self.transport.read(4096, self.timeout)
             if not chunk:
-                raise LinkError(f"no reply to {_name(command)} within {self.timeout:g} s "
-                                "(is the board programmed, on this port, at this baud rate?)")
+                got = (f": {received} bytes came, no whole reply frame" if received else
+                       " (is the board programmed, on this port, at this baud rate?)")
+                raise LinkError(f"no reply to {name} within {self.timeout:g} s{got}")
+            received += len(chunk)
+            self.line_bytes += len(chunk)
             try:
                 replies = self._parser.feed(chunk)
             except ValueError as exc:
@@ -114,21 +201,41 @@ class BoardLink:
             if replies:
                 reply = replies[0]
                 if reply.command != command:
-                    raise LinkError(f"reply to {_name(reply.command)} while waiting for "
-                                    f"{_name(command)}")
+                    raise LinkError(f"a reply to {_name(reply.command)} came while waiting "
+                                    f"for {name}")
+                if len(replies) > 1:
+                    raise LinkError(f"{len(replies)} replies to {name}, expected one")
+                if reply.status != Status.OK and reply.payload:
+                    raise LinkError(f"the {reply.status.name} reply to {name} carries "
+                                    f"{len(reply.payload)} payload bytes; only OK replies "
+                                    "carry any")
                 return reply
+            if received > self.noise_limit:
+                raise LinkError(f"{received} bytes of line noise and no reply frame to {name} "
+                                "(is the board at this baud rate?)")
 
-    def call(self, command: int, payload: bytes = b"") -> bytes:
-        """Send one request; its payload, or :class:`LinkError` naming the error status."""
+    def call(self, command: int, payload: bytes = b"", size: int | None = None) -> bytes:
+        """Send one request; its payload (``size`` bytes when given), or :class:`LinkError`
+        naming the error status or the wrong length."""
         reply = self.exchange(command, payload)
         if reply.status != Status.OK:
             raise LinkError(f"board answered {_name(command)} with {reply.status.name}")
+        if size is not None and len(reply.payload) != size:
+            raise LinkError(f"the {_name(command)} reply has {len(reply.payload)} payload "
+                            f"bytes, expected {size}")
         return reply.payload
+
+    def elapsed(self) -> float:
+        """Seconds by the transport's clock, or else the line time so far (see above)."""
+        now = self.transport.clock()
+        if now is not None:
+            return now
+        return self.line_bytes * 10 / self.config.board.baud + self._waited
 
     # -- commands -------------------------------------------------------------------------
 
     def identify(self) -> Identity:
-        return Identity.parse(self.call(Command.IDENTIFY))
+        return _parsed(Identity.parse, self.call(Command.IDENTIFY))
 
     def check_identity(self) -> Identity:
         """IDENTIFY, and refuse a bitstream built for another configuration."""
@@ -137,10 +244,17 @@ class BoardLink:
             raise LinkError(f"the board runs configuration {ident.digest}, not "
                             f"{self.config.core.digest()} ({self.config.source}): rebuild "
                             "the bitstream for this configuration or pass the matching one")
+        want = Identity.parse(identify_payload(self.config))
+        for key in ("n_inputs", "n_neurons", "timesteps", "n_pe", "weight_bits", "theta_bits",
+                    "n_classes", "vote_bits", "direct"):
+            if getattr(ident, key) != getattr(want, key):
+                raise LinkError(f"the board's identity has {key} = {getattr(ident, key)}, "
+                                f"the configuration {getattr(want, key)} "
+                                f"({self.config.source})")
         return ident
 
     def status(self) -> StatusReport:
-        return StatusReport.parse(self.call(Command.STATUS))
+        return _parsed(StatusReport.parse, self.call(Command.STATUS))
 
     def write_memory(self, target: Target, words: list[int], address: int = 0) -> None:
         g = self.geometry
@@ -148,7 +262,7 @@ class BoardLink:
         for start in range(0, len(words), step):
             body = b"".join(w.to_bytes(size, "little") for w in words[start:start + step])
             self.call(Command.WRITE_MEMORY,
-                      struct.pack("<BH", target, address + start) + body)
+                      struct.pack("<BH", target, address + start) + body, size=0)
 
     def read_memory(self, target: Target, count: int, address: int = 0) -> list[int]:
         g = self.geometry
@@ -157,7 +271,7 @@ class BoardLink:
         for start in range(0, count, step):
             n = min(step, count - start)
             body = self.call(Command.READ_MEMORY,
-                             struct.pack("<BHH", target, address + start, n))
+                             struct.pack("<BHH", target, address + start, n), size=n * size)
             out += [int.from_bytes(body[i:i + size], "little")
                     for i in range(0, len(body), size)]
         return out
@@ -195,29 +309,41 @@ class BoardLink:
         else:
             px = np.asarray(pixels, dtype=np.int64).reshape(g.n_inputs)
             data = b"".join(int(v).to_bytes(g.pixel_bytes, "little") for v in px)
-        self.call(Command.RUN_SAMPLE, struct.pack("<BI", int(learn), key) + data)
+        self.call(Command.RUN_SAMPLE, struct.pack("<BI", int(learn), key) + data, size=0)
 
     def wait_result(self) -> Result:
-        """Poll RESULT until the running sample's result is there."""
+        """Poll RESULT until the running sample's result is there; :class:`LinkError` when
+        the board still answers BUSY after :attr:`busy_timeout` seconds."""
+        start = self.elapsed()
         while True:
             reply = self.exchange(Command.RESULT)
             if reply.status == Status.OK:
-                return Result.parse(reply.payload, self.geometry)
+                return _parsed(Result.parse, reply.payload, self.geometry)
             if reply.status != Status.BUSY:
                 raise LinkError(f"board answered RESULT with {reply.status.name}")
+            if self.elapsed() - start > self.busy_timeout:
+                raise LinkError(f"the board still answers RESULT with BUSY after "
+                                f"{self.busy_timeout:.3g} s (the slowest sample takes "
+                                f"{self.sample_s * 1e3:.3g} ms by the cycle model): it is "
+                                "stuck; reset it")
             if self.poll:
                 self.transport.wait(self.poll)
+                self._waited += self.poll
 
     def run_sample(self, pixels: Array, key: int, learn: bool = False) -> Result:
         self.start_sample(pixels, key, learn)
         return self.wait_result()
 
 
-def _name(command: int) -> str:
+_name = command_name
+
+
+def _parsed(parse: Callable[..., Any], *args: Any) -> Any:
+    """``parse(*args)``, its :class:`ValueError` (a malformed payload) a :class:`LinkError`."""
     try:
-        return Command(command).name
-    except ValueError:
-        return f"command {command:#04x}"
+        return parse(*args)
+    except ValueError as exc:
+        raise LinkError(str(exc)) from None
 
 
 # -- plasticore board run ---------------------------------------------------------------------

@@ -27,8 +27,8 @@ from ..config import Config, ConfigError
 
 __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_BYTES",
            "CHUNK_BYTES", "Command", "Status", "Target", "CRC", "crc16", "Geometry",
-           "request", "Reply", "ReplyParser", "identify_payload", "Identity", "StatusReport",
-           "Result"]
+           "request", "Reply", "ReplyParser", "command_name", "identify_payload", "Identity",
+           "StatusReport", "Result"]
 
 SYNC_REQUEST = 0xA5
 SYNC_REPLY = 0x5A
@@ -175,14 +175,19 @@ class Reply:
 
 
 class ReplyParser:
-    """Turns received bytes into :class:`Reply` frames (skipping bytes outside frames).
+    """Turns received bytes into :class:`Reply` frames, skipping bytes outside frames.
 
-    ``feed`` returns the replies completed by the new bytes; a frame with a bad CRC raises
-    :class:`ValueError` naming what arrived.
+    A sync byte whose header announces more than ``max_payload`` bytes is not taken for a
+    frame start (line noise that happens to hold a sync byte): the parser skips it and looks
+    for the next.  ``feed`` returns the replies completed by the new bytes; a frame that
+    fails its CRC, or passes it with an unknown status, raises :class:`ValueError` naming
+    what arrived.  :attr:`skipped` counts the bytes dropped outside frames.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_payload: int = 0xFFFF) -> None:
         self._buffer = bytearray()
+        self.max_payload = max_payload
+        self.skipped = 0
 
     def feed(self, data: bytes) -> list[Reply]:
         self._buffer += data
@@ -190,12 +195,18 @@ class ReplyParser:
         while True:
             start = self._buffer.find(SYNC_REPLY)
             if start < 0:
+                self.skipped += len(self._buffer)
                 self._buffer.clear()
                 return replies
+            self.skipped += start
             del self._buffer[:start]
             if len(self._buffer) < 5:
                 return replies
             command, status, length = struct.unpack_from("<BBH", self._buffer, 1)
+            if length > self.max_payload:
+                self.skipped += 1          # not a frame: resynchronize after this byte
+                del self._buffer[:1]
+                continue
             end = 5 + length + 2
             if len(self._buffer) < end:
                 return replies
@@ -203,11 +214,12 @@ class ReplyParser:
             (crc,) = struct.unpack_from("<H", self._buffer, 5 + length)
             del self._buffer[:end]
             if crc != crc16(body):
-                raise ValueError(f"reply to command {command:#04x} failed its CRC")
+                raise ValueError(f"the reply to {command_name(command)} failed its CRC "
+                                 f"({length} payload bytes)")
             try:
                 code = Status(status)
             except ValueError:
-                raise ValueError(f"reply to command {command:#04x} has unknown status "
+                raise ValueError(f"the reply to {command_name(command)} has unknown status "
                                  f"{status:#04x}") from None
             replies.append(Reply(command, code, body[4:]))
 
@@ -215,6 +227,14 @@ class ReplyParser:
     def pending(self) -> int:
         """Bytes held of an incomplete frame."""
         return len(self._buffer)
+
+
+def command_name(command: int) -> str:
+    """``"STATUS"`` for a known command, else ``"command 0x7e"``."""
+    try:
+        return Command(command).name
+    except ValueError:
+        return f"command {command:#04x}"
 
 
 # -- payloads ---------------------------------------------------------------------------
@@ -246,13 +266,25 @@ class Identity:
     vote_bits: int
     direct: bool
 
+    #: Payload bytes of an identity (protocol version 1).
+    SIZE = 28
+
     @classmethod
     def parse(cls, payload: bytes) -> Identity:
-        if len(payload) < 8 or payload[:4] != MAGIC:
-            raise ValueError("IDENTIFY reply is not from a plasticore bitstream (bad magic)")
+        """Decode an IDENTIFY payload; :class:`ValueError` names what is wrong with it."""
+        n = len(payload)
+        if n >= len(MAGIC) and payload[:4] != MAGIC:
+            raise ValueError(f"the IDENTIFY reply is not from a plasticore bitstream: it "
+                             f"starts {bytes(payload[:4])!r}, not {MAGIC!r}")
+        if n <= len(MAGIC):
+            raise ValueError(f"the IDENTIFY reply has {n} payload bytes, expected {cls.SIZE} "
+                             f"(starting {MAGIC!r} and the protocol version)")
         if payload[4] != PROTOCOL_VERSION:
-            raise ValueError(f"bitstream speaks protocol {payload[4]}, this host "
-                             f"{PROTOCOL_VERSION}")
+            raise ValueError(f"the board speaks host-link protocol {payload[4]}, this host "
+                             f"protocol {PROTOCOL_VERSION}: use the plasticore version that "
+                             "built the bitstream, or rebuild it")
+        if n != cls.SIZE:
+            raise ValueError(f"the IDENTIFY reply has {n} payload bytes, expected {cls.SIZE}")
         n_inputs, n_neurons, timesteps, n_pe, weight_bits, theta_bits, n_classes, \
             vote_bits = struct.unpack_from("<HHHBBBBB", payload, 16)
         return cls(payload[4], ".".join(str(b) for b in payload[5:8]), payload[8:16].hex(),
@@ -282,6 +314,10 @@ class StatusReport:
 
     @classmethod
     def parse(cls, payload: bytes) -> StatusReport:
+        """Decode a STATUS payload; :class:`ValueError` if it is not :attr:`SIZE` bytes."""
+        if len(payload) != cls.SIZE:
+            raise ValueError(f"the STATUS reply has {len(payload)} payload bytes, expected "
+                             f"{cls.SIZE}")
         flags, last_error, *rest = struct.unpack(cls.FORMAT, payload)
         return cls(bool(flags & 1), bool(flags & 2), bool(flags & 4), bool(flags & 8),
                    last_error, *rest)
@@ -303,7 +339,7 @@ class Result:
         import numpy as np
 
         if len(payload) != geometry.result_bytes:
-            raise ValueError(f"RESULT reply has {len(payload)} bytes, expected "
+            raise ValueError(f"the RESULT reply has {len(payload)} payload bytes, expected "
                              f"{geometry.result_bytes}")
         predicted, spikes, cycles, sample = struct.unpack_from("<BIII", payload)
         raw = np.frombuffer(payload[13:], dtype=np.uint8).reshape(geometry.n_neurons,

@@ -348,14 +348,19 @@ def cmd_board_run(args: argparse.Namespace) -> int:
         where = f"simulated board ({args.simulate})"
     else:
         bar = _progress(sys.stderr.isatty())
+        transport = None
         try:
-            link = BoardLink(SerialTransport(args.port, config.board.baud), config)
+            transport = SerialTransport(args.port, config.board.baud)
+            link = BoardLink(transport, config)
             report = run_test_set(link, weights, theta, rates, images, labels,
                                   progress=(lambda d, t: bar("board", d, t)) if bar else None)
         except LinkError as exc:
             message = str(exc)
             raise UserError(message if message.startswith(args.port)
                             else f"{args.port}: {message}") from None
+        finally:
+            if transport is not None:
+                transport.close()
         summary = {"samples": report.samples, "counts_equal": report.counts_equal,
                    "class_equal": report.class_equal, "correct": report.correct,
                    "float_agree": report.float_agree, "cycles": report.cycles,

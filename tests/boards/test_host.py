@@ -157,3 +157,36 @@ def test_board_simulation_failures_are_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("plasticore: error: the simulation produced no report")
     assert "\n" not in err
+
+
+@pytest.mark.parametrize("poll, polls", [
+    # each poll is a 6-byte RESULT request and a 7-byte BUSY reply: 13 bytes of 10 bits at
+    # 115200 baud, 1.1285 ms of line time.  The link gives up at the first poll that ends
+    # past 0.05 s: 13 * 10 * k / 115200 > 0.05 first holds at k = 45 ...
+    (0.0, 45),
+    # ... and with a 1 ms pause after every poll but the last, 1.1285 k + (k - 1) > 50 ms
+    # first at k = 24.
+    (0.001, 24),
+])
+def test_busy_for_ever_without_a_clock_is_bounded_by_line_time(poll, polls):
+    config = load_config("digits")
+    busy = reply_frame(Command.RESULT, Status.BUSY)
+    transport = Scripted([busy] * 1000)
+    link = BoardLink(transport, config, timeout=0.01, poll=poll, busy_timeout=0.05)
+    with pytest.raises(LinkError, match=r"still answers RESULT with BUSY after 0\.05 s"):
+        link.wait_result()
+    assert len(transport.written) == polls
+
+
+def test_the_default_busy_bound_comes_from_the_cycle_model():
+    """digits: the slowest sample (every input and neuron spiking, learning on) is
+    1,129,485 cycles by golden.cycles (18.82 ms at 60 MHz); 10 times that plus 1 s."""
+    from plasticore.golden.cycles import sample_cycles
+
+    config = load_config("digits")
+    core = config.core
+    cycles = sample_cycles(core, np.ones((350, 64), bool), np.ones((350, 100), bool),
+                           learn=True).total
+    assert cycles == 1_129_485
+    link = BoardLink(Scripted([]), config)
+    assert link.busy_timeout == pytest.approx(10 * cycles / 60e6 + 1.0)
