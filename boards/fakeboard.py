@@ -25,11 +25,11 @@ import threading
 import time
 import tty
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
-from ..config import Config, load_config
+from ..config import Config, ConfigError, load_config
 from ..golden.classify import predict_votes, vote_table
 from ..golden.cycles import sample_cycles
 from ..golden.network import Network
@@ -304,8 +304,11 @@ class PtyBoard:
             self.error = exc
 
     def _pause(self, until: float) -> None:
-        while not self._stop.is_set() and time.monotonic() < until:
-            time.sleep(min(until - time.monotonic(), 0.05))
+        while not self._stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.05))
 
     def _send(self, data: bytes) -> None:
         step = self.chunk or len(data) or 1
@@ -356,32 +359,52 @@ def measure_throughput(config: Config, samples: int = 50, line_rate: bool = Fals
             "percent_of_line": 100 * link.line_bytes / seconds / line}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"plasticore: error: {message} (see --help)\n")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m plasticore.boards.fakeboard",
-                                     description=__doc__.split("\n\n")[0])
+    from .host import LinkError
+
+    parser = _Parser(prog="python -m plasticore.boards.fakeboard",
+                     description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="configuration name or TOML file")
     parser.add_argument("--throughput", action="store_true",
                         help="measure the host driver's bytes per second and exit")
-    parser.add_argument("--samples", type=int, default=50, help="samples (--throughput)")
+    parser.add_argument("--samples", type=_positive, default=50,
+                        help="samples (--throughput; default 50)")
     parser.add_argument("--line-rate", action="store_true",
                         help="pace the fake board at board.baud (10 bits a byte)")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
-    if args.throughput:
-        r = measure_throughput(config, args.samples, args.line_rate)
-        print(f"{r['config']}: {r['bytes']} bytes (IDENTIFY, load, {r['samples']} samples) in "
-              f"{r['seconds']:.3f} s: {r['bytes_per_s']:,.0f} B/s, "
-              f"{r['percent_of_line']:.1f} % of the {r['baud']} baud line "
-              f"({r['line_bytes_per_s']:,.0f} B/s)"
-              f"{', fake board paced at the line rate' if r['line_rate'] else ''}")
-        return 0
-    with PtyBoard(FakeBoard(config), line_rate=args.line_rate) as pty:
-        print(f"{config.source}: fake board on {pty.path} (Ctrl-C to stop)", flush=True)
-        try:
-            while pty.error is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+    try:
+        config = load_config(args.config)
+        if args.throughput:
+            r = measure_throughput(config, args.samples, args.line_rate)
+            paced = ", fake board paced at the line rate" if r["line_rate"] else ""
+            print(f"{r['config']}: {r['bytes']} bytes (IDENTIFY, load, {r['samples']} "
+                  f"samples) in {r['seconds']:.3f} s: {r['bytes_per_s']:,.0f} B/s, "
+                  f"{r['percent_of_line']:.1f} % of the {r['baud']} baud line "
+                  f"({r['line_bytes_per_s']:,.0f} B/s){paced}")
+            return 0
+        with PtyBoard(FakeBoard(config), line_rate=args.line_rate) as pty:
+            print(f"{config.source}: fake board on {pty.path} (Ctrl-C to stop)", flush=True)
+            try:
+                while pty.error is None:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+    except (ConfigError, LinkError, OSError) as exc:
+        print(f"plasticore: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     return 0
 
 

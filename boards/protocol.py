@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from amaranth.lib.crc import catalog
+from amaranth.lib.crc import Algorithm, catalog
 
 from .. import __version__
 from ..config import Config, ConfigError
@@ -41,11 +41,29 @@ CHUNK_BYTES = 512
 
 #: The frame check: CRC-16/IBM-3740 over bytes (``amaranth.lib.crc``; the gateware uses the
 #: same parameters through ``CRC.create()``).
-CRC = catalog.CRC16_IBM_3740(data_width=8)
+ALGORITHM = catalog.CRC16_IBM_3740
+CRC = ALGORITHM(data_width=8)
+
+
+def _crc_table() -> tuple[int, ...]:
+    """The CRC of every single byte from a zero register (``CRC.compute`` with no initial
+    value): the byte-at-a-time table of the (unreflected) algorithm."""
+    assert not ALGORITHM.reflect_input and not ALGORITHM.reflect_output
+    zero = Algorithm(crc_width=16, polynomial=ALGORITHM.polynomial, initial_crc=0,
+                     reflect_input=False, reflect_output=False, xor_output=0)(data_width=8)
+    return tuple(int(zero.compute([byte])) for byte in range(256))
+
+
+_CRC_TABLE = _crc_table()
 
 
 def crc16(data: bytes) -> int:
-    return int(CRC.compute(data))
+    """:data:`CRC` of ``data``, a byte at a time from a table (``CRC.compute`` takes a bit
+    at a time: 80 µs a frame, the host's largest cost per exchange at 3 Mbaud)."""
+    crc = ALGORITHM.initial_crc
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ byte]
+    return crc ^ ALGORITHM.xor_output
 
 
 class Command(enum.IntEnum):

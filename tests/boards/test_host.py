@@ -190,3 +190,17 @@ def test_the_default_busy_bound_comes_from_the_cycle_model():
     assert cycles == 1_129_485
     link = BoardLink(Scripted([]), config)
     assert link.busy_timeout == pytest.approx(10 * cycles / 60e6 + 1.0)
+
+
+def test_crc16_equals_amaranths_bitwise_crc():
+    """The table-driven crc16 against ``CRC.compute`` (amaranth's reference, a bit at a
+    time) on random frames of every length up to the largest, and the check value."""
+    import random
+
+    from plasticore.boards.protocol import CRC
+
+    rng = random.Random(0)
+    assert crc16(b"123456789") == 0x29B1
+    for n in range(0, 7 + 813, 3):
+        data = bytes(rng.randrange(256) for _ in range(n))
+        assert crc16(data) == int(CRC.compute(data)), n

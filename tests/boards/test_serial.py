@@ -505,3 +505,17 @@ def test_the_fake_board_answers_as_the_protocol_says():
     assert board.handle(Command.RUN_SAMPLE, bytes(5 + 63))[0] == Status.BAD_LENGTH
     request_crc = b"\xa5\x02\x00\x00\x00\x00"       # STATUS with a wrong CRC
     assert list(board.replies(request_crc)) == [reply_frame(Command.STATUS, Status.BAD_CRC)]
+
+
+def test_the_fake_board_command_line_errors_are_one_line(capsys):
+    from plasticore.boards.fakeboard import main as fakeboard_main
+
+    assert fakeboard_main(["no-such-config", "--throughput"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("plasticore: error: no-such-config: no such config file")
+    assert err.count("\n") == 1
+    with pytest.raises(SystemExit) as exit_:
+        fakeboard_main(["digits", "--samples", "0"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert "--samples: expected a positive integer, got '0'" in err
