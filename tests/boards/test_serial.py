@@ -176,10 +176,12 @@ def test_slow_and_fragmented_replies_end_when_the_frame_does(line):
 
 
 def test_one_byte_writes_through_the_cli(weights, capsys):
+    """10 samples, every reply a byte at a time: about 2 s (the driver before this fix
+    waited its 2 s timeout for each of the 37 replies: 74 s, past the guard)."""
     with PtyBoard(FakeBoard(CONFIG), chunk=1, gap=0.0005) as pty:
-        status, out, err = board_run(capsys, weights, pty.path, samples=3)
+        status, out, err = board_run(capsys, weights, pty.path, samples=10)
     assert status == 0, err
-    assert "3 test sample(s): every count and class equal" in out
+    assert "10 test sample(s): every count and class equal" in out
 
 
 # -- malformed replies --------------------------------------------------------------------
