@@ -36,61 +36,19 @@ from ..golden.network import Network
 from ..sim.core_session import pack_words, unpack_words
 from .protocol import (
     CHUNK_BYTES,
-    SYNC_REPLY,
-    SYNC_REQUEST,
     Command,
     Geometry,
+    RequestParser,
     Status,
     StatusReport,
     Target,
-    crc16,
     identify_payload,
+    reply_frame,
 )
 
-__all__ = ["reply_frame", "RequestParser", "FakeBoard", "PtyBoard", "measure_throughput"]
+__all__ = ["FakeBoard", "PtyBoard", "measure_throughput"]
 
 Array = Any
-
-
-def reply_frame(command: int, status: int, payload: bytes = b"") -> bytes:
-    """The bytes of one reply frame (``docs/protocol.md``)."""
-    body = struct.pack("<BBH", command, status, len(payload)) + payload
-    return bytes([SYNC_REPLY]) + body + struct.pack("<H", crc16(body))
-
-
-class RequestParser:
-    """Request frames out of received bytes, as the board's receiver takes them: bytes
-    before a sync are skipped; ``feed`` returns ``(command, payload, status)`` per frame,
-    ``status`` ``BAD_CRC`` or ``BAD_LENGTH`` (over ``max_payload``) when it failed, else
-    ``None``."""
-
-    def __init__(self, max_payload: int) -> None:
-        self.max_payload = max_payload
-        self._buffer = bytearray()
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes, Status | None]]:
-        self._buffer += data
-        out: list[tuple[int, bytes, Status | None]] = []
-        while True:
-            start = self._buffer.find(SYNC_REQUEST)
-            if start < 0:
-                self._buffer.clear()
-                return out
-            del self._buffer[:start]
-            if len(self._buffer) < 4:
-                return out
-            command, length = struct.unpack_from("<BH", self._buffer, 1)
-            if length > self.max_payload:
-                del self._buffer[:4]
-                out.append((command, b"", Status.BAD_LENGTH))
-                continue
-            end = 4 + length + 2
-            if len(self._buffer) < end:
-                return out
-            body = bytes(self._buffer[1:4 + length])
-            (crc,) = struct.unpack_from("<H", self._buffer, 4 + length)
-            del self._buffer[:end]
-            out.append((command, body[3:], None if crc == crc16(body) else Status.BAD_CRC))
 
 
 class FakeBoard:

@@ -27,8 +27,8 @@ from ..config import Config, ConfigError
 
 __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_BYTES",
            "CHUNK_BYTES", "Command", "Status", "Target", "CRC", "crc16", "Geometry",
-           "request", "Reply", "ReplyParser", "command_name", "identify_payload", "Identity",
-           "StatusReport", "Result"]
+           "request", "reply_frame", "RequestParser", "Reply", "ReplyParser", "command_name",
+           "identify_payload", "Identity", "StatusReport", "Result"]
 
 SYNC_REQUEST = 0xA5
 SYNC_REPLY = 0x5A
@@ -183,6 +183,48 @@ def request(command: int, payload: bytes = b"") -> bytes:
     """The bytes of one request frame."""
     body = struct.pack("<BH", command, len(payload)) + payload
     return bytes([SYNC_REQUEST]) + body + struct.pack("<H", crc16(body))
+
+
+def reply_frame(command: int, status: int, payload: bytes = b"") -> bytes:
+    """The bytes of one reply frame (what the board sends; the gateware builds the same in
+    ``boards/link.py``, and the fake board and the tests use this)."""
+    body = struct.pack("<BBH", command, status, len(payload)) + payload
+    return bytes([SYNC_REPLY]) + body + struct.pack("<H", crc16(body))
+
+
+class RequestParser:
+    """Request frames out of received bytes, as the board's receiver takes them: bytes
+    before a sync are skipped; ``feed`` returns ``(command, payload, status)`` per frame,
+    ``status`` ``BAD_CRC`` or ``BAD_LENGTH`` (over ``max_payload``) when it failed, else
+    ``None``."""
+
+    def __init__(self, max_payload: int) -> None:
+        self.max_payload = max_payload
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes, Status | None]]:
+        self._buffer += data
+        out: list[tuple[int, bytes, Status | None]] = []
+        while True:
+            start = self._buffer.find(SYNC_REQUEST)
+            if start < 0:
+                self._buffer.clear()
+                return out
+            del self._buffer[:start]
+            if len(self._buffer) < 4:
+                return out
+            command, length = struct.unpack_from("<BH", self._buffer, 1)
+            if length > self.max_payload:
+                del self._buffer[:4]
+                out.append((command, b"", Status.BAD_LENGTH))
+                continue
+            end = 4 + length + 2
+            if len(self._buffer) < end:
+                return out
+            body = bytes(self._buffer[1:4 + length])
+            (crc,) = struct.unpack_from("<H", self._buffer, 4 + length)
+            del self._buffer[:end]
+            out.append((command, body[3:], None if crc == crc16(body) else Status.BAD_CRC))
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,16 @@ import pytest
 
 from plasticore.boards.host import BoardLink, LinkError, Transport
 from plasticore.boards.protocol import (
-    SYNC_REPLY,
     Command,
     Geometry,
     Status,
     Target,
     crc16,
     identify_payload,
+    reply_frame,
 )
 from plasticore.cli import main
 from plasticore.config import ConfigError, load_config
-
-
-def reply_frame(command: int, status: int, payload: bytes = b"") -> bytes:
-    body = struct.pack("<BBH", command, status, len(payload)) + payload
-    return bytes([SYNC_REPLY]) + body + struct.pack("<H", crc16(body))
 
 
 class Scripted(Transport):

@@ -22,9 +22,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from plasticore.boards.fakeboard import FakeBoard, PtyBoard, measure_throughput, reply_frame
+from plasticore.boards.fakeboard import FakeBoard, PtyBoard, measure_throughput
 from plasticore.boards.host import BoardLink, LinkError, SerialTransport, run_test_set
-from plasticore.boards.protocol import SYNC_REPLY, Command, Status, Target, identify_payload
+from plasticore.boards.protocol import (
+    SYNC_REPLY,
+    Command,
+    Status,
+    Target,
+    identify_payload,
+    reply_frame,
+)
 from plasticore.cli import main
 from plasticore.config import load_config
 from plasticore.golden.network import Network
