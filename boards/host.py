@@ -13,7 +13,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -338,7 +338,10 @@ class BoardLink:
 _name = command_name
 
 
-def _parsed(parse: Callable[..., Any], *args: Any) -> Any:
+_Parsed = TypeVar("_Parsed")
+
+
+def _parsed(parse: Callable[..., _Parsed], *args: Any) -> _Parsed:
     """``parse(*args)``, its :class:`ValueError` (a malformed payload) a :class:`LinkError`."""
     try:
         return parse(*args)

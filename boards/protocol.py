@@ -60,10 +60,10 @@ _CRC_TABLE = _crc_table()
 def crc16(data: bytes) -> int:
     """:data:`CRC` of ``data``, a byte at a time from a table (``CRC.compute`` takes a bit
     at a time: 80 µs a frame, the host's largest cost per exchange at 3 Mbaud)."""
-    crc = ALGORITHM.initial_crc
+    crc = int(ALGORITHM.initial_crc)
     for byte in data:
         crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[(crc >> 8) ^ byte]
-    return crc ^ ALGORITHM.xor_output
+    return crc ^ int(ALGORITHM.xor_output)
 
 
 class Command(enum.IntEnum):

@@ -73,6 +73,8 @@ def test_config_check_prints_derived(capsys: pytest.CaptureFixture[str]) -> None
     (["train", "digits", "--timesteps", "x"], "positive integer"),
     (["train", "digits", "--data", "/tmp"], "data.path"),
     (["train", "mnist-400", "--data", "/no/such/dir"], "/no/such/dir"),
+    (["train", "mnist-400", "--data", "no/such/dir"],
+     "no/such/dir: mnist directory does not exist (relative to the current directory, "),
     (["train", "digits", "--weights-out", "/proc/no/such/dir/w.npz"],
      "--weights-out /proc/no/such/dir/w.npz: cannot create directory /proc/no/such/dir"),
     (["train", "digits", "--weights-out", "/proc"], "--weights-out /proc: is a directory"),
