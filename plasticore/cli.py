@@ -44,35 +44,27 @@ class _Parser(argparse.ArgumentParser):
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _argument(convert: Callable[[str], Any], what: str,
+              valid: Callable[[Any], bool]) -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert(text)``, refused (one line) unless ``valid``."""
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what          # argparse names the type by it in some messages
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    """A finite number above zero (``nan`` and ``inf`` are refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
-    return value
+_positive = _argument(int, "a positive integer", lambda v: v >= 1)
+_non_negative = _argument(int, "an integer >= 0", lambda v: v >= 0)
+#: ``nan`` and ``inf`` are refused
+_positive_float = _argument(float, "a finite positive number",
+                            lambda v: math.isfinite(v) and v > 0)
 
 
 def _progress(enabled: bool) -> Callable[[str, int, int], None] | None:
