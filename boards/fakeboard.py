@@ -1,10 +1,10 @@
 """A fake board: the host-link protocol answered as a correct bitstream would, from the golden
 model, on a pseudo-terminal.  For runs without hardware and for testing the host's serial path.
 
-``python -m plasticore.boards.fakeboard digits`` serves a board on a new pseudo-terminal and
-prints its path, for ``plasticore board run digits --weights W.npz --port /dev/pts/N``;
-``python -m plasticore.boards.fakeboard digits --throughput`` measures how many bytes per
-second the host driver moves against the UART line rate (:func:`measure_throughput`).
+``plasticore board serve digits`` serves a board on a new pseudo-terminal and prints its
+path, for ``plasticore board run digits --weights W.npz --port /dev/pts/N``; ``plasticore
+bench link`` measures how many bytes per second the host driver moves against the UART line
+rate (:func:`measure_throughput`).
 
 :class:`FakeBoard` is the protocol (requests in, reply frames out, no I/O): memories as
 ``WRITE_MEMORY`` stores them, samples run by :class:`~plasticore.golden.network.Network` and
@@ -16,20 +16,18 @@ delaying or fragmenting the replies; tests subclass :class:`FakeBoard` to misbeh
 
 from __future__ import annotations
 
-import argparse
 import os
 import select
 import struct
-import sys
 import threading
 import time
 import tty
 from collections.abc import Iterable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
-from ..config import Config, ConfigError, load_config
+from ..config import Config
 from ..golden.classify import predict_votes, vote_table
 from ..golden.cycles import sample_cycles
 from ..golden.network import Network
@@ -315,56 +313,3 @@ def measure_throughput(config: Config, samples: int = 50, line_rate: bool = Fals
             "line_rate": line_rate, "bytes": link.line_bytes, "seconds": seconds,
             "bytes_per_s": link.line_bytes / seconds, "line_bytes_per_s": line,
             "percent_of_line": 100 * link.line_bytes / seconds / line}
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"plasticore: error: {message} (see --help)\n")
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .host import LinkError
-
-    parser = _Parser(prog="python -m plasticore.boards.fakeboard",
-                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("config", help="configuration name or TOML file")
-    parser.add_argument("--throughput", action="store_true",
-                        help="measure the host driver's bytes per second and exit")
-    parser.add_argument("--samples", type=_positive, default=50,
-                        help="samples (--throughput; default 50)")
-    parser.add_argument("--line-rate", action="store_true",
-                        help="pace the fake board at board.baud (10 bits a byte)")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        if args.throughput:
-            r = measure_throughput(config, args.samples, args.line_rate)
-            paced = ", fake board paced at the line rate" if r["line_rate"] else ""
-            print(f"{r['config']}: {r['bytes']} bytes (IDENTIFY, load, {r['samples']} "
-                  f"samples) in {r['seconds']:.3f} s: {r['bytes_per_s']:,.0f} B/s, "
-                  f"{r['percent_of_line']:.1f} % of the {r['baud']} baud line "
-                  f"({r['line_bytes_per_s']:,.0f} B/s){paced}")
-            return 0
-        with PtyBoard(FakeBoard(config), line_rate=args.line_rate) as pty:
-            print(f"{config.source}: fake board on {pty.path} (Ctrl-C to stop)", flush=True)
-            try:
-                while pty.error is None:
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                pass
-    except (ConfigError, LinkError, OSError) as exc:
-        print(f"plasticore: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -404,6 +404,23 @@ def cmd_board_fuzz(args: argparse.Namespace) -> int:
     return 0 if sim.passed else 1
 
 
+def cmd_board_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from .boards.fakeboard import FakeBoard, PtyBoard
+    from .boards.protocol import Geometry
+
+    config = _load(args.config)
+    Geometry.of(config)                 # a configuration the host link cannot carry: exit 2
+    with PtyBoard(FakeBoard(config), line_rate=args.line_rate) as pty:
+        print(f"{config.source}: fake board on {pty.path}: plasticore board run "
+              f"{args.config} --weights F.npz --port {pty.path} (Ctrl-C stops it)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while pty.error is None:
+                time.sleep(0.2)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import runner as bench_runner
 
@@ -794,6 +811,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=_non_negative, default=0)
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=cmd_board_fuzz)
+    b = bsub.add_parser("serve", help="a fake board on a new pseudo-terminal, answering the "
+                                      "host link from the golden model (Ctrl-C stops it)")
+    b.add_argument("config")
+    b.add_argument("--line-rate", action="store_true",
+                   help="pace the replies at board.baud (10 bits a byte), as a UART would")
+    b.set_defaults(func=cmd_board_serve)
 
     p = sub.add_parser("sim", help="cocotb regressions under Verilator and Icarus, with a "
                                    "summary table (extra arguments go to pytest)")
@@ -808,7 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "seeds and timesteps, core cycles against their "
                                      "bound, Verilator/Icarus ratio")
     p.add_argument("what", nargs="?", default="all",
-                   choices=("all", "peer", "accuracy", "core", "sim"),
+                   choices=("all", "peer", "accuracy", "core", "sim", "link"),
                    help="which benchmark (default: all)")
     p.add_argument("--config", default="digits", help="config (default: digits)")
     p.add_argument("--seeds", type=_positive, default=3, help="seeds per setting (default 3)")
@@ -829,6 +852,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build/bench", metavar="DIR",
                    help="where JSON results and tables go (default: build/bench)")
     p.add_argument("--workers", type=_positive, help="processes for the accuracy grid")
+    p.add_argument("--samples", type=_positive, default=200, metavar="N",
+                   help="samples the link benchmark sends (default 200)")
     p.add_argument("--setup", action="store_true",
                    help="install the bench extra (CPU torch, BindsNET) and exit")
     p.set_defaults(func=cmd_bench)

@@ -5,7 +5,8 @@
   accuracy and milliseconds per training sample for both, and the speed ratio;
 - ``accuracy``: the golden model over seeds at each timestep count (naive and enhanced
   reduction, float reference), mean and spread;
-- ``sim``: Verilator against Icarus wall time on the quick PE regression.
+- ``sim``: Verilator against Icarus wall time on the quick PE regression;
+- ``link``: the host driver's bytes per second through a serial port against the line rate.
 
 Results go to ``--out`` (``build/bench``) as JSON and Markdown; ``docs/results.md`` quotes
 them with the command that produced them.
@@ -162,6 +163,13 @@ def main(args: argparse.Namespace) -> int:
         rows = summarize(run_grid(config, runs, args.workers, tick))
         table = format_table(rows)
         _write(out, "accuracy", rows, table)
+        print(table + "\n")
+    if what in ("all", "link"):
+        from . import link
+
+        result = link.measure(args.config, args.samples)
+        table = link.format_table(result)
+        _write(out, "link", result, table)
         print(table + "\n")
     if what in ("all", "core"):
         from . import corecycles

@@ -9,6 +9,7 @@ here takes a few seconds at most).
 
 from __future__ import annotations
 
+import json
 import random
 import struct
 import subprocess
@@ -516,15 +517,46 @@ def test_the_fake_board_answers_as_the_protocol_says():
     assert list(board.replies(request_crc)) == [reply_frame(Command.STATUS, Status.BAD_CRC)]
 
 
-def test_the_fake_board_command_line_errors_are_one_line(capsys):
-    from plasticore.boards.fakeboard import main as fakeboard_main
+def test_bench_link_counts_every_byte_both_ways(tmp_path, capsys):
+    """``plasticore bench link``: an unpaced and a paced run, each moving the bytes counted
+    by hand above (8,796 for 3 samples, 308 fewer per sample: 8,488 for 2)."""
+    assert main(["bench", "link", "--samples", "2", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "link.json").read_text())
+    assert [r["line_rate"] for r in result["runs"]] == [False, True]
+    assert [r["bytes"] for r in result["runs"]] == [8796 - 308] * 2
+    assert "share of the line rate" in (tmp_path / "link.md").read_text()
+    capsys.readouterr()
 
-    assert fakeboard_main(["no-such-config", "--throughput"]) == 2
+
+def test_board_serve_answers_board_run(weights, capsys):
+    """``plasticore board serve`` in its own process: the port it prints takes a whole
+    ``board run`` (every count and class as the golden model's), and Ctrl-C ends it."""
+    import signal
+
+    with subprocess.Popen([sys.executable, "-m", "plasticore.cli", "board", "serve",
+                           "digits"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as server:
+        try:
+            line = guarded(server.stdout.readline)
+            port = line.split(" fake board on ")[1].split(":")[0]
+            status, out, err = board_run(capsys, weights, port)
+            assert status == 0, err
+            assert "every count and class equal to the golden model" in out
+            server.send_signal(signal.SIGINT)
+            assert server.wait(GUARD_S) == 0
+        finally:
+            server.kill()
+            server.communicate()
+
+
+def test_board_serve_and_bench_link_errors_are_one_line(capsys):
+    assert main(["board", "serve", "no-such-config"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("plasticore: error: no-such-config: no such config file")
     assert err.count("\n") == 1
     with pytest.raises(SystemExit) as exit_:
-        fakeboard_main(["digits", "--samples", "0"])
+        main(["bench", "link", "--samples", "0"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.count("\n") == 1
-    assert "--samples: expected a positive integer, got '0'" in err
+    assert err.startswith("plasticore: error: bench: argument --samples: expected a "
+                          "positive integer, got '0'")
