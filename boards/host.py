@@ -23,6 +23,7 @@ from ..golden.cycles import sample_cycles
 from ..golden.network import Network
 from ..sim.core_session import pack_words, unpack_words
 from .protocol import (
+    REPLY_OVERHEAD,
     Command,
     Geometry,
     Identity,
@@ -128,8 +129,6 @@ class SerialTransport(Transport):
         self._port.close()
 
 
-#: Bytes of a reply frame around its payload: sync, command, status, length (2), CRC (2).
-REPLY_OVERHEAD = 7
 #: Largest reply frames of line noise :meth:`BoardLink.exchange` reads before it gives up.
 NOISE_FRAMES = 4
 #: The wait for a sample's result: this many times the slowest sample (cycle model) ...
@@ -184,7 +183,7 @@ class BoardLink:
         self._parser = ReplyParser(max_payload=self.geometry.reply_bytes)
         self.transport.write(frame)
         self.line_bytes += len(frame)
-        name = _name(command)
+        name = command_name(command)
         received = 0
         while True:
             chunk = self.transport.read(4096, self.timeout)
@@ -201,7 +200,7 @@ class BoardLink:
             if replies:
                 reply = replies[0]
                 if reply.command != command:
-                    raise LinkError(f"a reply to {_name(reply.command)} came while waiting "
+                    raise LinkError(f"a reply to {command_name(reply.command)} came while waiting "
                                     f"for {name}")
                 if len(replies) > 1:
                     raise LinkError(f"{len(replies)} replies to {name}, expected one")
@@ -219,9 +218,9 @@ class BoardLink:
         naming the error status or the wrong length."""
         reply = self.exchange(command, payload)
         if reply.status != Status.OK:
-            raise LinkError(f"board answered {_name(command)} with {reply.status.name}")
+            raise LinkError(f"board answered {command_name(command)} with {reply.status.name}")
         if size is not None and len(reply.payload) != size:
-            raise LinkError(f"the {_name(command)} reply has {len(reply.payload)} payload "
+            raise LinkError(f"the {command_name(command)} reply has {len(reply.payload)} payload "
                             f"bytes, expected {size}")
         return reply.payload
 
@@ -335,7 +334,6 @@ class BoardLink:
         return self.wait_result()
 
 
-_name = command_name
 
 
 _Parsed = TypeVar("_Parsed")

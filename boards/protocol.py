@@ -27,8 +27,8 @@ from ..config import Config, ConfigError
 
 __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_BYTES",
            "CHUNK_BYTES", "Command", "Status", "Target", "CRC", "crc16", "Geometry",
-           "request", "reply_frame", "RequestParser", "Reply", "ReplyParser", "command_name",
-           "identify_payload", "Identity", "StatusReport", "Result"]
+           "request", "reply_frame", "REPLY_OVERHEAD", "RequestParser", "Reply", "ReplyParser",
+           "command_name", "identify_payload", "Identity", "StatusReport", "Result"]
 
 SYNC_REQUEST = 0xA5
 SYNC_REPLY = 0x5A
@@ -190,6 +190,10 @@ def reply_frame(command: int, status: int, payload: bytes = b"") -> bytes:
     ``boards/link.py``, and the fake board and the tests use this)."""
     body = struct.pack("<BBH", command, status, len(payload)) + payload
     return bytes([SYNC_REPLY]) + body + struct.pack("<H", crc16(body))
+
+
+#: Bytes a reply frame adds to its payload: sync, command, status, length (2), CRC (2).
+REPLY_OVERHEAD = len(reply_frame(0, 0))
 
 
 class RequestParser:

@@ -265,6 +265,9 @@ class Evaluator:
         if path is None:
             return
         entry = _entry(self.config, job, self.validation, result)
+        # what is stored must read back: a result whose fields drifted from check_entry's
+        # schema fails here, at once, instead of being retrained on every later sweep
+        check_entry(json.loads(json.dumps(entry)), self.config, job, self.validation)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)       # a bad entry in the way (os.replace cannot take it)
         # a unique temporary beside the entry, then one os.replace; removed on failure

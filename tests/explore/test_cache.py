@@ -167,3 +167,20 @@ def test_an_interrupted_write_leaves_the_old_entry(tmp_path: Path,
         ev.run([job])
     assert list(cache.iterdir()) == [path] and path.read_bytes() == b"old"
 
+
+
+def test_a_result_that_would_not_read_back_is_refused_when_stored(
+        tmp_path: Path, pristine: dict[int, bytes]) -> None:
+    """A trained result whose fields drifted from the cache schema (here: one field more)
+    is an error when stored, not an entry recomputed on every later sweep."""
+    from plasticore.explore.grid import CacheError
+
+    config = small()
+    job = Job(config.core, 0, costs=COSTS)
+    result = json.loads(pristine[0])["result"]
+    evaluator = Evaluator(config, tmp_path / "cache")
+    with pytest.raises(CacheError, match="unexpected field 'new_metric'"):
+        evaluator._store(job, {**result, "new_metric": 1.0})
+    assert list((tmp_path / "cache").iterdir()) == []
+    evaluator._store(job, result)                      # the same without it is stored
+    assert evaluator.cached(job) == result
