@@ -12,8 +12,12 @@ from typing import Any
 import numpy as np
 
 from ..config import ENCODER_RAND_BITS, ROUNDING_RAND_BITS, CoreConfig
+from .lfsr import STATE_BITS
 
 __all__ = ["rate_threshold", "spikes_from_states", "rounding_bits"]
+
+# the two draws split the state word between them
+assert ENCODER_RAND_BITS + ROUNDING_RAND_BITS == STATE_BITS
 
 _LO_MASK = np.uint32((1 << ENCODER_RAND_BITS) - 1)
 
@@ -29,10 +33,12 @@ def rate_threshold(core: CoreConfig, pixels: Any) -> Any:
 
 
 def spikes_from_states(threshold: Any, states: Any) -> Any:
-    """Spike flags: low 16 bits of each generator state below the input's threshold."""
+    """Spike flags: the low ``ENCODER_RAND_BITS`` (16) of each generator state below the
+    input's threshold."""
     return (states & _LO_MASK).astype(np.int64) < threshold
 
 
 def rounding_bits(states: Any) -> Any:
-    """High 16 bits of each generator state: the stochastic-rounding draw (``int64``)."""
-    return (states >> np.uint32(32 - ROUNDING_RAND_BITS)).astype(np.int64)
+    """The high ``ROUNDING_RAND_BITS`` (16) of each generator state: the stochastic-rounding
+    draw (``int64``)."""
+    return (states >> np.uint32(STATE_BITS - ROUNDING_RAND_BITS)).astype(np.int64)

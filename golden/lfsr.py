@@ -28,8 +28,11 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
-U32 = npt.NDArray[np.uint32]
+U32 = npt.NDArray[np.uint32]        # one generator state per element (STATE_BITS = 32)
 
+#: Width of a generator's state word (the encoder's draw is its low, the rounding draw its
+#: high ``ROUNDING_RAND_BITS``; ``hdl/lfsr.py`` builds the same word).
+STATE_BITS = 32
 #: Shift amounts of the xorshift32 step: left, right, left.
 XORSHIFT_SHIFTS = (13, 17, 5)
 #: Multiplier that spreads a sample key over the 32-bit state (2**32 / golden ratio).
@@ -40,9 +43,11 @@ STREAM_NEURON = 1
 #: Indices per stream (``index < 2**20``).
 INDEX_BITS = 20
 
-_MASK32 = np.uint64(0xFFFFFFFF)
+_MASK = np.uint64((1 << STATE_BITS) - 1)
+_BYTES = STATE_BITS // 8
 
 __all__ = [
+    "STATE_BITS",
     "XORSHIFT_SHIFTS",
     "KEY_MULTIPLIER",
     "STREAM_INPUT",
@@ -56,7 +61,8 @@ __all__ = [
 
 
 def step(x: U32) -> U32:
-    """One xorshift32 step of every state in ``x`` (``uint32``; shifts drop bits past 32)."""
+    """One xorshift32 step of every state in ``x`` (``uint32``: shifts drop the bits past
+    :data:`STATE_BITS`)."""
     a, b, c = XORSHIFT_SHIFTS
     x = np.asarray(x, dtype=np.uint32)
     x = x ^ (x << np.uint32(a))
@@ -77,7 +83,7 @@ def base_states(seed: int, stream: int, count: int) -> U32:
         raise ValueError(f"generator count {count!r} exceeds 2**{INDEX_BITS}")
     key = (np.uint64(seed) << np.uint64(32)) | (np.uint64(stream) << np.uint64(INDEX_BITS))
     z = _splitmix64(key | np.arange(count, dtype=np.uint64))
-    states = (z >> np.uint64(32)).astype(np.uint32)
+    states = (z >> np.uint64(64 - STATE_BITS)).astype(np.uint32)
     states[states == 0] = 1
     return states
 
@@ -85,8 +91,8 @@ def base_states(seed: int, stream: int, count: int) -> U32:
 def start_states(base: U32, keys: npt.ArrayLike) -> U32:
     """States at the start of samples with ``keys``: shape ``keys.shape + base.shape``."""
     k = np.asarray(keys, dtype=np.uint64)
-    mix = (k * np.uint64(KEY_MULTIPLIER)) & _MASK32
-    s = (base.astype(np.uint64)[None, ...] + mix.reshape(-1, *([1] * base.ndim))) & _MASK32
+    mix = (k * np.uint64(KEY_MULTIPLIER)) & _MASK
+    s = (base.astype(np.uint64)[None, ...] + mix.reshape(-1, *([1] * base.ndim))) & _MASK
     s = s.astype(np.uint32).reshape(k.shape + base.shape)
     s[s == 0] = 1
     return s
@@ -96,15 +102,15 @@ class JumpTable:
     """``step^t`` for ``t = 1..timesteps``, as byte tables: ``table[p, v, t-1]``.
 
     ``table[p, v, t-1] = step^t(v << 8p)``; by linearity ``step^t(x)`` is the XOR of the
-    four entries for the bytes of ``x``.  Time is the last (contiguous) axis, so a look-up
-    copies a whole run of states at once.
+    entries for the ``STATE_BITS / 8`` bytes of ``x``.  Time is the last (contiguous) axis,
+    so a look-up copies a whole run of states at once.
     """
 
     def __init__(self, timesteps: int):
         self.timesteps = timesteps
         basis = (np.arange(256, dtype=np.uint32)[None, :]
-                 << (np.uint32(8) * np.arange(4, dtype=np.uint32)[:, None]))
-        table = np.empty((4, 256, timesteps), dtype=np.uint32)
+                 << (np.uint32(8) * np.arange(_BYTES, dtype=np.uint32)[:, None]))
+        table = np.empty((_BYTES, 256, timesteps), dtype=np.uint32)
         x = basis
         for t in range(timesteps):
             x = step(x)
@@ -119,7 +125,7 @@ class JumpTable:
         """
         start = np.asarray(start, dtype=np.uint32)
         out = self.table[0][start & np.uint32(0xFF)]                       # S + (T,)
-        for p in range(1, 4):
+        for p in range(1, _BYTES):
             out ^= self.table[p][(start >> np.uint32(8 * p)) & np.uint32(0xFF)]
         return np.swapaxes(out, -1, -2)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from .config import ROUNDING_RAND_BITS
+
 IntArray = npt.NDArray[np.int64]
 ArrayLike = IntArray | int
 
@@ -82,9 +84,9 @@ def round_shift(x: ArrayLike, shift: int, rand16: ArrayLike | None) -> ArrayLike
     """``x / 2**shift`` for ``x >= 0``, floor (``rand16 is None``) or stochastic.
 
     Stochastic rounding adds ``r = (rand16 << shift) >> 16`` (uniform in ``[0, 2**shift)``
-    with 16 bits of resolution, ``rand16`` uniform in ``[0, 2**16)``) before the shift, so
-    the result rounds up with probability equal to the shifted-out fraction (exactly when
-    ``shift <= 16``).
+    with 16 bits of resolution, ``rand16`` uniform in ``[0, 2**16)``; 16 is
+    ``ROUNDING_RAND_BITS``) before the shift, so the result rounds up with probability equal
+    to the shifted-out fraction (exactly when ``shift <= 16``).
     """
     if rand16 is None or shift == 0:
         return np.right_shift(x, shift)
@@ -92,10 +94,11 @@ def round_shift(x: ArrayLike, shift: int, rand16: ArrayLike | None) -> ArrayLike
 
 
 def rounding_offset(rand16: ArrayLike, shift: int) -> ArrayLike:
-    """The stochastic-rounding addend ``(rand16 << shift) >> 16`` of :func:`round_shift`.
+    """The stochastic-rounding addend ``(rand16 << shift) >> 16`` of :func:`round_shift`
+    (``rand16`` a ``ROUNDING_RAND_BITS``-bit draw, 16 bits).
 
     It is bitwise-linear: ``offset(a ^ b) == offset(a) ^ offset(b)`` (a shift distributes
     over XOR), which lets the network precompute the offsets of every input and neuron
     generator instead of every synapse's.
     """
-    return np.right_shift(np.left_shift(rand16, shift), 16)
+    return np.right_shift(np.left_shift(rand16, shift), ROUNDING_RAND_BITS)
