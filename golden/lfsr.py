@@ -57,6 +57,7 @@ __all__ = [
     "start_states",
     "JumpTable",
     "jump_table",
+    "SampleStates",
 ]
 
 
@@ -134,3 +135,26 @@ class JumpTable:
 def jump_table(timesteps: int) -> JumpTable:
     """Shared :class:`JumpTable` for ``timesteps`` (built once per process)."""
     return JumpTable(timesteps)
+
+
+class SampleStates:
+    """The generator states of one sample: its inputs' and its neurons' (``docs/numerics.md``,
+    "Generators"), for timesteps ``0 .. timesteps - 1``.
+
+    Members
+    -------
+    inputs : (timesteps, n_inputs) uint32
+        Computed at once (the encoder draws from them).
+    neurons : (timesteps, n_neurons) uint32
+        Computed when first read (only stochastic rounding uses them).
+    """
+
+    def __init__(self, input_base: U32, neuron_base: U32, key: int, timesteps: int):
+        self._table = jump_table(timesteps)
+        self._neuron_base = neuron_base
+        self._key = key
+        self.inputs: U32 = self._table.run(start_states(input_base, key))
+
+    @functools.cached_property
+    def neurons(self) -> U32:
+        return self._table.run(start_states(self._neuron_base, self._key))

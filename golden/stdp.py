@@ -1,7 +1,17 @@
-"""Traces, pair STDP and weight normalization (golden model of ``TraceUnit`` and ``StdpUnit``).
+"""The STDP rule: traces, pair STDP and weight normalization.
 
-Steps 7-8 of ``docs/numerics.md`` and the per-sample normalization.  Weights are stored as
-``w[j, i]``: input (pre-synaptic) ``j`` on the first axis, neuron ``i`` on the last.
+Steps 7-9 of ``docs/numerics.md``.  Weights are stored as ``w[j, i]``: input (pre-synaptic)
+``j`` on the first axis, neuron ``i`` on the last.
+
+- The arithmetic, one function per operation (golden model of ``TraceUnit`` and
+  ``StdpUnit``): :func:`trace_step`, :func:`potentiation`, :func:`depression`,
+  :func:`weight_change`, applied sparsely by :func:`stdp_update`; :func:`normalize`.
+- When updates happen: :func:`update_due` (the FSpiNN interval ``update_every``), the one
+  definition of the schedule.
+- The rule (:class:`Stdp`, :class:`.rule.Rule`'s hooks): per timestep the traces and the
+  scheduled update (the literal loop's learner), their event-driven form (depression
+  between output spikes, the update at an output spike), and the normalization after the
+  sample.
 """
 
 from __future__ import annotations
@@ -13,8 +23,14 @@ import numpy as np
 from ..config import ROUNDING_RAND_BITS
 from .arith import Arithmetic
 from .encoder import rounding_bits
+from .layer import Layer
+from .lfsr import SampleStates
+from .rule import EventLearner, Learner, Rule
 
 __all__ = [
+    "Stdp",
+    "update_due",
+    "update_schedule",
     "normalization_draws",
     "trace_step",
     "rounding_rand",
@@ -183,3 +199,188 @@ def normalization_draws(input_states: Array, neuron_states: Array) -> Array:
     hi = rounding_bits(np.asarray(input_states))
     lo = np.asarray(neuron_states, np.int64) & ((1 << ROUNDING_RAND_BITS) - 1)
     return cast(Array, hi[:, None] ^ lo[None, :])
+
+
+# -- when: the update schedule -----------------------------------------------------------------
+
+
+def update_due(t: int, update_every: int, timesteps: int) -> bool:
+    """Whether the STDP update applies at the end of timestep ``t`` (0-based) of a sample of
+    ``timesteps`` timesteps: every ``update_every = U`` timesteps, ``(t + 1) % U == 0``, and
+    at the last timestep ``t = timesteps - 1`` (which flushes the events since the last
+    update).
+
+    The update learns from the events of the timesteps since the previous one (pre and post
+    spikes OR-accumulated over them; ``U = 1``: this timestep's) with the traces of ``t``;
+    the accumulators clear after it, and at the start of every sample.
+    """
+    return (t + 1) % update_every == 0 or t == timesteps - 1
+
+
+def update_schedule(update_every: int, timesteps: int) -> Array:
+    """:func:`update_due` for every timestep of a sample: ``(timesteps,)`` bool."""
+    return np.array([update_due(t, update_every, timesteps) for t in range(timesteps)],
+                    dtype=bool)
+
+
+# -- the rule ----------------------------------------------------------------------------------
+
+
+class Stdp(Rule):
+    """Pair STDP with adaptive thresholds and per-sample normalization (``docs/numerics.md``,
+    steps 6-9), for a layer configured by its ``core.stdp``.
+
+    Its event-driven form covers integer arithmetic, set-mode traces, ``update_every = 1``
+    and no soft-bound depression (the default); other configurations run the literal loop.
+    """
+
+    name = "stdp"
+    learns = True
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple[Any, ...], Array] = {}
+
+    def learner(self, layer: Layer, states: SampleStates) -> Learner:
+        return _StdpLearner(layer, states)
+
+    def event_learner(self, layer: Layer, states: SampleStates,
+                      in_spikes: Array) -> EventLearner | None:
+        st = layer.core.stdp
+        if (layer.num.dtype != np.int64 or st.trace_mode != "set" or st.update_every != 1
+                or (st.soft_bound and not st.potentiation_only)):
+            return None
+        return _StdpEvents(layer, states, in_spikes, self.trace_table(layer, st.tau_pre_shift),
+                           self.trace_table(layer, st.tau_post_shift))
+
+    def end_sample(self, layer: Layer, states: SampleStates) -> None:
+        """Step 9: the weight normalization."""
+        st = layer.core.stdp
+        draws = (normalization_draws(states.inputs[-1], states.neurons[-1])
+                 if st.norm > 0 and st.norm_rounding == "stochastic" else None)
+        layer.weights = normalize(layer.num, layer.weights, draws)
+
+    def trace_table(self, layer: Layer, tau_shift: int) -> Array:
+        """:func:`trace_decay_table` of ``layer``'s set-mode trace, built once."""
+        num = layer.num
+        T = layer.core.timesteps
+        key = (num.dtype, layer.core.derived.trace_max, tau_shift, T)
+        if key not in self._tables:
+            self._tables[key] = trace_decay_table(num, tau_shift, T)
+        return self._tables[key]
+
+
+def _rounding_draws(layer: Layer, states: SampleStates) -> tuple[Array | None, Array | None]:
+    """The stochastic-rounding draws of every timestep, ``hi16`` of the input and of the
+    neuron generators (``None, None`` for floor rounding)."""
+    if not layer.num.stochastic:
+        return None, None
+    return rounding_bits(states.inputs), rounding_bits(states.neurons)
+
+
+class _StdpLearner(Learner):
+    """Steps 7-8 as ``docs/numerics.md`` writes them (any configuration)."""
+
+    def __init__(self, layer: Layer, states: SampleStates):
+        core, num = layer.core, layer.num
+        self.layer = layer
+        self.x_pre: Array = np.zeros(core.n_inputs, num.dtype)
+        self.x_post: Array = np.zeros(core.n_neurons, num.dtype)
+        self.pre_seen = np.zeros(core.n_inputs, bool)
+        self.post_seen = np.zeros(core.n_neurons, bool)
+        self.due = update_schedule(core.stdp.update_every, core.timesteps)
+        self.in_hi, self.neuron_hi = _rounding_draws(layer, states)
+
+    def step(self, t: int, pre: Array, post: Array) -> None:
+        layer = self.layer
+        num, st = layer.num, layer.core.stdp
+        # 7. traces: decay, then bump with this timestep's spikes
+        self.x_pre = trace_step(num, self.x_pre, pre, st.tau_pre_shift)
+        self.x_post = trace_step(num, self.x_post, post, st.tau_post_shift)
+        # 8. STDP on the events since the last update, when one is due
+        self.pre_seen |= pre
+        self.post_seen |= post
+        if not self.due[t]:
+            return
+        stdp_update(num, layer.weights, self.x_pre, self.x_post, self.pre_seen, self.post_seen,
+                    None if self.in_hi is None else self.in_hi[t],
+                    None if self.neuron_hi is None else self.neuron_hi[t])
+        self.pre_seen[:] = False
+        self.post_seen[:] = False
+
+
+class _StdpEvents(EventLearner):
+    """Steps 7-8 around output spikes (set-mode traces, ``update_every = 1``, no soft-bound
+    depression, integer arithmetic).
+
+    Between two output spikes the only weight change is depression (pre events), and it
+    touches only the columns of neurons whose post trace is still non-zero ("live"
+    columns).  Depression decrements are non-negative and clip only at zero, so
+    ``max(w - d1, 0) - d2`` clipped equals ``max(w - (d1 + d2), 0)``: the weights of a live
+    column at each timestep of a window are its weights at the start minus a cumulative sum.
+    A set-mode trace is ``decay^age(trace_max)``, read from a table built with the trace's
+    own decay (:func:`trace_decay_table`); an input's age comes from a running maximum of
+    its spike times.  At an output spike the timestep's update is :func:`stdp_update`.
+    """
+
+    def __init__(self, layer: Layer, states: SampleStates, in_spikes: Array,
+                 pre_table: Array, post_table: Array):
+        core, num = layer.core, layer.num
+        T = core.timesteps
+        self.layer, self.in_spikes = layer, in_spikes
+        self.pre_table, self.post_table = pre_table, post_table    # (T + 2,) each
+        self.never = never = T + 1                                 # table[never] = 0
+        self.post_life = int(np.count_nonzero(post_table))  # ages with a non-zero post trace
+        self.steps = steps = np.arange(T)
+        # Latest spike time of each input at or before each timestep (-never: none yet).
+        self.last_pre = np.maximum.accumulate(np.where(in_spikes, steps[:, None], -never),
+                                              axis=0)
+        self.last_post = np.full(core.n_neurons, -never, np.int64)
+        self.depress = not core.stdp.potentiation_only
+        self.in_hi, self.neuron_hi = _rounding_draws(layer, states)
+        # Rounding addends per input and per neuron: offset(a ^ b) = offset(a) ^ offset(b).
+        self.in_offset = self.neuron_offset = None
+        if self.depress and self.in_hi is not None and self.neuron_hi is not None:
+            shift = core.derived.stdp_shift
+            self.in_offset = num.rounding_offset(self.in_hi, shift)
+            self.neuron_offset = num.rounding_offset(self.neuron_hi, shift)
+        self.block: tuple[Array, Array] | None = None
+        self.dep: Array = None
+        self.before: Array = None
+
+    def window(self, t: int, stop: int, current: Array) -> None:
+        self.block = None
+        if not self.depress:
+            return
+        live = np.flatnonzero(self.last_post > t - self.post_life)
+        if not live.size:
+            return
+        num, w = self.layer.num, self.layer.weights
+        # only the rows of inputs that spike in the window see depression
+        window_spikes = self.in_spikes[t:stop]
+        rows = np.flatnonzero(window_spikes.any(axis=0))
+        pre = window_spikes[:, rows, None]
+        block = (rows[:, None], live)
+        ages = np.minimum(self.steps[t:stop, None] - self.last_post[live], self.never)
+        offset = None if self.in_offset is None else (
+            self.in_offset[t:stop, rows, None]
+            ^ cast(Array, self.neuron_offset)[t:stop, None, live])
+        dep = depression(num, None, self.post_table[ages][:, None, :], None, offset)
+        dep = dep * pre                                   # pre events only
+        before = np.cumsum(dep, axis=0) - dep             # depression before each step
+        w_live = np.maximum(w[block] - before, 0)         # (K, rows, m)
+        current[:, live] = num.synaptic_current((w_live * pre).sum(axis=1))
+        self.block, self.dep, self.before = block, dep, before
+
+    def commit(self, done: int) -> None:
+        if self.block is not None and done:
+            w, block = self.layer.weights, self.block
+            w[block] = np.maximum(w[block] - self.before[done - 1] - self.dep[done - 1], 0)
+
+    def spike(self, t: int, spikes: Array, fired: Array) -> None:
+        self.last_post[fired] = t
+        never = self.never
+        x_pre = self.pre_table[np.minimum(t - self.last_pre[t], never)]
+        x_post = self.post_table[np.minimum(t - self.last_post, never)]
+        stdp_update(self.layer.num, self.layer.weights, x_pre, x_post, self.in_spikes[t],
+                    spikes, None if self.in_hi is None else self.in_hi[t],
+                    None if self.neuron_hi is None else self.neuron_hi[t])

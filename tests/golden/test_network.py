@@ -544,7 +544,7 @@ def test_float_tracking_multiply(frac: int, data: st.DataObject,
 
 def _stepwise(net: Network) -> Network:
     """Force ``net`` onto the literal loop of docs/numerics.md."""
-    net._run_events = net._run_stepwise  # type: ignore[method-assign]
+    net.event_driven = False
     return net
 
 

@@ -1,0 +1,137 @@
+"""One layer of LIF neurons and its timestep: steps 3-6 of ``docs/numerics.md``.
+
+A :class:`Layer` holds what a layer keeps from sample to sample (its weights, its adaptive
+thresholds, its arithmetic); a :class:`LayerState` what it keeps from timestep to timestep
+within a sample (membranes, refractory counts, the previous timestep's spikes).
+:meth:`Layer.step` is the timestep of the layer given its input spikes, in the order of
+``docs/numerics.md`` "One timestep":
+
+3. synaptic current from this timestep's input spikes, with the weights as they are now;
+4. lateral inhibition from the other neurons' spikes at ``t - 1``;
+5. leak, integrate, fire, reset, refractory (:func:`.neuron.lif_step`);
+6. adaptive threshold (learning only, :func:`.neuron.adapt_threshold`).
+
+Every loop over a sample derives from it: the literal loop and the batch loop of
+:mod:`.network` call it, the event-driven loop (:mod:`.events`) is held equal to it by
+property tests.  What happens to the weights (traces, STDP) is the learning rule's
+(:mod:`.rule`), not the layer's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import CoreConfig
+from .arith import Arithmetic
+from .neuron import adapt_threshold, inhibition, lif_step
+
+__all__ = ["Layer", "LayerState"]
+
+Array = Any
+
+
+@dataclass
+class LayerState:
+    """A layer's per-sample state; arrays have the neurons on the last axis (and samples on
+    the first when a batch runs at once).
+
+    Members
+    -------
+    v : membranes (signed ``widths.membrane`` bits)
+    refractory : remaining refractory timesteps (``None``: all zero)
+    spikes : the neurons' spikes at the previous timestep (bool; none at ``t = 0``)
+    """
+
+    v: Array
+    refractory: Array | None
+    spikes: Array
+
+
+class Layer:
+    """A layer's weights, adaptive thresholds and neuron parameters.
+
+    Parameters
+    ----------
+    core : CoreConfig
+        The layer's sizes (``n_inputs``, ``n_neurons``), widths and neuron parameters.
+    num : Arithmetic
+        Integer specification or float64 reference.
+    weights : (n_inputs, n_neurons) array
+        ``w[j, i]`` from input ``j`` to neuron ``i``, in ``0 .. w_max``.
+    theta : (n_neurons,) array, default zeros
+        Adaptive thresholds, in ``0 .. theta_max`` (integer arithmetic).
+
+    Members
+    -------
+    weights, theta : arrays of ``num.dtype``
+        Replaced or updated in place by the learning rule; a loop reads them afresh at
+        every timestep (step 3 uses the weights as they are at its start).
+    """
+
+    def __init__(self, core: CoreConfig, num: Arithmetic, weights: Array,
+                 theta: Array | None = None):
+        self.core = core
+        self.num = num
+        shape = (core.n_inputs, core.n_neurons)
+        w = np.asarray(weights)
+        if w.shape != shape:
+            raise ValueError(f"weights have shape {w.shape}, the config needs {shape}")
+        if w.min(initial=0) < 0 or w.max(initial=0) > core.derived.w_max:
+            raise ValueError(f"weights must lie in 0..{core.derived.w_max} "
+                             f"({core.widths.weight}-bit), got {w.min()}..{w.max()}")
+        th = np.zeros(core.n_neurons) if theta is None else np.asarray(theta)
+        if th.shape != (core.n_neurons,):
+            raise ValueError(f"theta has shape {th.shape}, the config needs "
+                             f"({core.n_neurons},)")
+        if num.dtype == np.int64 and (th.min(initial=0) < 0
+                                      or th.max(initial=0) > core.derived.theta_max):
+            raise ValueError(f"theta must lie in 0..{core.derived.theta_max}")
+        self.weights: Array = w.astype(num.dtype, copy=True)
+        self.theta: Array = th.astype(num.dtype, copy=True)
+
+    def reset(self, batch: int | None = None) -> LayerState:
+        """The state at the start of a sample (``batch``: of that many samples at once):
+        ``v = v_rest``, ``r = 0``, no previous spikes."""
+        shape = (self.core.n_neurons,) if batch is None else (batch, self.core.n_neurons)
+        return LayerState(np.full(shape, self.core.neuron.v_rest, dtype=self.num.dtype),
+                          np.zeros(shape, np.int64), np.zeros(shape, bool))
+
+    def current(self, spikes: Array, weights: Array | None = None) -> Array:
+        """Step 3, the synaptic current ``2**current_shift * sum_j s[j] * w[j, i]``, exact.
+
+        ``spikes`` is ``(n_inputs,)`` or a batch ``(B, n_inputs)`` of bools.  A batch is one
+        float64 matrix product, exact for integer weights (every sum stays below
+        ``2**53``); ``weights`` may give the layer's weights already converted to float64
+        (the batch loop converts them once per batch).
+        """
+        num = self.num
+        if spikes.ndim == 1 and weights is None:
+            return num.synaptic_current(self.weights[spikes].sum(axis=0))
+        w = self.weights.astype(np.float64) if weights is None else weights
+        total = spikes.astype(np.float64) @ w
+        if num.dtype == np.int64:
+            total = total.astype(np.int64)
+        return num.synaptic_current(total)
+
+    def respond(self, state: LayerState, current: Array, learn: bool) -> Array:
+        """Steps 4-6 given the synaptic current: inhibition, the neuron, the adaptive
+        threshold (only when ``learn``).  Updates ``state`` and returns the spikes."""
+        num = self.num
+        inhib = inhibition(num, state.spikes)
+        v, refractory, spikes = lif_step(num, state.v, state.refractory, self.theta, current,
+                                         inhib)
+        if learn:
+            self.theta = adapt_threshold(num, self.theta, spikes)
+        state.v, state.refractory, state.spikes = v, refractory, spikes
+        return spikes
+
+    def step(self, state: LayerState, spikes: Array, learn: bool,
+             weights: Array | None = None) -> Array:
+        """One timestep of the layer (steps 3-6) for input ``spikes``; returns its spikes.
+
+        ``weights``: see :meth:`current`.
+        """
+        return self.respond(state, self.current(spikes, weights), learn)
