@@ -205,7 +205,7 @@ class IntegerArithmetic(Arithmetic):
     def reciprocal_scale(self, weight_sum: Array) -> tuple[Array, Array]:
         """``floor(norm * 2**F / sum)`` per neuron; neurons with a zero sum keep weights."""
         valid = weight_sum > 0
-        num = self.core.stdp.norm << self.d.norm_frac_bits
+        num = self.d.norm_numerator
         scale = num // np.where(valid, weight_sum, 1)
         return scale, valid
 

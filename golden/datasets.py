@@ -18,6 +18,9 @@ from typing import cast
 
 import numpy as np
 
+# The dataset names are the configuration's (data.dataset); re-exported here.
+from ..config import BUNDLED_DATASETS, DATASET_NAMES
+
 __all__ = [
     "BUNDLED_DATASETS",
     "bundled_for",
@@ -34,12 +37,6 @@ __all__ = [
     "read_idx",
     "rescale_pixels",
 ]
-
-#: Names accepted by :func:`load_dataset`.
-DATASET_NAMES: tuple[str, ...] = ("digits", "mnist-5k", "mnist", "fashion-mnist")
-
-#: The datasets a package ships: they take no path.
-BUNDLED_DATASETS: tuple[str, ...] = ("digits", "mnist-5k")
 
 #: Published benchmark split of the digits set: the first 1200 images train, the rest test.
 DIGITS_N_TRAIN = 1200

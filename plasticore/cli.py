@@ -154,15 +154,24 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    """The configuration resolved in the layered form (also from a file in the old flat
+    form), and every derived width of each layer: in TOML with the widths as comments after
+    it (a valid file), or with ``--json`` in each layer's ``derived``."""
     config = _load(args.config)
+    network = config.network
+    derived = [network.core(i).derived.to_dict() for i in range(len(network.layers))]
     if args.json:
-        _print_json({**config.to_dict(), "derived": config.core.derived.to_dict()})
+        out = config.to_dict()
+        for layer, widths in zip(out["layers"], derived, strict=True):
+            layer["derived"] = widths
+        _print_json(out)
         return 0
     print(f"# {config.source}: valid")
     print(config.to_toml(), end="")
-    print("\n# derived (computed, read-only)")
-    for key, value in config.core.derived.to_dict().items():
-        print(f"# {key} = {value}")
+    for i, widths in enumerate(derived):
+        print(f"\n# layers[{i}]: derived (computed, read-only)")
+        for key, value in widths.items():
+            print(f"# {key} = {value}")
     return 0
 
 
@@ -761,7 +770,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="configuration tools")
     csub = p.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
-    c = csub.add_parser("check", help="validate and print the resolved config and widths")
+    c = csub.add_parser("check", help="validate and print the resolved config (layered "
+                                      "form) and every derived width of each layer")
     c.add_argument("config")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_config_check)

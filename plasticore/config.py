@@ -1,18 +1,34 @@
 """The configuration: one frozen, validated object that golden model and RTL both take.
 
-A configuration file is TOML.  Its top-level keys are the :class:`CoreConfig` fields
-(``n_inputs``, ``n_neurons``, ``n_pe``, ``row_banks``, ``norm_groups``, ``timesteps``,
-``seed``); its tables are
-``[widths]``, ``[encoder]``, ``[neuron]``, ``[stdp]`` (the rest of :class:`CoreConfig`) and
-``[data]`` (:class:`DataConfig`: which dataset to train and test on).  Every parameter is an
-integer in the units of the state it acts on (membrane LSBs, weight LSBs, trace LSBs,
-timesteps); the only float is the encoder's ``max_rate``, turned into an integer once, here.
+A configuration file is TOML, in the layered form::
+
+    timesteps = 350
+    seed = 0
+    [input]              # InputConfig: n_inputs and the encoder (kind, pixel_bits, ...)
+    [[layers]]           # LayerConfig, one table per layer: n_neurons, n_pe, row_banks,
+    [layers.widths]      #   norm_groups, and its [layers.widths] and [layers.neuron]
+    [layers.neuron]
+    [rule]               # RuleConfig: kind = "stdp" (and its parameters), "bptt" or "none"
+    [data]  [classify]  [board]
+
+:class:`NetworkConfig` holds the run (``timesteps``, ``seed``), the input, the layers and
+the rule; layer ``i`` takes layer ``i - 1``'s spikes (layer 0 the input's).  The old flat
+form of a single-layer file (top-level ``n_inputs``, ``n_neurons``, ``n_pe``, ``row_banks``,
+``norm_groups``, tables ``[widths]``, ``[encoder]``, ``[neuron]``, ``[stdp]``) still loads,
+with the same meaning; one file mixing the two forms is an error.
+
+What the golden model and the RTL take is one layer's :class:`CoreConfig` (the flat form,
+``network.core(i)``); ``Config.core`` is layer 0's.  Networks of more than one layer and the
+rules ``"bptt"`` and ``"none"`` can be written and are validated, then refused as not yet
+supported.  Every parameter is an integer in the units of the state it acts on (membrane
+LSBs, weight LSBs, trace LSBs, timesteps); the only float is the encoder's ``max_rate``,
+turned into an integer once, here.
 
 Every derived width and constant is computed once, in :class:`Derived` (``core.derived``), and
 both ``plasticore.golden`` and ``plasticore.hdl`` read it from there.
 
-Bad input raises :class:`ConfigError` with a one-line message naming the field, the value and
-the rule it breaks.
+Bad input raises :class:`ConfigError` with a one-line message naming the field as the file
+spells it, the value and the rule it breaks.
 """
 
 from __future__ import annotations
@@ -31,7 +47,6 @@ from typing import Any, Literal
 import tomli_w
 
 from .files import write_text
-from .golden.datasets import BUNDLED_DATASETS, DATASET_NAMES
 
 __all__ = [
     "ConfigError",
@@ -40,10 +55,17 @@ __all__ = [
     "NeuronConfig",
     "StdpConfig",
     "CoreConfig",
+    "InputConfig",
+    "LayerConfig",
+    "RuleConfig",
+    "NetworkConfig",
+    "RULE_KINDS",
     "DataConfig",
     "ClassifyConfig",
     "BoardConfig",
     "BOARD_NAMES",
+    "DATASET_NAMES",
+    "BUNDLED_DATASETS",
     "Config",
     "Derived",
     "bits_for",
@@ -58,6 +80,15 @@ ENCODER_RAND_BITS = 16
 ROUNDING_RAND_BITS = 16
 #: Fraction bits of the per-neuron reciprocal used by weight normalization.
 NORM_FRAC_BITS = 16
+
+#: Dataset names ``data.dataset`` accepts (``golden.datasets.load_dataset`` loads them).
+DATASET_NAMES: tuple[str, ...] = ("digits", "mnist-5k", "mnist", "fashion-mnist")
+
+#: The datasets a package ships: they take no path.
+BUNDLED_DATASETS: tuple[str, ...] = ("digits", "mnist-5k")
+
+#: Learning rules ``rule.kind`` names; only ``"stdp"`` is supported for now.
+RULE_KINDS: tuple[str, ...] = ("stdp", "bptt", "none")
 
 
 class ConfigError(ValueError):
@@ -92,6 +123,74 @@ def _check_choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
 def _check_bool(path: str, value: Any) -> None:
     if not isinstance(value, bool):
         _fail(path, value, "must be true or false")
+
+
+@dataclass(frozen=True)
+class _Names:
+    """How the checks name fields: as the file spells them (path prefixes, each with its
+    trailing dot).  The defaults are the old flat form's (:class:`CoreConfig`'s own)."""
+
+    inputs: str = ""          # n_inputs
+    encoder: str = "encoder."
+    layer: str = ""           # n_neurons, n_pe, row_banks, norm_groups
+    widths: str = "widths."
+    neuron: str = "neuron."
+    rule: str = "stdp."
+
+
+_FLAT = _Names()
+
+
+def _layered(i: int) -> _Names:
+    """The layered form's names for layer ``i``."""
+    return _Names(inputs="input.", encoder="input.", layer=f"layers[{i}].",
+                  widths=f"layers[{i}].widths.", neuron=f"layers[{i}].neuron.", rule="rule.")
+
+
+# The rules below are shared by both forms: CoreConfig checks one layer with the flat names,
+# NetworkConfig every layer with the layered ones.
+
+def _check_run(timesteps: Any, seed: Any) -> None:
+    _check_int("timesteps", timesteps, 1, (1 << 16) - 1)
+    _check_int("seed", seed, 0, (1 << 32) - 1)
+
+
+def _check_n_inputs(names: _Names, n_inputs: Any) -> None:
+    _check_int(f"{names.inputs}n_inputs", n_inputs, 1, 1 << 16)
+
+
+def _check_shape(names: _Names, n_neurons: Any, n_pe: Any, row_banks: Any,
+                 norm_groups: Any) -> None:
+    """A layer's neurons and its core's lanes, banks and normalization groups."""
+    p = names.layer
+    _check_int(f"{p}n_neurons", n_neurons, 1, 1 << 16)
+    _check_int(f"{p}n_pe", n_pe, 1, 1024)
+    if n_neurons % n_pe:
+        _fail(f"{p}n_pe", n_pe, f"must divide n_neurons ({n_neurons})")
+    _check_int(f"{p}row_banks", row_banks, 1, 1024)
+    _check_int(f"{p}norm_groups", norm_groups, 1, 1024)
+    if n_pe % norm_groups:
+        _fail(f"{p}norm_groups", norm_groups, f"must divide n_pe ({n_pe})")
+
+
+def _check_banks(names: _Names, row_banks: int, words: int, lanes: int | None) -> None:
+    """Row banks against the lanes of the encode pass that fills them (``lanes``; ``None``
+    for a layer fed by another layer, whose spike lanes the multi-layer core will define)
+    and against the ``words = n_neurons / n_pe`` of the weight rows."""
+    p = names.layer
+    if lanes is not None and lanes % row_banks:
+        _fail(f"{p}row_banks", row_banks,
+              f"must be a power of two that divides {names.encoder}lanes ({lanes})")
+    if lanes is None and row_banks & (row_banks - 1):
+        _fail(f"{p}row_banks", row_banks, "must be a power of two")
+    if row_banks > 1 and words & (words - 1):
+        _fail(f"{p}row_banks", row_banks,
+              f"above 1 needs n_neurons / n_pe ({words}) to be a power of two")
+
+
+def _check_type(path: str, value: Any, cls: type) -> None:
+    if not isinstance(value, cls):
+        _fail(path, value, f"must be a {cls.__name__}")
 
 
 @dataclass(frozen=True)
@@ -220,7 +319,7 @@ class NeuronConfig:
     theta_decay_shift: int = 0
     w_inh: int = 4462
 
-    def _validate(self, prefix: str, widths: Widths) -> None:
+    def _validate(self, prefix: str, widths: Widths, widths_prefix: str = "widths.") -> None:
         lo, hi = -(1 << (widths.membrane - 1)), (1 << (widths.membrane - 1)) - 1
         fits = f"must fit the {widths.membrane}-bit signed membrane ({lo}..{hi})"
         for name in ("v_rest", "v_reset", "v_th"):
@@ -242,7 +341,7 @@ class NeuronConfig:
         _check_int(f"{prefix}theta_decay_shift", self.theta_decay_shift, 0, 31)
         if self.v_th + theta_max > hi:
             _fail(f"{prefix}v_th", self.v_th,
-                  f"plus the largest adaptive threshold ({theta_max}, widths.theta = "
+                  f"plus the largest adaptive threshold ({theta_max}, {widths_prefix}theta = "
                   f"{widths.theta}) must fit the membrane maximum {hi}")
         _check_int(f"{prefix}w_inh", self.w_inh, 0, hi)
 
@@ -367,32 +466,17 @@ class CoreConfig:
     stdp: StdpConfig = field(default_factory=StdpConfig)
 
     def __post_init__(self) -> None:
-        _check_int("n_inputs", self.n_inputs, 1, 1 << 16)
-        _check_int("n_neurons", self.n_neurons, 1, 1 << 16)
-        _check_int("n_pe", self.n_pe, 1, 1024)
-        _check_int("timesteps", self.timesteps, 1, (1 << 16) - 1)
-        _check_int("seed", self.seed, 0, (1 << 32) - 1)
-        if self.n_neurons % self.n_pe:
-            _fail("n_pe", self.n_pe, f"must divide n_neurons ({self.n_neurons})")
-        _check_int("row_banks", self.row_banks, 1, 1024)
-        _check_int("norm_groups", self.norm_groups, 1, 1024)
-        if self.n_pe % self.norm_groups:
-            _fail("norm_groups", self.norm_groups, f"must divide n_pe ({self.n_pe})")
+        _check_n_inputs(_FLAT, self.n_inputs)
+        _check_shape(_FLAT, self.n_neurons, self.n_pe, self.row_banks, self.norm_groups)
+        _check_run(self.timesteps, self.seed)
         for name, cls in (("widths", Widths), ("encoder", EncoderConfig),
                           ("neuron", NeuronConfig), ("stdp", StdpConfig)):
-            if not isinstance(getattr(self, name), cls):
-                _fail(name, getattr(self, name), f"must be a {cls.__name__}")
-        self.widths._validate("widths.")
-        self.encoder._validate("encoder.", self.n_inputs)
-        if self.encoder.lanes % self.row_banks:
-            _fail("row_banks", self.row_banks,
-                  f"must be a power of two that divides encoder.lanes ({self.encoder.lanes})")
-        words = self.n_neurons // self.n_pe
-        if self.row_banks > 1 and words & (words - 1):
-            _fail("row_banks", self.row_banks,
-                  f"above 1 needs n_neurons / n_pe ({words}) to be a power of two")
-        self.neuron._validate("neuron.", self.widths)
-        self.stdp._validate("stdp.", self.widths, self.n_inputs)
+            _check_type(name, getattr(self, name), cls)
+        self.widths._validate(_FLAT.widths)
+        self.encoder._validate(_FLAT.encoder, self.n_inputs)
+        _check_banks(_FLAT, self.row_banks, self.n_neurons // self.n_pe, self.encoder.lanes)
+        self.neuron._validate(_FLAT.neuron, self.widths, _FLAT.widths)
+        self.stdp._validate(_FLAT.rule, self.widths, self.n_inputs)
 
     @functools.cached_property
     def derived(self) -> Derived:
@@ -464,6 +548,12 @@ class Derived:
         input (the synaptic current before its ``current_shift``).
     norm_frac_bits : int
         Fraction bits of the normalization reciprocal.
+    norm_numerator : int
+        Dividend of the normalization reciprocal, ``stdp.norm << norm_frac_bits``: a
+        neuron's scale is ``norm_numerator // weight_sum``.
+    quotient_bits : int
+        Unsigned width of that reciprocal (``norm_numerator``'s bits, at least 1): the
+        divider's quotient register, one division cycle per bit.
     neurons_per_pe : int
         Neurons time-multiplexed onto each PE lane.
     input_words : int
@@ -487,6 +577,8 @@ class Derived:
     stdp_shift: int
     weight_sum_bits: int
     norm_frac_bits: int
+    norm_numerator: int
+    quotient_bits: int
     neurons_per_pe: int
     input_words: int
 
@@ -507,6 +599,7 @@ class Derived:
         pixel_max = (1 << core.encoder.pixel_bits) - 1
         scale = (1 << ENCODER_RAND_BITS) << core.encoder.pixel_bits
         rate_mult = min(round(core.encoder.max_rate * scale / pixel_max), scale)
+        norm_numerator = core.stdp.norm << NORM_FRAC_BITS
         return cls(
             w_max=w_max,
             v_min=v_min,
@@ -524,12 +617,249 @@ class Derived:
             stdp_shift=core.stdp.eta_shift + (w.weight if core.stdp.soft_bound else 0),
             weight_sum_bits=bits_for(w_max * core.n_inputs),
             norm_frac_bits=NORM_FRAC_BITS,
+            norm_numerator=norm_numerator,
+            quotient_bits=bits_for(norm_numerator),
             neurons_per_pe=core.n_neurons // core.n_pe,
             input_words=core.n_inputs // core.encoder.lanes,
         )
 
     def to_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """The network's input: its lines and how pixels become spikes (the ``[input]`` table).
+
+    Members
+    -------
+    n_inputs : int
+        Input lines (pixels), 1..65536.
+    kind, pixel_bits, max_rate, lanes
+        The encoder, as :class:`EncoderConfig` describes them (``lanes`` must divide
+        ``n_inputs``).
+
+    Validated by the :class:`NetworkConfig` that holds it.
+    """
+
+    n_inputs: int = 64
+    kind: Literal["rate", "direct"] = "rate"
+    pixel_bits: int = 8
+    max_rate: float = 0.255
+    lanes: int = 1
+
+    @property
+    def encoder(self) -> EncoderConfig:
+        """The encoder fields as the core's :class:`EncoderConfig`."""
+        return EncoderConfig(kind=self.kind, pixel_bits=self.pixel_bits,
+                             max_rate=self.max_rate, lanes=self.lanes)
+
+    def _validate(self, names: _Names) -> None:
+        _check_n_inputs(names, self.n_inputs)
+        self.encoder._validate(names.encoder, self.n_inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """One layer of neurons and the hardware that runs it (a ``[[layers]]`` table).
+
+    Members
+    -------
+    n_neurons, n_pe, row_banks, norm_groups : int
+        As :class:`CoreConfig` describes them.  ``row_banks`` divides the input's ``lanes``
+        in layer 0; in a later layer it is a power of two (what feeds its banks comes with
+        multi-layer networks).
+    widths : Widths
+        Word widths of the layer's state (``[layers.widths]``).
+    neuron : NeuronConfig
+        The layer's neurons (``[layers.neuron]``).
+
+    Validated by the :class:`NetworkConfig` that holds it (the layer's input count is the
+    previous layer's ``n_neurons``, layer 0's the input's ``n_inputs``).
+    """
+
+    n_neurons: int = 100
+    n_pe: int = 4
+    row_banks: int = 1
+    norm_groups: int = 1
+    widths: Widths = field(default_factory=Widths)
+    neuron: NeuronConfig = field(default_factory=NeuronConfig)
+
+    def _validate(self, names: _Names, lanes: int | None) -> None:
+        _check_shape(names, self.n_neurons, self.n_pe, self.row_banks, self.norm_groups)
+        _check_type(names.widths.rstrip("."), self.widths, Widths)
+        _check_type(names.neuron.rstrip("."), self.neuron, NeuronConfig)
+        self.widths._validate(names.widths)
+        _check_banks(names, self.row_banks, self.n_neurons // self.n_pe, lanes)
+        self.neuron._validate(names.neuron, self.widths, names.widths)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, tables last (``[layers.widths]``, ``[layers.neuron]``)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """The learning rule of the network (the ``[rule]`` table).
+
+    Members
+    -------
+    kind : "stdp", "bptt" or "none"
+        ``stdp``: trace-based pair STDP on chip, with the parameters of ``stdp`` written flat
+        in ``[rule]``.  ``bptt``: fixed-point backpropagation through time.  ``none``: no
+        learning rule, so no rule parameters: the weights are only loaded (trained
+        elsewhere, or imported).  ``bptt`` and ``none`` can be written and are refused as not
+        yet supported.  ``none`` is not learning off: an STDP network with learning off is
+        ``kind = "stdp"`` with ``learn = false``, which keeps its STDP parameters (the
+        initial weights, the rule its weights were trained with).
+    stdp : StdpConfig or None
+        The STDP parameters; present exactly when ``kind`` is ``"stdp"`` (the default
+        :class:`StdpConfig` when not given).
+
+    Validated by the :class:`NetworkConfig` that holds it, against every layer.
+    """
+
+    kind: Literal["stdp", "bptt", "none"] = "stdp"
+    stdp: StdpConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "stdp" and self.stdp is None:
+            object.__setattr__(self, "stdp", StdpConfig())
+
+    def _validate(self, layers: tuple[LayerConfig, ...], inputs: list[int]) -> None:
+        _check_choice("rule.kind", self.kind, RULE_KINDS)
+        if self.kind != "stdp":
+            if self.stdp is not None:
+                _fail("rule.kind", self.kind, "takes no STDP parameters (stdp must be None)")
+            return
+        stdp = self.stdp
+        if not isinstance(stdp, StdpConfig):
+            _fail("rule.stdp", stdp, "must be a StdpConfig")
+        for i, (layer, n_inputs) in enumerate(zip(layers, inputs, strict=True)):
+            try:
+                stdp._validate(_layered(i).rule, layer.widths, n_inputs)
+            except ConfigError as exc:
+                if i == 0:
+                    raise
+                raise ConfigError(f"{exc} (for layers[{i}], {n_inputs} inputs)") from None
+
+    def _check_supported(self) -> None:
+        if self.kind == "bptt":
+            _fail("rule.kind", self.kind, "BPTT learning is not yet supported (the one rule "
+                  "for now is 'stdp')")
+        if self.kind == "none":
+            _fail("rule.kind", self.kind, "a network without a learning rule is not yet "
+                  "supported (for STDP with learning off: kind = 'stdp', learn = false)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file form: ``kind`` and, for STDP, its parameters flat beside it."""
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.stdp is not None:
+            out.update(dataclasses.asdict(self.stdp))
+        return out
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A network: the run, the input, a list of layers and one learning rule.
+
+    Members
+    -------
+    timesteps : int
+        Timesteps per sample, 1..65535.
+    seed : int
+        Seed of every generator, 0..2**32-1.
+    input : InputConfig
+        The input lines and their encoder.
+    layers : tuple of LayerConfig
+        The layers, at least one; layer ``i`` takes layer ``i - 1``'s spikes.
+    rule : RuleConfig
+        The learning rule of every layer.
+
+    Construction validates every field, naming it as the layered file spells it
+    (``layers[1].neuron.v_th``, ``input.lanes``, ``rule.eta_post``).  A network of more than
+    one layer, or with the rule ``"bptt"`` or ``"none"``, is valid here and refused by
+    :meth:`check_supported` (and so by :class:`Config`) until the core runs it.
+    """
+
+    timesteps: int = 350
+    seed: int = 0
+    input: InputConfig = field(default_factory=InputConfig)
+    layers: tuple[LayerConfig, ...] = (LayerConfig(),)
+    rule: RuleConfig = field(default_factory=RuleConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layers, list):
+            object.__setattr__(self, "layers", tuple(self.layers))
+        _check_run(self.timesteps, self.seed)
+        _check_type("input", self.input, InputConfig)
+        self.input._validate(_layered(0))
+        if not isinstance(self.layers, tuple):
+            _fail("layers", self.layers, "must be a tuple of LayerConfig")
+        if not self.layers:
+            _fail("layers", self.layers, "must hold at least one layer (a [[layers]] table)")
+        for i, layer in enumerate(self.layers):
+            _check_type(f"layers[{i}]", layer, LayerConfig)
+            layer._validate(_layered(i), self.input.lanes if i == 0 else None)
+        _check_type("rule", self.rule, RuleConfig)
+        self.rule._validate(self.layers, [self.layer_inputs(i) for i in range(len(self.layers))])
+
+    def layer_inputs(self, i: int) -> int:
+        """Inputs of layer ``i``: the previous layer's neurons (layer 0: ``n_inputs``)."""
+        return self.input.n_inputs if i == 0 else self.layers[i - 1].n_neurons
+
+    def check_supported(self) -> None:
+        """Raise :class:`ConfigError` (one line) if the core cannot run this network yet."""
+        if len(self.layers) > 1:
+            raise ConfigError(f"layers: {len(self.layers)} layers: multi-layer networks are "
+                              "not yet supported (one [[layers]] table for now)")
+        self.rule._check_supported()
+
+    def core(self, i: int = 0) -> CoreConfig:
+        """Layer ``i`` as the flat :class:`CoreConfig` that the golden model and the RTL take.
+
+        Only layer 0 of an STDP network for now (what feeds a later layer's banks, and a
+        core without STDP, come with multi-layer networks and the other rules).
+        """
+        if not 0 <= i < len(self.layers):
+            raise IndexError(f"layer {i} of a {len(self.layers)}-layer network")
+        if i > 0:
+            raise ConfigError(f"layers[{i}]: a layer fed by another layer is not yet "
+                              "supported (multi-layer networks)")
+        self.rule._check_supported()
+        assert self.rule.stdp is not None
+        layer = self.layers[0]
+        return CoreConfig(
+            n_inputs=self.input.n_inputs, n_neurons=layer.n_neurons, n_pe=layer.n_pe,
+            row_banks=layer.row_banks, norm_groups=layer.norm_groups,
+            timesteps=self.timesteps, seed=self.seed, widths=layer.widths,
+            encoder=self.input.encoder, neuron=layer.neuron, stdp=self.rule.stdp)
+
+    @classmethod
+    def from_core(cls, core: CoreConfig) -> NetworkConfig:
+        """The one-layer STDP network of ``core`` (the inverse of :meth:`core`)."""
+        return cls(
+            timesteps=core.timesteps, seed=core.seed,
+            input=InputConfig(n_inputs=core.n_inputs, **dataclasses.asdict(core.encoder)),
+            layers=(LayerConfig(n_neurons=core.n_neurons, n_pe=core.n_pe,
+                                row_banks=core.row_banks, norm_groups=core.norm_groups,
+                                widths=core.widths, neuron=core.neuron),),
+            rule=RuleConfig(kind="stdp", stdp=core.stdp))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The layered file form (TOML/JSON-ready): run keys, then the tables."""
+        return {"timesteps": self.timesteps, "seed": self.seed,
+                "input": self.input.to_dict(),
+                "layers": [layer.to_dict() for layer in self.layers],
+                "rule": self.rule.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> NetworkConfig:
+        """Inverse of :meth:`to_dict`; unknown keys and bad values raise ConfigError."""
+        return _network_from_dict(raw, ())
 
 
 @dataclass(frozen=True)
@@ -654,7 +984,12 @@ class BoardConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """A configuration file: the core, the dataset it is trained on, the readout, the board."""
+    """A configuration file: the network, the dataset it is trained on, the readout, the board.
+
+    ``core`` is layer 0 as the golden model and the RTL take it (every command reads it);
+    ``network`` is the same configuration in the layered form the file is written in.  For
+    now a network is one layer with the STDP rule, so ``core`` determines ``network``.
+    """
 
     core: CoreConfig = field(default_factory=CoreConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -662,9 +997,25 @@ class Config:
     board: BoardConfig = field(default_factory=BoardConfig)
     source: str = field(default="<defaults>", compare=False)
 
+    @functools.cached_property
+    def network(self) -> NetworkConfig:
+        """The layered form of the network (one layer, the STDP rule)."""
+        return NetworkConfig.from_core(self.core)
+
+    @classmethod
+    def from_network(cls, network: NetworkConfig, data: DataConfig | None = None,
+                     classify: ClassifyConfig | None = None, board: BoardConfig | None = None,
+                     source: str = "<network>") -> Config:
+        """The configuration of ``network``; one it does not support yet raises ConfigError."""
+        network.check_supported()
+        return cls(core=network.core(0), data=data or DataConfig(),
+                   classify=classify or ClassifyConfig(), board=board or BoardConfig(),
+                   source=source)
+
     def to_dict(self) -> dict[str, Any]:
-        """The file form: core fields at top level, ``[data]`` and ``[classify]`` tables."""
-        out = self.core.to_dict()
+        """The layered file form: ``timesteps``, ``seed``, then ``[input]``, ``[[layers]]``,
+        ``[rule]``, ``[data]``, ``[classify]`` and ``[board]``."""
+        out = self.network.to_dict()
         out["data"] = self.data.to_dict()
         out["classify"] = self.classify.to_dict()
         out["board"] = self.board.to_dict()
@@ -674,12 +1025,14 @@ class Config:
         return tomli_w.dumps(self.to_dict())
 
     def save(self, path: str | Path) -> None:
-        """Write the file form to ``path`` (atomically)."""
+        """Write the layered file form to ``path`` (atomically)."""
         write_text(path, self.to_toml())
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> Config:
-        """Build from the file form; unknown keys and wrong types are errors."""
+        """Build from either file form (layered, or the old flat one); unknown keys, wrong
+        types and a file mixing the two forms are errors, and so is a network that is valid
+        but not yet supported (checked last)."""
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: top level must be a table")
         raw = dict(raw)
@@ -687,13 +1040,88 @@ class Config:
         classify_raw = raw.pop("classify", {})
         board_raw = raw.pop("board", {})
         try:
-            core = _build(CoreConfig, raw, "", also_valid=("data", "classify", "board"))
+            network: NetworkConfig | None = None
+            if _is_flat(raw):
+                core = _build(CoreConfig, raw, "", also_valid=_EXPERIMENT_TABLES)
+            else:
+                network = _network_from_dict(raw, _EXPERIMENT_TABLES)
             data = _build(DataConfig, data_raw, "data.")
             classify = _build(ClassifyConfig, classify_raw, "classify.")
             board = _build(BoardConfig, board_raw, "board.")
+            if network is not None:
+                network.check_supported()
+                core = network.core(0)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
         return cls(core=core, data=data, classify=classify, board=board, source=source)
+
+
+#: Top-level tables of a file besides the network's.
+_EXPERIMENT_TABLES = ("data", "classify", "board")
+#: Top-level keys of the layered form (besides ``_EXPERIMENT_TABLES``).
+_LAYERED_KEYS = ("timesteps", "seed", "input", "layers", "rule")
+#: Keys only the layered form has, and keys only the old flat form has.
+_LAYERED_ONLY = ("input", "layers", "rule")
+_FLAT_ONLY = ("n_inputs", "n_neurons", "n_pe", "row_banks", "norm_groups", "widths",
+              "encoder", "neuron", "stdp")
+
+
+def _is_flat(raw: dict[str, Any]) -> bool:
+    """Whether the top level ``raw`` is the old flat form; one mixing both is an error.  A
+    file with neither form's own keys (``timesteps``, ``seed``, ``[data]`` ...) is layered."""
+    layered = [k for k in raw if k in _LAYERED_ONLY]
+    flat = [k for k in raw if k in _FLAT_ONLY]
+    if layered and flat:
+        raise ConfigError(
+            f"mixes the layered form ({', '.join(layered)}) with the old flat form "
+            f"({', '.join(flat)}): write one of them (the layered form: [input], "
+            "[[layers]] with [layers.widths] and [layers.neuron], [rule])")
+    return bool(flat)
+
+
+def _network_from_dict(raw: dict[str, Any], also_valid: tuple[str, ...]) -> NetworkConfig:
+    """A :class:`NetworkConfig` from the layered form's top level (without the tables
+    ``also_valid`` names, which are read elsewhere but listed as valid)."""
+    if not isinstance(raw, dict):
+        _fail("<top>", raw, "must be a table")
+    _check_keys(raw, "", _LAYERED_KEYS + also_valid)
+    input_config = _build(InputConfig, raw.get("input", {}), "input.")
+    layers_raw = raw.get("layers", [{}])
+    if isinstance(layers_raw, dict):
+        raise ConfigError("layers: must be an array of tables: write [[layers]] (one per "
+                          "layer), not [layers]")
+    if not isinstance(layers_raw, list):
+        _fail("layers", layers_raw, "must be an array of tables, one [[layers]] per layer")
+    if not layers_raw:
+        _fail("layers", layers_raw, "must hold at least one layer (a [[layers]] table)")
+    layers = tuple(_build(LayerConfig, table, f"layers[{i}].")
+                   for i, table in enumerate(layers_raw))
+    rule = _rule_from_dict(raw.get("rule", {}))
+    run = {key: raw[key] for key in ("timesteps", "seed") if key in raw}
+    return NetworkConfig(input=input_config, layers=layers, rule=rule, **run)
+
+
+def _rule_from_dict(raw: Any) -> RuleConfig:
+    """The ``[rule]`` table: ``kind`` picks which other keys are valid."""
+    if not isinstance(raw, dict):
+        _fail("rule", raw, "must be a table")
+    kind = raw.get("kind", "stdp")
+    _check_choice("rule.kind", kind, RULE_KINDS)
+    rest = {key: value for key, value in raw.items() if key != "kind"}
+    if kind == "stdp":
+        return RuleConfig(kind="stdp", stdp=_build(StdpConfig, rest, "rule.",
+                                                   also_valid=("kind",)))
+    _check_keys(rest, "rule.", ("kind",), f" with kind = {kind!r}")
+    return RuleConfig(kind=kind)
+
+
+def _check_keys(raw: dict[str, Any], prefix: str, valid: tuple[str, ...],
+                note: str = "") -> None:
+    """Reject a key of table ``raw`` that is not in ``valid``, listing the valid ones."""
+    for key in raw:
+        if key not in valid:
+            raise ConfigError(f"unknown key '{prefix}{key}' (valid keys here{note}: "
+                              f"{', '.join(sorted(valid))})")
 
 
 _TABLES: dict[str, type] = {
@@ -703,23 +1131,24 @@ _TABLES: dict[str, type] = {
     "stdp": StdpConfig,
 }
 
+#: The tables nested in each table that has some (the others hold only values).
+_NESTED: dict[type, dict[str, type]] = {
+    CoreConfig: _TABLES,
+    LayerConfig: {"widths": Widths, "neuron": NeuronConfig},
+}
+
 
 def _build(cls: type, raw: Any, prefix: str, also_valid: tuple[str, ...] = ()) -> Any:
     """Instantiate dataclass ``cls`` from a TOML table, rejecting unknown keys (the message
     lists the valid ones, with ``also_valid``: keys of the same table read elsewhere)."""
     if not isinstance(raw, dict):
         _fail(prefix.rstrip(".") or "<top>", raw, "must be a table")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known or key == "source":
-            valid = ", ".join(sorted([k for k in known if k != "source"] + list(also_valid)))
-            raise ConfigError(f"unknown key '{prefix}{key}' (valid keys here: {valid})")
-        if key in _TABLES and cls is CoreConfig:
-            kwargs[key] = _build(_TABLES[key], value, f"{key}.")
-        else:
-            kwargs[key] = value
-    # Tables validate against their siblings (widths) when the CoreConfig is built.
+    _check_keys(raw, prefix, tuple(f.name for f in dataclasses.fields(cls)) + also_valid)
+    nested = _NESTED.get(cls, {})
+    kwargs = {key: _build(nested[key], value, f"{prefix}{key}.") if key in nested else value
+              for key, value in raw.items() if key not in also_valid}
+    # Tables validate against their siblings (widths) when the CoreConfig or the
+    # NetworkConfig that holds them is built.
     return cls(**kwargs)
 
 

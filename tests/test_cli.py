@@ -58,12 +58,58 @@ def test_train_json_and_eval_agree(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_config_check_prints_derived(capsys: pytest.CaptureFixture[str]) -> None:
+    """--json: the layered form, each layer with its derived widths."""
     assert main(["config", "check", "digits", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n_inputs"] == 64
-    assert out["derived"]["w_max"] == 255
+    assert out["input"]["n_inputs"] == 64
+    assert "derived" not in out and "n_inputs" not in out
+    assert len(out["layers"]) == 1
+    derived = out["layers"][0]["derived"]
+    assert derived["w_max"] == 255
     # 8-bit weights, 64 inputs: 255 * 64 = 16320 < 2**14
-    assert out["derived"]["current_bits"] == 14
+    assert derived["current_bits"] == 14
+    # norm 1632 * 2**16 = 106954752 (27 bits)
+    assert (derived["norm_numerator"], derived["quotient_bits"]) == (106954752, 27)
+    assert out["rule"]["kind"] == "stdp" and out["rule"]["norm"] == 1632
+
+
+def test_config_check_resolves_the_flat_form(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """An old flat file is printed in the layered form, with the derived widths of its layer
+    as comments: the output is itself a valid file with the same meaning."""
+    flat = Path(__file__).parent / "flat_configs" / "mnist-400-fast.toml"
+    assert main(["config", "check", str(flat)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"# {flat}: valid\n")
+    assert "\n[[layers]]\n" in text and "\n[rule]\n" in text and "[stdp]" not in text
+    assert "\n# layers[0]: derived (computed, read-only)\n" in text
+    # 784 inputs in 16 lanes: 49 words; 400 neurons on 50 lanes: 8 words; 19992 << 16
+    for line in ("# input_words = 49", "# neurons_per_pe = 8", "# quotient_bits = 31"):
+        assert f"\n{line}\n" in text, line
+    resolved = tmp_path / "resolved.toml"
+    resolved.write_text(text)
+    assert load_config(resolved) == load_config(flat) == load_config("mnist-400-fast")
+
+
+def test_config_check_two_layers_not_yet_supported(tmp_path: Path) -> None:
+    """A two-layer STDP-free network can be written in the layered form; config check
+    validates it (layer 1's own errors first), then refuses it in one line, exit 2."""
+    network = tmp_path / "two.toml"
+    text = ("timesteps = 100\n\n[input]\nn_inputs = 64\n\n"
+            "[[layers]]\nn_neurons = 32\nn_pe = 4\n\n"
+            "[[layers]]\nn_neurons = 10\nn_pe = 2\n\n[layers.neuron]\nv_th = 2000\n\n"
+            "[rule]\nkind = \"none\"\n")
+    for body, message in [
+        (text, "layers: 2 layers: multi-layer networks are not yet supported (one [[layers]] "
+               "table for now)"),
+        (text.replace("v_th = 2000", "v_rest = 10\nv_reset = 0\nv_th = 5"),
+         "layers[1].neuron.v_th = 5: must be above v_rest (10)"),
+    ]:
+        network.write_text(body)
+        result = run_cli("config", "check", str(network))
+        assert result.returncode == 2
+        assert result.stderr == f"plasticore: error: {network}: {message}\n"
+        assert result.stdout == ""
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -174,7 +220,7 @@ def test_unknown_top_level_key_lists_the_tables(tmp_path: Path,
     assert main(["config", "check", str(typo)]) == 2
     err = _one_line_error(capsys)
     assert "unknown key 'bord'" in err
-    for table in ("board", "classify", "data", "encoder", "neuron", "stdp", "widths"):
+    for table in ("board", "classify", "data", "input", "layers", "rule"):
         assert table in err
 
 
@@ -212,14 +258,14 @@ def test_bad_config_file_names_field(tmp_path: Path) -> None:
     bad.write_text(load_config("digits").to_toml().replace("v_th = 3315", "v_th = 40000"))
     result = run_cli("train", str(bad))
     assert result.returncode == 2
-    assert "neuron.v_th = 40000" in result.stderr
+    assert "layers[0].neuron.v_th = 40000" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
     typo = tmp_path / "typo.toml"
     typo.write_text(load_config("digits").to_toml().replace("leak_shift", "leak_shfit"))
     result = run_cli("config", "check", str(typo))
     assert result.returncode == 2
-    assert "'neuron.leak_shfit'" in result.stderr
+    assert "'layers[0].neuron.leak_shfit'" in result.stderr
 
 
 def test_bad_weights_file(tmp_path: Path) -> None:

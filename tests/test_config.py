@@ -1,8 +1,10 @@
-"""Tests of the configuration: validation messages, TOML round trip, derived constants."""
+"""Tests of the configuration: both file forms (layered, old flat), validation messages, TOML
+round trip, derived constants."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,21 @@ from plasticore.config import (
     CoreConfig,
     DataConfig,
     EncoderConfig,
+    InputConfig,
+    LayerConfig,
+    NetworkConfig,
     NeuronConfig,
+    RuleConfig,
     StdpConfig,
     Widths,
     bits_for,
     builtin_configs,
     load_config,
 )
+
+#: The shipped configurations in the old flat form, as they were before the layered form
+#: (copies of configs/*.toml at the commit before it).
+FLAT_CONFIGS = Path(__file__).parent / "flat_configs"
 
 
 def small_core() -> CoreConfig:
@@ -38,9 +48,16 @@ def small_core() -> CoreConfig:
     )
 
 
+def flat_dict(config: Config) -> dict[str, Any]:
+    """``config`` in the old flat file form (what Config.to_dict wrote before layers)."""
+    return {**config.core.to_dict(), "data": config.data.to_dict(),
+            "classify": config.classify.to_dict(), "board": config.board.to_dict()}
+
+
 def write_config(tmp_path: Path, changes: dict[str, Any]) -> Path:
-    """The default config file with dotted ``changes`` applied (new keys are added)."""
-    raw = Config().to_dict()
+    """The default config file in the old flat form with dotted ``changes`` applied (new
+    keys are added)."""
+    raw = flat_dict(Config())
     for key, value in changes.items():
         table, dot, name = key.partition(".")
         if dot:
@@ -50,6 +67,47 @@ def write_config(tmp_path: Path, changes: dict[str, Any]) -> Path:
     path = tmp_path / "test.toml"
     path.write_text(tomli_w.dumps(raw))
     return path
+
+
+def set_path(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set the layered path ``key`` (``layers[1].neuron.v_th``, ``rule.norm``) in ``raw``."""
+    *tables, name = key.split(".")
+    node: Any = raw
+    for table in tables:
+        table, _, index = table.partition("[")
+        node = node.setdefault(table, {})
+        if index:
+            node = node[int(index.rstrip("]"))]
+    node[name] = value
+
+
+def write_layered(tmp_path: Path, changes: dict[str, Any],
+                  raw: dict[str, Any] | None = None) -> Path:
+    """The default config file (layered form), or ``raw``, with ``changes`` applied."""
+    raw = Config().to_dict() if raw is None else raw
+    for key, value in changes.items():
+        set_path(raw, key, value)
+    path = tmp_path / "layered.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+#: Old flat names -> layered names, by prefix (the first that matches).
+FLAT_TO_LAYERED = [
+    ("n_inputs", "input.n_inputs"), ("encoder", "input"), ("widths", "layers[0].widths"),
+    ("neuron", "layers[0].neuron"), ("stdp", "rule"), ("n_neurons", "layers[0].n_neurons"),
+    ("n_pe", "layers[0].n_pe"), ("row_banks", "layers[0].row_banks"),
+    ("norm_groups", "layers[0].norm_groups"),
+]
+
+
+def layered_name(flat: str) -> str:
+    """The layered path of an old flat field path (``neuron.v_th`` -> ``layers[0].neuron.v_th``)."""
+    head, dot, rest = flat.partition(".")
+    for old, new in FLAT_TO_LAYERED:
+        if head == old:
+            return new + dot + rest
+    return flat
 
 
 def assert_one_line_naming(exc: ConfigError, *parts: str) -> None:
@@ -65,10 +123,14 @@ def assert_one_line_naming(exc: ConfigError, *parts: str) -> None:
 
 
 def test_defaults_valid() -> None:
-    """The default config builds (validation runs in __post_init__)."""
+    """The default config builds (validation runs in __post_init__); its network is the
+    default one-layer STDP network, and that network's layer 0 is the default core."""
     cfg = Config()
     assert cfg.core == CoreConfig()
     assert cfg.data == DataConfig()
+    assert cfg.network == NetworkConfig()
+    assert NetworkConfig().core(0) == CoreConfig()
+    assert NetworkConfig().rule == RuleConfig(kind="stdp", stdp=StdpConfig())
     assert isinstance(ConfigError("x"), ValueError)
 
 
@@ -95,6 +157,27 @@ def test_toml_round_trip_nondefault(tmp_path: Path) -> None:
     assert loaded.core.encoder.max_rate == 0.5
     assert loaded.core.stdp.potentiation_only is True
     assert loaded != Config()
+    assert loaded.network == NetworkConfig.from_core(cfg.core)
+
+
+def test_saved_in_the_layered_form(tmp_path: Path) -> None:
+    """save writes the layered form: [input], [[layers]] with its sub-tables, [rule]; none
+    of the old flat keys."""
+    path = tmp_path / "saved.toml"
+    Config(core=small_core()).save(path)
+    text = path.read_text()
+    for header in ("[input]", "[[layers]]", "[layers.widths]", "[layers.neuron]", "[rule]",
+                   "[data]", "[classify]", "[board]"):
+        assert f"\n{header}\n" in text, header
+    raw = tomllib.loads(text)
+    assert sorted(raw) == ["board", "classify", "data", "input", "layers", "rule", "seed",
+                           "timesteps"]
+    assert raw["input"] == {"n_inputs": 10, "kind": "rate", "pixel_bits": 4, "max_rate": 0.5,
+                            "lanes": 1}
+    assert len(raw["layers"]) == 1
+    assert raw["layers"][0]["n_neurons"] == 3 and raw["layers"][0]["widths"]["weight"] == 4
+    assert raw["rule"]["kind"] == "stdp" and raw["rule"]["norm"] == 100
+    assert load_config(path) == Config(core=small_core())
 
 
 def test_replace() -> None:
@@ -212,6 +295,118 @@ def test_load_config_errors(tmp_path: Path, changes: dict[str, Any], field: str,
     assert_one_line_naming(info.value, str(path), field, value)
 
 
+@pytest.mark.parametrize(("changes", "field", "value"), BAD_VALUES,
+                         ids=[str(c) for c, _, _ in BAD_VALUES])
+def test_layered_errors(tmp_path: Path, changes: dict[str, Any], field: str,
+                        value: str) -> None:
+    """The same bad values written in the layered form: the same rules, each error naming
+    the field by its layered path (``layers[0].neuron.v_th``, ``input.lanes``, ``rule.eta``)."""
+    path = write_layered(tmp_path, {layered_name(k): v for k, v in changes.items()})
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert_one_line_naming(info.value, str(path), layered_name(field), value)
+
+
+def test_layered_messages() -> None:
+    """Whole messages of the layered form, by hand."""
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"layers[0].neuron.v_rest": 10, "layers[0].neuron.v_th": 5,
+          "layers[0].neuron.v_reset": 0},
+         "layers[0].neuron.v_th = 5: must be above v_rest (10)"),
+        ({"input.lanes": 3}, "input.lanes = 3: must be a power of two that divides "
+                             "n_inputs (64)"),
+        ({"layers[0].row_banks": 2},
+         "layers[0].row_banks = 2: must be a power of two that divides input.lanes (1)"),
+        ({"rule.eta_post": 70000}, "rule.eta_post = 70000: must be at most 65535"),
+        ({"layers[0].neuron.v_th": 16385, "layers[0].neuron.v_reset": 0},
+         "layers[0].neuron.v_th = 16385: plus the largest adaptive threshold (16383, "
+         "layers[0].widths.theta = 14) must fit the membrane maximum 32767"),
+        ({"layers[0].neuron.vth": 1},
+         "unknown key 'layers[0].neuron.vth' (valid keys here: decay_frac, decay_q, "
+         "leak_mode, leak_shift, reset_mode, t_ref, theta_decay_shift, theta_plus, v_reset, "
+         "v_rest, v_th, w_inh)"),
+        ({"layers[0].lanes": 1},
+         "unknown key 'layers[0].lanes' (valid keys here: n_neurons, n_pe, neuron, "
+         "norm_groups, row_banks, widths)"),
+        ({"input.n_neurons": 1},
+         "unknown key 'input.n_neurons' (valid keys here: kind, lanes, max_rate, n_inputs, "
+         "pixel_bits)"),
+        ({"rule.eta": 1}, "unknown key 'rule.eta' (valid keys here: eta_post, eta_pre, "
+                          "eta_shift, kind, learn, norm, norm_rounding, potentiation_only, "
+                          "rounding, soft_bound, tau_post_shift, tau_pre_shift, trace_add, "
+                          "trace_mode, update_every, w_init_max)"),
+        ({"bogus": 1}, "unknown key 'bogus' (valid keys here: board, classify, data, input, "
+                       "layers, rule, seed, timesteps)"),
+        ({"rule.kind": "hebb"}, "rule.kind = 'hebb': must be one of 'stdp', 'bptt', 'none'"),
+    ]
+    for changes, message in cases:
+        raw = Config().to_dict()
+        for key, value in changes.items():
+            set_path(raw, key, value)
+        with pytest.raises(ConfigError) as info:
+            Config.from_dict(raw, "f.toml")
+        assert str(info.value) == f"f.toml: {message}"
+
+
+def test_layers_must_be_an_array_of_tables(tmp_path: Path) -> None:
+    """[layers] instead of [[layers]], a number, no layer, a layer that is not a table."""
+    for text, message in [
+        ("[layers]\nn_pe = 2\n", "layers: must be an array of tables: write [[layers]] "
+                                   "(one per layer), not [layers]"),
+        ("layers = 3\n", "layers = 3: must be an array of tables, one [[layers]] per layer"),
+        ("layers = []\n", "layers = []: must hold at least one layer (a [[layers]] table)"),
+        ("layers = [1]\n", "layers[0] = 1: must be a table"),
+        ("[[layers]]\nwidths = 3\n", "layers[0].widths = 3: must be a table"),
+        ("rule = 'stdp'\n", "rule = 'stdp': must be a table"),
+        ("input = 64\n", "input = 64: must be a table"),
+    ]:
+        path = tmp_path / "f.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert str(info.value) == f"{path}: {message}"
+
+
+def test_mixed_forms_name_the_keys(tmp_path: Path) -> None:
+    """One file with keys of both forms is an error naming the keys of each."""
+    raw = Config().to_dict()
+    raw["n_pe"] = 4
+    raw["stdp"] = {"eta_pre": 3}
+    path = write_layered(tmp_path, {}, raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert_one_line_naming(info.value, str(path), "input", "layers", "rule", "n_pe", "stdp")
+    assert "mixes the layered form (input, layers, rule) with the old flat form " \
+           "(n_pe, stdp)" in str(info.value)
+    # timesteps, seed and the experiment tables belong to both forms: no mix
+    assert load_config(write_config(tmp_path, {"timesteps": 20})).core.timesteps == 20
+
+
+def test_unknown_key_of_a_form_lists_its_keys(tmp_path: Path) -> None:
+    """An unknown top-level key lists the valid keys of the file's form: the old flat keys
+    beside n_neurons, the layered ones otherwise."""
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, {"bogus": 1}))
+    assert "valid keys here: board, classify, data, encoder, n_inputs, n_neurons, n_pe, " \
+           "neuron, norm_groups, row_banks, seed, stdp, timesteps, widths)" in str(info.value)
+    path = tmp_path / "f.toml"
+    path.write_text("bogus = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (f"{path}: unknown key 'bogus' (valid keys here: board, "
+                               "classify, data, input, layers, rule, seed, timesteps)")
+
+
+def test_layered_defaults(tmp_path: Path) -> None:
+    """Missing tables of the layered form are their defaults: an [input] table alone is one
+    default layer with the STDP rule; an empty file is the default config."""
+    path = tmp_path / "f.toml"
+    path.write_text("[input]\nn_inputs = 32\n")
+    assert load_config(path).core == CoreConfig(n_inputs=32)
+    path.write_text("")
+    assert load_config(path) == Config()
+
+
 def test_unknown_table_key_is_dotted(tmp_path: Path) -> None:
     """An unknown key inside [neuron] is named by its dotted path, as every other field is."""
     with pytest.raises(ConfigError) as info:
@@ -241,6 +436,180 @@ def test_direct_construction_validates() -> None:
     with pytest.raises(ConfigError) as info:
         CoreConfig(widths=Widths(weight=9, membrane=8, theta=4))
     assert_one_line_naming(info.value, "widths.weight", "9")
+
+
+# -- layers and rules ------------------------------------------------------------------------
+
+
+def two_layer_raw(rule: dict[str, Any]) -> dict[str, Any]:
+    """A two-layer network in the layered form: 64 inputs, 32 hidden neurons, 10 outputs."""
+    return {"timesteps": 100, "input": {"n_inputs": 64},
+            "layers": [{"n_neurons": 32, "n_pe": 4},
+                       {"n_neurons": 10, "n_pe": 2, "neuron": {"v_th": 2000}}],
+            "rule": rule}
+
+
+def test_two_layers_are_valid_but_not_yet_supported(tmp_path: Path) -> None:
+    """A two-layer network can be written and is validated, then refused in one line."""
+    network = NetworkConfig.from_dict(two_layer_raw({"kind": "stdp", "norm": 800}))
+    assert len(network.layers) == 2
+    assert [network.layer_inputs(i) for i in (0, 1)] == [64, 32]
+    assert network.layers[1].neuron.v_th == 2000
+    assert network.core(0).n_neurons == 32            # layer 0 alone is a core
+    with pytest.raises(ConfigError, match=r"^layers\[1\]: .*not yet supported"):
+        network.core(1)
+    with pytest.raises(IndexError):
+        network.core(2)
+    message = ("layers: 2 layers: multi-layer networks are not yet supported (one [[layers]] "
+               "table for now)")
+    with pytest.raises(ConfigError) as info:
+        network.check_supported()
+    assert str(info.value) == message
+    with pytest.raises(ConfigError) as info:
+        Config.from_network(network)
+    assert str(info.value) == message
+    path = write_layered(tmp_path, {}, two_layer_raw({"kind": "stdp", "norm": 800}))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_later_layers_are_validated_with_their_inputs(tmp_path: Path) -> None:
+    """Layer 1's checks run before the not-yet-supported one, with layer 0's neurons as its
+    inputs: its own fields, and the rule against its widths and input count."""
+    for changes, message in [
+        ({"layers[1].neuron.v_rest": 10, "layers[1].neuron.v_th": 5,
+          "layers[1].neuron.v_reset": 0}, "layers[1].neuron.v_th = 5: must be above v_rest (10)"),
+        ({"layers[1].n_pe": 3}, "layers[1].n_pe = 3: must divide n_neurons (10)"),
+        ({"layers[1].widths.weight": 16},
+         "layers[1].widths.weight = 16: must be narrower than the membrane (16 bits, signed)"),
+        ({"layers[1].row_banks": 3}, "layers[1].row_banks = 3: must be a power of two"),
+        # layer 0 takes 64 inputs (norm <= 255 * 64), layer 1 its 32 neurons (255 * 32 = 8160)
+        ({"rule.norm": 9000}, "rule.norm = 9000: must be at most 8160 (for layers[1], 32 inputs)"),
+        ({"rule.norm": 17000}, "rule.norm = 17000: must be at most 16320"),
+    ]:
+        raw = two_layer_raw({"kind": "stdp"})
+        for key, value in changes.items():
+            set_path(raw, key, value)
+        path = write_layered(tmp_path, {}, raw)
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert str(info.value) == f"{path}: {message}"
+    # not a rule for a later layer: its row banks need not divide the input's lanes
+    raw = two_layer_raw({"kind": "stdp", "norm": 800})
+    set_path(raw, "layers[1].row_banks", 2)
+    set_path(raw, "layers[1].n_pe", 10)     # one word per input row: a power of two
+    assert NetworkConfig.from_dict(raw).layers[1].row_banks == 2
+
+
+def test_rules_bptt_and_none_are_not_yet_supported(tmp_path: Path) -> None:
+    """``bptt`` and ``none`` can be written (with no STDP keys) and are refused in one line;
+    ``none`` is not learning off, which stays ``kind = "stdp"``, ``learn = false``."""
+    for kind, fragment in [("bptt", "BPTT learning is not yet supported"),
+                           ("none", "a network without a learning rule is not yet supported "
+                                    "(for STDP with learning off: kind = 'stdp', "
+                                    "learn = false)")]:
+        network = NetworkConfig(rule=RuleConfig(kind=kind))    # type: ignore[arg-type]
+        assert network.rule.stdp is None
+        assert network.rule.to_dict() == {"kind": kind}
+        path = write_layered(tmp_path, {"rule": {"kind": kind}})
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert str(info.value) == f"{path}: rule.kind = {kind!r}: {fragment}" + (
+            " (the one rule for now is 'stdp')" if kind == "bptt" else "")
+        with pytest.raises(ConfigError, match="not yet supported"):
+            network.core(0)
+        with pytest.raises(ConfigError) as info:
+            load_config(write_layered(tmp_path, {"rule": {"kind": kind, "eta_pre": 7}}))
+        assert f"unknown key 'rule.eta_pre' (valid keys here with kind = {kind!r}: kind)" \
+            in str(info.value)
+    with pytest.raises(ConfigError, match="takes no STDP parameters"):
+        NetworkConfig(rule=RuleConfig(kind="none", stdp=StdpConfig()))
+    off = load_config(write_layered(tmp_path, {"rule.learn": False}))
+    assert off.core.stdp.learn is False and off.network.rule.kind == "stdp"
+
+
+def test_network_construction_validates() -> None:
+    """Building a NetworkConfig directly runs the checks and names the layered paths; a
+    list of layers is kept as a tuple."""
+    with pytest.raises(ConfigError) as info:
+        NetworkConfig(layers=(LayerConfig(), LayerConfig(n_pe=3)))
+    assert str(info.value) == "layers[1].n_pe = 3: must divide n_neurons (100)"
+    with pytest.raises(ConfigError) as info:
+        NetworkConfig(input=InputConfig(lanes=128))
+    assert str(info.value) == "input.lanes = 128: must be at most 64"
+    with pytest.raises(ConfigError) as info:
+        NetworkConfig(layers=())
+    assert_one_line_naming(info.value, "layers", "()")
+    with pytest.raises(ConfigError) as info:
+        NetworkConfig(layers=(CoreConfig(),))  # type: ignore[arg-type]
+    assert_one_line_naming(info.value, "layers[0]", "LayerConfig")
+    assert NetworkConfig(layers=[LayerConfig()]) == NetworkConfig()  # type: ignore[arg-type]
+
+
+def test_from_core_and_core_are_inverses() -> None:
+    """A core's one-layer network gives the core back, field by field."""
+    cores = [CoreConfig(), small_core()] + [load_config(n).core for n in builtin_configs()]
+    for core in cores:
+        network = NetworkConfig.from_core(core)
+        assert network.core(0) == core
+        assert network.input.encoder == core.encoder
+        assert network.layers[0].widths == core.widths
+        assert network.rule.stdp == core.stdp
+        assert Config.from_network(network).core == core
+
+
+def test_shipped_configs_in_both_forms() -> None:
+    """Every shipped config (layered) means what its old flat form meant: the same Config,
+    the same core, the same digest as before the layered form (the board protocol hashes
+    it: digests computed with the flat configs and the code of the commit before)."""
+    digests = {"digits": "8eb206c6a0e08cf2", "mnist-400": "161add0579898d0e",
+               "mnist-400-fast": "d5e1d6328d267573", "mnist-400-200t": "e34ff0365d4cf5fe",
+               "fashion-mnist-400": "161add0579898d0e"}
+    assert sorted(builtin_configs()) == sorted(digests)
+    for name, path in builtin_configs().items():
+        assert "[[layers]]" in path.read_text(), f"{name} is not in the layered form"
+        layered, flat = load_config(path), load_config(FLAT_CONFIGS / f"{name}.toml")
+        assert layered == flat
+        assert layered.core == flat.core
+        assert layered.core.digest() == digests[name]
+        assert layered.network == flat.network
+
+
+def test_shipped_config_fields_by_hand() -> None:
+    """mnist-400-fast read from its layered file: the fields its comments promise."""
+    core = load_config("mnist-400-fast").core
+    assert (core.n_inputs, core.n_neurons, core.n_pe) == (784, 400, 50)
+    assert (core.row_banks, core.norm_groups, core.timesteps, core.seed) == (8, 5, 350, 0)
+    assert core.encoder == EncoderConfig(kind="rate", pixel_bits=8, max_rate=0.128, lanes=16)
+    assert core.widths == Widths(weight=8, membrane=16, theta=14, trace=8, current_shift=0)
+    assert (core.neuron.v_reset, core.neuron.v_th, core.neuron.w_inh) == (1275, 3315, 4462)
+    assert (core.stdp.eta_pre, core.stdp.eta_post, core.stdp.norm) == (7, 655, 19992)
+
+
+def test_flat_form_with_each_table(tmp_path: Path) -> None:
+    """Old flat files, each changing one table ([widths], [encoder], [neuron], [stdp]) or a
+    top-level key, load with that change, and equal the same change in the layered form."""
+    for flat_key, value in [("widths.trace", 9), ("encoder.lanes", 4),
+                            ("encoder.kind", "direct"), ("neuron.leak_shift", 3),
+                            ("stdp.eta_post", 600), ("stdp.norm_rounding", "stochastic"),
+                            ("n_pe", 10), ("norm_groups", 2), ("n_inputs", 32),
+                            ("timesteps", 99), ("seed", 7)]:
+        flat = load_config(write_config(tmp_path, {flat_key: value}))
+        table, _, name = flat_key.rpartition(".")
+        assert getattr(getattr(flat.core, table) if table else flat.core, name) == value
+        assert flat != Config()
+        assert flat == load_config(write_layered(tmp_path, {layered_name(flat_key): value}))
+
+
+def test_save_converts_the_flat_form(tmp_path: Path) -> None:
+    """A flat file saved again is in the layered form and means the same."""
+    for path in sorted(FLAT_CONFIGS.glob("*.toml")):
+        config = load_config(path)
+        out = tmp_path / path.name
+        config.save(out)
+        assert "[[layers]]" in out.read_text() and "[stdp]" not in out.read_text()
+        assert load_config(out) == config
 
 
 # -- Derived ---------------------------------------------------------------------------------
@@ -274,6 +643,8 @@ def test_derived_default() -> None:
     assert d.stdp_shift == 16  # eta_shift, no soft bound
     assert d.weight_sum_bits == 14  # 255 * 64 = 16320
     assert d.norm_frac_bits == 16
+    assert d.norm_numerator == 106954752  # 1632 * 2**16
+    assert d.quotient_bits == 27  # 2**26 = 67108864 <= 106954752 < 2**27
     assert d.neurons_per_pe == 25  # 100 / 4
 
 
@@ -308,6 +679,8 @@ def test_derived_small() -> None:
     assert d.stdp_shift == 10  # eta_shift 6 + weight 4 (soft bound)
     assert d.weight_sum_bits == 8  # 150
     assert d.neurons_per_pe == 1
+    assert d.norm_numerator == 6553600  # norm 100 * 2**16
+    assert d.quotient_bits == 23  # 2**22 = 4194304 <= 6553600 < 2**23
     # t_ref = 0 still needs a 1-bit counter; one neuron means no inhibition (bits_for(0) = 1)
     d0 = small_core().replace(n_neurons=1, n_pe=1, **{"neuron.t_ref": 0}).derived
     assert d0.refractory_bits == 1
@@ -350,3 +723,28 @@ def test_builtin_configs() -> None:
     for name, path in configs.items():
         assert path.suffix == ".toml"
         assert load_config(name) == load_config(path)
+
+
+def test_derived_quotient_bits() -> None:
+    """The normalization's dividend and quotient width: no normalization still takes one
+    bit; every shipped config agrees with the cycle model's count before it moved here
+    (``max(1, (norm << norm_frac_bits).bit_length())``)."""
+    d = CoreConfig().replace(**{"stdp.norm": 0}).derived
+    assert (d.norm_numerator, d.quotient_bits) == (0, 1)
+    d = CoreConfig().replace(**{"stdp.norm": 1}).derived
+    assert (d.norm_numerator, d.quotient_bits) == (65536, 17)  # 2**16: 17 bits
+    # mnist-400: 19992 * 2**16 = 1310195712, 2**30 <= it < 2**31
+    assert load_config("mnist-400").core.derived.quotient_bits == 31
+    for name in builtin_configs():
+        core = load_config(name).core
+        assert core.derived.norm_numerator == core.stdp.norm * 2**16
+        assert core.derived.quotient_bits == max(1, (core.stdp.norm << 16).bit_length())
+
+
+def test_readme_example_is_the_default() -> None:
+    """The layered example in the README's "Configuration" section loads: the default core."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Configuration"):]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert "[[layers]]" in example
+    assert Config.from_dict(tomllib.loads(example), "README").core == CoreConfig()
