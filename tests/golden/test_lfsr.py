@@ -10,6 +10,7 @@ from plasticore.golden.lfsr import (
     STREAM_INPUT,
     STREAM_NEURON,
     JumpTable,
+    SampleStates,
     base_states,
     jump_table,
     start_states,
@@ -203,3 +204,20 @@ def test_jump_table_cached() -> None:
     assert jump_table(11) is jump_table(11)
     assert jump_table(11).timesteps == 11
     assert jump_table(11).table.shape == (4, 256, 11)   # byte position, byte, time
+
+
+# -- a sample's states ------------------------------------------------------------------------
+
+
+def test_sample_states() -> None:
+    """Timestep t of a sample with key k sees its generators t + 1 steps after the reseed,
+    inputs and neurons alike (the neurons' computed only when asked for)."""
+    T, key = 7, 12345
+    inputs, neurons = base_states(4, STREAM_INPUT, 5), base_states(4, STREAM_NEURON, 3)
+    states = SampleStates(inputs, neurons, key, T)
+    assert states.inputs.shape == (T, 5) and states.inputs.dtype == np.uint32
+    assert states.inputs.tolist() == stepped(start_states(inputs, key), T)
+    assert "neurons" not in vars(states)
+    assert states.neurons.tolist() == stepped(start_states(neurons, key), T)
+    assert states.neurons is states.neurons
+

@@ -1,4 +1,5 @@
-"""Tests of the network step order on a tiny hand-computed network, batching and determinism."""
+"""Tests of the network step order on a tiny hand-computed network, the layer step, batching,
+determinism, and every fast loop against the literal one."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from plasticore.config import CoreConfig, EncoderConfig, NeuronConfig, StdpConfig, Widths
 from plasticore.golden.arith import FloatArithmetic, IntegerArithmetic
+from plasticore.golden.layer import Layer
+from plasticore.golden.lfsr import SampleStates
 from plasticore.golden.network import Network, initial_weights
 from plasticore.golden.neuron import adapt_threshold, inhibition, lif_step
 from plasticore.golden.stdp import stdp_update, trace_step, weight_change
@@ -146,6 +149,52 @@ def test_tiny_network_step_by_step() -> None:
         stdp_update(num, w, x_pre, x_post, s, z, None, None)
         assert w.tolist() == EXPECTED_W[t]
         prev = z
+
+
+def test_layer_step_by_hand() -> None:
+    """Layer.step (steps 3-6) on the hand-computed timesteps, learning on: the weights at the
+    start of timestep t set to the hand values (W0, then EXPECTED_W[t - 1]); membrane,
+    refractory count, spikes and theta after each step as computed above."""
+    core = tiny_core()
+    num = IntegerArithmetic(core)
+    layer = Layer(core, num, W0)
+    state = layer.reset()
+    for t, (v0, r0, th, cur, inh, v1, r1, z1) in enumerate(EXPECTED_STEPS):
+        assert state.refractory is not None
+        assert (state.v.tolist(), state.refractory.tolist(), layer.theta.tolist()) == (v0, r0, th)
+        assert inhibition(num, state.spikes).tolist() == inh
+        layer.weights = np.array(EXPECTED_W[t - 1] if t else W0, dtype=np.int64)
+        s = np.array(RASTER[t], bool)
+        assert layer.current(s).tolist() == cur
+        z = layer.step(state, s, learn=True)
+        assert state.refractory is not None
+        assert (state.v.tolist(), state.refractory.tolist(), z.astype(int).tolist()) == (
+            v1, r1, z1)
+        assert state.spikes.astype(int).tolist() == z1         # the next step's inhibition
+        assert layer.theta.tolist() == EXPECTED_THETA[t]
+    # learning off: the threshold stays
+    layer.step(state, np.ones(3, bool), learn=False)
+    assert layer.theta.tolist() == EXPECTED_THETA[-1]
+
+
+def test_layer_step_batch() -> None:
+    """A batch of samples steps as each sample alone: the hand timesteps in row 0, learning
+    off (theta [0, 0], weights W0), the same raster reversed in row 1."""
+    core = tiny_core()
+    layer = Layer(core, IntegerArithmetic(core), W0)
+    batch, alone = layer.reset(2), [layer.reset(), layer.reset()]
+    rasters = [np.array(RASTER, bool), np.array(RASTER[::-1], bool)]
+    w64 = layer.weights.astype(np.float64)
+    out = []
+    for t in range(5):
+        z = layer.step(batch, np.stack([r[t] for r in rasters]), learn=False, weights=w64)
+        for b in range(2):
+            assert z[b].tolist() == layer.step(alone[b], rasters[b][t], learn=False).tolist()
+            assert batch.v[b].tolist() == alone[b].v.tolist()
+        out.append(z[0].astype(int).tolist())
+    # row 0 is the learning-off raster worked out in test_tiny_network_learning_off
+    assert out == [[0, 0], [1, 0], [0, 1], [0, 0], [0, 0]]
+    assert layer.theta.tolist() == [0, 0]
 
 
 def test_tiny_network_learning_off() -> None:
@@ -548,30 +597,13 @@ def _stepwise(net: Network) -> Network:
     return net
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    weight=st.sampled_from([1, 3, 8]),
-    leak_mode=st.sampled_from(["shift", "multiply"]),
-    reset_mode=st.sampled_from(["to_reset", "subtract"]),
-    t_ref=st.integers(0, 4),
-    rounding=st.sampled_from(["floor", "stochastic"]),
-    potentiation_only=st.booleans(),
-    soft_bound=st.booleans(),
-    theta_decay=st.sampled_from([0, 3]),
-    w_inh=st.sampled_from([0, 5, 40]),
-    arithmetic=st.sampled_from(["integer", "float"]),
-    learn=st.booleans(),
-    current_shift=st.sampled_from([0, 2]),
-)
-def test_event_loop_equals_stepwise_loop(seed: int, weight: int, leak_mode: str,
-                                         reset_mode: str, t_ref: int, rounding: str,
-                                         potentiation_only: bool, soft_bound: bool,
-                                         theta_decay: int, w_inh: int, arithmetic: str,
-                                         learn: bool, current_shift: int) -> None:
-    """Weights, thresholds and counts agree bit for bit over several learning samples."""
+def _random_core(seed: int, weight: int, leak_mode: str, reset_mode: str, t_ref: int,
+                 theta_decay: int, w_inh: int, current_shift: int,
+                 **stdp: Any) -> CoreConfig:
+    """12 rate-coded inputs, 6 neurons, 60 timesteps; neurons that fire (from 3-bit weights
+    on) and learn fast."""
     w_max = (1 << weight) - 1
-    core = CoreConfig(
+    return CoreConfig(
         n_inputs=12, n_neurons=6, n_pe=1, timesteps=60, seed=seed,
         widths=Widths(weight=weight, membrane=12, theta=8, trace=6,
                       current_shift=current_shift),
@@ -581,19 +613,119 @@ def test_event_loop_equals_stepwise_loop(seed: int, weight: int, leak_mode: str,
                             reset_mode=reset_mode, t_ref=t_ref, theta_plus=5,
                             theta_decay_shift=theta_decay, w_inh=w_inh),
         stdp=StdpConfig(tau_pre_shift=2, tau_post_shift=3, trace_add=20, eta_pre=3000,
-                        eta_post=40000,
-                        eta_shift=14, rounding=rounding, potentiation_only=potentiation_only,
-                        soft_bound=soft_bound, w_init_max=w_max, norm=3 * w_max),
+                        eta_post=40000, eta_shift=14, w_init_max=w_max, norm=6 * w_max,
+                        **stdp),
     )
-    rng = np.random.default_rng(seed)
-    fast, slow = Network(core, arithmetic), _stepwise(Network(core, arithmetic))
+
+
+def _compare_loops(core: CoreConfig, arithmetic: str, learn: bool) -> int:
+    """Four samples through run_sample and through the literal loop: rasters, counts,
+    weights and thresholds equal after each.  Returns the output spikes."""
+    rng = np.random.default_rng(core.seed)
+    fast = Network(core, arithmetic)  # type: ignore[arg-type]
+    slow = _stepwise(Network(core, arithmetic))  # type: ignore[arg-type]
+    spikes = 0
     for key in range(4):
         pixels = rng.integers(0, 256, size=core.n_inputs)
         a = fast.run_sample(pixels, key, learn=learn, record=True)
         b = slow.run_sample(pixels, key, learn=learn, record=True)
         assert np.array_equal(a.raster, b.raster)
+        assert np.array_equal(a.counts, b.counts)
         assert np.array_equal(fast.weights, slow.weights)
         assert np.array_equal(fast.theta, slow.theta)
+        spikes += int(a.counts.sum())
+    return spikes
+
+
+_NEURON = dict(
+    seed=st.integers(0, 2**32 - 1),
+    leak_mode=st.sampled_from(["shift", "multiply"]),
+    reset_mode=st.sampled_from(["to_reset", "subtract"]),
+    t_ref=st.integers(0, 4),
+    theta_decay=st.sampled_from([0, 3]),
+    w_inh=st.sampled_from([0, 5, 40]),
+    current_shift=st.sampled_from([0, 2]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(weight=st.sampled_from([3, 5, 8]), rounding=st.sampled_from(["floor", "stochastic"]),
+       potentiation_only=st.booleans(), soft_bound=st.booleans(),
+       norm_rounding=st.sampled_from(["nearest", "stochastic"]), **_NEURON)
+def test_stdp_event_form_equals_literal_loop(weight: int, rounding: str,
+                                             potentiation_only: bool, soft_bound: bool,
+                                             norm_rounding: str, **neuron: Any) -> None:
+    """Learning with the STDP rule's event-driven form (integer arithmetic, set-mode traces,
+    update_every 1, soft bounds only with potentiation only) equals the literal loop bit
+    for bit, on neurons that fire."""
+    core = _random_core(weight=weight, **neuron, rounding=rounding,
+                        potentiation_only=potentiation_only,
+                        soft_bound=soft_bound and potentiation_only,
+                        norm_rounding=norm_rounding)
+    net = Network(core)
+    states = SampleStates(net.input_base, net.neuron_base, 0, core.timesteps)
+    raster = np.zeros((core.timesteps, core.n_inputs), bool)
+    assert net.rule.event_learner(net.layers[0], states, raster) is not None
+    assert _compare_loops(core, "integer", learn=True) > 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(weight=st.sampled_from([1, 3, 8]), rounding=st.sampled_from(["floor", "stochastic"]),
+       potentiation_only=st.booleans(), soft_bound=st.booleans(),
+       trace_mode=st.sampled_from(["set", "add"]), update_every=st.sampled_from([1, 3]),
+       arithmetic=st.sampled_from(["integer", "float"]), learn=st.booleans(), **_NEURON)
+def test_run_sample_equals_literal_loop(weight: int, rounding: str, potentiation_only: bool,
+                                        soft_bound: bool, trace_mode: str, update_every: int,
+                                        arithmetic: str, learn: bool, **neuron: Any) -> None:
+    """Whichever loop run_sample picks for any configuration (the event-driven one with
+    learning off in integer arithmetic, the STDP rule's event-driven form, or the literal
+    loop), it equals the literal loop bit for bit."""
+    core = _random_core(weight=weight, **neuron, rounding=rounding,
+                        potentiation_only=potentiation_only, soft_bound=soft_bound,
+                        trace_mode=trace_mode, update_every=update_every)
+    _compare_loops(core, arithmetic, learn)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["rate", "direct"]),
+    leak_mode=st.sampled_from(["shift", "multiply"]),
+    reset_mode=st.sampled_from(["to_reset", "subtract"]),
+    t_ref=st.integers(0, 4),
+    w_inh=st.sampled_from([0, 5, 40]),
+    arithmetic=st.sampled_from(["integer", "float"]),
+    current_shift=st.sampled_from([0, 2]),
+    chunk=st.sampled_from([1, 3, 1024]),
+)
+def test_batch_loop_equals_literal_loop(seed: int, kind: str, leak_mode: str,
+                                        reset_mode: str, t_ref: int, w_inh: int,
+                                        arithmetic: str, current_shift: int,
+                                        chunk: int) -> None:
+    """run_batch's counts equal the literal loop's (run_sample, learning off) sample by
+    sample, for random weights and thresholds, rate-coded or direct input."""
+    core = CoreConfig(
+        n_inputs=12, n_neurons=6, n_pe=1, timesteps=40, seed=seed,
+        widths=Widths(weight=6, membrane=12, theta=8, current_shift=current_shift),
+        encoder=EncoderConfig(kind=kind, max_rate=0.4),
+        neuron=NeuronConfig(v_rest=-3, v_reset=-10, v_th=100, leak_mode=leak_mode,
+                            leak_shift=3, decay_q=56, decay_frac=6, reset_mode=reset_mode,
+                            t_ref=t_ref, w_inh=w_inh),
+        stdp=StdpConfig(w_init_max=63, norm=0),
+    )
+    rng = np.random.default_rng(seed)
+    net = _stepwise(Network(core, arithmetic,  # type: ignore[arg-type]
+                            weights=rng.integers(0, 64, (12, 6)),
+                            theta=rng.integers(0, 100, 6)))
+    if kind == "rate":
+        samples = rng.integers(0, 256, (5, 12))
+    else:
+        samples = rng.random((5, 40, 12)) < 0.3
+    keys = rng.integers(0, 2**32, 5)
+    literal = np.array([net.run_sample(s, int(k), learn=False).counts
+                        for s, k in zip(samples, keys, strict=True)])
+    assert literal.sum() > 0
+    assert np.array_equal(net.run_batch(samples, keys, chunk=chunk), literal)
 
 
 # -- no overflow, no wrap: every state stays in its word, at any width -----------------------

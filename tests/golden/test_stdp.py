@@ -16,6 +16,8 @@ from plasticore.golden.stdp import (
     rounding_rand,
     stdp_update,
     trace_step,
+    update_due,
+    update_schedule,
     weight_change,
 )
 
@@ -270,3 +272,21 @@ def test_trace_step_accepts_integer_spike_flags() -> None:
     expected = [87, 87, 255, 87]
     assert trace_step(num, x.copy(), np.array([0, 0, 1, 0]), 3).tolist() == expected
     assert trace_step(num, x.copy(), np.array([0, 0, 1, 0], bool), 3).tolist() == expected
+
+
+# -- the update schedule ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("U, T, due", [
+    (1, 4, "1111"),          # every timestep
+    (2, 5, "01011"),         # (t + 1) % 2 == 0, and the last timestep flushes
+    (3, 6, "001001"),        # T a multiple of U: the last update is a regular one
+    (3, 7, "0010011"),
+    (8, 5, "00001"),         # U > T: only the flush at the end
+    (4, 1, "1"),
+])
+def test_update_due(U: int, T: int, due: str) -> None:
+    """STDP updates at (t + 1) % U == 0 and at the last timestep t = T - 1."""
+    want = [c == "1" for c in due]
+    assert [update_due(t, U, T) for t in range(T)] == want
+    assert update_schedule(U, T).tolist() == want
