@@ -109,7 +109,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	@mkdir -p $(MYPY_TREE) && for d in golden sim hdl boards configs; do \
 	  ln -sfn "$$PWD/$$d" "$(MYPY_TREE)/$$d"; done
-	$(VENV)/bin/mypy -p plasticore.golden -p plasticore.sim
+	$(VENV)/bin/mypy -p plasticore.golden -p plasticore.sim -p plasticore.boards
 
 bench-setup: setup
 	$(CLI) bench --setup

@@ -29,9 +29,9 @@ import numpy as np
 
 from ..config import Config
 from ..golden.classify import predict_votes, vote_table
-from ..golden.cycles import sample_cycles
 from ..golden.network import Network
-from ..sim.core_session import pack_words, unpack_words
+from ..hdl.core.layouts import pack_words, unpack_words
+from ..hdl.cycles import sample_cycles
 from .protocol import (
     CHUNK_BYTES,
     Command,

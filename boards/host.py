@@ -2,7 +2,7 @@
 
 :class:`BoardLink` speaks ``protocol.py`` over any :class:`Transport`: a serial port
 (:class:`SerialTransport`, pyserial) on real hardware, or the cocotb testbench's UART model
-in simulation (``sim/tb_board.py``), so the protocol is tested end to end without a board.
+in simulation (``boards/tb_board.py``), so the protocol is tested end to end without a board.
 :func:`run_test_set` is ``plasticore board run``: load a trained network, classify samples
 on the board, and hold every answer to the golden model.
 """
@@ -19,9 +19,9 @@ import numpy as np
 
 from ..config import Config
 from ..golden.classify import Readout, predict_votes, vote_table
-from ..golden.cycles import sample_cycles
 from ..golden.network import Network
-from ..sim.core_session import pack_words, unpack_words
+from ..hdl.core.layouts import pack_words, unpack_words
+from ..hdl.cycles import sample_cycles
 from .protocol import (
     REPLY_OVERHEAD,
     Command,
@@ -139,7 +139,7 @@ BUSY_FLOOR_S = 1.0
 
 def slowest_sample_s(config: Config) -> float:
     """Seconds the slowest sample of ``config`` takes on the board by the cycle model
-    (``golden.cycles.sample_cycles``): every input and every neuron spiking at every
+    (``hdl.cycles.sample_cycles``): every input and every neuron spiking at every
     timestep, learning on, at ``board.clock_mhz``."""
     core = config.core
     cycles = sample_cycles(core, np.ones((core.timesteps, core.n_inputs), bool),

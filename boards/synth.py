@@ -489,7 +489,7 @@ def _config_digest(config: Config, design: str) -> str:
 
 def default_build_root(kind: str = "synth") -> Path:
     """``build/<kind>`` in the plasticore checkout (as ``cosim`` uses), else the cwd."""
-    from ..sim.regress import repo_root
+    from ..tools import repo_root
 
     return repo_root() / "build" / kind
 

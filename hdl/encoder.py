@@ -15,11 +15,14 @@ from amaranth import Const, Module, Signal, unsigned
 from amaranth.lib import data
 
 from ..config import ENCODER_RAND_BITS, ROUNDING_RAND_BITS, CoreConfig
-from ..golden.cycles import ENCODER_LATENCY
 from .lfsr import STATE_BITS, generator_stages
 from .unit import StreamUnit
 
-__all__ = ["encoder_input_layout", "encoder_output_layout", "RateEncoder"]
+__all__ = [
+    "ENCODER_LATENCY", "encoder_input_layout", "encoder_output_layout", "RateEncoder"]
+
+#: Clock cycles from a pixel into :class:`RateEncoder` to its spike (read by the cycle model).
+ENCODER_LATENCY = 3
 
 
 def encoder_input_layout(core: CoreConfig) -> data.StructLayout:

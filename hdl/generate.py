@@ -15,7 +15,6 @@ that say nothing about the design; each is waived by name, with its reason, in
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -29,9 +28,15 @@ from amaranth import Shape
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import Flow
 
-from .. import __version__
+from .. import __version__, tools
 from ..config import CoreConfig
 from ..files import write_text
+from .core import SnnCore
+from .encoder import RateEncoder
+from .lfsr import LFSR
+from .lif import LIFNeuronUnit
+from .stdp import StdpUnit
+from .trace import TraceUnit
 from .verilog import to_verilog
 
 __all__ = [
@@ -58,34 +63,35 @@ class PEModule:
     -------
     top : str
         Verilog module name; the file is ``<top>.v``.
-    module : str
-        Python module holding the class (imported when the module is generated).
-    cls : str
+    cls : type
         The ``wiring.Component`` class; built as ``cls(core, **kwargs)``.
     kwargs : tuple of (str, object)
         Extra constructor arguments, e.g. ``(("kind", "pre"),)``.
     """
 
     top: str
-    module: str
-    cls: str
+    cls: type[wiring.Component]
     kwargs: tuple[tuple[str, Any], ...] = field(default=())
+
+    @property
+    def class_name(self) -> str:
+        """The class's full name, as the manifest records it."""
+        return f"{self.cls.__module__}.{self.cls.__qualname__}"
 
     def build(self, core: CoreConfig) -> wiring.Component:
         """The component for ``core``."""
-        pe_class = getattr(importlib.import_module(self.module), self.cls)
-        return pe_class(core, **dict(self.kwargs))
+        return self.cls(core, **dict(self.kwargs))
 
 
 #: Every PE module :func:`generate` writes, in manifest order.
 PE_MODULES: tuple[PEModule, ...] = (
-    PEModule("lfsr", "plasticore.hdl.lfsr", "LFSR"),
-    PEModule("rate_encoder", "plasticore.hdl.encoder", "RateEncoder"),
-    PEModule("lif_neuron_unit", "plasticore.hdl.lif", "LIFNeuronUnit"),
-    PEModule("trace_unit_pre", "plasticore.hdl.trace", "TraceUnit", (("kind", "pre"),)),
-    PEModule("trace_unit_post", "plasticore.hdl.trace", "TraceUnit", (("kind", "post"),)),
-    PEModule("stdp_unit", "plasticore.hdl.stdp", "StdpUnit"),
-    PEModule("snn_core", "plasticore.hdl.core", "SnnCore"),
+    PEModule("lfsr", LFSR),
+    PEModule("rate_encoder", RateEncoder),
+    PEModule("lif_neuron_unit", LIFNeuronUnit),
+    PEModule("trace_unit_pre", TraceUnit, (("kind", "pre"),)),
+    PEModule("trace_unit_post", TraceUnit, (("kind", "post"),)),
+    PEModule("stdp_unit", StdpUnit),
+    PEModule("snn_core", SnnCore),
 )
 
 
@@ -199,7 +205,7 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
             "name": pe.top,
             "file": filename,
             "top": pe.top,
-            "class": f"{pe.module}.{pe.cls}",
+            "class": pe.class_name,
             "params": dict(pe.kwargs),
             "latency": getattr(component, "latency", None),
             "ports": ports,
@@ -306,12 +312,10 @@ def lint(paths: Iterable[str | os.PathLike[str]], *,
     LintError
         When Verilator is missing, or exits with an error but prints no diagnostic.
     """
-    from ..sim.runner import SimulatorNotFoundError, find_simulator, toolchain_env
-
     try:
-        verilator = find_simulator("verilator")
-        env = {**os.environ, **toolchain_env("verilator")}
-    except SimulatorNotFoundError as exc:
+        verilator = tools.find_simulator("verilator")
+        env = {**os.environ, **tools.toolchain_env("verilator")}
+    except tools.SimulatorNotFoundError as exc:
         raise LintError(str(exc)) from None
     problems: list[str] = []
     for path in map(Path, paths):

@@ -30,11 +30,11 @@ from amaranth import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data
 
 from ..config import ENCODER_RAND_BITS, ROUNDING_RAND_BITS, CoreConfig
-from ..golden.cycles import LFSR_LATENCY
-from ..golden.lfsr import KEY_MULTIPLIER, XORSHIFT_SHIFTS
+from ..golden.lfsr import KEY_MULTIPLIER, STATE_BITS, XORSHIFT_SHIFTS
 from .unit import StreamUnit
 
 __all__ = [
+    "LFSR_LATENCY",
     "STATE_BITS",
     "xorshift32",
     "spread_key",
@@ -46,8 +46,9 @@ __all__ = [
     "LFSR",
 ]
 
-#: Width of a generator state and of a sample key (xorshift32 works on 32-bit words).
-STATE_BITS = 32
+#: Clock cycles from a state into :class:`LFSR` to the stepped state (the cycle model reads it).
+LFSR_LATENCY = 2
+
 assert ENCODER_RAND_BITS + ROUNDING_RAND_BITS == STATE_BITS
 
 

@@ -13,10 +13,14 @@ from amaranth import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
 from ..config import CoreConfig
-from ..golden.cycles import LIF_LATENCY
 from .unit import StreamUnit
 
-__all__ = ["lif_input_layout", "lif_output_layout", "LIFNeuronUnit"]
+__all__ = [
+    "LIF_LATENCY", "lif_input_layout", "lif_output_layout", "LIFNeuronUnit"]
+
+#: Clock cycles from a neuron into :class:`LIFNeuronUnit` to its update (read by the cycle
+#: model).
+LIF_LATENCY = 3
 
 
 def lif_input_layout(core: CoreConfig) -> data.StructLayout:

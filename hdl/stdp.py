@@ -13,10 +13,15 @@ from amaranth import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data
 
 from ..config import ROUNDING_RAND_BITS, CoreConfig, bits_for
-from ..golden.cycles import stdp_latency
 from .unit import StreamUnit
 
-__all__ = ["stdp_input_layout", "stdp_output_layout", "StdpUnit"]
+__all__ = ["stdp_latency", "stdp_input_layout", "stdp_output_layout", "StdpUnit"]
+
+
+def stdp_latency(core: CoreConfig) -> int:
+    """``StdpUnit`` latency: 3, or 4 with ``stdp.soft_bound`` (one more multiply stage); the
+    cycle model reads it."""
+    return 4 if core.stdp.soft_bound else 3
 
 
 def stdp_input_layout(core: CoreConfig) -> data.StructLayout:

@@ -12,10 +12,14 @@ from amaranth import Module, Mux, Signal, unsigned
 from amaranth.lib import data
 
 from ..config import CoreConfig
-from ..golden.cycles import TRACE_LATENCY
 from .unit import StreamUnit
 
-__all__ = ["TRACE_KINDS", "trace_input_layout", "trace_output_layout", "TraceUnit"]
+__all__ = [
+    "TRACE_LATENCY", "TRACE_KINDS", "trace_input_layout", "trace_output_layout", "TraceUnit"]
+
+#: Clock cycles from a trace into :class:`TraceUnit` to the updated trace (read by the cycle
+#: model).
+TRACE_LATENCY = 2
 
 TRACE_KINDS: tuple[str, ...] = ("pre", "post")
 """Kinds of trace: ``pre`` decays by ``stdp.tau_pre_shift``, ``post`` by ``tau_post_shift``."""

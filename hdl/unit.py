@@ -2,7 +2,7 @@
 
 :class:`StreamUnit` declares the two stream members, keeps the configuration, and gives the
 global stall every unit uses (:meth:`StreamUnit.advance`).  A unit's latency is the one the
-cycle model states (``plasticore.golden.cycles``); the Amaranth-simulator tests measure each
+cycle model states (``plasticore.hdl.cycles``); the Amaranth-simulator tests measure each
 unit's actual latency against it.
 """
 

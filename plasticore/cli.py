@@ -339,7 +339,7 @@ def cmd_board_run(args: argparse.Namespace) -> int:
     _, test_set = _datasets(config, 0, args.samples)
     images, labels = test_set.images, test_set.labels
     if args.simulate:
-        from .sim import board_sim
+        from .boards import board_sim
         from .sim.regress import repo_root
 
         with _simulating():
@@ -388,8 +388,8 @@ def cmd_board_run(args: argparse.Namespace) -> int:
 def cmd_board_fuzz(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .boards import board_sim
     from .golden.network import Network
-    from .sim import board_sim
     from .sim.regress import repo_root
 
     config = _load(args.config)

@@ -7,8 +7,9 @@ adapter (:class:`AmaranthIO` here, ``sim/tb_core.py`` for cocotb); :func:`golden
 computes what the core must produce with ``plasticore.golden``; :func:`compare` names the
 first difference (sample, timestep, neuron, value).
 
-Word packing (``hdl/core.py``, ``access_layout``): weight word ``j * W + k`` holds the
-weights of input ``j`` to neurons ``k * P + p``, lane ``p`` at bits ``p * weight ..``;
+Word packing (``hdl/core/layouts.py``: ``access_layout``, ``pack_words``): weight word
+``j * W + k`` holds the weights of input ``j`` to neurons ``k * P + p``, lane ``p`` at bits
+``p * weight ..``;
 threshold word ``k`` the thresholds of neurons ``k * P + p``.
 """
 
@@ -23,14 +24,13 @@ import numpy as np
 from amaranth.lib import data
 
 from ..config import CoreConfig
-from ..golden.cycles import sample_cycles
 from ..golden.network import Network
+from ..hdl.core.layouts import pack_words, unpack_words
+from ..hdl.cycles import sample_cycles
 
 __all__ = [
     "Sample",
     "SessionResult",
-    "pack_words",
-    "unpack_words",
     "golden_session",
     "CoreIO",
     "drive",
@@ -81,21 +81,6 @@ class SessionResult:
     totals: list[int] = field(default_factory=list)
     weights: Array = None
     theta: Array = None
-
-
-def pack_words(values: Array, lanes: int, bits: int) -> list[int]:
-    """Pack the last axis of ``values`` (length a multiple of ``lanes``) into words of
-    ``lanes`` fields, lane 0 at the LSB, row-major over the other axes."""
-    flat = np.asarray(values, dtype=np.int64).reshape(-1, lanes)
-    shifts = np.arange(lanes, dtype=np.int64) * bits
-    return [sum(int(v) << int(s) for v, s in zip(row, shifts, strict=True)) for row in flat]
-
-
-def unpack_words(words: list[int], lanes: int, bits: int) -> Array:
-    """Inverse of :func:`pack_words`: an ``(len(words) * lanes,)`` int64 array."""
-    mask = (1 << bits) - 1
-    return np.array([(w >> (p * bits)) & mask for w in words for p in range(lanes)],
-                    dtype=np.int64)
 
 
 def golden_session(core: CoreConfig, weights: Array, theta: Array,

@@ -4,7 +4,7 @@
 Generates ``SnnCore`` for the configuration, runs a session (:mod:`.core_session`) on its
 Verilog under Verilator or Icarus through the cocotb testbench :mod:`.tb_core`, and reports
 whether every spike, count, weight and threshold matched, with the clock cycles per timestep
-measured in the RTL and predicted by the cycle model (``plasticore.golden.cycles``).
+measured in the RTL and predicted by the cycle model (``plasticore.hdl.cycles``).
 
 Samples are the test images of the bundled dataset with the configuration's input count
 (digits for 64 inputs, the MNIST sample for 784; rescaled to its pixel width), otherwise

@@ -22,18 +22,12 @@ from pathlib import Path
 
 from plasticore.sim import runner
 
+from ..tools import repo_root
+
 __all__ = ["TEST_DIRS", "main", "pytest_command", "repo_root"]
 
 TEST_DIRS: tuple[str, ...] = ("tests/sim", "tests/hdl", "tests/boards")
 """Folders holding cocotb regressions, relative to the repository root."""
-
-
-def repo_root() -> Path:
-    """The plasticore checkout (this file is ``<root>/sim/regress.py``), else the cwd."""
-    root = Path(__file__).resolve().parents[1]
-    if (root / "pyproject.toml").is_file() and (root / "tests").is_dir():
-        return root
-    return Path.cwd()
 
 
 def pytest_command(

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""cocotb testbench of the network core (``SnnCore``, ``hdl/core.py``) against the golden model.
+"""cocotb testbench of the network core (``SnnCore``, ``hdl/core/``) against the golden model.
 
 Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_core")``) on the
 Verilog of ``SnnCore`` with top module :data:`TOPLEVEL`.  One session

@@ -1,6 +1,6 @@
 """Cycles of the network core on digits samples against the event-driven lower bound.
 
-The cycle model (``golden/cycles.py``) equals the RTL's cycles timestep by timestep (every
+The cycle model (``hdl/cycles.py``) equals the RTL's cycles timestep by timestep (every
 co-simulation checks it), so it measures the core on many samples without a simulator.  For
 each timestep the bound the design admits is ``A * W / R + W + learned words`` (every
 spiking row's weight words, ``R = row_banks`` of them added per cycle, one neuron-update
@@ -24,9 +24,9 @@ __all__ = ["measure", "format_table", "mnist_like", "latency", "format_latency"]
 def measure(config_name: str, train_samples: int = 20, test_samples: int = 100,
             clock_mhz: float = 100.0) -> dict[str, Any]:
     """Run the golden model on digits samples and apply the cycle model."""
-    from ..golden.cycles import TimestepWork, lower_bound, sample_cycles, work_of
     from ..golden.datasets import load_dataset
     from ..golden.network import Network
+    from ..hdl.cycles import TimestepWork, lower_bound, sample_cycles, work_of
 
     config = load_config(config_name)
     core = config.core
@@ -101,11 +101,11 @@ def latency(config_name: str, timesteps: int, clock_mhz: float, samples: int = 2
 
     A synaptic operation is one weight added to one membrane: every spiking input adds its
     row of ``n_neurons`` weights.  ``bound_ratio`` is the timesteps' cycles over their
-    event-driven lower bound (``golden.cycles.lower_bound``; load and counts not counted).
+    event-driven lower bound (``hdl.cycles.lower_bound``; load and counts not counted).
     """
-    from ..golden.cycles import lower_bound, sample_cycles, work_of
     from ..golden.datasets import bundled_for, load_dataset
     from ..golden.network import Network
+    from ..hdl.cycles import lower_bound, sample_cycles, work_of
     from ..topspark import reduce_timesteps
 
     config = load_config(config_name)

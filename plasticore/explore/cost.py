@@ -1,10 +1,10 @@
 """What a design point costs: memory bits, latency, energy (an estimate), FPGA resources.
 
 - **Memory** comes from the RTL itself: :func:`memory_bits` elaborates the network core
-  (``hdl/core.py``) for the configuration and adds up its memories (weights; everything
+  (``hdl/core/``) for the configuration and adds up its memories (weights; everything
   else: neuron state words, generator states, traces, pixel and row lists).  No width rule
   is restated here.
-- **Latency** comes from the exact cycle model (``golden/cycles.py``) on the spike rasters of
+- **Latency** comes from the exact cycle model (``hdl/cycles.py``) on the spike rasters of
   recorded test samples (:func:`measure`), at a clock in MHz given by the caller (or by a
   synthesis hook, :data:`SynthHook`).
 - **Energy** is an *estimate*: operations and memory accesses counted per sample
@@ -126,7 +126,8 @@ def memory_bits(core: CoreConfig) -> dict[str, Any]:
     matter (the seed, for instance, only fills ROMs).
     """
     mems = _memories(core.replace(seed=0).to_json())
-    weights = sum(d * w for name, d, w in mems if name == "weights")
+    # the weight store's memories (one per row bank): ``weights/...``
+    weights = sum(d * w for name, d, w in mems if name.split("/")[0] == "weights")
     total = sum(d * w for _, d, w in mems)
     return {"weight_bits": weights, "state_bits": total - weights,
             "memories": {name: [d, w] for name, d, w in mems}}
@@ -144,7 +145,7 @@ def measure(net: Any, label_set: Any, test_set: Any) -> dict[str, Any]:
     (active input x neuron word), ``neuron_updates``, ``learned_words`` (weight words a
     training sample's learn passes rewrite, on the same spikes).
     """
-    from ..golden import cycles
+    from ..hdl import cycles
 
     core = net.core
     totals = dict.fromkeys(COUNTS, 0.0)

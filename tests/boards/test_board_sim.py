@@ -1,4 +1,4 @@
-"""The host driver against the simulated board (``sim/tb_board.py``), both simulators.
+"""The host driver against the simulated board (``boards/tb_board.py``), both simulators.
 
 CI: a few digits test samples through the link (counts and classes equal to the golden
 model) and a short fuzz run.  ``make sim`` (slow): the whole digits test set with trained
@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from plasticore.boards import board_sim
 from plasticore.config import load_config
 from plasticore.golden.datasets import load_dataset
 from plasticore.golden.network import Network
-from plasticore.sim import board_sim
 
 
 def small_digits():

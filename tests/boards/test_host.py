@@ -132,7 +132,7 @@ def test_board_run_bad_inputs_are_one_line_errors(tmp_path, capsys):
 def test_board_simulation_failures_are_one_line(monkeypatch, capsys):
     """A missing simulator is a user error (2); a run that wrote no report exits 1; both one
     line, no traceback."""
-    from plasticore.sim import board_sim
+    from plasticore.boards import board_sim
     from plasticore.sim.cosim import CosimError
     from plasticore.sim.runner import SimulatorNotFoundError
 
@@ -175,8 +175,8 @@ def test_busy_for_ever_without_a_clock_is_bounded_by_line_time(poll, polls):
 
 def test_the_default_busy_bound_comes_from_the_cycle_model():
     """digits: the slowest sample (every input and neuron spiking, learning on) is
-    1,129,485 cycles by golden.cycles (18.82 ms at 60 MHz); 10 times that plus 1 s."""
-    from plasticore.golden.cycles import sample_cycles
+    1,129,485 cycles by hdl.cycles (18.82 ms at 60 MHz); 10 times that plus 1 s."""
+    from plasticore.hdl.cycles import sample_cycles
 
     config = load_config("digits")
     core = config.core

@@ -35,7 +35,7 @@ from plasticore.boards.uart import UartRx, UartTx
 from plasticore.config import Config, load_config
 from plasticore.golden.classify import predict_votes
 from plasticore.golden.network import Network
-from plasticore.sim.core_session import pack_words
+from plasticore.hdl.core import pack_words
 
 DIVISOR = 8
 

@@ -6,9 +6,9 @@ import pytest
 
 from plasticore.config import CoreConfig, StdpConfig, Widths, load_config
 from plasticore.explore.cost import ENERGY_45NM, energy, latency, measure, memory_bits
-from plasticore.golden import cycles
 from plasticore.golden.datasets import load_dataset
 from plasticore.golden.network import Network
+from plasticore.hdl import cycles
 
 
 def tiny(**changes: object) -> CoreConfig:
@@ -20,6 +20,11 @@ def tiny(**changes: object) -> CoreConfig:
 def test_weight_memory_by_hand() -> None:
     assert memory_bits(tiny())["weight_bits"] == 4 * 2 * 4            # inputs x neurons x bits
     assert memory_bits(load_config("digits").core)["weight_bits"] == 64 * 100 * 8
+    # in two row banks, the same bits in two memories
+    banked = memory_bits(tiny(row_banks=2, **{"encoder.lanes": 2}))
+    assert banked["weight_bits"] == 4 * 2 * 4
+    assert sorted(n for n in banked["memories"] if n.startswith("weights")) == [
+        "weights/weights0", "weights/weights1"]
 
 
 def test_state_memory_follows_the_trace_width() -> None:

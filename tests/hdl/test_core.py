@@ -9,14 +9,13 @@ import pytest
 
 from plasticore.config import CoreConfig, load_config
 from plasticore.golden.network import initial_weights
+from plasticore.hdl.core import pack_words, unpack_words
 from plasticore.sim.core_session import (
     Sample,
     SessionResult,
     compare,
     golden_session,
-    pack_words,
     run_amaranth,
-    unpack_words,
 )
 from plasticore.sim.matrix import scaled_core
 

@@ -25,13 +25,12 @@ from plasticore.hdl.generate import (
     lint,
     manifest_summary,
 )
-from plasticore.hdl.lfsr import lfsr_input_layout
+from plasticore.hdl.lfsr import LFSR, lfsr_input_layout
 from plasticore.sim.matrix import config_matrix
 
 QUICK = config_matrix(quick=True)
 CORE = QUICK[0].core
-MINE = (PEModule("lfsr", "plasticore.hdl.lfsr", "LFSR"),
-        PEModule("rate_encoder", "plasticore.hdl.encoder", "RateEncoder"))
+MINE = (PEModule("lfsr", LFSR), PEModule("rate_encoder", RateEncoder))
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +72,7 @@ def test_manifest_modules_match_components_and_verilog(generated) -> None:
     for pe, module in zip(PE_MODULES, manifest["modules"], strict=True):
         component = pe.build(CORE)
         assert module["latency"] == getattr(component, "latency", None)
-        assert module["class"] == f"{pe.module}.{pe.cls}"
+        assert module["class"] == f"{pe.cls.__module__}.{pe.cls.__name__}"
         assert module["params"] == dict(pe.kwargs)
         ports = {p["name"]: p for p in module["ports"]}
         declared = _declared_ports((out / module["file"]).read_text(), module["top"])
@@ -202,12 +201,12 @@ def test_lint_reports_problems(tmp_path: Path) -> None:
 
 
 def test_lint_without_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from plasticore.sim import runner
+    from plasticore import tools
 
     def missing(name: str):
-        raise runner.SimulatorNotFoundError(f"{name} missing")
+        raise tools.SimulatorNotFoundError(f"{name} missing")
 
-    monkeypatch.setattr(runner, "find_simulator", missing)
+    monkeypatch.setattr(tools, "find_simulator", missing)
     with pytest.raises(LintError, match="verilator missing"):
         lint([tmp_path / "x.v"])
 

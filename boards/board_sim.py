@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from .cosim import run_testbench
+from ..sim.cosim import run_testbench
 
 __all__ = ["BoardSimResult", "run"]
 
@@ -31,10 +31,10 @@ def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, label
         fuzz_frames: int = 0, seed: int = 0, waves: bool = False) -> BoardSimResult:
     """Classify ``images`` through the simulated link (``fuzz_frames == 0``) or fuzz it
     with that many frames; returns the testbench's verdict and its report."""
-    from ..boards.link import LinkedCore
-    from ..golden.cycles import encode_cycles
+    from ..hdl.cycles import encode_cycles
     from ..hdl.verilog import write_verilog
-    from .runner import find_simulator
+    from ..tools import find_simulator
+    from .link import LinkedCore
     from .tb_board import (
         DIVISOR,
         ENV_PROGRESS,
@@ -64,7 +64,7 @@ def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, label
     what = f"{fuzz_frames} fuzz frames" if fuzz_frames else f"{total} sample(s)"
     passed, report = run_testbench(
         what=f"board sim: {simulator}: building {TOPLEVEL} in {build_dir} and running {what}",
-        toplevel=TOPLEVEL, source=source, test_module="plasticore.sim.tb_board",
+        toplevel=TOPLEVEL, source=source, test_module="plasticore.boards.tb_board",
         simulator=simulator, build_dir=build_dir, work=work, env={ENV_SESSION: str(session)},
         total=total, waves=waves, env_report=ENV_REPORT, env_progress=ENV_PROGRESS,
         testcase="board_fuzz" if fuzz_frames else "board_test_set")

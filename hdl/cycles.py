@@ -1,11 +1,10 @@
-"""Cycle model of the network core (``hdl/core.py``): clock cycles per timestep and per
+"""Cycle model of the network core (``hdl/core/``): clock cycles per timestep and per
 sample, predicted exactly from a sample's spikes.
 
 This module is the timing contract of the core, as ``docs/numerics.md`` is its arithmetic
-contract: the pipeline latencies of the processing elements and the depth of each pass are
-defined here, the processing elements report these latencies (their Amaranth-simulator tests
-measure them), and tests
-compare :func:`sample_cycles` with the cycles the RTL takes.
+contract.  Each processing element states its pipeline latency beside its code (their
+Amaranth-simulator tests measure it); the depth of each pass is defined here from them, the
+passes drain by it, and tests compare :func:`sample_cycles` with the cycles the RTL takes.
 
 The encode pass of timestep ``t + 1`` runs while the neuron and learn passes of ``t`` do.
 The main sequence of timestep ``t`` (``A`` inputs spiked, ``W = n_neurons / n_pe`` neuron
@@ -39,7 +38,7 @@ per timestep), then the timesteps, then
 with learning and ``norm > 0`` the normalization, per word a column sum, then for each of
 the ``G = norm_groups`` groups of lanes a division and a rescale pass::
 
-    normalize  W * (n_inputs + G * (1 + quotient_bits + n_inputs + depth["rescale"]))
+    normalize  W * (n_inputs + G * (1 + derived.quotient_bits + n_inputs + depth["rescale"]))
 
 then ``W * (1 + n_pe)`` to send the counts.
 """
@@ -52,17 +51,15 @@ from typing import Any
 import numpy as np
 
 from ..config import CoreConfig
-from .arith import IntegerArithmetic
-from .stdp import trace_step
+from ..golden.arith import IntegerArithmetic
+from ..golden.stdp import trace_step, update_due
+from .encoder import ENCODER_LATENCY
+from .lif import LIF_LATENCY
+from .stdp import stdp_latency
+from .trace import TRACE_LATENCY
 
 __all__ = [
-    "ENCODER_LATENCY",
-    "TRACE_LATENCY",
-    "LIF_LATENCY",
-    "LFSR_LATENCY",
-    "stdp_latency",
     "pass_depths",
-    "quotient_bits",
     "TimestepWork",
     "SampleCycles",
     "learned_words",
@@ -74,18 +71,6 @@ __all__ = [
 ]
 
 Array = Any
-
-#: Clock cycles from a token entering a processing element to its result (``hdl/``).
-ENCODER_LATENCY = 3
-TRACE_LATENCY = 2
-LIF_LATENCY = 3
-LFSR_LATENCY = 2
-
-
-def stdp_latency(core: CoreConfig) -> int:
-    """``StdpUnit`` latency: 3, or 4 with ``stdp.soft_bound`` (one more multiply stage)."""
-    return 4 if core.stdp.soft_bound else 3
-
 
 def pass_depths(core: CoreConfig) -> dict[str, int]:
     """Cycles from a pass's last issued token to its last write (the drain of the pass).
@@ -101,12 +86,6 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
         "learn": 2 + stdp_latency(core),
         "rescale": 3,
     }
-
-
-def quotient_bits(core: CoreConfig) -> int:
-    """Bits of the normalization reciprocal ``norm * 2**F // sum`` (one division cycle
-    each)."""
-    return max(1, (core.stdp.norm << core.derived.norm_frac_bits).bit_length())
 
 
 @dataclass(frozen=True)
@@ -211,7 +190,7 @@ def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[Timest
     post_seen = np.zeros(core.n_neurons, bool)
     out = []
     for t in range(T):
-        if t % U == 0:                  # events accumulate from one update to the next
+        if t == 0 or update_due(t - 1, U, T):   # events accumulate from one update on
             pre_seen[:], post_seen[:] = False, False
         spikes = np.asarray(raster[t], dtype=bool)
         pre_seen |= np.asarray(input_raster[t], dtype=bool)
@@ -223,7 +202,7 @@ def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[Timest
             np.asarray(input_raster[t], dtype=bool).reshape(-1, core.row_banks), axis=0)
         out.append(TimestepWork(int(np.count_nonzero(input_raster[t])),
                                 int(post_words.sum()), int(live_words.sum()),
-                                int(pre_seen.sum()), (t + 1) % U == 0 or t == T - 1,
+                                int(pre_seen.sum()), update_due(t, U, T),
                                 int(per_bank.max())))
     return out
 
@@ -247,7 +226,7 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
     W = core.derived.neurons_per_pe
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
     N = core.n_inputs
-    group = 1 + quotient_bits(core) + N + pass_depths(core)["rescale"]
+    group = 1 + core.derived.quotient_bits + N + pass_depths(core)["rescale"]
     normalize = W * (N + core.norm_groups * group) if learn and core.stdp.norm else 0
     pixel_words = core.derived.input_words if core.encoder.kind == "rate" else 0
     return SampleCycles(steps, 1 + pixel_words, normalize, W * (1 + core.n_pe))

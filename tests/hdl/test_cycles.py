@@ -1,4 +1,4 @@
-"""The cycle model (``golden/cycles.py``) by hand, on silent samples; the co-simulations hold
+"""The cycle model (``hdl/cycles.py``) by hand, on silent samples; the co-simulations hold
 it to the RTL timestep by timestep and sample by sample."""
 
 from __future__ import annotations
@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from plasticore.config import load_config
-from plasticore.golden.cycles import (
+from plasticore.hdl.cycles import (
     encode_cycles,
     lower_bound,
-    quotient_bits,
     sample_cycles,
     work_of,
 )
@@ -38,7 +37,7 @@ def test_normalization_by_hand() -> None:
     1632 * 2**16 < 2**27), the rescale (64 reads, 3 drain: read, weight and product
     registers)."""
     core = load_config("digits").core.replace(timesteps=3)
-    assert quotient_bits(core) == 27
+    assert core.derived.quotient_bits == 27
     got = sample_cycles(core, *_silent(core), learn=True)
     assert got.normalize == 25 * (64 + 1 + 27 + 64 + 3)
     assert got.total == 65 + 247 + 3975 + 125

@@ -29,8 +29,11 @@ import numpy as np
 from cocotb.task import bridge, resume
 from cocotb.triggers import Event, FallingEdge, First, Timer
 
-from ..boards.host import BoardLink, LinkError, RunReport, Transport, run_test_set
-from ..boards.protocol import (
+from ..config import Config
+from ..golden.classify import vote_table
+from ..sim.streams import reset, start_clock
+from .host import BoardLink, LinkError, RunReport, Transport, run_test_set
+from .protocol import (
     SYNC_REQUEST,
     Command,
     Geometry,
@@ -40,9 +43,6 @@ from ..boards.protocol import (
     Target,
     request,
 )
-from ..config import Config
-from ..golden.classify import vote_table
-from .streams import reset, start_clock
 
 __all__ = ["TOPLEVEL", "DIVISOR", "write_session", "SimTransport"]
 

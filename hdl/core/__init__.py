@@ -1,0 +1,47 @@
+"""The network core (``SnnCore``): a time-multiplexed spiking layer that learns on chip.
+
+One sample at a time, the core runs ``timesteps`` timesteps of ``docs/numerics.md`` over
+``n_inputs`` inputs (rate-coded pixels or a direct spike raster) and ``n_neurons`` LIF
+neurons, bit for bit as ``plasticore.golden.network.Network.run_sample``, and (with
+learning) updates its weights and adaptive thresholds in place.  The cycle count of each
+pass is ``plasticore.hdl.cycles``, which tests hold to the RTL.
+
+The core is a set of components (``docs/architecture.md``, "The core"):
+
+- stores: :class:`~.weights.WeightStore` (the weights, in row banks),
+  :class:`~.neuron_store.NeuronStore` (every neuron's state), :class:`~.rows.RowList`
+  (event lists of the inputs that spiked);
+- passes, each with a start/done handshake: :class:`~.encode.EncodePass` (pixels through
+  the encoders, or spikes from upstream, into the row lists), :class:`~.neurons.NeuronPass`
+  (currents and LIF updates), the learning rule's passes :class:`~.learn.StdpLearnPass`
+  and :class:`~.normalize.Normalizer`, :class:`~.readout.CountReadout`;
+- :class:`~.access.AccessPort` (weights and thresholds in and out between samples);
+- :class:`~.sequencer.Sequencer` (the timestep order), and :class:`~.top.SnnCore`, which
+  instantiates and wires them.
+"""
+
+from .layouts import (
+    access_bits,
+    access_layout,
+    command_layout,
+    count_layout,
+    neuron_layout,
+    pack_words,
+    pixel_word_layout,
+    spike_layout,
+    unpack_words,
+)
+from .top import SnnCore
+
+__all__ = [
+    "SnnCore",
+    "command_layout",
+    "pixel_word_layout",
+    "spike_layout",
+    "count_layout",
+    "access_layout",
+    "access_bits",
+    "neuron_layout",
+    "pack_words",
+    "unpack_words",
+]

@@ -1,0 +1,96 @@
+"""Weight and threshold access between samples: how a host loads and reads the state."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...config import CoreConfig, bits_for
+from .layouts import access_bits, access_layout, neuron_word_layout, weight_word_layout
+from .weights import read_layout, write_layout
+
+__all__ = ["AccessPort"]
+
+
+class AccessPort(wiring.Component):
+    """Serves ``access`` while the core is idle: a write goes to the weight or the neuron
+    store at once; a read answers on ``readback`` two cycles later (the word is read, then
+    held until taken).
+
+    Members
+    -------
+    access : In(stream.Signature(access_layout(core)))
+    readback : Out(stream.Signature(access_bits(core)))
+    enable : In(1)
+        The core is between samples.
+    free : Out(1)
+        No access in progress or waiting: a sample may start.
+    weights_addr, weights_write : Out  /  weights : In
+        The weight store (the access port is its default reader).
+    store_read, store_write : Out  /  stored : In
+        The neuron store (thresholds).
+    """
+
+    def __init__(self, core: CoreConfig) -> None:
+        self._core = core
+        W = core.derived.neurons_per_pe
+        flat = bits_for(core.n_inputs * W - 1)
+        super().__init__({
+            "access": In(stream.Signature(access_layout(core))),
+            "readback": Out(stream.Signature(access_bits(core))),
+            "enable": In(1),
+            "free": Out(1),
+            "weights_addr": Out(flat),
+            "weights_write": Out(write_layout(flat, weight_word_layout(core))),
+            "weights": In(weight_word_layout(core)),
+            "store_read": Out(read_layout(bits_for(W - 1))),
+            "store_write": Out(write_layout(bits_for(W - 1), neuron_word_layout(core))),
+            "stored": In(neuron_word_layout(core)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        core = self._core
+        P, theta_bits, weight_bits = core.n_pe, core.widths.theta, core.widths.weight
+        request = self.access.payload
+        pending = Signal()                      # a read issued this cycle
+        valid = Signal()
+        theta = Signal()
+        answer = Signal(access_bits(core))
+        thetas = Signal(P * theta_bits)
+        neurons = Signal(neuron_word_layout(core))
+        write = Signal()
+        for p in range(P):
+            m.d.comb += [
+                thetas[p * theta_bits:(p + 1) * theta_bits].eq(self.stored[p].theta),
+                neurons[p].theta.eq(request.data[p * theta_bits:(p + 1) * theta_bits]),
+            ]
+        m.d.comb += [
+            self.weights_addr.eq(request.addr),
+            self.weights_write.addr.eq(request.addr),
+            self.weights_write.data.eq(request.data[:P * weight_bits]),
+            self.weights_write.en.eq(write & ~request.theta),
+            self.store_read.addr.eq(request.addr),
+            self.store_write.addr.eq(request.addr),
+            self.store_write.data.eq(neurons),
+            self.store_write.en.eq(write & request.theta),
+            self.readback.valid.eq(valid),
+            self.readback.payload.eq(answer),
+        ]
+        m.d.sync += pending.eq(0)
+        with m.If(pending):
+            m.d.sync += [valid.eq(1),
+                         answer.eq(Mux(theta, thetas, self.weights.as_value()))]
+        with m.If(self.readback.valid & self.readback.ready):
+            m.d.sync += valid.eq(0)
+        idle = ~pending & ~valid
+        m.d.comb += self.free.eq(idle & ~self.access.valid)
+        with m.If(self.enable):
+            m.d.comb += self.access.ready.eq(idle)
+            with m.If(self.access.valid & idle):
+                with m.If(request.write):
+                    m.d.comb += write.eq(1)
+                with m.Else():
+                    m.d.sync += [pending.eq(1), theta.eq(request.theta)]
+        return m

@@ -1,0 +1,131 @@
+"""The core's stream payloads and stored words, and how host-side values pack into them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from amaranth import unsigned
+from amaranth.lib import data
+
+from ...config import CoreConfig, bits_for
+from ..lfsr import STATE_BITS
+from ..lif import lif_output_layout
+
+__all__ = [
+    "command_layout",
+    "pixel_word_layout",
+    "spike_layout",
+    "count_layout",
+    "access_layout",
+    "access_bits",
+    "neuron_layout",
+    "weight_word_layout",
+    "neuron_word_layout",
+    "pack_words",
+    "unpack_words",
+]
+
+
+def command_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the command stream that starts a sample.
+
+    Fields (LSB first): ``key`` the sample key, unsigned 32 bits (reseeds every generator);
+    ``learn`` 1 bit, learning on for this sample (ignored when ``stdp.learn`` is off).
+    """
+    return data.StructLayout({"key": unsigned(STATE_BITS), "learn": 1})
+
+
+def spike_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the output spike stream: one token per neuron word with a spike.
+
+    Fields (LSB first): ``timestep`` unsigned ``derived.timestep_bits``; ``word`` the neuron
+    word ``k``, unsigned; ``mask`` ``n_pe`` bits, bit ``p`` set when neuron ``k * n_pe + p``
+    spiked in that timestep.  Words come out in increasing timestep, then word order.
+    """
+    return data.StructLayout({
+        "timestep": unsigned(core.derived.timestep_bits),
+        "word": unsigned(bits_for(core.derived.neurons_per_pe - 1)),
+        "mask": unsigned(core.n_pe),
+    })
+
+
+def pixel_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """Payload of the pixel stream: ``encoder.lanes`` pixels of ``encoder.pixel_bits``,
+    lane 0 at the LSB (the word the encode pass reads in one cycle)."""
+    return data.ArrayLayout(unsigned(core.encoder.pixel_bits), core.encoder.lanes)
+
+
+def count_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the per-sample count stream: one token per neuron, in neuron order.
+
+    Fields (LSB first): ``neuron`` unsigned; ``count`` spikes over the sample, unsigned
+    ``derived.count_bits``; ``last`` 1 bit on the last neuron of the sample.
+    """
+    return data.StructLayout({
+        "neuron": unsigned(bits_for(core.n_neurons - 1)),
+        "count": unsigned(core.derived.count_bits),
+        "last": 1,
+    })
+
+
+def access_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the weight and threshold access stream (served only between samples).
+
+    Fields (LSB first): ``write`` 1 bit (0: read, answered on ``readback``); ``theta`` 1 bit
+    (0: weight word ``addr = j * W + k``; 1: threshold word ``addr = k``); ``addr``
+    unsigned; ``data`` the word to write, ``n_pe`` lanes from lane 0 at the LSB, each
+    ``widths.weight`` (weights) or ``widths.theta`` (thresholds) bits (:func:`pack_words`).
+    """
+    return data.StructLayout({
+        "write": 1,
+        "theta": 1,
+        "addr": unsigned(bits_for(core.n_inputs * core.derived.neurons_per_pe - 1)),
+        "data": unsigned(access_bits(core)),
+    })
+
+
+def access_bits(core: CoreConfig) -> int:
+    """Width of an access word (and of a readback): ``n_pe`` lanes of the wider of a weight
+    and a threshold."""
+    return core.n_pe * max(core.widths.weight, core.widths.theta)
+
+
+def neuron_layout(core: CoreConfig) -> data.StructLayout:
+    """State of one neuron lane in the neuron-word memory (fields LSB first): the LIF unit's
+    output (``lif_output_layout``: membrane, refractory count, threshold, spike) and what
+    the core keeps beside it."""
+    d = core.derived
+    return data.StructLayout({
+        **{name: field.shape for name, field in lif_output_layout(core)},
+        "post_seen": 1,                 # a spike since the last STDP update (update_every)
+        "count": unsigned(d.count_bits),
+        "x_post": unsigned(core.widths.trace),
+        "state": unsigned(STATE_BITS),
+    })
+
+
+def weight_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """A weight word: the ``n_pe`` weights from one input to one neuron word."""
+    return data.ArrayLayout(unsigned(core.widths.weight), core.n_pe)
+
+
+def neuron_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """A neuron word: the state of ``n_pe`` neurons (:func:`neuron_layout`)."""
+    return data.ArrayLayout(neuron_layout(core), core.n_pe)
+
+
+def pack_words(values: Any, lanes: int, bits: int) -> list[int]:
+    """Pack the last axis of ``values`` (length a multiple of ``lanes``) into words of
+    ``lanes`` fields of ``bits``, lane 0 at the LSB, row-major over the other axes (the
+    ``data`` of :func:`access_layout`, a pixel word, a raster word)."""
+    flat = np.asarray(values, dtype=np.int64).reshape(-1, lanes)
+    shifts = np.arange(lanes, dtype=np.int64) * bits
+    return [sum(int(v) << int(s) for v, s in zip(row, shifts, strict=True)) for row in flat]
+
+
+def unpack_words(words: list[int], lanes: int, bits: int) -> Any:
+    """Inverse of :func:`pack_words`: an ``(len(words) * lanes,)`` int64 array."""
+    mask = (1 << bits) - 1
+    return np.array([(w >> (p * bits)) & mask for w in words for p in range(lanes)],
+                    dtype=np.int64)

@@ -1,0 +1,219 @@
+"""``SnnCore``: the network core, its passes and stores wired together."""
+
+from __future__ import annotations
+
+from amaranth import Cat, Module, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...config import CoreConfig
+from .access import AccessPort
+from .encode import EncodePass
+from .layouts import (
+    access_bits,
+    access_layout,
+    command_layout,
+    count_layout,
+    pixel_word_layout,
+    spike_layout,
+)
+from .learn import StdpLearnPass
+from .neuron_store import NeuronStore
+from .neurons import NeuronPass
+from .normalize import Normalizer
+from .readout import CountReadout
+from .rows import RowList
+from .sequencer import Sequencer
+from .weights import WeightStore
+
+__all__ = ["SnnCore"]
+
+
+class SnnCore(wiring.Component):
+    """The spiking layer with on-chip STDP, bit for bit as the golden ``Network``.
+
+    A sample: one ``command`` token (key, learn), then ``n_inputs / encoder.lanes``
+    ``pixels`` tokens, each a word of ``encoder.lanes`` pixels, one per cycle (with
+    ``encoder.kind = "direct"``, one ``raster`` token per timestep, taken as the timestep
+    is encoded, instead); the core runs ``timesteps`` timesteps, sending a
+    ``spikes`` token for every neuron word with a spike, then (learning on) normalizes the
+    weights, then sends the ``n_neurons`` spike ``counts`` and waits for the next command.
+    Between samples the ``access`` stream reads (answer on ``readback``) and writes weight
+    and threshold words.  ``docs/architecture.md`` ("The core") draws the components.
+
+    Parameters
+    ----------
+    core : CoreConfig
+        Everything: sizes, widths, neuron and STDP parameters, ``n_pe`` lanes.
+
+    Members
+    -------
+    command : In(stream.Signature(command_layout(core)))
+        Starts a sample.
+    pixels : In(stream.Signature(pixel_word_layout(core)))
+        The sample's pixels, ``encoder.lanes`` per token: pixel ``j`` in lane ``j % lanes``
+        of token ``j // lanes`` (rate encoder only).
+    raster : In(stream.Signature(unsigned(n_inputs)))
+        Direct input only: a timestep's input spikes, input ``j`` at bit ``j``.
+    spikes : Out(stream.Signature(spike_layout(core)))
+        Output spikes per timestep (a word and its lane mask).
+    counts : Out(stream.Signature(count_layout(core)))
+        Per-sample spike count of every neuron.
+    access : In(stream.Signature(access_layout(core)))
+        Weight and threshold reads and writes, between samples.
+    readback : Out(stream.Signature(unsigned(n_pe * max(weight, theta))))
+        Answers to ``access`` reads, lane 0 at the LSB.
+    busy : Out(1)
+        High from a command until its last count has gone out.
+    timestep_done : Out(1)
+        One-cycle pulse when a timestep's last pass has finished (for cycle counting).
+    """
+
+    def __init__(self, core: CoreConfig) -> None:
+        if not isinstance(core, CoreConfig):
+            raise TypeError(f"core must be a CoreConfig, not {core!r}")
+        self._core = core
+        super().__init__({
+            "command": In(stream.Signature(command_layout(core))),
+            **({"pixels": In(stream.Signature(pixel_word_layout(core)))}
+               if core.encoder.kind == "rate" else
+               {"raster": In(stream.Signature(unsigned(core.n_inputs)))}),
+            "spikes": Out(stream.Signature(spike_layout(core))),
+            "counts": Out(stream.Signature(count_layout(core))),
+            "access": In(stream.Signature(access_layout(core))),
+            "readback": Out(stream.Signature(unsigned(access_bits(core)))),
+            "busy": Out(1),
+            "timestep_done": Out(1),
+        })
+
+    @property
+    def core(self) -> CoreConfig:
+        """The configuration the core was built for."""
+        return self._core
+
+    @property
+    def words(self) -> int:
+        """Neuron words ``W = n_neurons / n_pe`` (weight words per input row)."""
+        return self._core.derived.neurons_per_pe
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        core = self._core
+        N_in, E, R = core.n_inputs, core.encoder.lanes, core.row_banks
+        learning = core.stdp.learn
+        normalizing = learning and core.stdp.norm > 0
+        interval = core.stdp.update_every > 1
+
+        m.submodules.sequencer = seq = Sequencer(core, normalizing)
+        m.submodules.encode = encode = EncodePass(core)
+        m.submodules.neurons = neurons = NeuronPass(core)
+        rule_passes = ("learn",) * learning + ("normalize",) * normalizing
+        m.submodules.weights = weights = WeightStore(core, rule_passes)
+        m.submodules.neuron_store = store = NeuronStore(
+            core, ("neurons", *rule_passes, "counts", "access"))
+        m.submodules.access = access = AccessPort(core)
+        m.submodules.readout = readout = CountReadout(core)
+        learn = normalizer = None
+        if learning:
+            m.submodules.learn = learn = StdpLearnPass(core)
+        if normalizing:
+            m.submodules.normalizer = normalizer = Normalizer(core)
+
+        # -- the row lists: one of every input; with R banks one per bank for the neuron
+        #    pass; with update_every > 1 one of the inputs with a pre event since the update
+        def row_list(name, rows, lanes, readers, flags):
+            m.submodules[name] = lst = RowList(rows, lanes, readers)
+            m.d.comb += [
+                lst.clear.eq(encode.rows_clear), lst.write_bank.eq(encode.rows_bank),
+                lst.read_bank.eq(seq.step_bank), lst.swap.eq(seq.neurons_start),
+                lst.append.valid.eq(encode.appended.valid),
+                lst.append.word.eq(encode.appended.word), lst.append.flags.eq(flags),
+            ]
+            return lst
+
+        spikes = encode.appended.flags
+        main_readers = (("neurons",) if R == 1 else ()) + (() if interval else ("learn",))
+        rows = row_list("rows", N_in, E, main_readers, spikes) if main_readers else None
+        bank_lists = [rows] if R == 1 else [
+            row_list(f"bank{b}_rows", N_in // R, E // R, ("neurons",),
+                     Cat(spikes[e] for e in range(b, E, R))) for b in range(R)]
+        learn_rows = row_list("learn_rows", N_in, E, ("learn",), encode.seen) \
+            if interval else rows
+
+        # -- the sequencer and the encode pass ----------------------------------------------
+        wiring.connect(m, wiring.flipped(self.command), seq.command)
+        if core.encoder.kind == "rate":
+            wiring.connect(m, wiring.flipped(self.pixels), encode.pixels)
+        else:
+            wiring.connect(m, wiring.flipped(self.raster), encode.raster)
+        m.d.comb += [
+            self.busy.eq(seq.busy), self.timestep_done.eq(seq.timestep_done),
+            encode.key.eq(seq.key), encode.load.eq(seq.encode_load),
+            encode.start.eq(seq.encode_start), encode.timestep.eq(seq.encode_timestep),
+            encode.accumulate.eq(seq.encode_accumulate), seq.encode_busy.eq(encode.busy),
+            encode.lookup_bank.eq(seq.step_bank),
+        ]
+
+        # -- the neuron pass ---------------------------------------------------------------------
+        wiring.connect(m, neurons.spikes, wiring.flipped(self.spikes))
+        m.d.comb += [
+            neurons.start.eq(seq.neurons_start), seq.neurons_done.eq(neurons.done),
+            seq.queue_empty.eq(neurons.queue_empty),
+            neurons.key.eq(seq.key), neurons.learn.eq(seq.learn),
+            neurons.timestep.eq(seq.timestep), neurons.first.eq(seq.first),
+            neurons.accumulate.eq(seq.accumulate),
+            weights.rows.eq(neurons.weights_rows), neurons.weights.eq(weights.bank_data),
+            store.neurons_read.eq(neurons.store_read), store.neurons_write.eq(
+                neurons.store_write), neurons.stored.eq(store.data),
+        ]
+        for b, lst in enumerate(bank_lists):
+            m.d.comb += [lst.neurons_en.eq(neurons.slots.en),
+                         lst.neurons_slot.eq(neurons.slots.slot),
+                         neurons.rows[b].eq(lst.row), neurons.rows_count[b].eq(lst.count),
+                         neurons.rows_flagged[b].eq(lst.flagged)]
+
+        # -- the learning rule: the STDP learn pass and the normalization --------------------
+        if learn is not None:
+            m.d.comb += [
+                learn.clear.eq(seq.neurons_start), learn.updated.eq(neurons.updated),
+                learn.start.eq(seq.learn_start), seq.learn_done.eq(learn.done),
+                learn.learn.eq(seq.learn), learn.update_step.eq(seq.update_step),
+                learn.pre_rows.eq(learn_rows.count),
+                learn_rows.learn_en.eq(learn.slots.en),
+                learn_rows.learn_slot.eq(learn.slots.slot), learn.row.eq(learn_rows.row),
+                weights.learn_read.eq(learn.weights_read), learn.weights.eq(weights.data),
+                weights.learn_write.eq(learn.weights_write),
+                store.learn_read.eq(learn.store_read), learn.stored.eq(store.data),
+                encode.learn_lookup.eq(learn.lookup),
+                learn.lookup_state.eq(encode.lookup_state),
+                learn.lookup_trace.eq(encode.lookup_trace),
+            ]
+        else:
+            m.d.comb += seq.learn_done.eq(1)    # the decision cycle, with nothing to learn
+        if normalizer is not None:
+            m.d.comb += [
+                normalizer.start.eq(seq.normalize_start),
+                seq.normalize_done.eq(normalizer.done),
+                weights.normalize_read.eq(normalizer.weights_read),
+                normalizer.weights.eq(weights.data),
+                weights.normalize_write.eq(normalizer.weights_write),
+                store.normalize_read.eq(normalizer.store_read),
+                normalizer.stored.eq(store.data),
+                encode.normalize_lookup.eq(normalizer.lookup),
+                normalizer.lookup_state.eq(encode.lookup_state),
+            ]
+
+        # -- the counts out, and access between samples ------------------------------------------
+        wiring.connect(m, readout.counts, wiring.flipped(self.counts))
+        wiring.connect(m, wiring.flipped(self.access), access.access)
+        wiring.connect(m, access.readback, wiring.flipped(self.readback))
+        m.d.comb += [
+            readout.start.eq(seq.counts_start), seq.counts_done.eq(readout.done),
+            store.counts_read.eq(readout.store_read), readout.stored.eq(store.data),
+            access.enable.eq(seq.idle), seq.access_free.eq(access.free),
+            weights.access_addr.eq(access.weights_addr),
+            weights.access_write.eq(access.weights_write), access.weights.eq(weights.data),
+            store.access_read.eq(access.store_read), store.access_write.eq(access.store_write),
+            access.stored.eq(store.data),
+        ]
+        return m
