@@ -14,7 +14,7 @@ from ..encoder import ENCODER_LATENCY, RateEncoder
 from ..lfsr import STATE_BITS
 from ..trace import TRACE_LATENCY, TraceUnit
 from .layouts import pixel_word_layout
-from .pipeline import delay, delay_valid, shared
+from .pipeline import Drain, delay, delay_valid, shared
 from .rows import append_layout
 from .weights import read_layout
 
@@ -199,7 +199,7 @@ class EncodePass(wiring.Component):
         load_c = Signal(bits_for(C - 1))        # the pixel word being loaded
         if not direct:
             m.d.comb += [pix_wr.addr.eq(load_c), pix_wr.data.eq(self.pixels.payload)]
-        drain = Signal(range(pass_depths(core)["encode"] + 1))
+        drain = Drain(m, pass_depths(core)["encode"])
 
         def begin(timestep, add_events):
             m.d.comb += self.rows_clear.eq(1)
@@ -235,11 +235,10 @@ class EncodePass(wiring.Component):
                 m.d.comb += [self.busy.eq(1), issue.eq(1)]
                 m.d.sync += c.eq(c + 1)
                 with m.If(c == C - 1):
-                    m.d.sync += drain.eq(pass_depths(core)["encode"])
+                    drain.load()
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += drain.eq(drain - 1)
-                with m.If(drain == 1):
+                with m.If(drain.last()):
                     m.next = "IDLE"
         return m

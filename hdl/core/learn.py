@@ -9,12 +9,11 @@ from amaranth.lib.wiring import In, Out
 
 from ...config import CoreConfig, bits_for
 from ..cycles import pass_depths
-from ..lfsr import STATE_BITS
 from ..stdp import StdpUnit, stdp_latency
-from .layouts import neuron_word_layout, weight_word_layout
+from .layouts import weight_word_layout
 from .neurons import updated_layout
-from .pipeline import delay, delay_valid, lane_of, rand_hi, select, word_of
-from .weights import read_layout, write_layout
+from .pipeline import Drain, delay, delay_valid, lane_of, rand_hi, select, word_of
+from .rule import rule_pass_members
 
 __all__ = ["StdpLearnPass"]
 
@@ -36,44 +35,27 @@ class StdpLearnPass(wiring.Component):
         A neuron pass starts: the word lists restart (sync).
     updated : In(updated_layout(core))
         A word written back by the neuron pass.
-    start : In(1)
-        Learn now (when ``learn`` and ``update_step`` and there is something to learn).
-    done : Out(1)
-        High in the pass's last cycle (in the cycle of ``start`` when it has nothing to do).
+    start, done, and the requests to the stores : ``rule_pass_members``
+        ``start``: learn now (when ``learn`` and ``update_step`` and there is something to
+        learn); ``done`` comes in the cycle of ``start`` when there is nothing to do.
     pre_rows : In
         Rows of the learn row list with a pre event.
     slots : Out  /  row : In
         The learn row list: slot ``r``; its row one cycle later.
-    weights_read, weights_write : Out  /  weights : In
-        The weight store.
-    store_read : Out  /  stored : In
-        The neuron store.
-    lookup : Out  /  lookup_state, lookup_trace : In
-        The encode pass's generator states and pre traces of an input word.
     """
 
     def __init__(self, core: CoreConfig) -> None:
         self._core = core
-        N_in, E, W = core.n_inputs, core.encoder.lanes, core.derived.neurons_per_pe
-        flat = bits_for(N_in * W - 1)
+        N_in = core.n_inputs
         super().__init__({
+            **rule_pass_members(core),
             "clear": In(1),
             "updated": In(updated_layout(core)),
-            "start": In(1),
-            "done": Out(1),
             "learn": In(1),
             "update_step": In(1),
             "pre_rows": In(range(N_in + 1)),
             "slots": Out(data.StructLayout({"en": 1, "slot": unsigned(bits_for(N_in - 1))})),
             "row": In(bits_for(N_in - 1)),
-            "weights_read": Out(read_layout(flat)),
-            "weights": In(weight_word_layout(core)),
-            "weights_write": Out(write_layout(flat, weight_word_layout(core))),
-            "store_read": Out(read_layout(bits_for(W - 1))),
-            "stored": In(neuron_word_layout(core)),
-            "lookup": Out(read_layout(bits_for(core.derived.input_words - 1))),
-            "lookup_state": In(data.ArrayLayout(unsigned(STATE_BITS), E)),
-            "lookup_trace": In(data.ArrayLayout(unsigned(core.widths.trace), E)),
         })
 
     def elaborate(self, platform) -> Module:
@@ -156,7 +138,7 @@ class StdpLearnPass(wiring.Component):
         ]
 
         # -- sequence ------------------------------------------------------------------------
-        drain = Signal(range(pass_depths(core)["learn"] + 1))
+        drain = Drain(m, pass_depths(core)["learn"])
         work = (n_post != 0) | ((self.pre_rows != 0) & (n_learn != 0))
         with m.FSM(name="learn"):
             with m.State("IDLE"):
@@ -171,13 +153,12 @@ class StdpLearnPass(wiring.Component):
                 with m.If(w == row_words - 1):
                     m.d.sync += [w.eq(0), r.eq(r + 1)]
                     with m.If(r == rows - 1):
-                        m.d.sync += drain.eq(pass_depths(core)["learn"])
+                        drain.load()
                         m.next = "DRAIN"
                 with m.Else():
                     m.d.sync += w.eq(w + 1)
             with m.State("DRAIN"):
-                m.d.sync += drain.eq(drain - 1)
-                with m.If(drain == 1):
+                with m.If(drain.last()):
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
         return m

@@ -17,7 +17,7 @@ from ..lfsr import LFSR, LFSR_LATENCY, STATE_BITS
 from ..lif import LIF_LATENCY, LIFNeuronUnit
 from ..trace import TRACE_LATENCY, TraceUnit
 from .layouts import neuron_word_layout, spike_layout, weight_word_layout
-from .pipeline import delay, delay_valid, maximum, tree
+from .pipeline import Drain, delay, delay_valid, maximum, tree
 from .weights import read_layout, write_layout
 
 __all__ = ["NeuronPass", "updated_layout"]
@@ -237,7 +237,7 @@ class NeuronPass(wiring.Component):
         ]
 
         # -- sequence ------------------------------------------------------------------------
-        drain = Signal(range(pass_depths(core)["neurons"] + 1))
+        drain = Drain(m, pass_depths(core)["neurons"])
         with m.FSM(name="neurons"):
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -251,13 +251,12 @@ class NeuronPass(wiring.Component):
                 with m.If(last):
                     m.d.sync += [a.eq(0), k.eq(k + 1)]
                     with m.If(k == W - 1):
-                        m.d.sync += drain.eq(pass_depths(core)["neurons"])
+                        drain.load()
                         m.next = "DRAIN"
                 with m.Else():
                     m.d.sync += a.eq(a + 1)
             with m.State("DRAIN"):
-                m.d.sync += drain.eq(drain - 1)
-                with m.If(drain == 1):
+                with m.If(drain.last()):
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
         return m

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
 
 from ...config import ROUNDING_RAND_BITS, CoreConfig, bits_for
 from ..cycles import pass_depths
-from ..lfsr import STATE_BITS
-from .layouts import neuron_word_layout, weight_word_layout
-from .pipeline import delay, delay_valid, lane_of, rand_hi, select, word_of
-from .weights import read_layout, write_layout
+from .layouts import weight_word_layout
+from .pipeline import Drain, delay, delay_valid, lane_of, rand_hi, select, word_of
+from .rule import rule_pass_members
 
 __all__ = ["Normalizer"]
 
@@ -30,33 +28,14 @@ class Normalizer(wiring.Component):
 
     Members
     -------
-    start : In(1)
-        Normalize every word.
-    done : Out(1)
-        High in the last cycle.
-    weights_read, weights_write : Out  /  weights : In
-        The weight store.
-    store_read : Out  /  stored : In
-        The neuron store (the neurons' generator states, for stochastic rounding).
-    lookup : Out  /  lookup_state : In
-        The encode pass's generator states of an input word (stochastic rounding).
+    ``rule_pass_members``
+        Start/done, the weight store (read and rescale), the neuron store and the input
+        lookup (the generator states, for stochastic rounding).
     """
 
     def __init__(self, core: CoreConfig) -> None:
         self._core = core
-        N_in, E, W = core.n_inputs, core.encoder.lanes, core.derived.neurons_per_pe
-        flat = bits_for(N_in * W - 1)
-        super().__init__({
-            "start": In(1),
-            "done": Out(1),
-            "weights_read": Out(read_layout(flat)),
-            "weights": In(weight_word_layout(core)),
-            "weights_write": Out(write_layout(flat, weight_word_layout(core))),
-            "store_read": Out(read_layout(bits_for(W - 1))),
-            "stored": In(neuron_word_layout(core)),
-            "lookup": Out(read_layout(bits_for(core.derived.input_words - 1))),
-            "lookup_state": In(data.ArrayLayout(unsigned(STATE_BITS), E)),
-        })
+        super().__init__(rule_pass_members(core))
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -127,7 +106,7 @@ class Normalizer(wiring.Component):
             for p in range(P):
                 m.d.sync += column[p].eq(column[p] + self.weights[p])
 
-        drain = Signal(range(pass_depths(core)["rescale"] + 1))
+        drain = Drain(m, pass_depths(core)["rescale"])
         with m.FSM(name="normalize"):
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -165,11 +144,11 @@ class Normalizer(wiring.Component):
                 m.d.comb += [issue.eq(1), scaling.eq(1)]
                 m.d.sync += j.eq(j + 1)
                 with m.If(j == N_in - 1):
-                    m.d.sync += [j.eq(0), drain.eq(pass_depths(core)["rescale"])]
+                    m.d.sync += j.eq(0)
+                    drain.load()
                     m.next = "SCALE_DRAIN"
             with m.State("SCALE_DRAIN"):
-                m.d.sync += drain.eq(drain - 1)
-                with m.If(drain == 1):
+                with m.If(drain.last()):
                     m.d.sync += g.eq(g + 1)
                     with m.If(g != G - 1):       # the word's next group of lanes
                         m.next = "SUM_DRAIN"

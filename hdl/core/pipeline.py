@@ -12,7 +12,7 @@ from ...config import ROUNDING_RAND_BITS
 from ..lfsr import STATE_BITS
 
 __all__ = ["delay", "delay_valid", "word_of", "lane_of", "select", "tree", "popcount",
-           "maximum", "rand_hi", "shared"]
+           "maximum", "rand_hi", "shared", "Drain"]
 
 
 def delay(m: Module, value, cycles: int, name: str):
@@ -88,3 +88,20 @@ def shared(m: Module, requests, default) -> None:
     else:
         with m.Else():
             m.d.comb += default
+
+
+class Drain:
+    """A pass's drain: the ``depth`` cycles from its last token issued to its last write
+    (``hdl.cycles.pass_depths``).  :meth:`load` in the last issue cycle; :meth:`last` in
+    the drain state counts down and is true in the drain's last cycle."""
+
+    def __init__(self, m: Module, depth: int) -> None:
+        self._m, self._depth = m, depth
+        self.count = Signal(range(depth + 1), name="drain")
+
+    def load(self) -> None:
+        self._m.d.sync += self.count.eq(self._depth)
+
+    def last(self):
+        self._m.d.sync += self.count.eq(self.count - 1)
+        return self.count == 1
