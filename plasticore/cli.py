@@ -442,7 +442,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.row_banks:
         args.row_banks = _int_list("--row-banks", args.row_banks, 1, 1024)
     output_dir(args.out, "--out")
-    return bench_runner.main(args)
+    from .explore.cluster import ClusterError
+
+    try:
+        return bench_runner.main(args)
+    except ClusterError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _stderr_progress(message: str) -> None:
@@ -516,20 +521,14 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
 
 
 def _int_list(option: str, text: str, lo: int, hi: int) -> list[int]:
-    """``"350,200,100"`` -> ``[350, 200, 100]``; each in ``lo..hi``, no repeats."""
+    """``"350,200,100"`` -> ``[350, 200, 100]``; each in ``lo..hi``, no repeats (the
+    explorer's rule for its lists, :func:`plasticore.explore.settings.int_list`)."""
+    from .explore.settings import SettingsError, int_list
+
     try:
-        values = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise UserError(f"{option} {text!r}: expected comma-separated integers like "
-                        "350,100,50") from None
-    if not values:
-        raise UserError(f"{option} {text!r}: expected at least one value")
-    for v in values:
-        if not lo <= v <= hi:
-            raise UserError(f"{option} {text!r}: {v} is out of range {lo}..{hi}")
-    if len(set(values)) != len(values):
-        raise UserError(f"{option} {text!r}: a value appears twice")
-    return values
+        return int_list(option, text, lo, hi)
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
@@ -537,10 +536,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
     import time
 
     from .boards.synth import SynthError
+    from .explore.cluster import ClusterError
     from .explore.grid import Evaluator
-    from .explore.pareto import METRICS, ConstraintError, parse_constraints
-    from .explore.precision import VARIANTS, with_weight_bits
-    from .explore.sweep import Settings, explore
+    from .explore.settings import Settings, SettingsError
+    from .explore.sweep import explore
 
     config = _load(args.config, data_path=args.data)
     if args.dataset is not None:
@@ -553,48 +552,6 @@ def cmd_explore(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, data=dataclasses.replace(
             config.data, train_samples=args.samples or config.data.train_samples,
             test_samples=args.test_samples or config.data.test_samples))
-    core = config.core
-    if not core.stdp.learn:
-        raise UserError(f"{config.source}: stdp.learn = false: nothing to train")
-    T0 = core.timesteps
-    if args.timesteps is None:
-        # the issue's 350,200,100,50,25,10, as fractions of the config's timesteps
-        wanted = (round(T0 * f) for f in (1, 4 / 7, 2 / 7, 1 / 7, 1 / 14, 1 / 35))
-        timesteps = list(dict.fromkeys(max(1, t) for t in wanted))
-    else:
-        timesteps = _int_list("--timesteps", args.timesteps, 1, T0)
-    if T0 not in timesteps:
-        timesteps.insert(0, T0)        # the baseline is always measured
-    bits = _int_list("--weight-bits", args.weight_bits, 1, 16)
-    for b in bits:
-        try:
-            with_weight_bits(core, b, args.width_transform)
-        except ConfigError as exc:
-            raise UserError(f"--weight-bits {b}: {exc}") from None
-    try:
-        constraints = parse_constraints(args.constraints)
-    except ConstraintError as exc:
-        raise UserError(f"--constraints: {exc}") from None
-    if args.minimize not in METRICS:
-        raise UserError(f"--minimize {args.minimize!r}: unknown metric (known: "
-                        f"{', '.join(METRICS)})")
-    variants = [] if args.variants in ("", "none") else [
-        v.strip() for v in args.variants.split(",") if v.strip()]
-    for v in variants:
-        if v not in VARIANTS:
-            raise UserError(f"--variants: unknown variant {v!r} (known: "
-                            f"{', '.join(VARIANTS)}, or none)")
-    variant_bits = _int_list("--variant-bits", args.variant_bits, 1, 16) if variants else []
-    search_bits = _int_list("--search-bits", args.search_bits, 1, 16) if args.search_bits else []
-    for b in search_bits:
-        if b not in bits:
-            raise UserError(f"--search-bits {args.search_bits!r}: {b} is not one of "
-                            f"--weight-bits")
-    if args.variant_timesteps is not None and args.variant_timesteps > T0:
-        raise UserError(f"--variant-timesteps {args.variant_timesteps}: must be at most "
-                        f"the config's {T0}")
-    if args.clock_mhz is None:
-        args.clock_mhz = float(config.board.clock_mhz)
     synth = None
     if args.synth is not None:
         from .boards.catalog import board_named
@@ -610,31 +567,36 @@ def cmd_explore(args: argparse.Namespace) -> int:
         synth = synth_hook(config, board, progress=None if args.quiet else _stderr_progress)
     out = output_dir(args.out, "--out")
     train_set, test_set = _datasets(config, None, None)   # fails early on a bad dataset
-    if args.validation >= len(train_set):
-        raise UserError(f"--validation {args.validation}: must be below the "
-                        f"{len(train_set)} training samples")
+    try:
+        settings = Settings.from_text(
+            config, timesteps=args.timesteps, weight_bits=args.weight_bits,
+            constraints=args.constraints, variants=args.variants,
+            variant_bits=args.variant_bits, search_bits=args.search_bits, seeds=args.seeds,
+            workers=args.workers, scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+            clock_mhz=args.clock_mhz, minimize=args.minimize, search=not args.no_search,
+            search_rounds=args.search_rounds, search_seeds=args.search_seeds,
+            validation=args.validation, variant_timesteps=args.variant_timesteps,
+            width_transform=args.width_transform, cost_samples=args.cost_samples, synth=synth,
+            dataset_sizes=(len(train_set), len(test_set)))
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
     quiet = args.quiet or not sys.stderr.isatty()
 
     def say(msg: str) -> None:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    settings = Settings(
-        timesteps=timesteps, weight_bits=bits, seeds=args.seeds, workers=args.workers,
-        clock_mhz=args.clock_mhz, constraints=constraints, minimize=args.minimize,
-        search=not args.no_search, search_rounds=args.search_rounds,
-        search_seeds=args.search_seeds,
-        validation=args.validation, variants=variants, variant_bits=variant_bits,
-        variant_timesteps=args.variant_timesteps, search_bits=search_bits,
-        width_transform=args.width_transform, synth=synth,
-        cost_samples=min(args.cost_samples, len(test_set)))
-    evaluator = Evaluator(config, out / "cache", args.workers, args.validation,
-                          progress=not quiet, log=None if args.quiet else say)
     start = time.perf_counter()
-    try:
-        summary = explore(config, settings, evaluator, say)
-    except SynthError as exc:
-        raise UserError(f"--synth: {exc}") from None
+    # the runs' workers (a local cluster, or a client of --scheduler) live for the sweep
+    with settings.runner() as runner:
+        evaluator = Evaluator(config, out / "cache", runner, settings.validation,
+                              progress=not quiet, log=None if args.quiet else say)
+        try:
+            summary = explore(settings, evaluator, say)
+        except SynthError as exc:
+            raise UserError(f"--synth: {exc}") from None
+        except ClusterError as exc:
+            raise UserError(str(exc)) from None
     plots: list[Path] = []
     chosen_core = summary["chosen_core"]
     trained = None
@@ -730,6 +692,17 @@ def _board_job(sub: Any, name: str, help: str, build_dir: str) -> argparse.Argum
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
+
+
+def _scheduler_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``--scheduler`` / ``--scheduler-file``: train ``what`` on an existing Dask cluster
+    (``docs/explore.md``, README "Sweeps on a cluster")."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help=f"train {what} on the workers of this running Dask scheduler")
+    group.add_argument("--scheduler-file", metavar="FILE",
+                       help="the same, the address read from the file `dask scheduler "
+                            "--scheduler-file FILE` writes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -861,7 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "config's board.clock_mhz)")
     p.add_argument("--out", default="build/bench", metavar="DIR",
                    help="where JSON results and tables go (default: build/bench)")
-    p.add_argument("--workers", type=_positive, help="processes for the accuracy grid")
+    p.add_argument("--workers", type=_positive,
+                   help="worker processes for the accuracy grid (default: the CPU count)")
+    _scheduler_options(p, "the accuracy grid's runs")
     p.add_argument("--samples", type=_positive, default=200, metavar="N",
                    help="samples the link benchmark sends (default 200)")
     p.add_argument("--setup", action="store_true",
@@ -908,7 +883,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_positive, default=3,
                    help="seeds per point (default 3)")
     p.add_argument("--workers", type=_positive, default=2,
-                   help="training processes (default 2)")
+                   help="training processes, a local Dask cluster (default 2; 1: train in "
+                        "this process; not used with --scheduler)")
+    _scheduler_options(p, "the runs")
     p.add_argument("--clock-mhz", type=_positive_float,
                    help="core clock for latency in MHz (default: the config's "
                         "board.clock_mhz)")

@@ -141,17 +141,12 @@ def main(args: argparse.Namespace) -> int:
         _write(out, "peer", result, table)
         print(table + "\n")
     if what in ("all", "accuracy"):
-        from .accuracy import Run, format_table, run_grid, summarize
+        from ..explore.cluster import run_grid
+        from .accuracy import bench_runs, format_table, summarize
 
         config = load_config(args.config)
-        steps = list(args.timesteps)     # parsed and checked by the CLI
-        full = config.core.timesteps
-        runs = [Run("full", full, s) for s in range(args.seeds)]
-        runs += [Run("float", full, s) for s in range(args.seeds)]
-        for t in steps:
-            if t < full:
-                runs += [Run(rule, t, s) for rule in ("naive", "enhanced")
-                         for s in range(args.seeds)]
+        # the timesteps are parsed and checked by the CLI
+        runs = bench_runs(config.core.timesteps, args.timesteps, args.seeds)
         done = 0
 
         def tick(r: dict[str, Any]) -> None:
@@ -160,7 +155,9 @@ def main(args: argparse.Namespace) -> int:
             _say(f"bench accuracy: {done}/{len(runs)}: {r['rule']} T={r['timesteps']} "
                  f"seed {r['seed']}: {100 * r['accuracy']:.2f}%")
 
-        rows = summarize(run_grid(config, runs, args.workers, tick))
+        rows = summarize(run_grid(config, runs, args.workers, tick,
+                                  scheduler=args.scheduler,
+                                  scheduler_file=args.scheduler_file))
         table = format_table(rows)
         _write(out, "accuracy", rows, table)
         print(table + "\n")

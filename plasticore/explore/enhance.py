@@ -10,7 +10,7 @@ Procedure (``docs/explore.md``), for a reduced timestep count ``T``:
 2. **Coordinate moves.**  Every knob of :data:`KNOBS` (threshold, leak, refractory period,
    input rate, STDP rates, adaptive-threshold step, inhibition, trace time constants) moved
    one step down and one step up from the current point gives up to 20 neighbours; all are
-   trained (in parallel) and scored on the validation split (``bench.accuracy``: the last
+   trained (in parallel) and scored on the validation split (:mod:`.runs`: the last
    training samples, never the test set) with the search seeds.
 3. **Greedy combination.**  The moves that beat the current point, best first, are applied
    cumulatively (best move, best two, ... up to ``combine``) and each combination scored.

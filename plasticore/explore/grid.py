@@ -1,7 +1,8 @@
 """Training runs of the explorer: a point is a core configuration, a run is a point and a seed.
 
-Every run goes through :func:`plasticore.bench.accuracy.run_grid` (worker processes, the
-``point`` rule) and lands in a cache on disk, one JSON file per (point, seed, split) named by
+Every run is a ``point`` run (:mod:`.runs`) trained where a :class:`.cluster.Runner` says
+(this process, local worker processes, a Dask cluster) and lands in a cache on disk, kept
+by this process (the workers never touch it), one JSON file per (point, seed, split) named by
 a hash of the run's full configuration TOML (core with the seed, dataset, readout) and of how
 it is scored.  An interrupted sweep therefore resumes where it stopped, and a point the
 parameter search already trained is not trained again by the grid.
@@ -26,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bench.accuracy import Run, run_grid
 from ..config import Config, CoreConfig
 from ..files import write_text
+from .cluster import Runner, run_grid
 from .cost import COUNTS
+from .runs import Run
 
 __all__ = ["Job", "Evaluator", "run_key", "check_entry", "CacheError", "CACHE_VERSION"]
 
@@ -47,7 +49,7 @@ class Job:
         The point (its own seed is replaced by ``seed``).
     seed : int
     split : "test" or "validation"
-        See :mod:`plasticore.bench.accuracy`.
+        See :mod:`.runs`.
     costs : int
         Test samples recorded for the cost model (0: none).
     deploy : CoreConfig or None
@@ -211,8 +213,11 @@ class Evaluator:
         Dataset and readout of every run (its core is only the default point).
     cache : Path or None
         Folder of the cached results (``None``: no cache).
-    workers : int
-        Worker processes.
+    workers : int or Runner
+        Where the runs train: a number of worker processes (1: this process; more: a local
+        cluster started for each batch and stopped after it), or a :class:`.cluster.Runner`
+        every batch goes to (the CLI's: one cluster for the whole sweep, closed by its
+        owner).
     validation : int
         Held-out training samples of ``split = "validation"`` runs.
     progress : bool
@@ -224,7 +229,7 @@ class Evaluator:
         stderr as ``plasticore: note: ...``.
     """
 
-    def __init__(self, config: Config, cache: Path | None, workers: int = 1,
+    def __init__(self, config: Config, cache: Path | None, workers: int | Runner = 1,
                  validation: int = 300, progress: bool = False,
                  log: Callable[[str], None] | None = None,
                  note: Callable[[str], None] | None = None):
@@ -313,7 +318,9 @@ class Evaluator:
                 self.log(f"{what}: {finished[0]}/{len(runs)} runs")
 
         try:
-            if runs:
+            if runs and isinstance(self.workers, Runner):
+                self.workers.run(self.config, runs, done)
+            elif runs:
                 run_grid(self.config, runs, self.workers, done)
         finally:
             if bar is not None:

@@ -61,7 +61,7 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
         f"Command: `{command}`",
         "",
         f"Wall time {seconds:.0f} s, {trained} training runs (the rest from the cache) "
-        f"taking {cpu_seconds:.0f} CPU seconds in {s['workers']} worker process(es). "
+        f"taking {cpu_seconds:.0f} CPU seconds {s['where']}. "
         f"Accuracy is the mean over {s['seeds']} seeds "
         "(seeds 0..) on the test set, ± the sample standard deviation; the drop is in "
         "percentage points against the baseline's mean; \"same as baseline?\" is yes when "

@@ -25,42 +25,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Config, CoreConfig
+from ..config import CoreConfig
 from ..topspark import reduce_timesteps
 from . import cost
 from .enhance import SearchResult, describe, search
 from .grid import Evaluator, Job
-from .pareto import Constraint, choose, pareto_front
+from .pareto import choose, pareto_front
 from .precision import apply_variant, with_weight_bits
+from .settings import Settings
 
 __all__ = ["Settings", "Point", "explore", "summarize_point", "welch"]
 
 Say = Callable[[str], None]
-
-
-@dataclass
-class Settings:
-    """What ``plasticore explore`` sweeps and how (CLI options of the same names)."""
-
-    timesteps: list[int]
-    weight_bits: list[int]
-    seeds: int = 3
-    workers: int = 1
-    clock_mhz: float = 100.0
-    constraints: list[Constraint] = field(default_factory=list)
-    minimize: str = "energy_nj"
-    search: bool = True
-    search_rounds: int = 1
-    search_seeds: int = 1
-    confirm_seeds: int = 2
-    validation: int = 300
-    variants: list[str] = field(default_factory=list)
-    variant_bits: list[int] = field(default_factory=list)
-    variant_timesteps: int | None = None
-    search_bits: list[int] = field(default_factory=list)
-    width_transform: str = "scale"
-    cost_samples: int = 20
-    synth: cost.SynthHook | None = None
 
 
 @dataclass
@@ -141,9 +117,12 @@ def _jobs(points: Sequence[Point], seeds: int, costs: int) -> list[Job]:
             for p in points for s in range(seeds)]
 
 
-def explore(config: Config, settings: Settings, evaluator: Evaluator,
+def explore(settings: Settings, evaluator: Evaluator,
             say: Say = lambda _: None) -> dict[str, Any]:
-    """Run the sweep; returns everything the report needs (JSON-ready)."""
+    """Run the sweep of ``settings`` (on its configuration); returns everything the report
+    needs (JSON-ready)."""
+    config = settings.config
+    assert settings.timesteps is not None and settings.clock_mhz is not None   # resolved
     base = config.core
     T0, b0 = base.timesteps, base.widths.weight
     # 1. enhanced parameters per reduced timestep count
@@ -244,7 +223,7 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
                      "accuracy": statistics.fmean(base_accs),
                      "accuracy_std": (statistics.stdev(base_accs) if len(base_accs) > 1
                                       else 0.0)},
-        "settings": _settings_dict(settings),
+        "settings": settings.to_dict(),
         "searches": {str(T): {"start_score": s.start_score, "best_score": s.best_score,
                               "runs": s.runs, "changes": describe(s.start, s.best),
                               "log": s.log}
@@ -258,11 +237,3 @@ def explore(config: Config, settings: Settings, evaluator: Evaluator,
         "chosen_core": chosen_core,
         "points": points,
     }
-
-
-def _settings_dict(s: Settings) -> dict[str, Any]:
-    out = {k: v for k, v in vars(s).items() if k not in ("synth", "constraints")}
-    out["constraints"] = [str(c) for c in s.constraints]
-    out["synth"] = s.synth is not None
-    return out
-

@@ -1,4 +1,5 @@
-"""A signal stops ``plasticore explore`` with its worker processes, and the sweep resumes."""
+"""A signal stops ``plasticore explore`` with its worker processes (a local Dask cluster),
+and the sweep resumes."""
 
 from __future__ import annotations
 
@@ -59,6 +60,31 @@ def _processes(field: int, value: int) -> list[int]:
             if stat is not None and stat[0] != "Z" and int(stat[field]) == value:
                 found.append(int(entry.name))
     return found
+
+
+def _workers(pid: int) -> list[int]:
+    """Children of ``pid`` that are worker processes of the local Dask cluster (started by
+    multiprocessing's spawn)."""
+    found = []
+    for child in _processes(1, pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return found
+
+
+def _gone(group: int) -> bool:
+    """Whether nothing of process group ``group`` is left, waiting at most WAIT seconds
+    (multiprocessing's resource tracker ends once the explorer has: it reads the end of a
+    pipe)."""
+    deadline = time.monotonic() + WAIT
+    while _processes(2, group):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _until(what: str, ready: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
@@ -126,14 +152,15 @@ def test_a_signal_stops_the_workers_and_the_sweep_resumes(sig: int, long_config:
     first = Explore(long_config, out)
     try:
         # interrupted while its workers are training and after some runs are stored
-        _until("worker process", lambda: len(_processes(1, first.proc.pid)) >= 1, first.proc)
+        _until("worker processes", lambda: len(_workers(first.proc.pid)) == 2, first.proc)
         _until("cached run", lambda: any(cache.glob("*.json")), first.proc)
         status = first.stop(sig)
         word, code = (("terminated", 143) if sig == signal.SIGTERM else ("interrupted", 130))
         assert status == code and first.err[-1] == f"plasticore: {word}\n", first.err
         assert not any("Traceback" in line for line in first.err), first.err
-        # nothing of the process group is left running, and no partial file in the cache
-        assert _processes(2, first.proc.pid) == []
+        # nothing of the process group is left running (the workers got the Ctrl-C too,
+        # and left it to the explorer, which stopped them), and no partial file in the cache
+        assert _gone(first.proc.pid), _processes(2, first.proc.pid)
         files = sorted(p.name for p in cache.iterdir())
         stored = [f for f in files if re.fullmatch(r"[0-9a-f]{20}\.json", f)]
         assert files == stored and len(stored) < 150
@@ -147,6 +174,6 @@ def test_a_signal_stops_the_workers_and_the_sweep_resumes(sig: int, long_config:
         assert int(count.group(1)) == len(stored)
         assert not any("note" in line for line in second.err)
         assert second.stop(signal.SIGTERM) == 143
-        assert _processes(2, second.proc.pid) == []
+        assert _gone(second.proc.pid), _processes(2, second.proc.pid)
     finally:
         second.cleanup()
