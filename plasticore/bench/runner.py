@@ -194,7 +194,7 @@ def main(args: argparse.Namespace) -> int:
         _write(out, "latency", {"rows": rows}, table)
         print(table + "\n")
     if what in ("all", "sim"):
-        from ..sim.regress import repo_root
+        from ..tools import repo_root
         from . import simspeed
 
         result = simspeed.measure(repo_root())

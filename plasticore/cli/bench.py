@@ -1,0 +1,73 @@
+"""Benchmarks: ``plasticore bench``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..files import output_dir
+from .common import (
+    UserError,
+    int_list,
+    positive,
+    positive_float,
+    scheduler_options,
+)
+
+__all__ = ["add_commands"]
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..bench import runner as bench_runner
+
+    args.timesteps = int_list("--timesteps", args.timesteps, 1, 1 << 20)
+    # the core benchmark's 784-400 latency rows, per PE and encoder lane count
+    if args.n_pe:
+        args.n_pe = int_list("--n-pe", args.n_pe, 1, 1024)
+    if args.lanes:
+        args.lanes = int_list("--lanes", args.lanes, 1, 1 << 16)
+    if args.row_banks:
+        args.row_banks = int_list("--row-banks", args.row_banks, 1, 1024)
+    output_dir(args.out, "--out")
+    from ..explore.cluster import ClusterError
+
+    try:
+        return bench_runner.main(args)
+    except ClusterError as exc:
+        raise UserError(str(exc)) from None
+
+
+def add_commands(sub: Any) -> None:
+    """Add this module's subcommands to ``sub``."""
+    p = sub.add_parser("bench", help="benchmarks: BindsNET side by side, accuracy over "
+                                     "seeds and timesteps, core cycles against their "
+                                     "bound, Verilator/Icarus ratio")
+    p.add_argument("what", nargs="?", default="all",
+                   choices=("all", "peer", "accuracy", "core", "sim", "link"),
+                   help="which benchmark (default: all)")
+    p.add_argument("--config", default="digits", help="config (default: digits)")
+    p.add_argument("--seeds", type=positive, default=3, help="seeds per setting (default 3)")
+    p.add_argument("--timesteps", default="350,100,50,25",
+                   help="comma-separated timesteps for the accuracy table")
+    p.add_argument("--n-pe", metavar="LIST",
+                   help="comma-separated PE lane counts for the core benchmark's 784-400 "
+                        "latency rows (default: the config's)")
+    p.add_argument("--lanes", metavar="LIST",
+                   help="comma-separated encoder lane counts for the core benchmark's "
+                        "784-400 latency rows (default: the config's)")
+    p.add_argument("--row-banks", metavar="LIST",
+                   help="comma-separated row bank counts for the core benchmark's 784-400 "
+                        "latency rows (default: the config's)")
+    p.add_argument("--clock-mhz", type=positive_float, metavar="MHZ",
+                   help="core clock of the core benchmark's latencies (default: each "
+                        "config's board.clock_mhz)")
+    p.add_argument("--out", default="build/bench", metavar="DIR",
+                   help="where JSON results and tables go (default: build/bench)")
+    p.add_argument("--workers", type=positive,
+                   help="worker processes for the accuracy grid (default: the CPU count)")
+    scheduler_options(p, "the accuracy grid's runs")
+    p.add_argument("--samples", type=positive, default=200, metavar="N",
+                   help="samples the link benchmark sends (default 200)")
+    p.add_argument("--setup", action="store_true",
+                   help="install the bench extra (CPU torch, BindsNET) and exit")
+    p.set_defaults(func=cmd_bench)

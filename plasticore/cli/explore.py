@@ -1,0 +1,238 @@
+"""The design-space explorer: ``plasticore explore``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import DATASET_NAMES, Config, ConfigError
+from ..files import output_dir, write_text
+from .common import (
+    UserError,
+    datasets,
+    load,
+    positive,
+    positive_float,
+    scheduler_options,
+    simulating,
+    stderr_progress,
+)
+
+__all__ = ["add_commands"]
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    import shlex
+    import time
+
+    from ..boards.synth import SynthError
+    from ..explore.cluster import ClusterError
+    from ..explore.grid import Evaluator
+    from ..explore.settings import Settings, SettingsError
+    from ..explore.sweep import explore
+
+    config = load(args.config, data_path=args.data)
+    if args.dataset is not None:
+        try:
+            data = dataclasses.replace(config.data, dataset=args.dataset)
+        except ConfigError as exc:
+            raise UserError(f"--dataset {args.dataset}: {exc}") from None
+        config = dataclasses.replace(config, data=data)
+    if args.samples is not None or args.test_samples is not None:
+        config = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, train_samples=args.samples or config.data.train_samples,
+            test_samples=args.test_samples or config.data.test_samples))
+    synth = None
+    if args.synth is not None:
+        from ..boards.catalog import board_named
+        from ..boards.synth import find_yosys
+        from ..explore.cost import synth_hook
+
+        board = args.synth or config.board.name
+        try:
+            board_named(board)
+            find_yosys()
+        except (ConfigError, SynthError) as exc:
+            raise UserError(f"--synth {board}: {exc}") from None
+        synth = synth_hook(config, board, progress=None if args.quiet else stderr_progress)
+    out = output_dir(args.out, "--out")
+    train_set, test_set = datasets(config, None, None)   # fails early on a bad dataset
+    try:
+        settings = Settings.from_text(
+            config, timesteps=args.timesteps, weight_bits=args.weight_bits,
+            constraints=args.constraints, variants=args.variants,
+            variant_bits=args.variant_bits, search_bits=args.search_bits, seeds=args.seeds,
+            workers=args.workers, scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+            clock_mhz=args.clock_mhz, minimize=args.minimize, search=not args.no_search,
+            search_rounds=args.search_rounds, search_seeds=args.search_seeds,
+            validation=args.validation, variant_timesteps=args.variant_timesteps,
+            width_transform=args.width_transform, cost_samples=args.cost_samples, synth=synth,
+            dataset_sizes=(len(train_set), len(test_set)))
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    quiet = args.quiet or not sys.stderr.isatty()
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    # the runs' workers (a local cluster, or a client of --scheduler) live for the sweep
+    with settings.runner() as runner:
+        evaluator = Evaluator(config, out / "cache", runner, settings.validation,
+                              progress=not quiet, log=None if args.quiet else say)
+        try:
+            summary = explore(settings, evaluator, say)
+        except SynthError as exc:
+            raise UserError(f"--synth: {exc}") from None
+        except ClusterError as exc:
+            raise UserError(str(exc)) from None
+    plots: list[Path] = []
+    chosen_core = summary["chosen_core"]
+    trained = None
+    if chosen_core is not None:
+        chosen_config = dataclasses.replace(config, core=chosen_core.replace(seed=0))
+        chosen_config.save(out / "chosen.toml")
+        if not args.no_plots or args.generate:
+            from ..golden.train import evaluate, save_weights, train
+
+            net, _, _ = train(chosen_config.core, train_set, chosen_config.data.epochs)
+            evaluation = evaluate(net, train_set, test_set,
+                                  readout=chosen_config.classify.readout)
+            save_weights(out / "chosen_weights.npz", chosen_config, net, evaluation.readout)
+            trained = (chosen_config.core, net, evaluation, test_set)
+    if not args.no_plots:
+        from ..explore.report import write_plots
+
+        plots = write_plots(out, summary, config, trained)
+    seconds = time.perf_counter() - start
+    from ..explore.report import write_report
+
+    command = "plasticore " + " ".join(shlex.quote(a) for a in args.argv)
+    report = write_report(out, summary, command, seconds, evaluator.trained, plots,
+                          evaluator.cpu_seconds)
+    chosen = summary["chosen"]
+    if chosen is None:
+        print(f"explore: no point meets the constraints; report in {report}")
+    else:
+        print(f"explore: chosen {chosen['label']}: accuracy {100 * chosen['accuracy']:.2f} "
+              f"± {100 * chosen['accuracy_std']:.2f}% (baseline "
+              f"{100 * summary['baseline']['accuracy']:.2f}%), "
+              f"{chosen.get('latency_us', float('nan')):.1f} us/sample, "
+              f"{chosen['memory_bits']} memory bits; config {out / 'chosen.toml'}")
+    print(f"explore: {len(summary['rows'])} points, {evaluator.trained} runs trained in "
+          f"{seconds:.0f} s ({evaluator.cpu_seconds:.0f} CPU seconds); report {report}")
+    if args.generate:
+        if chosen_core is None or trained is None:
+            raise UserError("--generate: no point was chosen (relax --constraints)")
+        return generate_chosen(out, chosen_config, trained[1], args)
+    return 0
+
+
+def generate_chosen(out: Path, config: Config, net: Any, args: argparse.Namespace) -> int:
+    """Generate the chosen point's RTL and co-simulate its trained network."""
+    from ..hdl.generate import generate, manifest_summary
+    from ..sim import cosim
+
+    manifest = generate(config.core, out / "rtl")
+    print(f"explore: wrote {len(manifest['modules'])} Verilog files to {out / 'rtl'}")
+    print(manifest_summary(manifest))
+    try:
+        with simulating():
+            samples = cosim.session_samples(config.core, args.cosim_samples, False)
+            result = cosim.run(config.core, samples, args.simulator, out / "cosim",
+                               net.weights, net.theta)
+    except ValueError as exc:
+        raise UserError(f"{out / 'chosen.toml'}: {exc}") from None
+    summary = result.summary()
+    write_text(out / "cosim.json", json.dumps(summary, indent=1) + "\n")
+    verdict = ("everything matched the golden model" if result.matched
+               else f"MISMATCH: {result.difference}")
+    print(f"explore: cosim of chosen.toml on {args.simulator}, {summary['samples']} "
+          f"sample(s), {summary['spikes']} output spikes: {verdict}")
+    return 0 if result.matched else 1
+
+
+def add_commands(sub: Any) -> None:
+    """Add this module's subcommands to ``sub``."""
+    p = sub.add_parser("explore", help="design-space explorer: timesteps and weight widths "
+                                       "against accuracy, latency, memory and energy; "
+                                       "picks a point under constraints")
+    p.add_argument("config", help="config file or built-in name (digits, mnist-400, ...)")
+    p.add_argument("--timesteps",
+                   help="comma-separated timesteps per sample, at most the config's "
+                        "(default: 350,200,100,50,25,10 for a 350-timestep config, the "
+                        "same fractions of others)")
+    p.add_argument("--weight-bits", default="16,8,6,4,2",
+                   help="comma-separated weight widths, 1..16 (default: 16,8,6,4,2)")
+    p.add_argument("--constraints", default="accuracy_drop<=0.02",
+                   help="comma-separated METRIC<=X / >=X (accuracy, accuracy_drop, "
+                        "latency_us, cycles, memory_bits, energy_nj, ...; fractions for "
+                        "accuracies; default: accuracy_drop<=0.02)")
+    p.add_argument("--minimize", default="energy_nj", metavar="METRIC",
+                   help="among feasible Pareto-optimal points pick the lowest (default: "
+                        "energy_nj)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="report, plots, chosen.toml and the run cache (DIR/cache)")
+    p.add_argument("--seeds", type=positive, default=3,
+                   help="seeds per point (default 3)")
+    p.add_argument("--workers", type=positive, default=2,
+                   help="training processes, a local Dask cluster (default 2; 1: train in "
+                        "this process; not used with --scheduler)")
+    scheduler_options(p, "the runs")
+    p.add_argument("--clock-mhz", type=positive_float,
+                   help="core clock for latency in MHz (default: the config's "
+                        "board.clock_mhz)")
+    p.add_argument("--dataset", choices=DATASET_NAMES,
+                   help="override data.dataset")
+    p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
+    p.add_argument("--samples", type=positive, help="training samples (default: config)")
+    p.add_argument("--test-samples", type=positive, help="test samples (default: config)")
+    p.add_argument("--no-search", action="store_true",
+                   help="no parameter search: the fixed rule at reduced timesteps")
+    p.add_argument("--search-rounds", type=positive, default=1,
+                   help="coordinate-move rounds of the parameter search, at most (default 1)")
+    p.add_argument("--search-seeds", type=positive, default=1,
+                   help="seeds every candidate of the search is scored on (default 1; the "
+                        "finalists get 2 more)")
+    p.add_argument("--search-bits", default="",
+                   help="weight widths at which to search the parameters again, from the "
+                        "width-moved point, at every timesteps (default: none)")
+    p.add_argument("--width-transform", choices=("scale", "shift"), default="scale",
+                   help="how a narrower weight treats membrane units: scale the membrane "
+                        "and its parameters with the weight (default), or keep them through "
+                        "widths.current_shift (docs/explore.md)")
+    p.add_argument("--validation", type=positive, default=300,
+                   help="training samples held out from labelling to score the search "
+                        "(default 300)")
+    p.add_argument("--variants", default="floor-rounding,potentiation-only,update-every-4,"
+                                         "membrane-2,stochastic-normalization",
+                   help="single changes measured against their point, or none (default: "
+                        "all of floor-rounding, potentiation-only, update-every-4, "
+                        "membrane-2, stochastic-normalization)")
+    p.add_argument("--variant-bits", default="4",
+                   help="weight widths the variants are measured at (default 4)")
+    p.add_argument("--variant-timesteps", type=positive,
+                   help="timesteps the variants are measured at (default: the config's)")
+    p.add_argument("--cost-samples", type=positive, default=20,
+                   help="test samples per run the cycle and energy counts average over "
+                        "(default 20)")
+    p.add_argument("--synth", nargs="?", const="", metavar="BOARD",
+                   help="synthesize every grid point's network core for BOARD (default: the "
+                        "config's board.name; Yosys, cached under build/synth): LUTs, FFs, "
+                        "block RAM, DSPs and the estimated Fmax, at which each point's "
+                        "latency is then taken")
+    p.add_argument("--no-plots", action="store_true", help="no PNGs")
+    p.add_argument("--generate", action="store_true",
+                   help="generate the chosen point's RTL and co-simulate its trained "
+                        "network against the golden model")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="simulator for --generate (default verilator)")
+    p.add_argument("--cosim-samples", type=positive, default=3,
+                   help="test samples co-simulated with --generate (default 3)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_explore)
