@@ -188,24 +188,20 @@ def write_report(out: Path, summary: dict[str, Any], command: str, seconds: floa
 def membrane_traces(net: Any, sample: Any, key: int) -> tuple[Any, Any, Any]:
     """Membrane potential of every neuron at every timestep of one sample, learning off.
 
-    Runs the timestep of ``docs/numerics.md`` with the golden model's own step functions
-    and checks its output spikes against :meth:`Network.run_sample`; returns
-    ``(v, input_raster, raster)`` with ``v`` of shape ``(timesteps, n_neurons)``.
+    Replays the sample's input raster through the golden model's own layer step
+    (``Layer.step``: current, inhibition, neuron) and checks its output spikes against
+    :meth:`Network.run_sample`; returns ``(v, input_raster, raster)`` with ``v`` of shape
+    ``(timesteps, n_neurons)``.
     """
-    from ..golden.neuron import inhibition, lif_step
-
-    core, num = net.core, net.num
+    core = net.core
     ref = net.run_sample(sample, key=key, learn=False, record=True)
-    v = np.full(core.n_neurons, core.neuron.v_rest, dtype=num.dtype)
-    refractory = np.zeros(core.n_neurons, np.int64)
-    spikes = np.zeros(core.n_neurons, bool)
+    layer = net.layers[0]
+    state = layer.reset()
     vs = np.zeros((core.timesteps, core.n_neurons), np.float64)
     raster_out = np.zeros((core.timesteps, core.n_neurons), bool)
     for t in range(core.timesteps):
-        current = net.weights[ref.input_raster[t]].sum(axis=0)
-        v, refractory, spikes = lif_step(num, v, refractory, net.theta, current,
-                                         inhibition(num, spikes))
-        vs[t], raster_out[t] = v, spikes
+        raster_out[t] = layer.step(state, ref.input_raster[t], learn=False)
+        vs[t] = state.v
     if not np.array_equal(raster_out, ref.raster):
         raise AssertionError("membrane trace replay disagrees with the golden model")
     return vs, ref.input_raster, ref.raster
