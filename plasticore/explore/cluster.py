@@ -75,17 +75,27 @@ def _stderr_note(message: str) -> None:
 
 @contextlib.contextmanager
 def _quiet_dask() -> Iterator[None]:
-    """distributed's own log lines below ERROR are kept off the user's terminal while the
-    runner works (a lost worker, a worker stopped on Ctrl-C are expected here, and said in
-    our own words).  Its warnings are left alone: :meth:`Runner._connect` turns those of
-    connecting into notes."""
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """distributed's own log lines are kept off the user's terminal while the runner works:
+    what goes wrong reaches the runner through the runs' futures and is said in one line
+    (a lost worker, a worker stopped on Ctrl-C, a lost scheduler, which distributed logs
+    with a traceback while it tries to reconnect).  Its warnings are left alone:
+    :meth:`Runner._connect` turns those of connecting into notes."""
+    # distributed's configuration gives some of its loggers their own level
+    # (distributed.client: warning), so each one that has a level is raised
+    families = ("distributed", "tornado")
+    names = [name for name in logging.Logger.manager.loggerDict
+             if name.split(".")[0] in families]
+    saved = {}
+    for name in sorted({*families, *names}):
+        logger = logging.getLogger(name)
+        if name in families or logger.level != logging.NOTSET:
+            saved[name] = logger.level
+            logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 @contextlib.contextmanager
@@ -217,9 +227,11 @@ class Runner:
                     raise ClusterError(f"{self._address()}: a run was lost with every worker "
                                        f"it was given to ({exc.allowed_failures + 1}; the "
                                        f"last {exc.last_worker.address})") from None
-                except CancelledError:
-                    raise ClusterError(f"{self._address()}: the scheduler cancelled a run "
-                                       "(was it stopped?)") from None
+                except CancelledError as exc:
+                    reason = getattr(exc, "reason", "")
+                    raise ClusterError(f"{self._address()}: a run was cancelled"
+                                       f"{f' ({reason})' if reason else ''}: was the "
+                                       "scheduler stopped?") from None
                 done[futures[future]] = result
                 if progress is not None:
                     progress(result)
@@ -251,7 +263,8 @@ class Runner:
             with _signals_held():
                 cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                    host="127.0.0.1", dashboard_address=None,
+                    silence_logs=logging.CRITICAL,
                     # the runs hold no Dask data to spill, and the process pool this
                     # replaces had no limit: a worker is not killed for its memory
                     memory_limit=0)

@@ -296,35 +296,56 @@ def _address(file: Path) -> str | None:
         return None
 
 
+class DaskProcesses:
+    """``dask scheduler`` and ``workers`` ``dask worker`` processes (one thread, no nanny,
+    named w0, w1, ...) on 127.0.0.1, each in its own process group, logs in ``folder``;
+    :meth:`stop` ends every process started here, the explorer's too."""
+
+    def __init__(self, folder: Path, workers: int):
+        self.folder = folder
+        self.file = folder / "scheduler.json"
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.scheduler = self.start(["dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                     "0", "--no-dashboard", "--scheduler-file",
+                                     str(self.file)], "scheduler")
+        _until("scheduler file", lambda: _address(self.file) is not None)
+        self.workers = [self.start(["dask", "worker", "--scheduler-file", str(self.file),
+                                    "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                                    "--host", "127.0.0.1", "--local-directory",
+                                    str(folder / f"w{k}"), "--name", f"w{k}"], f"w{k}")
+                        for k in range(workers)]
+
+    def start(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
+        proc = _start(args, self.folder / f"{name}.log")
+        self.procs.append(proc)
+        return proc
+
+    def explore(self, config: Path, out: Path) -> subprocess.Popen[bytes]:
+        return self.start(["plasticore.cli", "explore", str(config), *SWEEP,
+                           "--scheduler-file", str(self.file), "--out", str(out)], "explore")
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text()
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            _stop(proc)
+        assert all(proc.poll() is not None for proc in self.procs)
+
+
 @pytest.mark.slow
 def test_a_sweep_survives_a_lost_worker(small_config: Path, in_process: dict[str, Any],
                                         tmp_path: Path) -> None:
     """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1; the sweep goes
-    through ``--scheduler-file``; one worker is killed (SIGKILL) once the first run is
-    stored; the sweep completes with the in-process results and the scheduler says it
-    lost the worker."""
+    through ``--scheduler-file``; the worker the scheduler has given runs to is killed
+    (SIGKILL) once a run is stored; the sweep completes with the in-process results."""
     from distributed import Client
 
-    file = tmp_path / "scheduler.json"
-    procs: list[subprocess.Popen[bytes]] = []
+    dask = DaskProcesses(tmp_path, workers=2)
     try:
-        scheduler = _start(["dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
-                            "--no-dashboard", "--scheduler-file", str(file)],
-                           tmp_path / "scheduler.log")
-        procs.append(scheduler)
-        _until("scheduler file", lambda: _address(file) is not None)
-        workers = [_start(["dask", "worker", "--scheduler-file", str(file), "--nthreads", "1",
-                           "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
-                           "--local-directory", str(tmp_path / f"w{k}"), "--name", f"w{k}"],
-                          tmp_path / f"w{k}.log")
-                   for k in range(2)]
-        procs += workers
         out = tmp_path / "o"
-        explore = _start(["plasticore.cli", "explore", str(small_config), *SWEEP,
-                          "--scheduler-file", str(file), "--out", str(out)],
-                         tmp_path / "explore.log")
-        procs.append(explore)
-        with Client(_address(file), timeout=WAIT, set_as_default=False) as watcher:
+        explore = dask.explore(small_config, out)
+        with Client(_address(dask.file), timeout=WAIT, set_as_default=False) as watcher:
 
             def w0_runs() -> list[str]:
                 """The runs the scheduler has given to worker w0 and not got back."""
@@ -337,16 +358,37 @@ def test_a_sweep_survives_a_lost_worker(small_config: Path, in_process: dict[str
             _until("stored run and a run on w0",
                    lambda: explore.poll() is not None or (
                        any((out / "cache").glob("*.json")) and bool(w0_runs())))
-            assert explore.poll() is None, (tmp_path / "explore.log").read_text()
+            assert explore.poll() is None, dask.log("explore")
             lost = w0_runs()
-            os.killpg(workers[0].pid, signal.SIGKILL)
-            assert workers[0].wait(timeout=WAIT) == -signal.SIGKILL
+            os.killpg(dask.workers[0].pid, signal.SIGKILL)
+            assert dask.workers[0].wait(timeout=WAIT) == -signal.SIGKILL
             assert lost and all(key.startswith("plasticore-run-") for key in lost)
-            assert explore.wait(timeout=WAIT) == 0, (tmp_path / "explore.log").read_text()
+            assert explore.wait(timeout=WAIT) == 0, dask.log("explore")
         # every run, those w0 had included, trained (by w1) as in one process
         assert _sweep(out) == in_process
-        assert "Remove worker" in (tmp_path / "scheduler.log").read_text()
+        assert "Remove worker" in dask.log("scheduler")
+        assert "Traceback" not in dask.log("explore")
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
-    assert all(proc.poll() is not None for proc in procs)
+        dask.stop()
+
+
+@pytest.mark.slow
+def test_a_lost_scheduler_is_one_line(small_config: Path, tmp_path: Path) -> None:
+    """The scheduler killed mid-sweep: the explorer stops with one line naming it (exit
+    status 2, no traceback of Dask's on the terminal), the runs stored so far kept."""
+    dask = DaskProcesses(tmp_path, workers=1)
+    try:
+        out = tmp_path / "o"
+        explore = dask.explore(small_config, out)
+        _until("stored run", lambda: explore.poll() is not None
+               or any((out / "cache").glob("*.json")))
+        assert explore.poll() is None, dask.log("explore")
+        os.killpg(dask.scheduler.pid, signal.SIGKILL)
+        assert explore.wait(timeout=WAIT) == 2, dask.log("explore")
+        log = dask.log("explore")
+        assert log.splitlines()[-1].startswith(
+            f"plasticore: error: --scheduler-file {dask.file}: a run was cancelled")
+        assert "Traceback" not in log and "distributed." not in log, log
+        assert any((out / "cache").glob("*.json"))
+    finally:
+        dask.stop()
