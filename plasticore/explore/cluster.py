@@ -126,6 +126,26 @@ def _signals_held() -> Iterator[None]:
             signal.raise_signal(signal.SIGTERM)       # to the handler the process had
 
 
+@contextlib.contextmanager
+def _environment_kept() -> Iterator[None]:
+    """Dask's nannies set their workers' environment (``distributed.nanny.pre-spawn-environ``:
+    one BLAS thread, ...) in this process's ``os.environ`` before they start a worker; it is
+    put back when the local cluster is gone, so what the explorer runs afterwards (a
+    simulator for ``--generate``) does not inherit it."""
+    import dask
+
+    names = list(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _task_key(text: str, run: Run) -> str:
     """The task's name on the scheduler: a hash of its inputs (the same inputs, the same
     task; readable in Dask's dashboard)."""
@@ -260,6 +280,7 @@ class Runner:
         if not self.remote:
             from distributed import LocalCluster
 
+            self._stack.enter_context(_environment_kept())
             with _signals_held():
                 cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
