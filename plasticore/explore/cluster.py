@@ -222,12 +222,16 @@ class Runner:
             return []
         text = config.to_toml()
         if not self.remote and (self.workers == 1 or (self._client is None and len(runs) <= 1)):
+            from threadpoolctl import threadpool_limits
+
             results = []
-            for run in runs:
-                result = train_run(text, run)
-                results.append(result)
-                if progress is not None:
-                    progress(result)
+            # one thread, as in a Dask worker: a worker is a core, whichever runs the run
+            with threadpool_limits(limits=1):
+                for run in runs:
+                    result = train_run(text, run)
+                    results.append(result)
+                    if progress is not None:
+                        progress(result)
             return results
         client = self._connect()
         from distributed import CancelledError, KilledWorker, as_completed
@@ -278,10 +282,16 @@ class Runner:
 
         self._stack.enter_context(_quiet_dask())
         if not self.remote:
+            import dask
             from distributed import LocalCluster
 
             self._stack.enter_context(_environment_kept())
-            with _signals_held():
+            # Dask's nannies set MALLOC_TRIM_THRESHOLD_ (64 KiB) in their workers, which
+            # turns off glibc's dynamic mmap threshold: every large numpy temporary of a run
+            # is then an mmap and a munmap, and the runs took twice their CPU time (half of
+            # it in the kernel).  The runs hold no Dask data to give back: leave it unset.
+            with _signals_held(), dask.config.set(
+                    {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
                 cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address=None,
