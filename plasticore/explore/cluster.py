@@ -295,6 +295,9 @@ class Runner:
                 cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address=None,
+                    # no dashboard; the scheduler's HTTP server (health routes) would
+                    # otherwise take port 8787 on every interface, or warn when it is taken
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.CRITICAL,
                     # the runs hold no Dask data to spill, and the process pool this
                     # replaces had no limit: a worker is not killed for its memory

@@ -192,7 +192,8 @@ def test_bad_scheduler_arguments_are_one_line(small_config: Path, tmp_path: Path
 def empty_cluster() -> Iterator[Any]:
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as c:
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as c:
         yield c
 
 
@@ -228,7 +229,8 @@ def test_workers_without_the_project_are_named(small_config: Path, tmp_path: Pat
     preload = tmp_path / "hide_plasticore.py"
     preload.write_text(HIDE_PLASTICORE)
     with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None, preload=[str(preload)]) as c:
+                      dashboard_address=None, preload=[str(preload)],
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as c:
         worker = next(iter(c.scheduler_info["workers"]))
         err = _error([str(small_config), *SWEEP, "--scheduler", c.scheduler_address,
                       "--out", str(tmp_path / "o")], capsys)
