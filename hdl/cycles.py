@@ -59,6 +59,7 @@ from .stdp import stdp_latency
 from .trace import TRACE_LATENCY
 
 __all__ = [
+    "normalizes",
     "pass_depths",
     "TimestepWork",
     "SampleCycles",
@@ -71,6 +72,12 @@ __all__ = [
 ]
 
 Array = Any
+
+def normalizes(core: CoreConfig) -> bool:
+    """Whether the core normalizes the weights after a learning sample (and builds the
+    normalization pass): learning built in and ``stdp.norm > 0``."""
+    return core.stdp.learn and core.stdp.norm > 0
+
 
 def pass_depths(core: CoreConfig) -> dict[str, int]:
     """Cycles from a pass's last issued token to its last write (the drain of the pass).
@@ -227,7 +234,7 @@ def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
     N = core.n_inputs
     group = 1 + core.derived.quotient_bits + N + pass_depths(core)["rescale"]
-    normalize = W * (N + core.norm_groups * group) if learn and core.stdp.norm else 0
+    normalize = W * (N + core.norm_groups * group) if learn and normalizes(core) else 0
     pixel_words = core.derived.input_words if core.encoder.kind == "rate" else 0
     return SampleCycles(steps, 1 + pixel_words, normalize, W * (1 + core.n_pe))
 

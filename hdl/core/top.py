@@ -7,6 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...config import CoreConfig
+from ..cycles import normalizes
 from .access import AccessPort
 from .encode import EncodePass
 from .layouts import (
@@ -101,7 +102,7 @@ class SnnCore(wiring.Component):
         core = self._core
         N_in, E, R = core.n_inputs, core.encoder.lanes, core.row_banks
         learning = core.stdp.learn
-        normalizing = learning and core.stdp.norm > 0
+        normalizing = normalizes(core)
         interval = core.stdp.update_every > 1
 
         m.submodules.sequencer = seq = Sequencer(core, normalizing)
