@@ -64,7 +64,7 @@ def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, label
     what = f"{fuzz_frames} fuzz frames" if fuzz_frames else f"{total} sample(s)"
     passed, report = run_testbench(
         what=f"board sim: {simulator}: building {TOPLEVEL} in {build_dir} and running {what}",
-        toplevel=TOPLEVEL, source=source, test_module="plasticore.boards.tb_board",
+        toplevel=TOPLEVEL, sources=[source], test_module="plasticore.boards.tb_board",
         simulator=simulator, build_dir=build_dir, work=work, env={ENV_SESSION: str(session)},
         total=total, waves=waves, env_report=ENV_REPORT, env_progress=ENV_PROGRESS,
         testcase="board_fuzz" if fuzz_frames else "board_test_set")

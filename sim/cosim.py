@@ -2,7 +2,8 @@
 """``plasticore cosim``: co-simulate the core of any configuration against the golden model.
 
 Generates ``SnnCore`` for the configuration, runs a session (:mod:`.core_session`) on its
-Verilog under Verilator or Icarus through the cocotb testbench :mod:`.tb_core`, and reports
+Verilog, wrapped in the free-running harness of :mod:`.harness`, under Verilator or Icarus
+through the cocotb testbench :mod:`.tb_core`, and reports
 whether every spike, count, weight and threshold matched, with the clock cycles per timestep
 measured in the RTL and predicted by the cycle model (``plasticore.hdl.cycles``).
 
@@ -98,34 +99,39 @@ def session_samples(core: CoreConfig, count: int, learn: bool,
 
 
 def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Path,
-        weights: Any = None, theta: Any = None, waves: bool = False) -> CosimResult:
-    """Generate, build and co-simulate; returns the testbench's verdict and report."""
+        weights: Any = None, theta: Any = None, waves: bool = False,
+        sim_root: Path | None = None) -> CosimResult:
+    """Generate, build and co-simulate; returns the testbench's verdict and report.
+
+    The session's files go to ``build_root``; the build to
+    :func:`.harness.build_dir` under ``sim_root`` (default: shared with the tests and every
+    other CLI call, ``build/sim``), named by the digest of the generated Verilog."""
+    from .harness import build_dir as harness_build_dir
     from .runner import find_simulator
     from .tb_core import ENV_PROGRESS, ENV_REPORT, TOPLEVEL, session_inputs
 
     find_simulator(simulator)              # a missing simulator fails before any work
     weights = initial_weights(core) if weights is None else np.asarray(weights)
     theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
-    # one build per configuration (the runner rebuilds when the Verilog changes)
-    digest = core.digest()
-    build_dir = build_root / f"{TOPLEVEL}-{simulator}-{digest}"
-    work = build_root / f"session-{simulator}-{digest}"
-    work.mkdir(parents=True, exist_ok=True)
-    source, env = session_inputs(core, weights, theta, samples, work)
+    work = build_root / f"session-{simulator}-{core.digest()}"
+    sources, env = session_inputs(core, weights, theta, samples, work)
+    # one build per generated Verilog, shared with the tests (build_root/../sim by default)
+    build_dir = harness_build_dir(simulator, sources, sim_root)
     passed, report = run_testbench(
         what=f"cosim: {simulator}: building {TOPLEVEL} in {build_dir} and running "
-             f"{len(samples)} sample(s)", toplevel=TOPLEVEL, source=source,
+             f"{len(samples)} sample(s)", toplevel=TOPLEVEL, sources=sources,
         test_module="plasticore.sim.tb_core", simulator=simulator, build_dir=build_dir,
         work=work, env=env, total=len(samples), waves=waves,
-        env_report=ENV_REPORT, env_progress=ENV_PROGRESS)
+        env_report=ENV_REPORT, env_progress=ENV_PROGRESS, timing=True, public=False)
     difference = report.get("difference")
     return CosimResult(passed and difference is None, difference, report, simulator)
 
 
-def run_testbench(*, what: str, toplevel: str, source: Path, test_module: str,
+def run_testbench(*, what: str, toplevel: str, sources: list[Path], test_module: str,
                   simulator: str, build_dir: Path, work: Path, env: dict[str, str],
                   total: int, waves: bool, env_report: str, env_progress: str,
-                  testcase: str | None = None) -> tuple[bool, dict[str, Any]]:
+                  testcase: str | None = None, timing: bool = False,
+                  public: bool = True) -> tuple[bool, dict[str, Any]]:
     """Run a cocotb testbench that writes a JSON report (path in env ``env_report``) and
     its progress (``env_progress``) into ``work``; show a progress bar over ``total``.
 
@@ -144,8 +150,9 @@ def run_testbench(*, what: str, toplevel: str, source: Path, test_module: str,
                                args=(progress_path, total, done), daemon=True)
     watcher.start()
     try:
-        run_cocotb(toplevel=toplevel, sources=[source], test_module=test_module,
+        run_cocotb(toplevel=toplevel, sources=sources, test_module=test_module,
                    simulator=simulator, build_dir=build_dir, waves=waves, testcase=testcase,
+                   timing=timing, public=public,
                    extra_env={**env, env_report: str(report_path),
                               env_progress: str(progress_path)})
         passed = True

@@ -1,13 +1,14 @@
 # amaranth: UnusedElaboratable=no
 """cocotb testbench of the network core (``SnnCore``, ``hdl/core/``) against the golden model.
 
-Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_core")``) on the
-Verilog of ``SnnCore`` with top module :data:`TOPLEVEL`.  One session
-(``plasticore.sim.core_session.drive``, the same driver the Amaranth-simulator tests use):
-load the weights and thresholds, run the samples, read everything back; then compare every
-spike, count, weight and threshold, and (without stalls) the cycles of every timestep with
-``golden_session``.  The first difference fails the test with its sample, timestep, neuron
-and values.
+Runs inside the simulator (``run_cocotb(test_module="plasticore.sim.tb_core",
+timing=True)``) on the core's Verilog wrapped in the harness of :mod:`.harness` (top module
+:data:`TOPLEVEL`).  One session: load the weights and thresholds, run the samples, read
+everything back.  The harness runs the core free with its own clock, from a script this
+test writes, and counts the samples it has finished; the test wakes once per sample, reads
+what the harness captured and compares it with ``golden_session``: every spike, count,
+weight and threshold, and (without stalls) the cycles of every timestep and sample.  The
+first difference fails the test with its sample, timestep, neuron and values.
 
 Environment: ``PLASTICORE_CORE`` (the configuration, JSON), ``PLASTICORE_SESSION`` (an
 ``.npz`` written by :func:`write_session`), ``PLASTICORE_STALL`` (probability that the
@@ -22,6 +23,7 @@ difference.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -29,27 +31,30 @@ from typing import Any
 
 import cocotb
 import numpy as np
-from amaranth.lib import data
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import First, Timer
 
 from ..config import CoreConfig
 from .core_session import (
-    CoreIO,
     Sample,
     SessionResult,
     compare,
     compare_sample,
-    drive,
     golden_session,
 )
-from .streams import reset, start_clock, unpack
+from .harness import (
+    CAPTURE_NAME,
+    CLOCK_NS,
+    CORE_TOPLEVEL,
+    SCRIPT_NAME,
+    CaptureReader,
+    harness_verilog,
+    write_script,
+)
+from .harness import TOPLEVEL as TOPLEVEL
 
 __all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "ENV_REPORT",
-           "session_inputs", "write_session",
-           "read_session", "CocotbIO"]
+           "session_inputs", "write_session", "read_session"]
 
-TOPLEVEL = "snn_core"
-"""Top module name of the generated Verilog."""
 COCOTB_TESTS = 1
 ENV_SESSION = "PLASTICORE_SESSION"
 ENV_STALL = "PLASTICORE_STALL"
@@ -68,17 +73,22 @@ def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -
 
 
 def session_inputs(core: CoreConfig, weights: Any, theta: Any, samples: list[Sample],
-                   work: Path) -> tuple[Path, dict[str, str]]:
-    """Write the core's Verilog (``<work>/snn_core.v``) and the session into ``work``;
-    returns the source and the testbench's environment, for ``run_cocotb``."""
+                   work: Path) -> tuple[list[Path], dict[str, str]]:
+    """Write the core's Verilog (``<work>/snn_core.v``), the harness
+    (``<work>/snn_harness.v``) and the session into ``work``; returns the sources and the
+    testbench's environment, for ``run_cocotb(..., timing=True)``."""
     from ..hdl.core import SnnCore
-    from ..hdl.verilog import to_verilog
+    from ..hdl.verilog import write_verilog
     from .pe_testbench import ENV_CORE
 
-    source = work / f"{TOPLEVEL}.v"
-    source.write_text(to_verilog(SnnCore(core), TOPLEVEL))
+    work.mkdir(parents=True, exist_ok=True)
+    source = write_verilog(SnnCore(core), CORE_TOPLEVEL, work)
+    harness = work / f"{TOPLEVEL}.v"
+    text = harness_verilog(core)
+    if not harness.is_file() or harness.read_text() != text:
+        harness.write_text(text)
     session = write_session(work / "session.npz", weights, theta, samples)
-    return source, {ENV_CORE: core.to_json(), ENV_SESSION: str(session)}
+    return [source, harness], {ENV_CORE: core.to_json(), ENV_SESSION: str(session)}
 
 
 def read_session(path: str | Path) -> tuple[Any, Any, list[Sample]]:
@@ -89,61 +99,13 @@ def read_session(path: str | Path) -> tuple[Any, Any, list[Sample]]:
         return f["weights"], f["theta"], samples
 
 
-class CocotbIO(CoreIO):
-    """:class:`CoreIO` of the core's Verilog under cocotb: stream ports are flattened to
-    ``name__valid``, ``name__ready`` and ``name__payload`` (``streams.py``)."""
-
-    def __init__(self, dut: Any, layouts: dict[str, Any]) -> None:
-        self.dut = dut
-        self.layouts = layouts
-        self._handles: dict[tuple[str, str | None], Any] = {}
-        self._written: dict[tuple[str, str | None], int] = {}
-
-    def _handle(self, port: str, field: str | None) -> Any:
-        key = (port, field)
-        if key not in self._handles:
-            self._handles[key] = getattr(self.dut, port if field is None
-                                         else f"{port}__{field}")
-        return self._handles[key]
-
-    def set(self, port: str, field: str | None, value: Any) -> None:
-        if isinstance(value, dict):
-            value = self.layouts[port].const(value).as_bits()
-        value = int(value)
-        if self._written.get((port, field)) != value:   # inputs hold their value
-            self._handle(port, field).value = value
-            self._written[(port, field)] = value
-
-    async def settle(self) -> None:
-        await ReadOnly()
-
-    def get(self, port: str, field: str | None = None) -> Any:
-        raw = int(self._handle(port, field).value)
-        layout = self.layouts.get(port) if field == "payload" else None
-        if isinstance(layout, data.StructLayout):
-            return unpack(layout, raw)
-        return raw
-
-    async def tick(self) -> None:
-        await RisingEdge(self.dut.clk)
-
-
 @cocotb.test()
 async def core_session(dut: Any) -> None:
-    """Load, run and read back one session; everything must equal the golden model."""
-    from ..hdl.core import SnnCore
-
+    """Load, run and read back one session in the harness; everything must equal the
+    golden model.  Python wakes once per sample (``samples_done``) and compares it."""
     core = CoreConfig.from_json(os.environ["PLASTICORE_CORE"])
     weights, theta, samples = read_session(os.environ[ENV_SESSION])
     stall = float(os.environ.get(ENV_STALL, "0"))
-    ports = SnnCore(core).signature.members
-    source = "pixels" if core.encoder.kind == "rate" else "raster"
-    layouts = {name: ports[name].signature.members["payload"].shape
-               for name in ("command", source, "spikes", "counts", "access", "readback")}
-    for name in ("command", source, "access"):
-        dut._id(f"{name}__valid", extended=False).value = 0
-    for name in ("spikes", "counts", "readback"):
-        dut._id(f"{name}__ready", extended=False).value = 0
     expected = golden_session(core, weights, theta, samples)
     corrupt = os.environ.get(ENV_CORRUPT)      # harness checks: the comparison must fail
     if corrupt == "weight":
@@ -163,24 +125,54 @@ async def core_session(dut: Any) -> None:
                 "cycles_predicted": [int(c) for cs in expected.cycles[:len(got.cycles)]
                                      for c in cs],
                 "counts": [[int(c) for c in cs] for cs in got.counts],
+                "core_cycles": int(sum(got.totals)),
             }))
 
-    def check_sample(n: int, got: SessionResult) -> None:
-        """Stop at the first sample that differs; report progress."""
-        difference = compare_sample(got, expected, n, cycles=stall == 0)
-        if progress:
-            Path(progress).write_text(f"{n + 1} {len(samples)}\n")
-        if difference:
-            write_report(got, difference)
-            raise AssertionError(difference)
+    # the longest the harness may run before its next sample (or the end): generous
+    # against the cycle model, stalls included
+    W = core.derived.neurons_per_pe
+    longest = 4 * max(expected.totals, default=0) + 2 * (core.n_inputs + 1) * W + 100_000
+    timeout_ns = longest * CLOCK_NS
 
-    await start_clock(dut)
-    await reset(dut)
-    got = await drive(CocotbIO(dut, layouts), core, weights, theta, samples, stall=stall,
-                      seed=7, on_sample=check_sample)
+    async def next_change(signal: Any, what: str) -> None:
+        fired = await First(signal.value_change, Timer(timeout_ns, unit="ns"))
+        if isinstance(fired, Timer):
+            raise AssertionError(f"the core did not finish {what} within {longest} cycles")
+
+    write_script(Path(SCRIPT_NAME), core, weights, theta, samples, stall, seed=7)
+    capture_path = Path(CAPTURE_NAME)
+    capture_path.unlink(missing_ok=True)
+    dut.start.value = 1
+    with contextlib.ExitStack() as stack:
+        reader: CaptureReader | None = None
+        checked = 0
+        while checked < len(samples):
+            await next_change(dut.samples_done, f"sample {checked}")
+            if reader is None:
+                reader = CaptureReader(core, stack.enter_context(open(capture_path)))
+            reader.read_samples()
+            got = reader.result
+            for n in range(checked, len(got.counts)):
+                difference = compare_sample(got, expected, n, cycles=stall == 0)
+                if progress:
+                    Path(progress).write_text(f"{n + 1} {len(samples)}\n")
+                if difference:
+                    write_report(got, difference)
+                    raise AssertionError(difference)
+            checked = len(got.counts)
+        while not int(dut.finished.value):
+            await next_change(dut.finished, "the readback")
+        if reader is None:
+            reader = CaptureReader(core, stack.enter_context(open(capture_path)))
+        got = reader.read_state()
     difference = compare(core, got, expected, cycles=stall == 0)
+    if difference is None and stall > 0 and samples and sum(got.totals) <= sum(
+            expected.totals):
+        difference = (f"stall {stall}: the samples took {sum(got.totals)} cycles, no more "
+                      f"than the cycle model's {sum(expected.totals)} without stalls: the "
+                      "harness's stall pattern did not hold the consumers back")
     write_report(got, difference)
     assert difference is None, difference
-    dut._log.info("%d samples, %d spikes, %d timesteps: all equal to the golden model",
-                  len(samples), sum(len(s) for s in got.spikes),
-                  sum(len(c) for c in got.cycles))
+    dut._log.info("%d samples, %d spikes, %d timesteps, %d core cycles: all equal to the "
+                  "golden model", len(samples), sum(len(s) for s in got.spikes),
+                  sum(len(c) for c in got.cycles), sum(got.totals))

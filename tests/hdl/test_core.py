@@ -233,57 +233,67 @@ SLOW_SIM_CASES = {
 }
 
 
-def _core_cocotb(label: str, cases, run_sim, tmp_path) -> None:
+def _core_cocotb(label: str, cases, run_sim, simulator: str, tmp_path) -> None:
+    """The session in the free-running harness (``plasticore.sim.harness``); one build per
+    generated Verilog, shared by every test and CLI call that generates it."""
+    from plasticore.sim.harness import build_dir
     from plasticore.sim.tb_core import COCOTB_TESTS, ENV_STALL, TOPLEVEL, session_inputs
 
     core, stall, n_learn, n_infer = cases[label]
     weights, theta, samples = _session(core, n_learn, n_infer)
-    source, env = session_inputs(core, weights, theta, samples, tmp_path)
-    result = run_sim(toplevel=TOPLEVEL, sources=[source], test_module="plasticore.sim.tb_core",
-                     extra_env={**env, ENV_STALL: str(stall)})
+    sources, env = session_inputs(core, weights, theta, samples, tmp_path)
+    result = run_sim(toplevel=TOPLEVEL, sources=sources, test_module="plasticore.sim.tb_core",
+                     extra_env={**env, ENV_STALL: str(stall)},
+                     build_dir=build_dir(simulator, sources), timing=True, public=False)
     assert result.passed and result.tests == COCOTB_TESTS
 
 
 @pytest.mark.sim
 @pytest.mark.parametrize("label", list(SIM_CASES))
-def test_core_cocotb(label: str, run_sim, tmp_path) -> None:
+def test_core_cocotb(label: str, run_sim, simulator, tmp_path) -> None:
     """The whole session on the generated Verilog, compared inside the simulator."""
-    _core_cocotb(label, SIM_CASES, run_sim, tmp_path)
+    _core_cocotb(label, SIM_CASES, run_sim, simulator, tmp_path)
 
 
 @pytest.mark.sim
 @pytest.mark.slow
 @pytest.mark.parametrize("label", list(SLOW_SIM_CASES))
-def test_core_cocotb_matrix(label: str, run_sim, tmp_path) -> None:
+def test_core_cocotb_matrix(label: str, run_sim, simulator, tmp_path) -> None:
     """The full set of core configurations (``make sim``)."""
-    _core_cocotb(label, SLOW_SIM_CASES, run_sim, tmp_path)
+    _core_cocotb(label, SLOW_SIM_CASES, run_sim, simulator, tmp_path)
+
+
+# the soak: every digits training image (200 before the free-running harness)
+SOAK_SAMPLES = 1200
 
 
 @pytest.mark.sim
 @pytest.mark.slow
 def test_core_soak_digits(tmp_path, request) -> None:
-    """Soak (``make sim``, not CI): the default digits core learns 200 training images under
-    Verilator; every spike, count, weight, threshold and timestep's cycles stay equal to
-    the golden model.  Verilator only: the same session under Icarus takes hours, and the
-    quick and full regressions already run the core under both simulators."""
+    """Soak (``make sim``, not CI): the default digits core learns the whole digits training
+    set (:data:`SOAK_SAMPLES` images) under Verilator; every spike, count, weight,
+    threshold and timestep's cycles stay equal to the golden model.  Verilator only: Icarus
+    runs the digits core at about a thousand cycles per second, so the same session would
+    take most of a day, and the quick and full regressions already run the core under both
+    simulators."""
     from plasticore.golden.datasets import load_digits
     from plasticore.sim import runner
+    from plasticore.sim.harness import build_dir
     from plasticore.sim.tb_core import TOPLEVEL, session_inputs
 
     core = load_config("digits").core
-    images = load_digits(core.encoder.pixel_bits)[0].images[:200]
+    images = load_digits(core.encoder.pixel_bits)[0].images[:SOAK_SAMPLES]
     samples = [Sample(images[n], key=n, learn=True) for n in range(len(images))]
-    source, env = session_inputs(core, initial_weights(core),
-                                 np.zeros(core.n_neurons, np.int64), samples, tmp_path)
-    build_dir = runner.build_dir_for(request.node.nodeid,
-                                     request.config.rootpath / "build" / "sim")
+    sources, env = session_inputs(core, initial_weights(core),
+                                  np.zeros(core.n_neurons, np.int64), samples, tmp_path)
     test_name = f"{request.node.path.name}::{request.node.originalname}"
     try:
         result = runner.run_cocotb(
-            toplevel=TOPLEVEL, sources=[source], test_module="plasticore.sim.tb_core",
-            simulator="verilator", build_dir=build_dir, extra_env=env)
+            toplevel=TOPLEVEL, sources=sources, test_module="plasticore.sim.tb_core",
+            simulator="verilator", build_dir=build_dir("verilator", sources), extra_env=env,
+            timing=True, public=False)
     except runner.SimFailure as exc:
-        runner.record_result(exc.result, test_name, "digits-200-learning")
+        runner.record_result(exc.result, test_name, f"digits-{SOAK_SAMPLES}-learning")
         raise
-    runner.record_result(result, test_name, "digits-200-learning")
+    runner.record_result(result, test_name, f"digits-{SOAK_SAMPLES}-learning")
     assert result.passed
