@@ -123,7 +123,7 @@ def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor
           y_test: np.ndarray, args: argparse.Namespace) -> list[dict]:
     """BPTT with Adam on the chosen spike-count loss; returns per-epoch statistics."""
     loss_fn = SF.ce_count_loss() if args.loss == "count" else SF.ce_rate_loss()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     gen_order = torch.Generator().manual_seed(args.seed)
     gen_spikes = torch.Generator().manual_seed(args.seed + 1)
@@ -174,9 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--encoding", choices=("direct", "rate"), default="direct")
     p.add_argument("--timesteps", type=int, default=25)
     p.add_argument("--hidden", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine decay)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="Adam L2 weight decay")
     p.add_argument("--beta", type=float, default=0.9, help="membrane decay per step")
     p.add_argument("--threshold", type=float, default=1.0)
     p.add_argument("--loss", choices=("count", "rate"), default="count",
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset, "encoding": args.encoding, "timesteps": args.timesteps,
         "layers": [n_in, args.hidden, n_out], "epochs": args.epochs, "seed": args.seed,
         "beta": args.beta, "threshold": args.threshold, "loss": args.loss, "lr": args.lr,
+        "weight_decay": args.weight_decay,
         "batch_size": args.batch_size,
         "max_rate": args.max_rate if args.encoding == "rate" else None,
         "test_acc": history[-1]["test_acc"], "history": history,
