@@ -1,4 +1,5 @@
-"""cocotb testbench of the board design below the pins (``boards.link.LinkedCore``).
+"""cocotb testbench of the board design below the pins (``boards.link.LinkedCore``), in the
+harness of ``board_sim`` (its clock and the far end of its UART line, inside the simulator).
 
 The host driver of real boards (``boards/host.py``: ``BoardLink``, ``run_test_set``) runs
 unchanged in a bridge thread (``cocotb.bridge``); its transport (:class:`SimTransport`)
@@ -27,11 +28,11 @@ from typing import Any
 import cocotb
 import numpy as np
 from cocotb.task import bridge, resume
-from cocotb.triggers import Event, FallingEdge, First, Timer
+from cocotb.triggers import First, Timer
 
 from ..config import Config
 from ..golden.classify import vote_table
-from ..sim.streams import reset, start_clock
+from .board_sim import CHUNK_BYTES, RECEIVED_NAME
 from .host import BoardLink, LinkError, RunReport, Transport, run_test_set
 from .protocol import (
     SYNC_REQUEST,
@@ -47,6 +48,7 @@ from .protocol import (
 __all__ = ["TOPLEVEL", "DIVISOR", "write_session", "SimTransport"]
 
 TOPLEVEL = "linked_core"
+"""The board design's module; the simulator's top is ``board_sim.HARNESS`` around it."""
 #: Clock cycles per UART bit in simulation (a board runs at its config's baud rate).
 DIVISOR = 8
 #: The link's receive timeout in simulation, in byte times (a board: TIMEOUT_BYTES).
@@ -79,41 +81,46 @@ def _read_session(path: str) -> dict[str, Any]:
 
 
 class _Line:
-    """The UART model: a coroutine sends queued bytes on ``rx``, another decodes ``tx``."""
+    """The far end of the UART line, in the harness (``board_sim.harness_verilog``): bytes
+    to send go to it a chunk at a time; received bytes come from its file, a burst at a
+    time (the simulator runs free in between)."""
 
     def __init__(self, dut: Any) -> None:
         self.dut = dut
-        self.bit = Timer(DIVISOR * PERIOD_NS, unit="ns")
+        self.request = 0
         self.received = bytearray()
-        self.arrived = Event()
-        dut.rx.value = 1
+        self._file: Any = None
+        self._partial = ""
 
     async def send(self, data: bytes) -> None:
-        for byte in data:
-            for bit in [0, *((byte >> i) & 1 for i in range(8)), 1]:
-                self.dut.rx.value = bit
-                await self.bit
+        for start in range(0, len(data), CHUNK_BYTES):
+            chunk = data[start:start + CHUNK_BYTES]
+            self.dut.send_data.value = int.from_bytes(chunk, "little")
+            self.dut.send_len.value = len(chunk)
+            self.request ^= 1
+            self.dut.send_req.value = self.request
+            await self.dut.send_ack.value_change
 
-    async def monitor(self) -> None:
-        half = Timer(DIVISOR * PERIOD_NS // 2, unit="ns")
-        while True:
-            await FallingEdge(self.dut.tx)
-            await half
-            value = 0
-            for i in range(8):
-                await self.bit
-                value |= int(self.dut.tx.value) << i
-            await self.bit
-            self.received.append(value)
-            self.arrived.set()
+    def collect(self) -> None:
+        """Take the bytes the harness has written since the last call."""
+        if self._file is None:
+            self._file = open(RECEIVED_NAME)     # the harness created it at time 0
+        lines = (self._partial + self._file.read()).split("\n")
+        self._partial = lines.pop()
+        self.received += bytes(int(line, 16) for line in lines if line)
 
     async def read(self, n: int, timeout_ns: int) -> bytes:
+        self.collect()
         if not self.received:
-            self.arrived.clear()
-            await First(self.arrived.wait(), Timer(timeout_ns, unit="ns"))
+            await First(self.dut.recv_bursts.value_change, Timer(timeout_ns, unit="ns"))
+            self.collect()
         out = bytes(self.received[:n])
         del self.received[:n]
         return out
+
+    def discard(self) -> None:
+        self.collect()
+        self.received.clear()
 
 
 class SimTransport(Transport):
@@ -132,18 +139,21 @@ class SimTransport(Transport):
     def wait(self, seconds: float) -> None:
         resume(self._wait)(seconds)
 
+    def discard(self) -> None:
+        self.line.discard()
+
     @staticmethod
     async def _wait(seconds: float) -> None:
         await Timer(max(int(seconds * 1e9), PERIOD_NS), unit="ns")
 
 
 async def _start(dut: Any) -> tuple[_Line, dict[str, Any]]:
+    """The session and the line; the harness clocks and resets the board itself."""
     session = _read_session(os.environ[ENV_SESSION])
-    line = _Line(dut)
-    await start_clock(dut, PERIOD_NS)
-    await reset(dut)
-    cocotb.start_soon(line.monitor())
-    return line, session
+    dut.send_req.value = 0
+    dut.send_len.value = 0
+    await Timer(4 * PERIOD_NS, unit="ns")          # past the harness's reset
+    return _Line(dut), session
 
 
 def _report(data: dict[str, Any]) -> None:
