@@ -28,18 +28,18 @@ Needs the ``snntorch`` extra (see ``examples/README.md``); run from anywhere::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
-
 import snntorch as snn
+import torch
 from snntorch import functional as SF
 from snntorch import utils as snn_utils
+from torch import nn
 
 from plasticore.golden.datasets import load_dataset
 
@@ -221,11 +221,14 @@ def main(argv: list[str] | None = None) -> int:
 
         net.eval()
         # ignore_dims=[0]: the sample's batch dimension is not part of the NIR types
-        graph = export_to_nir(net, torch.zeros(1, n_in), ignore_dims=[0])
+        # snnTorch prints its notes on stdout; keep stdout for --json
+        with contextlib.redirect_stdout(sys.stderr):
+            graph = export_to_nir(net, torch.zeros(1, n_in), ignore_dims=[0])
         args.out.parent.mkdir(parents=True, exist_ok=True)
         nir.write(args.out, graph)
         back = nir.read(args.out)
-        imported = import_from_nir(back)
+        with contextlib.redirect_stdout(sys.stderr):
+            imported = import_from_nir(back)
         as_imported = evaluate(imported, x_test, y_test, args)
         restore_trained_reset(imported)
         counts_back = test_counts(imported, x_test, args)
