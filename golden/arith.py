@@ -49,6 +49,8 @@ class Arithmetic:
         n = self.core.neuron
         if n.leak_mode == "shift":
             return self.decay_shift(d, n.leak_shift)
+        if n.leak_mode == "none":
+            return d
         return self.decay_multiply(d, n.decay_q, n.decay_frac)
 
     def decay_shift(self, d: Array, shift: int) -> Array:

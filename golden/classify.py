@@ -13,6 +13,11 @@ labelled samples.
   it all to one, which matters when a neuron with a concentrated receptive field (a "1")
   also fires for a digit that contains it (an "8").
 
+Networks trained with labels (imported, or BPTT) need no labelling: output neuron ``c``
+stands for class ``c``, and the prediction is the argmax of the last layer's spike counts
+(``count``), of its highest membrane over the sample (``membrane_max``) or of its membrane
+after the last timestep (``membrane_final``).
+
 Ties in the prediction go to the lowest class.  The readout runs on the host, from the
 spike counts the core reports.
 
@@ -29,11 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from ..config import LABELLING_READOUTS, SUPERVISED_READOUTS
+
 __all__ = ["READOUTS", "class_rates", "assign_labels", "predict", "predict_proportion",
            "vote_table", "predict_votes", "Readout"]
 
 #: Readout rules, by name.
-READOUTS = ("proportion", "all")
+READOUTS = LABELLING_READOUTS + SUPERVISED_READOUTS
 
 Array = Any
 
@@ -80,13 +87,23 @@ def predict_proportion(counts: Array, rates: Array) -> Array:
 
 
 class Readout:
-    """A fitted readout: class rates and labels from labelled counts, then predictions."""
+    """A fitted readout: class rates and labels from labelled counts, then predictions.
+
+    A supervised readout (:data:`~plasticore.config.SUPERVISED_READOUTS`) fits nothing: its
+    ``rates`` are ``None``, neuron ``c`` is labelled ``c``, and :meth:`predict` takes the
+    scores its rule names (counts or membranes) and returns their argmax.
+    """
 
     def __init__(self, rule: str, counts: Array, labels: Array, n_classes: int):
         if rule not in READOUTS:
             raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {rule!r}")
         self.rule = rule
         self.n_classes = n_classes
+        self.supervised = rule in SUPERVISED_READOUTS
+        self.rates: Array | None = None
+        if self.supervised:
+            self.neuron_labels = np.arange(np.shape(counts)[-1], dtype=np.int64)
+            return
         self.rates = class_rates(counts, labels, n_classes)
         self.neuron_labels = np.argmax(self.rates, axis=0).astype(np.int64)
 
@@ -94,14 +111,20 @@ class Readout:
     def from_rates(cls, rule: str, rates: Array) -> Readout:
         """The readout fitted earlier, from its class rates (as a weights file stores them)."""
         rates = np.asarray(rates, dtype=np.float64)
-        if rule not in READOUTS:
-            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {rule!r}")
+        if rule not in LABELLING_READOUTS:
+            raise ValueError(f"a readout fitted from class rates is one of "
+                             f"{', '.join(LABELLING_READOUTS)}, got {rule!r}")
         readout = cls.__new__(cls)
         readout.rule, readout.n_classes, readout.rates = rule, rates.shape[0], rates
+        readout.supervised = rule in SUPERVISED_READOUTS
         readout.neuron_labels = np.argmax(rates, axis=0).astype(np.int64)
         return readout
 
     def predict(self, counts: Array) -> Array:
+        """Predicted class per sample from ``counts`` ``(B, n_neurons)`` (for a supervised
+        readout: the scores its rule names)."""
+        if self.supervised:
+            return np.argmax(np.asarray(counts), axis=1).astype(np.int64)
         if self.rule == "all":
             return predict(counts, self.neuron_labels, self.n_classes)
         return predict_proportion(counts, self.rates)

@@ -6,7 +6,8 @@ within a sample (membranes, refractory counts, the previous timestep's spikes).
 :meth:`Layer.step` is the timestep of the layer given its input spikes, in the order of
 ``docs/numerics.md`` "One timestep":
 
-3. synaptic current from this timestep's input spikes, with the weights as they are now;
+3. synaptic current from this timestep's input spikes, with the weights as they are now,
+   plus the bias (or, with current input, the constant current of the pixels);
 4. lateral inhibition from the other neurons' spikes at ``t - 1``;
 5. leak, integrate, fire, reset, refractory (:func:`.neuron.lif_step`);
 6. adaptive threshold (learning only, :func:`.neuron.adapt_threshold`).
@@ -60,28 +61,39 @@ class Layer:
     num : Arithmetic
         Integer specification or float64 reference.
     weights : (n_inputs, n_neurons) array
-        ``w[j, i]`` from input ``j`` to neuron ``i``, in ``0 .. w_max``.
+        ``w[j, i]`` from input ``j`` to neuron ``i``, in ``w_min .. w_max``.
     theta : (n_neurons,) array, default zeros
         Adaptive thresholds, in ``0 .. theta_max`` (integer arithmetic).
+    bias : (n_neurons,) array, default zeros
+        Constant current per neuron in membrane LSBs, in ``bias_min .. bias_max`` (only
+        zeros without ``widths.bias``).
 
     Members
     -------
     weights, theta : arrays of ``num.dtype``
         Replaced or updated in place by the learning rule; a loop reads them afresh at
         every timestep (step 3 uses the weights as they are at its start).
+    bias : array of ``num.dtype``, or ``None`` when the layer has none (all zero)
     """
 
     def __init__(self, core: CoreConfig, num: Arithmetic, weights: Array,
-                 theta: Array | None = None):
+                 theta: Array | None = None, bias: Array | None = None):
         self.core = core
         self.num = num
+        d = core.derived
         shape = (core.n_inputs, core.n_neurons)
         w = np.asarray(weights)
         if w.shape != shape:
             raise ValueError(f"weights have shape {w.shape}, the config needs {shape}")
-        if w.min(initial=0) < 0 or w.max(initial=0) > core.derived.w_max:
-            raise ValueError(f"weights must lie in 0..{core.derived.w_max} "
+        if w.min(initial=0) < d.w_min or w.max(initial=0) > d.w_max:
+            raise ValueError(f"weights must lie in {d.w_min}..{d.w_max} "
                              f"({core.widths.weight}-bit), got {w.min()}..{w.max()}")
+        b = np.zeros(core.n_neurons, np.int64) if bias is None else np.asarray(bias)
+        if b.shape != (core.n_neurons,):
+            raise ValueError(f"bias has shape {b.shape}, the config needs ({core.n_neurons},)")
+        if b.min(initial=0) < d.bias_min or b.max(initial=0) > d.bias_max:
+            raise ValueError(f"bias must lie in {d.bias_min}..{d.bias_max} (widths.bias = "
+                             f"{core.widths.bias}), got {b.min()}..{b.max()}")
         th = np.zeros(core.n_neurons) if theta is None else np.asarray(theta)
         if th.shape != (core.n_neurons,):
             raise ValueError(f"theta has shape {th.shape}, the config needs "
@@ -91,6 +103,14 @@ class Layer:
             raise ValueError(f"theta must lie in 0..{core.derived.theta_max}")
         self.weights: Array = w.astype(num.dtype, copy=True)
         self.theta: Array = th.astype(num.dtype, copy=True)
+        self.bias: Array | None = b.astype(num.dtype) if b.any() else None
+
+    @property
+    def plain(self) -> bool:
+        """Whether the synaptic current is non-negative spikes times unsigned weights, with
+        no bias: what the event-driven loop (:mod:`.events`) assumes."""
+        return (not self.core.widths.weight_signed and self.bias is None
+                and self.core.encoder.kind != "current")
 
     def reset(self, batch: int | None = None) -> LayerState:
         """The state at the start of a sample (``batch``: of that many samples at once):
@@ -100,21 +120,35 @@ class Layer:
                           np.zeros(shape, np.int64), np.zeros(shape, bool))
 
     def current(self, spikes: Array, weights: Array | None = None) -> Array:
-        """Step 3, the synaptic current ``2**current_shift * sum_j s[j] * w[j, i]``, exact.
+        """Step 3, the synaptic current ``2**current_shift * sum_j s[j] * w[j, i] + b[i]``,
+        exact.
 
-        ``spikes`` is ``(n_inputs,)`` or a batch ``(B, n_inputs)`` of bools.  A batch is one
-        float64 matrix product, exact for integer weights (every sum stays below
-        ``2**53``); ``weights`` may give the layer's weights already converted to float64
-        (the batch loop converts them once per batch).
+        ``spikes`` is ``(n_inputs,)`` or a batch ``(B, n_inputs)`` of bools, or with current
+        input pixels (integers; :meth:`pixel_current` computes their constant current once
+        per sample).  A batch is one float64 matrix product, exact for integer weights
+        (every sum stays below ``2**53``); ``weights`` may give the layer's weights already
+        converted to float64 (the batch loop converts them once per batch).
         """
         num = self.num
-        if spikes.ndim == 1 and weights is None:
-            return num.synaptic_current(self.weights[spikes].sum(axis=0))
-        w = self.weights.astype(np.float64) if weights is None else weights
-        total = spikes.astype(np.float64) @ w
-        if num.dtype == np.int64:
-            total = total.astype(np.int64)
-        return num.synaptic_current(total)
+        if spikes.ndim == 1 and weights is None and spikes.dtype == bool:
+            total = self.weights[spikes].sum(axis=0)
+        else:
+            w = self.weights.astype(np.float64) if weights is None else weights
+            total = spikes.astype(np.float64) @ w
+            if num.dtype == np.int64:
+                total = total.astype(np.int64)
+        current = num.synaptic_current(total)
+        return current if self.bias is None else current + self.bias
+
+    def pixel_current(self, pixels: Array, weights: Array | None = None) -> Array:
+        """The constant current of current input (``encoder.kind = "current"``):
+        :meth:`current` of the pixel values ``(n_inputs,)`` or ``(B, n_inputs)``, the same at
+        every timestep of the sample."""
+        pixels = np.asarray(pixels)
+        if pixels.shape[-1:] != (self.core.n_inputs,):
+            raise ValueError(f"pixels have shape {pixels.shape}, the config needs "
+                             f"(..., {self.core.n_inputs})")
+        return self.current(pixels.astype(np.int64), weights)
 
     def respond(self, state: LayerState, current: Array, learn: bool) -> Array:
         """Steps 4-6 given the synaptic current: inhibition, the neuron, the adaptive

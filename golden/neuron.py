@@ -80,7 +80,7 @@ def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
     if n.reset_mode == "to_reset":
         fired = n.v_reset
     else:
-        fired = num.membrane(integrated - threshold)
+        fired = num.membrane(integrated - (n.reset_amount or threshold))
     v_new = np.where(spike, fired, integrated)
     if active is None:
         return LifResult(v_new, np.where(spike, n.t_ref, 0), spike)

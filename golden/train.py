@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Config, CoreConfig, parse_toml
+from ..config import SUPERVISED_READOUTS, Config, CoreConfig, NetworkConfig, parse_toml
 from ..files import replacing
 from .classify import Readout
 from .datasets import Dataset
-from .network import Network
+from .network import BatchResult, Network
 
 __all__ = ["Evaluation", "TrainResult", "train", "evaluate", "save_weights", "load_weights",
            "WeightsError", "WEIGHTS_ARRAYS"]
@@ -52,6 +52,7 @@ class Evaluation:
     train_counts: Array
     spikes_per_sample: float
     seconds: float
+    layer_spikes_per_sample: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -114,12 +115,13 @@ def evaluate(net: Network, label_set: Dataset, test_set: Dataset,
              progress: Progress | None = None, readout: str = "proportion") -> Evaluation:
     """Label pass on ``label_set`` then test pass on ``test_set``, learning off.
 
-    ``readout`` is the classification rule (``golden/classify.py``).
+    ``readout`` is the classification rule (``golden/classify.py``); a supervised one
+    (output neuron ``c`` is class ``c``) needs no label pass, and ``label_set`` is unused.
     """
     start = time.perf_counter()
     n_classes = max(label_set.n_classes, test_set.n_classes)
 
-    def counts_of(ds: Dataset, phase: str) -> Array:
+    def outputs_of(ds: Dataset, phase: str) -> BatchResult:
         done = 0
 
         def tick(k: int) -> None:
@@ -128,54 +130,80 @@ def evaluate(net: Network, label_set: Dataset, test_set: Dataset,
             if progress is not None:
                 progress(phase, done, len(ds))
 
-        return net.run_batch(ds.images, np.arange(len(ds)), progress=tick, chunk=256)
+        return net.run_outputs(ds.images, np.arange(len(ds)), progress=tick, chunk=256)
 
-    train_counts = counts_of(label_set, "label")
-    fitted = Readout(readout, train_counts, label_set.labels, n_classes)
-    test_counts = counts_of(test_set, "test")
-    predictions = fitted.predict(test_counts)
+    if readout in SUPERVISED_READOUTS:
+        train_counts = np.zeros((0, net.n_outputs), np.int64)
+        fitted = Readout(readout, train_counts, label_set.labels[:0], n_classes)
+    else:
+        train_counts = outputs_of(label_set, "label").counts
+        fitted = Readout(readout, train_counts, label_set.labels, n_classes)
+    test = outputs_of(test_set, "test")
+    scores = {"membrane_max": test.v_max, "membrane_final": test.v_final}
+    predictions = fitted.predict(scores.get(readout, test.counts))
     accuracy = float(np.mean(predictions == test_set.labels)) if len(test_set) else 0.0
+    n = max(len(test_set), 1)
     return Evaluation(
         accuracy=accuracy,
         readout=fitted,
         neuron_labels=fitted.neuron_labels,
         predictions=predictions,
-        test_counts=test_counts,
+        test_counts=test.counts,
         train_counts=train_counts,
-        spikes_per_sample=float(test_counts.sum(axis=1).mean()) if len(test_set) else 0.0,
+        spikes_per_sample=float(test.counts.sum()) / n,
         seconds=time.perf_counter() - start,
+        layer_spikes_per_sample=[float(x) / n for x in test.layer_spikes.sum(axis=0)],
     )
+
+
+def layer_key(name: str, layer: int) -> str:
+    """The archive name of a layer's array: ``weights``, ``theta``, ``bias`` for layer 0
+    (the one-layer file form), ``weights_1`` ... for the later layers."""
+    return name if layer == 0 else f"{name}_{layer}"
 
 
 def save_weights(path: str | Path, config: Config, net: Network,
                  readout: Readout | None = None) -> None:
-    """Write weights, thresholds, the readout and the config (TOML) to an ``.npz`` file.
+    """Write every layer's weights, thresholds and biases, the readout and the config (TOML)
+    to an ``.npz`` file (:func:`layer_key` names the arrays; a layer without a bias has no
+    ``bias`` array).
 
-    The readout's ``neuron_labels`` and ``class_rates`` let a host classify from the spike
-    counts the board reports.  The file is written under a unique temporary name and moved
-    over ``path`` atomically (:func:`plasticore.files.replacing`): an interrupted or failed
-    write leaves ``path`` as it was, and of two writers the last to finish wins whole.
+    A labelling readout's ``neuron_labels`` and ``class_rates`` let a host classify from the
+    spike counts the board reports.  The file is written under a unique temporary name and
+    moved over ``path`` atomically (:func:`plasticore.files.replacing`): an interrupted or
+    failed write leaves ``path`` as it was, and of two writers the last to finish wins
+    whole.
     """
-    arrays: dict[str, Any] = {"weights": net.weights, "theta": net.theta,
-                              "config": np.array(config.to_toml())}
-    if readout is not None:
+    arrays: dict[str, Any] = {"config": np.array(config.to_toml())}
+    for i, layer in enumerate(net.layers):
+        arrays[layer_key("weights", i)] = layer.weights
+        arrays[layer_key("theta", i)] = layer.theta
+        if layer.bias is not None:
+            arrays[layer_key("bias", i)] = layer.bias
+    if readout is not None and readout.rates is not None:
         arrays["neuron_labels"] = readout.neuron_labels
         arrays["class_rates"] = readout.rates
     with replacing(path) as tmp, tmp.open("wb") as fh:
         np.savez_compressed(fh, **arrays)
 
 
-#: The arrays :func:`load_weights` reads (others in the archive are never decompressed).
-WEIGHTS_ARRAYS = ("weights", "theta", "config", "class_rates")
+#: The arrays :func:`load_weights` reads besides every layer's (others in the archive are
+#: never decompressed).
+WEIGHTS_ARRAYS = ("config", "class_rates")
 
 
-def load_weights(path: str | Path, core: CoreConfig) -> dict[str, Array]:
-    """Read a weights file written by :func:`save_weights` and check it fits ``core``.
+def load_weights(path: str | Path, config: CoreConfig | NetworkConfig) -> dict[str, Array]:
+    """Read a weights file written by :func:`save_weights` and check it fits ``config``.
 
-    Only :data:`WEIGHTS_ARRAYS` are read.  A readout, when present, is checked too:
-    ``class_rates`` finite numbers in ``0 .. timesteps`` (a mean count per sample), one
-    column per neuron.
+    Returns the arrays by name: layer 0's ``weights`` and ``theta``, and ``layers``, one
+    dict per layer with its ``weights``, ``theta`` and ``bias`` (``None`` when the file has
+    none).  Only those and :data:`WEIGHTS_ARRAYS` are read.  A readout, when present, is
+    checked too: ``class_rates`` finite numbers in ``0 .. timesteps`` (a mean count per
+    sample), one column per output neuron.
     """
+    network = (NetworkConfig.from_core(config) if isinstance(config, CoreConfig)
+               else config)
+    cores = network.cores
     path = Path(path)
     if path.is_dir():
         raise WeightsError(f"{path}: is a directory, not a weights file")
@@ -188,45 +216,71 @@ def load_weights(path: str | Path, core: CoreConfig) -> dict[str, Array]:
         raise WeightsError(f"{path}: cannot read: {exc.strerror}") from None
     if magic != b"PK\x03\x04":
         raise WeightsError(f"{path}: not an .npz archive (written by `plasticore train "
-                           "--weights-out`)")
+                           "--weights-out` or `plasticore nir import`)")
+    names = set(WEIGHTS_ARRAYS) | {layer_key(name, i) for i in range(len(cores))
+                                   for name in ("weights", "theta", "bias")}
     try:
         with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in WEIGHTS_ARRAYS if k in f.files}
+            data = {k: f[k] for k in sorted(names) if k in f.files}
+            extra = [k for k in f.files if k.startswith("weights_") and k not in names]
     except Exception as exc:   # numpy raises several types for a corrupt archive
         raise WeightsError(f"{path}: corrupt .npz archive ({exc})") from None
-    for key in ("weights", "theta"):
-        if key not in data:
-            raise WeightsError(f"{path}: missing array {key!r}")
-    w, th = data["weights"], data["theta"]
-    shape = (core.n_inputs, core.n_neurons)
-    if w.shape != shape:
-        raise WeightsError(f"{path}: weights have shape {w.shape}, the config needs {shape}")
-    if th.shape != (core.n_neurons,):
-        raise WeightsError(f"{path}: theta has shape {th.shape}, the config needs "
-                           f"({core.n_neurons},)")
-    if w.dtype.kind not in "iu" or th.dtype.kind not in "iu":
-        raise WeightsError(f"{path}: weights and theta must be integers (float-reference "
-                           "weights cannot be loaded into the fixed-point model)")
-    d = core.derived
-    if w.size and (w.min() < 0 or w.max() > d.w_max):
-        raise WeightsError(f"{path}: weights span {w.min()}..{w.max()}, the config allows "
-                           f"0..{d.w_max} (widths.weight = {core.widths.weight})")
-    if th.size and (th.min() < 0 or th.max() > d.theta_max):
-        raise WeightsError(f"{path}: theta spans {th.min()}..{th.max()}, the config allows "
-                           f"0..{d.theta_max} (widths.theta = {core.widths.theta})")
+    if extra:
+        raise WeightsError(f"{path}: holds {extra[0]!r}, more layers than the config's "
+                           f"{len(cores)}")
+    data["layers"] = [_check_layer(path, data, i, core) for i, core in enumerate(cores)]
     stored = None
     if "config" in data:
         try:
             stored = Config.from_dict(parse_toml(str(data["config"]), str(path)))
         except ValueError:          # ConfigError: an unreadable stored config is ignored
             stored = None
-        if stored is not None and stored.core != core:
+        if stored is not None and stored.network != network:
             data["config_mismatch"] = np.array(True)
     if "class_rates" in data:
         # rates were fitted at the trained network's timesteps (maybe not the config's)
-        timesteps = max(core.timesteps, stored.core.timesteps if stored else 0)
-        _check_class_rates(path, data["class_rates"], core.n_neurons, timesteps)
+        timesteps = max(network.timesteps, stored.core.timesteps if stored else 0)
+        _check_class_rates(path, data["class_rates"], cores[-1].n_neurons, timesteps)
     return data
+
+
+def _check_layer(path: Path, data: dict[str, Array], i: int,
+                 core: CoreConfig) -> dict[str, Array]:
+    """Layer ``i``'s arrays from ``data``, checked against its ``core``: shapes, integer
+    types, and values within the widths."""
+    names = {name: layer_key(name, i) for name in ("weights", "theta", "bias")}
+    for name in ("weights", "theta"):
+        if names[name] not in data:
+            raise WeightsError(f"{path}: missing array {names[name]!r}")
+    w, th, b = data[names["weights"]], data[names["theta"]], data.get(names["bias"])
+    d = core.derived
+    shape = (core.n_inputs, core.n_neurons)
+    if w.shape != shape:
+        raise WeightsError(f"{path}: {names['weights']} have shape {w.shape}, the config "
+                           f"needs {shape}")
+    for name, array in (("theta", th), ("bias", b)):
+        if array is not None and array.shape != (core.n_neurons,):
+            raise WeightsError(f"{path}: {names[name]} has shape {array.shape}, the config "
+                               f"needs ({core.n_neurons},)")
+    if any(a is not None and a.dtype.kind not in "iu" for a in (w, th, b)):
+        raise WeightsError(f"{path}: weights, theta and bias must be integers "
+                           "(float-reference weights cannot be loaded into the fixed-point "
+                           "model)")
+    prefix = "widths" if i == 0 else f"layers[{i}].widths"
+    if w.size and (w.min() < d.w_min or w.max() > d.w_max):
+        raise WeightsError(f"{path}: {names['weights']} span {w.min()}..{w.max()}, the "
+                           f"config allows {d.w_min}..{d.w_max} ({prefix}.weight = "
+                           f"{core.widths.weight}"
+                           f"{', signed' if core.widths.weight_signed else ''})")
+    if th.size and (th.min() < 0 or th.max() > d.theta_max):
+        raise WeightsError(f"{path}: {names['theta']} spans {th.min()}..{th.max()}, the "
+                           f"config allows 0..{d.theta_max} ({prefix}.theta = "
+                           f"{core.widths.theta})")
+    if b is not None and b.size and (b.min() < d.bias_min or b.max() > d.bias_max):
+        raise WeightsError(f"{path}: {names['bias']} spans {b.min()}..{b.max()}, the config "
+                           f"allows {d.bias_min}..{d.bias_max} ({prefix}.bias = "
+                           f"{core.widths.bias})")
+    return {"weights": w, "theta": th, "bias": b}
 
 
 def _check_class_rates(path: Path, rates: Array, n_neurons: int, timesteps: int) -> None:

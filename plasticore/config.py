@@ -60,6 +60,10 @@ __all__ = [
     "RuleConfig",
     "NetworkConfig",
     "RULE_KINDS",
+    "INPUT_KINDS",
+    "LEAK_MODES",
+    "LABELLING_READOUTS",
+    "SUPERVISED_READOUTS",
     "DataConfig",
     "ClassifyConfig",
     "BoardConfig",
@@ -87,8 +91,19 @@ DATASET_NAMES: tuple[str, ...] = ("digits", "mnist-5k", "mnist", "fashion-mnist"
 #: The datasets a package ships: they take no path.
 BUNDLED_DATASETS: tuple[str, ...] = ("digits", "mnist-5k")
 
-#: Learning rules ``rule.kind`` names; only ``"stdp"`` is supported for now.
+#: Learning rules ``rule.kind`` names; ``"bptt"`` is not supported yet.
 RULE_KINDS: tuple[str, ...] = ("stdp", "bptt", "none")
+
+#: Input kinds ``input.kind`` names (:class:`EncoderConfig`).
+INPUT_KINDS: tuple[str, ...] = ("rate", "direct", "current")
+
+#: Neuron leak modes ``neuron.leak_mode`` names (:class:`NeuronConfig`).
+LEAK_MODES: tuple[str, ...] = ("shift", "multiply", "none")
+
+#: Readouts that assign labels to neurons from labelled samples (Diehl & Cook), and readouts
+#: of networks trained with labels, whose output neuron ``c`` stands for class ``c``.
+LABELLING_READOUTS: tuple[str, ...] = ("proportion", "all")
+SUPERVISED_READOUTS: tuple[str, ...] = ("count", "membrane_max", "membrane_final")
 
 
 class ConfigError(ValueError):
@@ -200,7 +215,8 @@ class Widths:
     Members
     -------
     weight : int
-        Unsigned synaptic weight, 1..16 bits; weights lie in ``[0, 2**weight - 1]``.
+        Synaptic weight, 1..16 bits: unsigned, in ``[0, 2**weight - 1]``, or with
+        ``weight_signed`` two's complement, in ``[-2**(weight-1), 2**(weight-1) - 1]``.
     membrane : int
         Signed (two's complement) membrane potential, 8..24 bits.
     theta : int
@@ -212,6 +228,12 @@ class Widths:
         membrane LSBs to the synaptic current (default 0: one).  Lets a narrow weight word
         keep the membrane, threshold and inhibition resolution of a wide one;
         ``weight + current_shift`` must be narrower than the membrane.
+    weight_signed : bool
+        Signed weights (networks trained elsewhere, excitatory and inhibitory synapses);
+        STDP needs unsigned ones.
+    bias : int
+        Width of the signed per-neuron bias, a constant current in membrane LSBs added at
+        every timestep (NIR's ``Affine`` bias), 0..24 bits; 0: no bias.
     """
 
     weight: int = 8
@@ -219,6 +241,8 @@ class Widths:
     theta: int = 14
     trace: int = 8
     current_shift: int = 0
+    weight_signed: bool = False
+    bias: int = 0
 
     def _validate(self, prefix: str) -> None:
         _check_int(f"{prefix}weight", self.weight, 1, 16)
@@ -226,6 +250,10 @@ class Widths:
         _check_int(f"{prefix}theta", self.theta, 1, 23)
         _check_int(f"{prefix}trace", self.trace, 1, 16)
         _check_int(f"{prefix}current_shift", self.current_shift, 0, 15)
+        _check_bool(f"{prefix}weight_signed", self.weight_signed)
+        if self.weight_signed and self.weight < 2:
+            _fail(f"{prefix}weight", self.weight, "must be at least 2 bits when signed")
+        _check_int(f"{prefix}bias", self.bias, 0, self.membrane)
         if self.weight >= self.membrane:
             _fail(f"{prefix}weight", self.weight,
                   f"must be narrower than the membrane ({self.membrane} bits, signed)")
@@ -244,9 +272,12 @@ class EncoderConfig:
 
     Members
     -------
-    kind : "rate" or "direct"
+    kind : "rate", "direct" or "current"
         ``rate``: each input's pixel sets a Bernoulli spike probability per timestep, drawn
-        from that input's xorshift32 generator.  ``direct``: the caller supplies spikes.
+        from that input's xorshift32 generator.  ``direct``: the caller supplies spikes (a
+        layer fed by another layer is ``direct``).  ``current``: no spikes; the pixel value
+        itself is the input, a constant current ``2**current_shift * sum_j p_j w_ij`` at
+        every timestep (snnTorch's "direct" encoding of static images).
     pixel_bits : int
         Unsigned pixel width, 1..16.
     max_rate : float
@@ -257,13 +288,13 @@ class EncoderConfig:
         not depend on it, the cycles do); a power of two that divides ``n_inputs``.
     """
 
-    kind: Literal["rate", "direct"] = "rate"
+    kind: Literal["rate", "direct", "current"] = "rate"
     pixel_bits: int = 8
     max_rate: float = 0.255
     lanes: int = 1
 
     def _validate(self, prefix: str, n_inputs: int) -> None:
-        _check_choice(f"{prefix}kind", self.kind, ("rate", "direct"))
+        _check_choice(f"{prefix}kind", self.kind, INPUT_KINDS)
         _check_int(f"{prefix}pixel_bits", self.pixel_bits, 1, 16)
         if isinstance(self.max_rate, bool) or not isinstance(self.max_rate, int | float):
             _fail(f"{prefix}max_rate", self.max_rate, "must be a number")
@@ -284,17 +315,22 @@ class NeuronConfig:
     -------
     v_rest, v_reset, v_th : int
         Resting potential, reset potential and base threshold (signed membrane values).
-    leak_mode : "shift" or "multiply"
+    leak_mode : "shift", "multiply" or "none"
         ``shift``: the distance from rest shrinks by ``2**-leak_shift`` per timestep.
         ``multiply``: it is multiplied by ``decay_q / 2**decay_frac`` (one DSP multiply).
         Either way the result is rounded toward zero, so the membrane always reaches rest.
+        ``none``: no leak (integrate-and-fire; NIR's ``IF``).
     leak_shift : int
         Shift-mode leak, 1..16 (membrane time constant about ``2**leak_shift`` timesteps).
     decay_q, decay_frac : int
         Multiply-mode decay factor ``decay_q / 2**decay_frac``; ``decay_frac`` 1..17 so the
         factor is an 18-bit unsigned DSP operand, ``decay_q`` in ``[0, 2**decay_frac]``.
     reset_mode : "to_reset" or "subtract"
-        On a spike the membrane is set to ``v_reset``, or the threshold is subtracted.
+        On a spike the membrane is set to ``v_reset``, or ``reset_amount`` is subtracted.
+    reset_amount : int
+        What ``subtract`` takes off, in membrane LSBs; 0 (default): the neuron's threshold
+        ``v_th + theta``.  snnTorch subtracts its threshold one timestep late, after the leak:
+        the same as subtracting ``threshold / beta`` at once (``plasticore nir import``).
     t_ref : int
         Refractory period in timesteps after a spike (0..255): no integration, no spike.
     theta_plus : int
@@ -309,11 +345,12 @@ class NeuronConfig:
     v_rest: int = 0
     v_reset: int = 1275
     v_th: int = 3315
-    leak_mode: Literal["shift", "multiply"] = "shift"
+    leak_mode: Literal["shift", "multiply", "none"] = "shift"
     leak_shift: int = 6
     decay_q: int = 64880
     decay_frac: int = 16
     reset_mode: Literal["to_reset", "subtract"] = "to_reset"
+    reset_amount: int = 0
     t_ref: int = 4
     theta_plus: int = 13
     theta_decay_shift: int = 0
@@ -330,11 +367,12 @@ class NeuronConfig:
             _fail(f"{prefix}v_th", self.v_th, f"must be above v_rest ({self.v_rest})")
         if self.v_reset >= self.v_th:
             _fail(f"{prefix}v_reset", self.v_reset, f"must be below v_th ({self.v_th})")
-        _check_choice(f"{prefix}leak_mode", self.leak_mode, ("shift", "multiply"))
+        _check_choice(f"{prefix}leak_mode", self.leak_mode, LEAK_MODES)
         _check_int(f"{prefix}leak_shift", self.leak_shift, 1, 16)
         _check_int(f"{prefix}decay_frac", self.decay_frac, 1, 17)
         _check_int(f"{prefix}decay_q", self.decay_q, 0, 1 << self.decay_frac)
         _check_choice(f"{prefix}reset_mode", self.reset_mode, ("to_reset", "subtract"))
+        _check_int(f"{prefix}reset_amount", self.reset_amount, 0, hi)
         _check_int(f"{prefix}t_ref", self.t_ref, 0, 255)
         theta_max = (1 << widths.theta) - 1
         _check_int(f"{prefix}theta_plus", self.theta_plus, 0, theta_max)
@@ -521,15 +559,20 @@ class Derived:
 
     Members
     -------
-    w_max : int
-        Largest weight, ``2**weight - 1``.
+    w_min, w_max : int
+        Smallest and largest weight: ``0`` and ``2**weight - 1``, or with signed weights
+        ``-2**(weight-1)`` and ``2**(weight-1) - 1``.
+    bias_min, bias_max : int
+        Smallest and largest bias (0 and 0 without one).
     v_min, v_max : int
         Membrane rails (signed ``membrane`` bits).
     theta_max, trace_max : int
         Largest adaptive threshold and trace.
+    current_min, current_max : int
+        Range of the exact synaptic current ``2**current_shift * sum_j s_j w_ij`` plus the
+        bias (membrane LSBs; ``s_j`` a spike, or a pixel with ``encoder.kind = "current"``).
     current_bits : int
-        Unsigned width of the exact synaptic current ``2**current_shift * sum_j s_j w_ij``
-        (membrane LSBs).
+        Width of that current's word: unsigned when ``current_min >= 0``, else signed.
     inhibition_bits : int
         Unsigned width of the exact inhibition ``w_inh * (n_neurons - 1)``.
     membrane_sum_bits : int
@@ -561,11 +604,16 @@ class Derived:
         handles one word (``lanes`` inputs) per cycle.
     """
 
+    w_min: int
     w_max: int
+    bias_min: int
+    bias_max: int
     v_min: int
     v_max: int
     theta_max: int
     trace_max: int
+    current_min: int
+    current_max: int
     current_bits: int
     inhibition_bits: int
     membrane_sum_bits: int
@@ -586,26 +634,44 @@ class Derived:
     def of(cls, core: CoreConfig) -> Derived:
         """Compute every derived value of ``core``."""
         w, n = core.widths, core.neuron
-        w_max = (1 << w.weight) - 1
+        if w.weight_signed:
+            w_min, w_max = -(1 << (w.weight - 1)), (1 << (w.weight - 1)) - 1
+        else:
+            w_min, w_max = 0, (1 << w.weight) - 1
+        bias_min, bias_max = (-(1 << (w.bias - 1)), (1 << (w.bias - 1)) - 1) if w.bias else (0, 0)
         v_min, v_max = -(1 << (w.membrane - 1)), (1 << (w.membrane - 1)) - 1
-        current_max = (w_max * core.n_inputs) << w.current_shift
+        pixel_max = (1 << core.encoder.pixel_bits) - 1
+        # an input line carries a spike (0 or 1), or with current input a pixel
+        input_max = pixel_max if core.encoder.kind == "current" else 1
+        current_max = ((w_max * input_max * core.n_inputs) << w.current_shift) + bias_max
+        current_min = ((w_min * input_max * core.n_inputs) << w.current_shift) + bias_min
         inhibition_max = n.w_inh * (core.n_neurons - 1)
-        current_bits, inhibition_bits = bits_for(current_max), bits_for(inhibition_max)
+        inhibition_bits = bits_for(inhibition_max)
         # leaked lies within the membrane range; the sum must hold both extremes of any
         # value the current and inhibition words can carry, not just the reachable ones.
-        sum_hi = v_max + (1 << current_bits) - 1
-        sum_lo = v_min - ((1 << inhibition_bits) - 1)
+        if current_min >= 0:
+            current_bits = bits_for(current_max)
+            sum_hi = v_max + (1 << current_bits) - 1
+            sum_lo = v_min - ((1 << inhibition_bits) - 1)
+        else:
+            current_bits = max(current_max.bit_length(), (-current_min - 1).bit_length()) + 1
+            sum_hi = v_max + (1 << (current_bits - 1)) - 1
+            sum_lo = v_min - (1 << (current_bits - 1)) - ((1 << inhibition_bits) - 1)
         membrane_sum_bits = max(sum_hi.bit_length(), (-sum_lo - 1).bit_length()) + 1
-        pixel_max = (1 << core.encoder.pixel_bits) - 1
         scale = (1 << ENCODER_RAND_BITS) << core.encoder.pixel_bits
         rate_mult = min(round(core.encoder.max_rate * scale / pixel_max), scale)
         norm_numerator = core.stdp.norm << NORM_FRAC_BITS
         return cls(
+            w_min=w_min,
             w_max=w_max,
+            bias_min=bias_min,
+            bias_max=bias_max,
             v_min=v_min,
             v_max=v_max,
             theta_max=(1 << w.theta) - 1,
             trace_max=(1 << w.trace) - 1,
+            current_min=current_min,
+            current_max=current_max,
             current_bits=current_bits,
             inhibition_bits=inhibition_bits,
             membrane_sum_bits=membrane_sum_bits,
@@ -643,7 +709,7 @@ class InputConfig:
     """
 
     n_inputs: int = 64
-    kind: Literal["rate", "direct"] = "rate"
+    kind: Literal["rate", "direct", "current"] = "rate"
     pixel_bits: int = 8
     max_rate: float = 0.255
     lanes: int = 1
@@ -711,8 +777,8 @@ class RuleConfig:
         ``stdp``: trace-based pair STDP on chip, with the parameters of ``stdp`` written flat
         in ``[rule]``.  ``bptt``: fixed-point backpropagation through time.  ``none``: no
         learning rule, so no rule parameters: the weights are only loaded (trained
-        elsewhere, or imported).  ``bptt`` and ``none`` can be written and are refused as not
-        yet supported.  ``none`` is not learning off: an STDP network with learning off is
+        elsewhere, or imported).  ``bptt`` can be written and is refused as not yet
+        supported.  ``none`` is not learning off: an STDP network with learning off is
         ``kind = "stdp"`` with ``learn = false``, which keeps its STDP parameters (the
         initial weights, the rule its weights were trained with).
     stdp : StdpConfig or None
@@ -729,7 +795,8 @@ class RuleConfig:
         if self.kind == "stdp" and self.stdp is None:
             object.__setattr__(self, "stdp", StdpConfig())
 
-    def _validate(self, layers: tuple[LayerConfig, ...], inputs: list[int]) -> None:
+    def _validate(self, layers: tuple[LayerConfig, ...], inputs: list[int],
+                  input_kind: str) -> None:
         _check_choice("rule.kind", self.kind, RULE_KINDS)
         if self.kind != "stdp":
             if self.stdp is not None:
@@ -738,7 +805,17 @@ class RuleConfig:
         stdp = self.stdp
         if not isinstance(stdp, StdpConfig):
             _fail("rule.stdp", stdp, "must be a StdpConfig")
+        if input_kind == "current":
+            _fail("input.kind", input_kind, "STDP needs input spikes (its traces follow "
+                  "them): 'rate' or 'direct' (or rule.kind = 'none')")
         for i, (layer, n_inputs) in enumerate(zip(layers, inputs, strict=True)):
+            names = _layered(i)
+            if layer.widths.weight_signed:
+                _fail(f"{names.widths}weight_signed", True, "STDP learns unsigned weights "
+                      "(or rule.kind = 'none')")
+            if layer.widths.bias:
+                _fail(f"{names.widths}bias", layer.widths.bias, "STDP layers have no bias "
+                      "(0; or rule.kind = 'none')")
             try:
                 stdp._validate(_layered(i).rule, layer.widths, n_inputs)
             except ConfigError as exc:
@@ -746,13 +823,20 @@ class RuleConfig:
                     raise
                 raise ConfigError(f"{exc} (for layers[{i}], {n_inputs} inputs)") from None
 
-    def _check_supported(self) -> None:
+    def _check_supported(self, n_layers: int) -> None:
         if self.kind == "bptt":
-            _fail("rule.kind", self.kind, "BPTT learning is not yet supported (the one rule "
-                  "for now is 'stdp')")
-        if self.kind == "none":
-            _fail("rule.kind", self.kind, "a network without a learning rule is not yet "
-                  "supported (for STDP with learning off: kind = 'stdp', learn = false)")
+            _fail("rule.kind", self.kind, "BPTT learning is not yet supported (the rules "
+                  "for now are 'stdp' and 'none')")
+        if self.kind == "stdp" and n_layers > 1:
+            raise ConfigError(f"layers: {n_layers} layers with rule.kind = 'stdp': STDP "
+                              "learns one layer for now (a multi-layer network trained "
+                              "elsewhere takes rule.kind = 'none')")
+
+    @property
+    def core_stdp(self) -> StdpConfig:
+        """The STDP table of the layers' :class:`CoreConfig`: the rule's, or for ``none``
+        learning off, no initial weights and no normalization."""
+        return self.stdp if self.stdp is not None else _NO_RULE_STDP
 
     def to_dict(self) -> dict[str, Any]:
         """The file form: ``kind`` and, for STDP, its parameters flat beside it."""
@@ -760,6 +844,10 @@ class RuleConfig:
         if self.stdp is not None:
             out.update(dataclasses.asdict(self.stdp))
         return out
+
+
+#: The STDP table of a layer without a learning rule (``RuleConfig.core_stdp``).
+_NO_RULE_STDP = StdpConfig(learn=False, w_init_max=0, norm=0)
 
 
 @dataclass(frozen=True)
@@ -780,9 +868,9 @@ class NetworkConfig:
         The learning rule of every layer.
 
     Construction validates every field, naming it as the layered file spells it
-    (``layers[1].neuron.v_th``, ``input.lanes``, ``rule.eta_post``).  A network of more than
-    one layer, or with the rule ``"bptt"`` or ``"none"``, is valid here and refused by
-    :meth:`check_supported` (and so by :class:`Config`) until the core runs it.
+    (``layers[1].neuron.v_th``, ``input.lanes``, ``rule.eta_post``).  The rule ``"bptt"``,
+    and STDP in a network of more than one layer, are valid here and refused by
+    :meth:`check_supported` (and so by :class:`Config`) until the golden model runs them.
     """
 
     timesteps: int = 350
@@ -804,39 +892,47 @@ class NetworkConfig:
         for i, layer in enumerate(self.layers):
             _check_type(f"layers[{i}]", layer, LayerConfig)
             layer._validate(_layered(i), self.input.lanes if i == 0 else None)
+            if i > 0 and self.layer_inputs(i) % layer.row_banks:
+                _fail(f"layers[{i}].row_banks", layer.row_banks,
+                      f"must divide the layer's inputs (layers[{i - 1}].n_neurons = "
+                      f"{self.layer_inputs(i)})")
         _check_type("rule", self.rule, RuleConfig)
-        self.rule._validate(self.layers, [self.layer_inputs(i) for i in range(len(self.layers))])
+        self.rule._validate(self.layers, [self.layer_inputs(i) for i in range(len(self.layers))],
+                            self.input.kind)
 
     def layer_inputs(self, i: int) -> int:
         """Inputs of layer ``i``: the previous layer's neurons (layer 0: ``n_inputs``)."""
         return self.input.n_inputs if i == 0 else self.layers[i - 1].n_neurons
 
     def check_supported(self) -> None:
-        """Raise :class:`ConfigError` (one line) if the core cannot run this network yet."""
-        if len(self.layers) > 1:
-            raise ConfigError(f"layers: {len(self.layers)} layers: multi-layer networks are "
-                              "not yet supported (one [[layers]] table for now)")
-        self.rule._check_supported()
+        """Raise :class:`ConfigError` (one line) if the golden model cannot run this network
+        yet."""
+        self.rule._check_supported(len(self.layers))
 
     def core(self, i: int = 0) -> CoreConfig:
         """Layer ``i`` as the flat :class:`CoreConfig` that the golden model and the RTL take.
 
-        Only layer 0 of an STDP network for now (what feeds a later layer's banks, and a
-        core without STDP, come with multi-layer networks and the other rules).
+        A later layer's input is the previous layer's spikes: ``encoder.kind = "direct"``
+        with ``lanes = row_banks``.  Without a learning rule the ``stdp`` table is
+        :attr:`RuleConfig.core_stdp` (learning off).
         """
         if not 0 <= i < len(self.layers):
             raise IndexError(f"layer {i} of a {len(self.layers)}-layer network")
+        self.check_supported()
+        layer = self.layers[i]
+        encoder = self.input.encoder
         if i > 0:
-            raise ConfigError(f"layers[{i}]: a layer fed by another layer is not yet "
-                              "supported (multi-layer networks)")
-        self.rule._check_supported()
-        assert self.rule.stdp is not None
-        layer = self.layers[0]
+            encoder = dataclasses.replace(encoder, kind="direct", lanes=layer.row_banks)
         return CoreConfig(
-            n_inputs=self.input.n_inputs, n_neurons=layer.n_neurons, n_pe=layer.n_pe,
+            n_inputs=self.layer_inputs(i), n_neurons=layer.n_neurons, n_pe=layer.n_pe,
             row_banks=layer.row_banks, norm_groups=layer.norm_groups,
             timesteps=self.timesteps, seed=self.seed, widths=layer.widths,
-            encoder=self.input.encoder, neuron=layer.neuron, stdp=self.rule.stdp)
+            encoder=encoder, neuron=layer.neuron, stdp=self.rule.core_stdp)
+
+    @property
+    def cores(self) -> tuple[CoreConfig, ...]:
+        """Every layer's :meth:`core`, in order."""
+        return tuple(self.core(i) for i in range(len(self.layers)))
 
     @classmethod
     def from_core(cls, core: CoreConfig) -> NetworkConfig:
@@ -912,22 +1008,28 @@ class ClassifyConfig:
 
     Members
     -------
-    readout : "proportion" or "all"
-        Diehl & Cook's proportion weighting (each neuron votes for every class in proportion
-        to its class rates) or "all activity" (each neuron labelled with one class; mean
-        count per class).  See ``golden/classify.py``.
+    readout : "proportion", "all", "count", "membrane_max" or "membrane_final"
+        Readouts that label neurons from labelled samples: Diehl & Cook's proportion
+        weighting (each neuron votes for every class in proportion to its class rates) or
+        "all activity" (each neuron labelled with one class; mean count per class).
+        Readouts of a network trained with labels, whose last layer has one neuron per class:
+        the most spikes (``count``), the highest membrane at any timestep
+        (``membrane_max``) or after the last one (``membrane_final``).  Ties go to the lowest
+        class.  See ``golden/classify.py``.
     n_classes : int
         Classes the board's readout scores (the dataset's: 10 for the bundled ones).
     vote_bits : int
         Width of the board readout's integer votes (``golden.classify.vote_table``).
     """
 
-    readout: Literal["proportion", "all"] = "proportion"
+    readout: Literal["proportion", "all", "count", "membrane_max",
+                     "membrane_final"] = "proportion"
     n_classes: int = 10
     vote_bits: int = 8
 
     def __post_init__(self) -> None:
-        _check_choice("classify.readout", self.readout, ("proportion", "all"))
+        _check_choice("classify.readout", self.readout,
+                      LABELLING_READOUTS + SUPERVISED_READOUTS)
         _check_int("classify.n_classes", self.n_classes, 2, 256)
         _check_int("classify.vote_bits", self.vote_bits, 1, 8)
 
@@ -986,9 +1088,10 @@ class BoardConfig:
 class Config:
     """A configuration file: the network, the dataset it is trained on, the readout, the board.
 
-    ``core`` is layer 0 as the golden model and the RTL take it (every command reads it);
-    ``network`` is the same configuration in the layered form the file is written in.  For
-    now a network is one layer with the STDP rule, so ``core`` determines ``network``.
+    ``core`` is layer 0 as the golden model and the RTL take it; ``network`` is the whole
+    network in the layered form the file is written in.  A one-layer STDP network is
+    determined by its ``core`` (``layered`` is ``None``); any other network is held in
+    ``layered``, whose layer 0 must be ``core``.
     """
 
     core: CoreConfig = field(default_factory=CoreConfig)
@@ -996,10 +1099,24 @@ class Config:
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     board: BoardConfig = field(default_factory=BoardConfig)
     source: str = field(default="<defaults>", compare=False)
+    layered: NetworkConfig | None = None
 
-    @functools.cached_property
+    def __post_init__(self) -> None:
+        if self.layered is not None and self.layered.core(0) != self.core:
+            raise ConfigError("core: differs from layer 0 of the layered network (change "
+                              "the network, not its core alone)")
+        readout = self.classify.readout
+        n_out = self.network.layers[-1].n_neurons
+        if readout in SUPERVISED_READOUTS and n_out != self.classify.n_classes:
+            _fail("classify.readout", readout,
+                  f"needs one output neuron per class: the last layer has {n_out} neurons, "
+                  f"classify.n_classes is {self.classify.n_classes}")
+
+    @property
     def network(self) -> NetworkConfig:
-        """The layered form of the network (one layer, the STDP rule)."""
+        """The layered form of the network."""
+        if self.layered is not None:
+            return self.layered
         return NetworkConfig.from_core(self.core)
 
     @classmethod
@@ -1008,9 +1125,17 @@ class Config:
                      source: str = "<network>") -> Config:
         """The configuration of ``network``; one it does not support yet raises ConfigError."""
         network.check_supported()
-        return cls(core=network.core(0), data=data or DataConfig(),
+        core = network.core(0)
+        one_stdp_layer = network.rule.kind == "stdp" and len(network.layers) == 1
+        layered = None if one_stdp_layer and NetworkConfig.from_core(core) == network else network
+        return cls(core=core, data=data or DataConfig(),
                    classify=classify or ClassifyConfig(), board=board or BoardConfig(),
-                   source=source)
+                   source=source, layered=layered)
+
+    def replace_network(self, network: NetworkConfig) -> Config:
+        """A copy with ``network`` (its ``core`` follows); the rest stays."""
+        return Config.from_network(network, self.data, self.classify, self.board,
+                                   self.source)
 
     def to_dict(self) -> dict[str, Any]:
         """The layered file form: ``timesteps``, ``seed``, then ``[input]``, ``[[layers]]``,
@@ -1049,11 +1174,10 @@ class Config:
             classify = _build(ClassifyConfig, classify_raw, "classify.")
             board = _build(BoardConfig, board_raw, "board.")
             if network is not None:
-                network.check_supported()
-                core = network.core(0)
+                return cls.from_network(network, data, classify, board, source)
+            return cls(core=core, data=data, classify=classify, board=board, source=source)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-        return cls(core=core, data=data, classify=classify, board=board, source=source)
 
 
 #: Top-level tables of a file besides the network's.

@@ -91,25 +91,31 @@ def test_config_check_resolves_the_flat_form(tmp_path: Path,
     assert load_config(resolved) == load_config(flat) == load_config("mnist-400-fast")
 
 
-def test_config_check_two_layers_not_yet_supported(tmp_path: Path) -> None:
-    """A two-layer STDP-free network can be written in the layered form; config check
-    validates it (layer 1's own errors first), then refuses it in one line, exit 2."""
+def test_config_check_two_layers(tmp_path: Path) -> None:
+    """A two-layer network without a learning rule passes config check (each layer's
+    derived widths printed); layer 1's own errors are one line, exit 2; the RTL commands
+    refuse it in one line until the core runs layers."""
     network = tmp_path / "two.toml"
     text = ("timesteps = 100\n\n[input]\nn_inputs = 64\n\n"
             "[[layers]]\nn_neurons = 32\nn_pe = 4\n\n"
             "[[layers]]\nn_neurons = 10\nn_pe = 2\n\n[layers.neuron]\nv_th = 2000\n\n"
             "[rule]\nkind = \"none\"\n")
-    for body, message in [
-        (text, "layers: 2 layers: multi-layer networks are not yet supported (one [[layers]] "
-               "table for now)"),
-        (text.replace("v_th = 2000", "v_rest = 10\nv_reset = 0\nv_th = 5"),
-         "layers[1].neuron.v_th = 5: must be above v_rest (10)"),
-    ]:
-        network.write_text(body)
-        result = run_cli("config", "check", str(network))
-        assert result.returncode == 2
-        assert result.stderr == f"plasticore: error: {network}: {message}\n"
-        assert result.stdout == ""
+    network.write_text(text)
+    result = run_cli("config", "check", str(network))
+    assert result.returncode == 0, result.stderr
+    assert "# layers[1]: derived" in result.stdout and "# input_words = 32" in result.stdout
+    result = run_cli("generate", str(network), "--out", str(tmp_path / "rtl"))
+    assert result.returncode == 2
+    assert result.stderr == (f"plasticore: error: {network}: layers: 2 layers: the RTL core "
+                             "runs one layer for now (the golden model runs them all: "
+                             "plasticore eval)\n")
+    assert not (tmp_path / "rtl").exists()
+    network.write_text(text.replace("v_th = 2000", "v_rest = 10\nv_reset = 0\nv_th = 5"))
+    result = run_cli("config", "check", str(network))
+    assert result.returncode == 2
+    assert result.stderr == (f"plasticore: error: {network}: layers[1].neuron.v_th = 5: must "
+                             "be above v_rest (10)\n")
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -3,6 +3,7 @@ round trip, derived constants."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from pathlib import Path
@@ -27,6 +28,7 @@ from plasticore.config import (
     bits_for,
     builtin_configs,
     load_config,
+    parse_toml,
 )
 
 #: The shipped configurations in the old flat form, as they were before the layered form
@@ -323,8 +325,8 @@ def test_layered_messages() -> None:
          "layers[0].widths.theta = 14) must fit the membrane maximum 32767"),
         ({"layers[0].neuron.vth": 1},
          "unknown key 'layers[0].neuron.vth' (valid keys here: decay_frac, decay_q, "
-         "leak_mode, leak_shift, reset_mode, t_ref, theta_decay_shift, theta_plus, v_reset, "
-         "v_rest, v_th, w_inh)"),
+         "leak_mode, leak_shift, reset_amount, reset_mode, t_ref, theta_decay_shift, "
+         "theta_plus, v_reset, v_rest, v_th, w_inh)"),
         ({"layers[0].lanes": 1},
          "unknown key 'layers[0].lanes' (valid keys here: n_neurons, n_pe, neuron, "
          "norm_groups, row_banks, widths)"),
@@ -449,25 +451,35 @@ def two_layer_raw(rule: dict[str, Any]) -> dict[str, Any]:
             "rule": rule}
 
 
-def test_two_layers_are_valid_but_not_yet_supported(tmp_path: Path) -> None:
-    """A two-layer network can be written and is validated, then refused in one line."""
-    network = NetworkConfig.from_dict(two_layer_raw({"kind": "stdp", "norm": 800}))
-    assert len(network.layers) == 2
+def test_two_layers_without_a_rule_load_and_each_layer_is_a_core(tmp_path: Path) -> None:
+    """A two-layer network with ``rule.kind = "none"`` loads: layer 1 is a core of 32
+    spiking (``direct``) inputs with learning off; the same network with STDP is refused in
+    one line (STDP learns one layer)."""
+    network = NetworkConfig.from_dict(two_layer_raw({"kind": "none"}))
     assert [network.layer_inputs(i) for i in (0, 1)] == [64, 32]
-    assert network.layers[1].neuron.v_th == 2000
-    assert network.core(0).n_neurons == 32            # layer 0 alone is a core
-    with pytest.raises(ConfigError, match=r"^layers\[1\]: .*not yet supported"):
-        network.core(1)
+    first, second = network.cores
+    assert (first.n_inputs, first.n_neurons, first.encoder.kind) == (64, 32, "rate")
+    assert (second.n_inputs, second.n_neurons, second.encoder.kind) == (32, 10, "direct")
+    assert second.neuron.v_th == 2000 and second.encoder.lanes == second.row_banks
+    assert not first.stdp.learn and first.stdp.w_init_max == 0 and first.stdp.norm == 0
     with pytest.raises(IndexError):
         network.core(2)
-    message = ("layers: 2 layers: multi-layer networks are not yet supported (one [[layers]] "
-               "table for now)")
-    with pytest.raises(ConfigError) as info:
-        network.check_supported()
-    assert str(info.value) == message
-    with pytest.raises(ConfigError) as info:
-        Config.from_network(network)
-    assert str(info.value) == message
+    config = Config.from_network(network)
+    assert config.network == network and config.core == first
+    path = write_layered(tmp_path, {}, two_layer_raw({"kind": "none"}))
+    loaded = load_config(path)
+    assert loaded.network == network and loaded.core == first
+    assert Config.from_dict(parse_toml(loaded.to_toml(), "again")).network == network
+    with pytest.raises(ConfigError, match="differs from layer 0"):
+        dataclasses.replace(loaded, core=first.replace(timesteps=7))
+
+    stdp = NetworkConfig.from_dict(two_layer_raw({"kind": "stdp", "norm": 800}))
+    message = ("layers: 2 layers with rule.kind = 'stdp': STDP learns one layer for now (a "
+               "multi-layer network trained elsewhere takes rule.kind = 'none')")
+    for call in (stdp.check_supported, lambda: stdp.core(0), lambda: Config.from_network(stdp)):
+        with pytest.raises(ConfigError) as info:
+            call()
+        assert str(info.value) == message
     path = write_layered(tmp_path, {}, two_layer_raw({"kind": "stdp", "norm": 800}))
     with pytest.raises(ConfigError) as info:
         load_config(path)
@@ -502,31 +514,32 @@ def test_later_layers_are_validated_with_their_inputs(tmp_path: Path) -> None:
     assert NetworkConfig.from_dict(raw).layers[1].row_banks == 2
 
 
-def test_rules_bptt_and_none_are_not_yet_supported(tmp_path: Path) -> None:
-    """``bptt`` and ``none`` can be written (with no STDP keys) and are refused in one line;
-    ``none`` is not learning off, which stays ``kind = "stdp"``, ``learn = false``."""
-    for kind, fragment in [("bptt", "BPTT learning is not yet supported"),
-                           ("none", "a network without a learning rule is not yet supported "
-                                    "(for STDP with learning off: kind = 'stdp', "
-                                    "learn = false)")]:
+def test_rule_bptt_is_not_yet_supported_and_none_is_inference(tmp_path: Path) -> None:
+    """``bptt`` and ``none`` can be written (with no STDP keys); ``bptt`` is refused in one
+    line, ``none`` loads as a network whose layers never learn.  ``none`` is not learning
+    off, which stays ``kind = "stdp"``, ``learn = false`` (with its STDP parameters)."""
+    for kind in ("bptt", "none"):
         network = NetworkConfig(rule=RuleConfig(kind=kind))    # type: ignore[arg-type]
         assert network.rule.stdp is None
         assert network.rule.to_dict() == {"kind": kind}
-        path = write_layered(tmp_path, {"rule": {"kind": kind}})
-        with pytest.raises(ConfigError) as info:
-            load_config(path)
-        assert str(info.value) == f"{path}: rule.kind = {kind!r}: {fragment}" + (
-            " (the one rule for now is 'stdp')" if kind == "bptt" else "")
-        with pytest.raises(ConfigError, match="not yet supported"):
-            network.core(0)
         with pytest.raises(ConfigError) as info:
             load_config(write_layered(tmp_path, {"rule": {"kind": kind, "eta_pre": 7}}))
         assert f"unknown key 'rule.eta_pre' (valid keys here with kind = {kind!r}: kind)" \
             in str(info.value)
+    path = write_layered(tmp_path, {"rule": {"kind": "bptt"}})
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (f"{path}: rule.kind = 'bptt': BPTT learning is not yet "
+                               "supported (the rules for now are 'stdp' and 'none')")
+    with pytest.raises(ConfigError, match="not yet supported"):
+        NetworkConfig(rule=RuleConfig(kind="bptt")).core(0)
+    none = load_config(write_layered(tmp_path, {"rule": {"kind": "none"}}))
+    assert none.network.rule.kind == "none" and none.core.stdp.learn is False
     with pytest.raises(ConfigError, match="takes no STDP parameters"):
         NetworkConfig(rule=RuleConfig(kind="none", stdp=StdpConfig()))
     off = load_config(write_layered(tmp_path, {"rule.learn": False}))
     assert off.core.stdp.learn is False and off.network.rule.kind == "stdp"
+    assert off.layered is None
 
 
 def test_network_construction_validates() -> None:
@@ -562,10 +575,12 @@ def test_from_core_and_core_are_inverses() -> None:
 def test_shipped_configs_in_both_forms() -> None:
     """Every shipped config (layered) means what its old flat form meant: the same Config,
     the same core, the same digest as before the layered form (the board protocol hashes
-    it: digests computed with the flat configs and the code of the commit before)."""
-    digests = {"digits": "8eb206c6a0e08cf2", "mnist-400": "161add0579898d0e",
-               "mnist-400-fast": "d5e1d6328d267573", "mnist-400-200t": "e34ff0365d4cf5fe",
-               "fashion-mnist-400": "161add0579898d0e"}
+    it: digests computed with the flat configs; they changed once since, when the widths
+    gained ``weight_signed`` and ``bias`` and the neuron ``reset_amount``, for networks
+    trained elsewhere)."""
+    digests = {"digits": "e66ba88151ed7738", "mnist-400": "b8a7e4358f872192",
+               "mnist-400-fast": "bd598aa32f2f5a1b", "mnist-400-200t": "3080ef7cde818c95",
+               "fashion-mnist-400": "b8a7e4358f872192"}
     assert sorted(builtin_configs()) == sorted(digests)
     for name, path in builtin_configs().items():
         assert "[[layers]]" in path.read_text(), f"{name} is not in the layered form"

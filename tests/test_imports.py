@@ -1,7 +1,8 @@
 """Imports point one way (``docs/architecture.md``): the base (configuration, atomic
-writes, toolchains, small shared helpers) <- golden <- hdl <- sim <- boards <- explore <-
-bench <- cli.  Every module of the package is parsed and each of its imports of the package
-(absolute or relative, at the top or inside a function) is held to that order."""
+writes, toolchains, small shared helpers) <- golden <- interchange (NIR) <- hdl <- sim <-
+boards <- explore <- bench <- cli.  Every module of the package is parsed and each of its
+imports of the package (absolute or relative, at the top or inside a function) is held to
+that order."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ LAYERS = (
     ("base", {"plasticore", "config", "files", "tools", "fixedpoint", "plots", "topspark",
               "configs"}),
     ("golden", {"golden"}),
+    ("interchange", {"interchange"}),
     ("hdl", {"hdl"}),
     ("sim", {"sim"}),
     ("boards", {"boards"}),

@@ -31,10 +31,13 @@ from .layouts import (
     spike_layout,
     unpack_words,
 )
+from .support import check_core, check_network
 from .top import SnnCore
 
 __all__ = [
     "SnnCore",
+    "check_core",
+    "check_network",
     "command_layout",
     "pixel_word_layout",
     "spike_layout",

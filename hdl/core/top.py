@@ -25,6 +25,7 @@ from .normalize import Normalizer
 from .readout import CountReadout
 from .rows import RowList
 from .sequencer import Sequencer
+from .support import check_core
 from .weights import WeightStore
 
 __all__ = ["SnnCore"]
@@ -73,6 +74,7 @@ class SnnCore(wiring.Component):
     def __init__(self, core: CoreConfig) -> None:
         if not isinstance(core, CoreConfig):
             raise TypeError(f"core must be a CoreConfig, not {core!r}")
+        check_core(core)
         self._core = core
         super().__init__({
             "command": In(stream.Signature(command_layout(core))),

@@ -3,7 +3,8 @@
 Every user-facing job is a subcommand; the Makefile targets are thin wrappers over these.
 One module per group of subcommands (``network``: train, eval, config check; ``rtl``:
 generate, cosim, sim; ``board``: board run | fuzz | serve, synth, bitstream; ``bench``;
-``explore``), each adding its own with ``add_commands``; ``common`` holds what they share.
+``explore``; ``interchange``: nir import | export), each adding its own with
+``add_commands``; ``common`` holds what they share.
 User errors (bad config, dataset path, weights file, arguments) print one line,
 ``plasticore: error: ...``, and exit with status 2; nothing else is written.
 """
@@ -19,7 +20,7 @@ from typing import Any
 from .. import __version__
 from ..config import ConfigError
 from ..files import OutputError
-from . import bench, board, explore, network, rtl
+from . import bench, board, explore, interchange, network, rtl
 from .common import Parser, RunFailed, UserError
 
 __all__ = ["main", "build_parser", "UserError", "Terminated"]
@@ -29,7 +30,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="plasticore", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"plasticore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for group in (network, rtl, board, bench, explore):
+    for group in (network, interchange, rtl, board, bench, explore):
         group.add_commands(sub)
     return parser
 

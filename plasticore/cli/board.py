@@ -13,7 +13,7 @@ from ..files import output_dir
 from .common import (
     UserError,
     datasets,
-    load,
+    load_for_rtl,
     non_negative,
     positive,
     print_json,
@@ -44,7 +44,7 @@ def cmd_board_run(args: argparse.Namespace) -> int:
     from ..boards.host import BoardLink, LinkError, SerialTransport, run_test_set
     from ..boards.protocol import Geometry
 
-    config = load(args.config)
+    config = load_for_rtl(args.config)
     Geometry.of(config)                 # a configuration the host link cannot carry: exit 2
     weights, theta, rates = board_network(config, args.weights)
     _, test_set = datasets(config, 0, args.samples)
@@ -103,7 +103,7 @@ def cmd_board_fuzz(args: argparse.Namespace) -> int:
     from ..golden.network import Network
     from ..tools import repo_root
 
-    config = load(args.config)
+    config = load_for_rtl(args.config)
     net = Network(config.core)
     rng = np.random.default_rng(args.seed)
     rates = rng.random((config.classify.n_classes, config.core.n_neurons))
@@ -130,7 +130,7 @@ def cmd_board_serve(args: argparse.Namespace) -> int:
     from ..boards.fakeboard import FakeBoard, PtyBoard
     from ..boards.protocol import Geometry
 
-    config = load(args.config)
+    config = load_for_rtl(args.config)
     Geometry.of(config)                 # a configuration the host link cannot carry: exit 2
     with PtyBoard(FakeBoard(config), line_rate=args.line_rate) as pty:
         print(f"{config.source}: fake board on {pty.path}: plasticore board run "
@@ -144,7 +144,7 @@ def cmd_board_serve(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from ..boards.synth import SynthError, synthesize
 
-    config = load(args.config)
+    config = load_for_rtl(args.config)
     if args.build_dir:
         output_dir(args.build_dir, "--build-dir")
     try:
@@ -177,7 +177,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_bitstream(args: argparse.Namespace) -> int:
     from ..boards.bitstream import BitstreamError, build_bitstream
 
-    config = load(args.config)
+    config = load_for_rtl(args.config)
     if args.build_dir:
         output_dir(args.build_dir, "--build-dir")
     try:

@@ -88,8 +88,25 @@ def load(path: str, overrides: dict[str, Any] | None = None,
             raise UserError(f"--data {data_path}: {exc}") from None
         config = dataclasses.replace(config, data=data)
     if overrides:
-        core = config.core.replace(**{k: v for k, v in overrides.items() if v is not None})
-        config = dataclasses.replace(config, core=core)
+        run = {k: v for k, v in overrides.items() if v is not None}
+        if run:
+            try:
+                config = config.replace_network(dataclasses.replace(config.network, **run))
+            except ConfigError as exc:
+                raise UserError(f"{config.source}: {exc}") from None
+    return config
+
+
+def load_for_rtl(path: str, data_path: str | None = None) -> Config:
+    """:func:`load`, then refuse (one line) a network the RTL core cannot run yet
+    (``plasticore.hdl.core.check_network``)."""
+    from ..hdl.core import check_network
+
+    config = load(path, data_path=data_path)
+    try:
+        check_network(config.network)
+    except ConfigError as exc:
+        raise UserError(f"{config.source}: {exc}") from None
     return config
 
 
@@ -97,9 +114,9 @@ def datasets(config: Config, train_samples: int | None, test_samples: int | None
     from ..golden.datasets import load_dataset
 
     data, core = config.data, config.core
-    if core.encoder.kind != "rate":
-        raise UserError(f"{config.source}: encoder.kind = {core.encoder.kind!r}: training on "
-                        "a dataset needs the rate encoder")
+    if core.encoder.kind == "direct":
+        raise UserError(f"{config.source}: input.kind = 'direct': a dataset of images needs "
+                        "the rate encoder or current input")
     train_set, test_set = load_dataset(data.dataset, data.path or None, core.encoder.pixel_bits)
     if train_set.n_pixels != core.n_inputs:
         raise UserError(f"{config.source}: n_inputs = {core.n_inputs}, but {data.dataset} "

@@ -14,7 +14,7 @@ from ..files import output_dir, write_text
 from .common import (
     UserError,
     datasets,
-    load,
+    load_for_rtl,
     positive,
     positive_float,
     scheduler_options,
@@ -35,7 +35,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from ..explore.settings import Settings, SettingsError
     from ..explore.sweep import explore
 
-    config = load(args.config, data_path=args.data)
+    config = load_for_rtl(args.config, data_path=args.data)
     if args.dataset is not None:
         try:
             data = dataclasses.replace(config.data, dataset=args.dataset)

@@ -59,6 +59,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         config = dataclasses.replace(config,
                                      core=reduce_timesteps(config.core, args.timesteps))
+    if config.network.rule.kind == "none":
+        raise UserError(f"{config.source}: rule.kind = 'none': nothing to train (the weights "
+                        "come from elsewhere: plasticore eval --weights, plasticore nir "
+                        "import)")
     if not config.core.stdp.learn:
         raise UserError(f"{config.source}: stdp.learn = false: nothing to train")
     epochs = args.epochs or config.data.epochs
@@ -96,19 +100,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..golden.train import evaluate, load_weights
 
     config = load(args.config, data_path=args.data)
-    data = load_weights(args.weights, config.core)
-    net = Network(config.core, weights=data["weights"], theta=data["theta"])
+    data = load_weights(args.weights, config.network)
+    layers = data["layers"]
+    net = Network(config.network, weights=[layer["weights"] for layer in layers],
+                  theta=[layer["theta"] for layer in layers],
+                  bias=[layer["bias"] for layer in layers])
     train_set, test_set = datasets(config, args.label_samples, args.test_samples)
     progress = progress_bars(sys.stderr.isatty() and not args.quiet)
-    evaluation = evaluate(net, train_set, test_set, progress, config.classify.readout)
+    readout = config.classify.readout
+    evaluation = evaluate(net, train_set, test_set, progress, readout)
+    labelled = evaluation.readout.rates is not None
     summary = {
         "config": config.source,
         "weights": str(args.weights),
+        "readout": readout,
         "accuracy": round(evaluation.accuracy, 6),
         "timesteps": config.core.timesteps,
-        "label_samples": len(train_set),
+        "label_samples": len(train_set) if labelled else 0,
         "test_samples": len(test_set),
         "spikes_per_sample": round(evaluation.spikes_per_sample, 3),
+        "layer_spikes_per_sample": [round(x, 3) for x in evaluation.layer_spikes_per_sample],
         "seconds": round(evaluation.seconds, 3),
     }
     if "config_mismatch" in data:
@@ -118,10 +129,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         if "warning" in summary:
             print(f"warning: {summary['warning']}", file=sys.stderr)
+        labels = (f"labels from {len(train_set)} training samples" if labelled
+                  else f"readout {readout}")
+        spikes = " + ".join(f"{x:.1f}" for x in evaluation.layer_spikes_per_sample)
         print(f"accuracy {100 * evaluation.accuracy:.2f}% on {len(test_set)} test samples "
-              f"(labels from {len(train_set)} training samples), "
-              f"{evaluation.spikes_per_sample:.1f} output spikes/sample, "
-              f"{evaluation.seconds:.1f} s")
+              f"({labels}), spikes/sample by layer {spikes}, {evaluation.seconds:.1f} s")
     return 0
 
 

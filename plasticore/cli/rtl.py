@@ -9,7 +9,7 @@ from typing import Any
 from ..files import output_dir
 from .common import (
     UserError,
-    load,
+    load_for_rtl,
     print_json,
     simulating,
 )
@@ -29,7 +29,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from ..hdl.generate import generate, manifest_summary
 
-    config = load(args.config)
+    config = load_for_rtl(args.config)
     out = output_dir(args.out, "--out")
     manifest = generate(config.core, out)
     if args.json:
@@ -46,7 +46,7 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     from ..sim import cosim
     from ..tools import repo_root
 
-    config = load(args.config)
+    config = load_for_rtl(args.config)
     core = config.core
     if args.samples < 1:
         raise UserError(f"--samples {args.samples}: must be at least 1")

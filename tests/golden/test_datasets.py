@@ -325,9 +325,9 @@ def test_read_idx_missing_and_directory(tmp_path: Path) -> None:
     "content",
     [
         b"this is not gzip at all",  # no gzip header
-        gzip.compress(GOOD_2x2)[:-6],  # stream cut short
-        gzip.compress(GOOD_2x2)[:10] + b"\xff" * 20,  # garbage deflate data
-        gzip.compress(GOOD_2x2) + b"junk!",  # trailing garbage after the member
+        gzip.compress(GOOD_2x2, mtime=0)[:-6],  # stream cut short
+        gzip.compress(GOOD_2x2, mtime=0)[:10] + b"\xff" * 20,  # garbage deflate data
+        gzip.compress(GOOD_2x2, mtime=0) + b"junk!",  # trailing garbage after the member
         GOOD_2x2,  # already decompressed but still named .gz
     ],
 )

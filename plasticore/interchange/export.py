@@ -1,0 +1,106 @@
+"""A configuration and its integer weights as a NIR graph.
+
+The graph is a chain ``input -> fc0 -> lif0 -> fc1 -> lif1 ... -> output`` in membrane
+LSBs: layer ``l``'s synapse node carries ``w * 2**current_shift`` (times ``pixel_max`` for
+the first layer with current input, whose NIR input is ``pixel / pixel_max``), an
+``Affine`` with the bias or a ``Linear`` without one; its neuron node is a ``LIF`` with
+``tau = dt / (1 - beta)`` and ``r = tau / dt`` (snnTorch's convention: the input adds to the
+membrane unscaled), ``v_leak = v_rest``, ``v_reset``, and the per-neuron threshold
+``v_th + theta[i] - 0.5`` (NIR fires when ``v > v_threshold``, plasticore when
+``v >= v_th + theta``), or an ``IF`` (``r = 1 / dt``) for a neuron without leak.
+
+What a feed-forward NIR chain cannot say is returned as notes, never dropped silently: the
+lateral inhibition (``w_inh``), the refractory period, reset by subtraction (NIR resets to
+``v_reset``), and the integer rounding of the leak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..config import Config
+from .graph import NirError
+
+__all__ = ["export_graph", "write_graph"]
+
+Array = Any
+
+
+def export_graph(config: Config, weights: list[Array], theta: list[Array],
+                 bias: list[Array | None], dt: float = 1e-4) -> tuple[Any, list[str]]:
+    """The ``nir.NIRGraph`` of ``config``'s network with these integer arrays, and notes on
+    what it cannot represent."""
+    import nir
+
+    if not (np.isfinite(dt) and dt > 0):
+        raise NirError(f"dt = {dt!r}: must be a positive number of seconds")
+    network = config.network
+    cores = network.cores
+    nodes: dict[str, Any] = {
+        "input": nir.Input(input_type={"input": np.array([network.input.n_inputs])})}
+    chain = ["input"]
+    notes: list[str] = []
+    pixel_max = (1 << network.input.pixel_bits) - 1
+    for index, core in enumerate(cores):
+        n = core.n_neurons
+        unit = pixel_max if index == 0 and core.encoder.kind == "current" else 1
+        w = np.asarray(weights[index], dtype=np.float64).T * float(unit << 0)
+        w = w * float(1 << core.widths.current_shift)
+        b = bias[index]
+        synapse = (nir.Affine(weight=w, bias=np.asarray(b, dtype=np.float64))
+                   if b is not None else nir.Linear(weight=w))
+        neuron_params = core.neuron
+        v_threshold = (neuron_params.v_th + np.asarray(theta[index], dtype=np.float64)) - 0.5
+        v_reset = np.full(n, float(neuron_params.v_reset))
+        if neuron_params.reset_mode == "subtract":
+            notes.append(f"layer {index}: resets by subtraction of the threshold; NIR's "
+                         "neurons reset to v_reset (import with --reset subtract, as for "
+                         "snnTorch)")
+        if neuron_params.leak_mode == "none":
+            neuron = nir.IF(r=np.full(n, 1.0 / dt), v_threshold=v_threshold, v_reset=v_reset)
+        else:
+            beta = _beta(core)
+            if beta <= 0.0:
+                raise NirError(f"layer {index}: the leak removes the whole membrane every "
+                               "timestep (beta = 0): no NIR time constant")
+            tau = dt / (1.0 - beta)
+            neuron = nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt),
+                             v_leak=np.full(n, float(neuron_params.v_rest)),
+                             v_threshold=v_threshold, v_reset=v_reset)
+            notes.append(f"layer {index}: the leak rounds toward zero on the integer grid "
+                         f"(beta = {beta:.9g} in float)")
+        if neuron_params.w_inh:
+            notes.append(f"layer {index}: lateral inhibition (w_inh = {neuron_params.w_inh}) "
+                         "is not exported (a recurrent edge)")
+        if neuron_params.t_ref:
+            notes.append(f"layer {index}: the refractory period (t_ref = "
+                         f"{neuron_params.t_ref}) is not exported (NIR has none)")
+        names = (f"fc{index}", f"lif{index}")
+        nodes[names[0]], nodes[names[1]] = synapse, neuron
+        chain.extend(names)
+    nodes["output"] = nir.Output(output_type={"output": np.array([cores[-1].n_neurons])})
+    chain.append("output")
+    edges = list(zip(chain[:-1], chain[1:], strict=True))
+    metadata = {"generator": "plasticore", "dt_seconds": dt, "timesteps": network.timesteps,
+                "encoder": network.input.kind, "readout": config.classify.readout}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata), notes
+
+
+def write_graph(graph: Any, path: Any) -> None:
+    """``nir.write`` to ``path`` atomically (a unique temporary name, then a rename)."""
+    import nir
+
+    from ..files import replacing
+
+    with replacing(path) as tmp:
+        nir.write(str(tmp), graph)
+
+
+def _beta(core: Any) -> float:
+    """The leak's decay factor per timestep, in float."""
+    n = core.neuron
+    if n.leak_mode == "shift":
+        return 1.0 - 2.0 ** -n.leak_shift
+    return float(n.decay_q) / float(1 << n.decay_frac)
