@@ -250,6 +250,12 @@ class Network:
         return SampleResult(counts[-1], input_spikes, raster,
                             in_spikes if record else None, counts, v_max, last.v.copy())
 
+    def input_spikes(self, sample: Array, key: int) -> Array | None:
+        """The input spikes ``(timesteps, n_inputs)`` that ``sample`` with ``key`` feeds the
+        first layer (``None`` with current input): the rate encoder's, or the raster."""
+        states = SampleStates(self.input_base, self.neuron_base, key, self.core.timesteps)
+        return self._input_raster(sample, states.inputs)
+
     def _input_raster(self, sample: Array, in_states: Array) -> Array | None:
         """The sample's input spikes ``(timesteps, n_inputs)``; ``None`` with current
         input (no spikes: :meth:`.layer.Layer.pixel_current`)."""

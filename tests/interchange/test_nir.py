@@ -231,3 +231,19 @@ def test_cli_import_eval_export(tmp_path: Path) -> None:
         assert result.stderr.startswith("plasticore: error: ")
         assert fragment in result.stderr and result.stderr.count("\n") == 1
         assert not (tmp_path / "x.toml").exists()
+
+
+@pytest.mark.parametrize("name, dataset, encoder", [
+    ("digits-mlp", "digits", "current"), ("digits-mlp-rate", "digits", "rate"),
+    ("mnist-5k-mlp", "mnist-5k", "current")])
+def test_shipped_configs_are_what_the_import_writes(name: str, dataset: str,
+                                                    encoder: str) -> None:
+    """configs/NAME.toml is `plasticore nir import examples/nir/NAME.nir` (25 timesteps), so
+    the weights a user imports fit it."""
+    root = Path(__file__).resolve().parents[2]
+    source = network_of(nir.read(str(root / "examples" / "nir" / f"{name}.nir")), DT)
+    imported = quantize(source, ImportOptions(dataset=dataset, timesteps=25, encoder=encoder))
+    shipped = load_config(name)
+    assert shipped.network == imported.config.network
+    assert shipped.classify == imported.config.classify
+    assert shipped.data == imported.config.data
