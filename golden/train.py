@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..config import SUPERVISED_READOUTS, Config, CoreConfig, NetworkConfig, parse_toml
-from ..files import replacing
+from ..files import input_file, replacing
 from .classify import Readout
 from .datasets import Dataset
 from .network import BatchResult, Network
@@ -204,19 +204,9 @@ def load_weights(path: str | Path, config: CoreConfig | NetworkConfig) -> dict[s
     network = (NetworkConfig.from_core(config) if isinstance(config, CoreConfig)
                else config)
     cores = network.cores
-    path = Path(path)
-    if path.is_dir():
-        raise WeightsError(f"{path}: is a directory, not a weights file")
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weights file")
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        raise WeightsError(f"{path}: cannot read: {exc.strerror}") from None
-    if magic != b"PK\x03\x04":
-        raise WeightsError(f"{path}: not an .npz archive (written by `plasticore train "
-                           "--weights-out` or `plasticore nir import`)")
+    path = input_file(path, "weights file", b"PK\x03\x04",
+                      "not an .npz archive (written by `plasticore train --weights-out` or "
+                      "`plasticore nir import`)", WeightsError)
     names = set(WEIGHTS_ARRAYS) | {layer_key(name, i) for i in range(len(cores))
                                    for name in ("weights", "theta", "bias")}
     try:

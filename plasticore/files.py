@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["OutputError", "replacing", "write_text", "write_bytes", "output_file",
-           "output_dir"]
+           "output_dir", "input_file"]
 
 
 class OutputError(ValueError):
@@ -122,4 +122,24 @@ def output_dir(path: str | Path, option: str = "") -> Path:
     shown = f"{option} {path}".strip()
     _make_dirs(target.resolve(), shown)
     _probe(target.resolve(), shown)
+    return target
+
+
+def input_file(path: str | Path, what: str, magic: bytes, wrong: str,
+               error: type[Exception]) -> Path:
+    """Check that ``path`` is a readable file of kind ``what`` (``"weights file"``) whose
+    first bytes are ``magic``; else raise ``error`` with one line: a directory, no such
+    file, unreadable, or ``wrong`` (what it is not, and what writes one)."""
+    target = Path(path)
+    if target.is_dir():
+        raise error(f"{target}: is a directory, not a {what}")
+    if not target.is_file():
+        raise error(f"{target}: no such {what}")
+    try:
+        with target.open("rb") as fh:
+            head = fh.read(len(magic))
+    except OSError as exc:
+        raise error(f"{target}: cannot read: {exc.strerror}") from None
+    if head != magic:
+        raise error(f"{target}: {wrong}")
     return target

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ..files import input_file
+
 __all__ = ["NirError", "FloatNeuron", "FloatLayer", "FloatNetwork", "read_graph",
            "network_of"]
 
@@ -100,18 +102,8 @@ def read_graph(path: str | Path) -> Any:
     """``nir.read`` of ``path`` with one-line errors."""
     import nir
 
-    path = Path(path)
-    if path.is_dir():
-        raise NirError(f"{path}: is a directory, not a NIR file")
-    if not path.is_file():
-        raise NirError(f"{path}: no such NIR file")
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(8)
-    except OSError as exc:
-        raise NirError(f"{path}: cannot read: {exc.strerror}") from None
-    if magic != b"\x89HDF\r\n\x1a\n":
-        raise NirError(f"{path}: not a NIR file (NIR files are HDF5; written by nir.write)")
+    path = input_file(path, "NIR file", b"\x89HDF\r\n\x1a\n",
+                      "not a NIR file (NIR files are HDF5; written by nir.write)", NirError)
     try:
         return nir.read(str(path))
     except Exception as exc:       # h5py and nir raise many types for a malformed file
