@@ -9,14 +9,14 @@ learning) by ``adapt_threshold`` with ``IntegerArithmetic``.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth import Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
 from ..config import CoreConfig
 from .unit import StreamUnit
 
 __all__ = [
-    "LIF_LATENCY", "lif_input_layout", "lif_output_layout", "LIFNeuronUnit"]
+    "LIF_LATENCY", "current_shape", "lif_input_layout", "lif_output_layout", "LIFNeuronUnit"]
 
 #: Clock cycles from a neuron into :class:`LIFNeuronUnit` to its update (read by the cycle
 #: model).
@@ -29,7 +29,8 @@ def lif_input_layout(core: CoreConfig) -> data.StructLayout:
     Fields (LSB first): ``v`` membrane, signed ``widths.membrane`` bits; ``refractory``
     remaining refractory timesteps, unsigned ``derived.refractory_bits``; ``theta`` adaptive
     threshold, unsigned ``widths.theta`` bits; ``current`` exact synaptic current
-    ``2**current_shift * sum_j s_j w_ij``, unsigned ``derived.current_bits``;
+    ``2**current_shift * sum_j s_j w_ij + b_i``, ``derived.current_bits`` (signed when
+    ``derived.current_min < 0``: signed weights or a bias; :func:`current_shape`);
     ``inhibition`` exact lateral inhibition ``w_inh * (other neurons' spikes at t-1)``,
     unsigned ``derived.inhibition_bits``; ``learn`` 1 bit, adapt the threshold on this
     token.
@@ -40,10 +41,17 @@ def lif_input_layout(core: CoreConfig) -> data.StructLayout:
         "v": signed(core.widths.membrane),
         "refractory": unsigned(d.refractory_bits),
         "theta": unsigned(core.widths.theta),
-        "current": unsigned(d.current_bits),
+        "current": current_shape(core),
         "inhibition": unsigned(d.inhibition_bits),
         "learn": 1,
     })
+
+
+def current_shape(core: CoreConfig) -> Shape:
+    """Shape of the exact synaptic current (membrane LSBs): ``derived.current_bits``,
+    signed when the current can be negative (``derived.current_min < 0``), else unsigned."""
+    d = core.derived
+    return signed(d.current_bits) if d.current_min < 0 else unsigned(d.current_bits)
 
 
 def lif_output_layout(core: CoreConfig) -> data.StructLayout:
@@ -84,8 +92,9 @@ class LIFNeuronUnit(StreamUnit):
     * refractory (``refractory > 0``): the count drops by one, ``v`` is kept, no spike;
     * otherwise ``v' = sat(v_rest + leak(v - v_rest) + current - inhibition)``, the sum held
       exactly in ``derived.membrane_sum_bits`` signed bits and saturated once to the
-      membrane word; a spike when ``v' >= v_th + theta``, which resets ``v'`` to ``v_reset``
-      (or to ``sat(v' - (v_th + theta))``) and the refractory count to ``t_ref``;
+      membrane word at both rails; a spike when ``v' >= v_th + theta``, which resets ``v'``
+      to ``v_reset`` (or to ``sat(v' - (v_th + theta))``, ``sat(v' - reset_amount)`` when
+      ``neuron.reset_amount > 0``) and the refractory count to ``t_ref``;
     * with ``learn``: ``theta`` decays (``theta_decay_shift > 0``, toward zero) and then
       gains ``theta_plus`` on a spike, saturating at ``theta_max``; without it ``theta`` is
       passed through.
@@ -94,10 +103,15 @@ class LIFNeuronUnit(StreamUnit):
     ``neuron.leak_mode``: ``shift``, ``trunc(d * (1 - 2**-leak_shift))``, or ``multiply``,
     ``trunc(d * decay_q / 2**decay_frac)`` with ``decay_q`` unsigned ``decay_frac + 1`` bits
     (25 x 18 for the widest configuration: one DSP48E1, the product registered).  Both round
-    toward zero, as ``plasticore.fixedpoint.decay_shift`` / ``decay_multiply``.
+    toward zero, as ``plasticore.fixedpoint.decay_shift`` / ``decay_multiply``; ``none``
+    (integrate-and-fire) keeps ``d``, so stage 2 adds the drive to ``v`` itself.
+
+    The current is unsigned, or signed (two's complement, :func:`current_shape`) when
+    signed weights or a bias can make it negative; a negative current can saturate the
+    sum at ``v_min``.
 
     Pipeline: three register stages (leak and threshold; exact sum and saturation; spike,
-    reset and output registers), so :attr:`latency` is 3 in both leak modes.  Backpressure
+    reset and output registers), so :attr:`latency` is 3 in every leak mode.  Backpressure
     is a global stall: every stage advances only when the output register is empty or being
     read (``advance = ~o.valid | o.ready``, which is also ``i.ready``).  A synchronous reset
     empties the pipeline.
@@ -147,12 +161,16 @@ class LIFNeuronUnit(StreamUnit):
         s1_refractory = Signal(unsigned(d.refractory_bits), reset_less=True)
         s1_theta = Signal(unsigned(theta_bits), reset_less=True)
         s1_learn = Signal(reset_less=True)
-        # current - inhibition, exact: unsigned minus unsigned is signed, one bit wider
-        s1_drive = Signal(signed(max(d.current_bits, d.inhibition_bits) + 1), reset_less=True)
+        # current - inhibition, exact: the difference's own shape (unsigned current: signed,
+        # one bit wider than the wider operand)
+        drive = neuron.current - neuron.inhibition
+        s1_drive = Signal(drive.shape(), reset_less=True)
         s1_threshold = Signal(signed(membrane), reset_less=True)  # v_th + theta <= v_max
         s1_theta_decayed = Signal(unsigned(theta_bits), reset_less=True)
 
-        if n.leak_mode == "shift":
+        if n.leak_mode == "none":
+            pass                                # leak(d) = d: stage 2 adds v itself
+        elif n.leak_mode == "shift":
             # trunc(d * (1 - 2**-k)) = d - ((d + (2**k - 1 if d > 0 else 0)) >> k)
             k = n.leak_shift
             s1_leaked = Signal(signed(membrane + 1), reset_less=True)  # |leaked| <= |d|
@@ -177,17 +195,19 @@ class LIFNeuronUnit(StreamUnit):
                 s1_refractory.eq(neuron.refractory),
                 s1_theta.eq(neuron.theta),
                 s1_learn.eq(neuron.learn),
-                s1_drive.eq(neuron.current - neuron.inhibition),
+                s1_drive.eq(drive),
                 s1_threshold.eq(n.v_th + neuron.theta),
                 s1_theta_decayed.eq(theta_decayed),
             ]
             if n.leak_mode == "shift":
                 m.d.sync += s1_leaked.eq(leak_next)
-            else:
+            elif n.leak_mode == "multiply":
                 m.d.sync += s1_leak_product.eq(distance * decay_q)
 
         # -- Stage 2: exact membrane sum, saturated once; refractory and theta candidates ----
-        if n.leak_mode == "shift":
+        if n.leak_mode == "none":
+            leaked = None
+        elif n.leak_mode == "shift":
             leaked = s1_leaked
         else:
             # trunc(p / 2**f) = (p + (2**f - 1 if d < 0 else 0)) >> f with p = d * decay_q;
@@ -196,7 +216,10 @@ class LIFNeuronUnit(StreamUnit):
             leaked = (s1_leak_product + Mux(s1_leak_product < 0, (1 << f) - 1, 0)) >> f
 
         membrane_sum = Signal(signed(d.membrane_sum_bits))  # v_rest + leaked + drive, exact
-        m.d.comb += membrane_sum.eq(n.v_rest + leaked + s1_drive)
+        if leaked is None:                      # v_rest + (v - v_rest) = v
+            m.d.comb += membrane_sum.eq(s1_v + s1_drive)
+        else:
+            m.d.comb += membrane_sum.eq(n.v_rest + leaked + s1_drive)
 
         s2_valid = Signal()
         s2_v = Signal(signed(membrane), reset_less=True)
@@ -225,6 +248,8 @@ class LIFNeuronUnit(StreamUnit):
         m.d.comb += spike.eq(s2_active & (s2_integrated >= s2_threshold))
         if n.reset_mode == "to_reset":
             fired = Const(n.v_reset, signed(membrane))
+        elif n.reset_amount:
+            fired = _saturate(s2_integrated - n.reset_amount, d.v_min, d.v_max)
         else:
             fired = _saturate(s2_integrated - s2_threshold, d.v_min, d.v_max)
 

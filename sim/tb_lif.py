@@ -79,10 +79,12 @@ def _token(v: int, refractory: int = 0, theta: int = 0, current: int = 0, inhibi
             "inhibition": inhibition, "learn": learn}
 
 
-def _limits(core: CoreConfig) -> tuple[int, int]:
-    """Largest current and inhibition the core can present (the contract's input ranges)."""
-    n = core.neuron
-    return core.derived.w_max * core.n_inputs, n.w_inh * (core.n_neurons - 1)
+def _limits(core: CoreConfig) -> tuple[int, int, int]:
+    """Smallest and largest current and largest inhibition the core can present (the
+    contract's input ranges, ``derived.current_min .. current_max``: negative with signed
+    weights or a bias)."""
+    d, n = core.derived, core.neuron
+    return d.current_min, d.current_max, n.w_inh * (core.n_neurons - 1)
 
 
 def landing_token(core: CoreConfig, target: int, theta: int, learn: int,
@@ -91,11 +93,11 @@ def landing_token(core: CoreConfig, target: int, theta: int, learn: int,
 
     Searches membrane values around ``target`` (and, with ``rng``, random ones) for one
     whose leaked value ``v_rest + leak(v - v_rest)`` (golden ``Arithmetic.leak``) is within
-    reach of an in-range current or inhibition; ``None`` if no such token exists (e.g. a
-    threshold the current can never reach).
+    reach of an in-range current and inhibition (inhibition first for a drop); ``None`` if no
+    such token exists (e.g. a threshold the current can never reach).
     """
     d = core.derived
-    current_max, inhibition_max = _limits(core)
+    current_min, current_max, inhibition_max = _limits(core)
     span = np.arange(0, 2048, dtype=np.int64)
     candidates = [target - span, target + span,
                   np.linspace(d.v_min, d.v_max, 512).astype(np.int64)]
@@ -105,22 +107,23 @@ def landing_token(core: CoreConfig, target: int, theta: int, learn: int,
     v = v[(v >= d.v_min) & (v <= d.v_max)]
     rest = core.neuron.v_rest
     need = target - (rest + IntegerArithmetic(core).leak(v - rest))
-    ok = (need <= current_max) & (need >= -inhibition_max)
+    inhibition = np.minimum(np.maximum(-need, 0), inhibition_max)
+    current = need + inhibition
+    ok = (current <= current_max) & (current >= current_min)
     if not ok.any():
         return None
     pick = int(np.flatnonzero(ok)[0])
-    n_pick = int(need[pick])
-    return _token(int(v[pick]), 0, theta, max(n_pick, 0), max(-n_pick, 0), learn)
+    return _token(int(v[pick]), 0, theta, int(current[pick]), int(inhibition[pick]), learn)
 
 
 def directed_tokens(core: CoreConfig) -> list[tuple[str, Token]]:
     """Named corner cases: rails, exact threshold, refractory boundaries, theta edges, leak.
 
-    Every case is in the contract's input ranges (``refractory <= t_ref``, ``current <=
-    w_max * n_inputs``, ``inhibition <= w_inh * (n_neurons - 1)``).
+    Every case is in the contract's input ranges (``refractory <= t_ref``, ``current_min <=
+    current <= current_max``, ``inhibition <= w_inh * (n_neurons - 1)``).
     """
     d, n = core.derived, core.neuron
-    current_max, inhibition_max = _limits(core)
+    current_min, current_max, inhibition_max = _limits(core)
     theta_max, t_ref = d.theta_max, n.t_ref
     cases: list[tuple[str, Token]] = []
 
@@ -143,6 +146,13 @@ def directed_tokens(core: CoreConfig) -> list[tuple[str, Token]]:
     add("v_max, no input", _token(d.v_max))
     add("v_min, no input", _token(d.v_min))
     add("v_max refractory 1, max current", _token(d.v_max, min(1, t_ref), 0, current_max))
+    if current_min < 0:             # a negative current: the lower rail without inhibition
+        add("v_min + min current", _token(d.v_min, 0, 0, current_min, 0))
+        add("v_max + min current", _token(d.v_max, 0, 0, current_min, 0))
+        add("v_min + min current and max inhibition",
+            _token(d.v_min, 0, 0, current_min, inhibition_max))
+        add("rest + min current", _token(n.v_rest, 0, 0, current_min, 0))
+        add("v_min refractory 1, min current", _token(d.v_min, min(1, t_ref), 0, current_min))
 
     # exactly at the threshold v_th + theta, one below and one above
     for theta in sorted({0, 1, theta_max // 2, theta_max}):
@@ -198,7 +208,7 @@ def directed_tokens(core: CoreConfig) -> list[tuple[str, Token]]:
 def random_tokens(core: CoreConfig, rng: random.Random, count: int) -> list[Token]:
     """``count`` random in-contract tokens, biased toward rails, threshold and edges."""
     d, n = core.derived, core.neuron
-    current_max, inhibition_max = _limits(core)
+    current_min, current_max, inhibition_max = _limits(core)
     reach = max(1, min(current_max, 2 * (n.v_th - n.v_rest)))
     tokens: list[Token] = []
     while len(tokens) < count:
@@ -221,11 +231,11 @@ def random_tokens(core: CoreConfig, rng: random.Random, count: int) -> list[Toke
         refractory = 0 if rng.random() < 0.7 else rng.randint(0, n.t_ref)
         r = rng.random()
         if r < 0.5:
-            current = rng.randint(0, current_max)
+            current = rng.randint(current_min, current_max)
         elif r < 0.8:
-            current = rng.randint(0, reach)
+            current = rng.randint(max(current_min, -reach), reach)
         else:
-            current = rng.choice([0, current_max])
+            current = rng.choice([0, current_max] + [current_min] * (current_min < 0))
         r = rng.random()
         if r < 0.5:
             inhibition = 0

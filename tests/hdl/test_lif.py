@@ -58,7 +58,32 @@ def _edge_configs() -> list[MatrixEntry]:
     ]
 
 
+def _feature_configs() -> list[MatrixEntry]:
+    """The features of imported networks (issue 16): signed weights, a bias (so a signed
+    current that reaches the lower rail), no leak, and a subtraction other than the
+    threshold; each alone and mixed."""
+    signed_weights = {"widths.weight_signed": True}
+    return [
+        MatrixEntry("w6m12-signed-none", scaled_core(6, 12, leak_mode="none").replace(
+            **signed_weights)),
+        MatrixEntry("w8m16-bias12-shift", scaled_core(8, 16).replace(**{"widths.bias": 12})),
+        MatrixEntry("w8m16-none", scaled_core(8, 16, leak_mode="none")),
+        MatrixEntry("w4m8-subtract-amount", scaled_core(4, 8, reset_mode="subtract").replace(
+            **{"neuron.reset_amount": 37})),
+        # a reset_amount at v_max: the subtraction saturates at v_min; a bias as wide as
+        # the membrane, signed weights and a current shift: the widest signed current
+        MatrixEntry("w4m8-signed-bias8-shift2-mult-subtract-vmax", scaled_core(
+            4, 8, leak_mode="multiply", reset_mode="subtract").replace(
+            **signed_weights, **{"widths.bias": 8, "widths.current_shift": 2,
+                                 "neuron.reset_amount": 127})),
+        MatrixEntry("w10m24-signed-bias20-none-subtract-amount", scaled_core(
+            10, 24, leak_mode="none", reset_mode="subtract").replace(
+            **signed_weights, **{"widths.bias": 20, "neuron.reset_amount": 1 << 20})),
+    ]
+
+
 EDGE = _edge_configs()
+FEATURES = _feature_configs()
 
 
 def _ids(entries: list[MatrixEntry]) -> list[Any]:
@@ -69,7 +94,7 @@ def _ids(entries: list[MatrixEntry]) -> list[Any]:
 # Amaranth simulator
 
 
-@pytest.mark.parametrize("entry", _ids(QUICK + EDGE))
+@pytest.mark.parametrize("entry", _ids(QUICK + EDGE + FEATURES))
 def test_tokens_match_golden(entry: MatrixEntry) -> None:
     """Directed corners and random tokens, with idle input and stalled output."""
     core = entry.core
@@ -131,6 +156,41 @@ def test_layouts_follow_config() -> None:
     assert o["v"].shape == signed(core.widths.membrane)
 
 
+def test_current_is_signed_only_when_it_can_be_negative() -> None:
+    """Unsigned current as before without signed weights or a bias (existing designs keep
+    their ports); ``derived.current_bits`` signed with either."""
+    for entry in QUICK + EDGE:
+        assert lif_input_layout(entry.core)["current"].shape == unsigned(
+            entry.core.derived.current_bits)
+    for entry in FEATURES:
+        d = entry.core.derived
+        shape = lif_input_layout(entry.core)["current"].shape
+        assert shape == (signed(d.current_bits) if d.current_min < 0
+                         else unsigned(d.current_bits))
+        assert shape.signed == (entry.core.widths.weight_signed or entry.core.widths.bias > 0)
+
+
+def test_feature_cases_reach_the_rails() -> None:
+    """The stimulus of the new features: a negative current saturates at ``v_min``; leak
+    ``none`` keeps the membrane; ``reset_amount`` is what a spike subtracts."""
+    for entry in FEATURES:
+        core = entry.core
+        d, n = core.derived, core.neuron
+        names = dict(directed_tokens(core))
+        if d.current_min < 0:
+            (out,) = golden_outputs(core, [names["v_min + min current"]])
+            assert out["v"] == d.v_min and out["spike"] == 0
+        if n.leak_mode == "none":
+            v = n.v_rest + 1000 if n.v_rest + 1000 < n.v_th else n.v_th - 1
+            (out,) = golden_outputs(core, [{**names["v_min, no input"], "v": v}])
+            assert out["v"] == v
+        if n.reset_amount:
+            token = landing_token(core, n.v_th, 0, 0)
+            assert token is not None
+            (out,) = golden_outputs(core, [token])
+            assert out["spike"] == 1 and out["v"] == max(n.v_th - n.reset_amount, d.v_min)
+
+
 def test_rejects_non_config() -> None:
     with pytest.raises(TypeError, match="'w8m16'"):
         LIFNeuronUnit("w8m16")  # type: ignore[arg-type]
@@ -147,7 +207,7 @@ def test_verilog_ports() -> None:
 
 def test_directed_cases_reach_their_targets() -> None:
     """The stimulus itself: landings hit the threshold exactly, the rails are reached."""
-    for entry in QUICK + EDGE:
+    for entry in QUICK + EDGE + FEATURES:
         core = entry.core
         n = core.neuron
         token = landing_token(core, n.v_th, 0, 0)
@@ -172,12 +232,12 @@ def _regress(pe_regression: Any, entry: MatrixEntry) -> None:
                   test_module="plasticore.sim.tb_lif", tests=COCOTB_TESTS)
 
 
-@pytest.mark.parametrize("entry", _ids(QUICK))
+@pytest.mark.parametrize("entry", _ids(QUICK + FEATURES[-1:]))
 def test_lif_cocotb(pe_regression: Any, entry: MatrixEntry) -> None:
     _regress(pe_regression, entry)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", _ids(REST + EDGE))
+@pytest.mark.parametrize("entry", _ids(REST + EDGE + FEATURES[:-1]))
 def test_lif_cocotb_full(pe_regression: Any, entry: MatrixEntry) -> None:
     _regress(pe_regression, entry)
