@@ -4,6 +4,8 @@
 #                   RTL and co-simulate the trained network in it against the golden model
 #   make test       the test suite (what CI runs)
 #   make sim        full cocotb regression under Verilator and Icarus (SIM=, WAVES=1)
+#   make import     a network trained elsewhere, from a NIR file, on the integer grid
+#                   (NIR=F.nir ARGS="--dataset D --timesteps T": build/imported.toml, .npz)
 #   make cosim      co-simulate CONFIG's network core against the golden model
 #   make bench      speed and accuracy benchmarks (BindsNET side by side; sim ratio)
 #   make board      classify the test set on a board (PORT=/dev/ttyUSB1) or, without PORT,
@@ -38,16 +40,17 @@ WEIGHTS ?= $(WEIGHTS_OUT)
 OUT     ?= build/explore
 WORKERS ?= 2
 ARGS    ?=
+NIR     ?=
 SYSTEM_PACKAGES := iverilog liblz4-dev
 
-.PHONY: all setup system-packages train eval generate sim cosim board test test-all lint bench \
+.PHONY: all setup system-packages train eval import generate sim cosim board test test-all lint bench \
         bench-setup synth bitstream explore clean help
 
 all: setup train generate
 	$(CLI) cosim $(CONFIG) --samples 3 --weights $(WEIGHTS_OUT)
 
 help:
-	@sed -n '1,19p' Makefile
+	@sed -n '1,21p' Makefile
 
 # -- setup ----------------------------------------------------------------------------
 
@@ -74,6 +77,10 @@ train: setup
 
 eval: setup
 	$(CLI) eval $(CONFIG) --weights $(WEIGHTS)
+
+import: setup
+	@test -n "$(NIR)" || { echo 'usage: make import NIR=F.nir ARGS="--dataset D --timesteps T"'; exit 2; }
+	$(CLI) nir import $(NIR) $(ARGS) --out build/imported.toml --weights-out build/imported.npz
 
 generate: setup
 	$(CLI) generate $(CONFIG) --out build/rtl
