@@ -6,7 +6,9 @@
 - ``accuracy``: the golden model over seeds at each timestep count (naive and enhanced
   reduction, float reference), mean and spread;
 - ``sim``: Verilator against Icarus wall time on the quick PE regression;
-- ``link``: the host driver's bytes per second through a serial port against the line rate.
+- ``link``: the host driver's bytes per second through a serial port against the line rate;
+- ``nir``: the networks trained in snnTorch (``examples/nir``), imported at 8, 6 and 4 bits,
+  against their float source on the same inputs.
 
 Results go to ``--out`` (``build/bench``) as JSON and Markdown; ``docs/results.md`` quotes
 them with the command that produced them.
@@ -160,6 +162,13 @@ def main(args: argparse.Namespace) -> int:
                                   scheduler_file=args.scheduler_file))
         table = format_table(rows)
         _write(out, "accuracy", rows, table)
+        print(table + "\n")
+    if what in ("all", "nir"):
+        from . import imports
+
+        result = imports.measure(args.seeds, _say)
+        table = imports.format_table(result)
+        _write(out, "nir", result, table)
         print(table + "\n")
     if what in ("all", "link"):
         from . import link

@@ -43,10 +43,11 @@ def add_commands(sub: Any) -> None:
                                      "seeds and timesteps, core cycles against their "
                                      "bound, Verilator/Icarus ratio")
     p.add_argument("what", nargs="?", default="all",
-                   choices=("all", "peer", "accuracy", "core", "sim", "link"),
+                   choices=("all", "peer", "accuracy", "core", "sim", "link", "nir"),
                    help="which benchmark (default: all)")
     p.add_argument("--config", default="digits", help="config (default: digits)")
-    p.add_argument("--seeds", type=positive, default=3, help="seeds per setting (default 3)")
+    p.add_argument("--seeds", type=positive, default=3,
+                   help="seeds per setting (default 3; nir: encoder seeds of rate input)")
     p.add_argument("--timesteps", default="350,100,50,25",
                    help="comma-separated timesteps for the accuracy table")
     p.add_argument("--n-pe", metavar="LIST",
