@@ -151,9 +151,13 @@ class BoardSimResult:
 
 def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, labels: Any,
         simulator: str = "verilator", build_root: Path = Path("build/board-sim"),
-        fuzz_frames: int = 0, seed: int = 0, waves: bool = False) -> BoardSimResult:
+        fuzz_frames: int = 0, seed: int = 0, waves: bool = False,
+        sim_root: Path | None = None) -> BoardSimResult:
     """Classify ``images`` through the simulated link (``fuzz_frames == 0``) or fuzz it
-    with that many frames; returns the testbench's verdict and its report."""
+    with that many frames; returns the testbench's verdict and its report (with the run's
+    ``sim_seconds`` and ``build_seconds``).  The session's files go to ``build_root``, the
+    build to ``plasticore.sim.harness.build_dir`` under ``sim_root`` (default ``build/sim``,
+    shared with the tests and every CLI call)."""
     from ..hdl.cycles import encode_cycles
     from ..hdl.verilog import write_verilog
     from ..sim.harness import build_dir as harness_build_dir
@@ -183,7 +187,7 @@ def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, label
         harness.write_text(text)
     sources = [source, harness]
     # one build per generated Verilog, shared with every test and CLI call (build/sim)
-    build_dir = harness_build_dir(simulator, sources, top=HARNESS)
+    build_dir = harness_build_dir(simulator, sources, sim_root, HARNESS)
     # poll for the result every half of the shortest a sample can take (every timestep
     # encodes all inputs: encode_cycles); polls only cost simulation time
     poll_s = config.core.timesteps * encode_cycles(config.core) / 2 * PERIOD_NS * 1e-9

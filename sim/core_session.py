@@ -16,8 +16,9 @@ threshold word ``k`` the thresholds of neurons ``k * P + p``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,9 @@ __all__ = [
     "Sample",
     "SessionResult",
     "golden_session",
+    "golden_samples",
+    "write_session",
+    "read_session",
     "CoreIO",
     "drive",
     "AmaranthIO",
@@ -83,9 +87,11 @@ class SessionResult:
     theta: Array = None
 
 
-def golden_session(core: CoreConfig, weights: Array, theta: Array,
-                   samples: list[Sample]) -> SessionResult:
-    """The golden model's spikes, counts, predicted cycles and final state for a session."""
+def golden_samples(core: CoreConfig, weights: Array, theta: Array, samples: list[Sample],
+                   ) -> Iterator[SessionResult]:
+    """The golden session a sample at a time: after each sample, the result so far (the
+    same object, grown by that sample); after the last, with the final weights and
+    thresholds filled in (yielded once more)."""
     net = Network(core, weights=weights, theta=theta)
     out = SessionResult()
     for s in samples:
@@ -96,8 +102,33 @@ def golden_session(core: CoreConfig, weights: Array, theta: Array,
         predicted = sample_cycles(core, res.input_raster, res.raster, s.learn)
         out.cycles.append(predicted.timesteps)
         out.totals.append(predicted.total)
+        yield out
     out.weights, out.theta = net.weights.copy(), net.theta.copy()
+    yield out
+
+
+def golden_session(core: CoreConfig, weights: Array, theta: Array,
+                   samples: list[Sample]) -> SessionResult:
+    """The golden model's spikes, counts, predicted cycles and final state for a session."""
+    *_, out = golden_samples(core, weights, theta, samples)
     return out
+
+
+def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
+    """Store a session for the testbench (``np.savez``)."""
+    np.savez(path, weights=np.asarray(weights), theta=np.asarray(theta),
+             pixels=np.array([s.pixels for s in samples]),
+             keys=np.array([s.key for s in samples], dtype=np.int64),
+             learn=np.array([s.learn for s in samples], dtype=bool))
+    return path
+
+
+def read_session(path: str | Path) -> tuple[Any, Any, list[Sample]]:
+    """Inverse of :func:`write_session`."""
+    with np.load(path) as f:
+        samples = [Sample(p, int(k), bool(lrn))
+                   for p, k, lrn in zip(f["pixels"], f["keys"], f["learn"], strict=True)]
+        return f["weights"], f["theta"], samples
 
 
 class CoreIO:

@@ -135,8 +135,10 @@ def run_testbench(*, what: str, toplevel: str, sources: list[Path], test_module:
     """Run a cocotb testbench that writes a JSON report (path in env ``env_report``) and
     its progress (``env_progress``) into ``work``; show a progress bar over ``total``.
 
-    Returns whether the run passed and the report; :class:`CosimError` when the run wrote
-    no report (a build error or a crash).
+    Returns whether the run passed and the report, to which the run's costs are added
+    (``sim_seconds``: the simulator process; ``build_seconds``: 0 for a cached build;
+    ``sim_time_ns``); :class:`CosimError` when the run wrote no report (a build error or a
+    crash).
     """
     from .runner import SimFailure, run_cocotb
 
@@ -150,14 +152,14 @@ def run_testbench(*, what: str, toplevel: str, sources: list[Path], test_module:
                                args=(progress_path, total, done), daemon=True)
     watcher.start()
     try:
-        run_cocotb(toplevel=toplevel, sources=sources, test_module=test_module,
-                   simulator=simulator, build_dir=build_dir, waves=waves, testcase=testcase,
-                   timing=timing, public=public,
-                   extra_env={**env, env_report: str(report_path),
-                              env_progress: str(progress_path)})
+        result = run_cocotb(toplevel=toplevel, sources=sources, test_module=test_module,
+                            simulator=simulator, build_dir=build_dir, waves=waves,
+                            testcase=testcase, timing=timing, public=public,
+                            extra_env={**env, env_report: str(report_path),
+                                       env_progress: str(progress_path)})
         passed = True
-    except SimFailure:
-        passed = False
+    except SimFailure as exc:
+        result, passed = exc.result, False
     finally:
         done.set()
         watcher.join()
@@ -165,6 +167,9 @@ def run_testbench(*, what: str, toplevel: str, sources: list[Path], test_module:
         raise CosimError(f"the simulation produced no report; see {build_dir}/sim.log "
                          f"and {build_dir}/build.log")
     report: dict[str, Any] = json.loads(report_path.read_text())
+    # what the run cost: the simulator process (Python in it included) and the build
+    report.update(sim_seconds=result.wall_seconds, build_seconds=result.build_seconds,
+                  sim_time_ns=result.sim_time_ns)
     return passed, report
 
 

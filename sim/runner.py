@@ -78,10 +78,12 @@ DEFAULT_TIMESCALE: tuple[str, str] = ("1ns", "1ps")
 """Time unit and precision for designs without a ``timescale`` directive (Amaranth output)."""
 
 VERILATOR_TIMING_ARGS: tuple[str, ...] = (
-    "--timing", "-CFLAGS", "-std=gnu++20", "-CFLAGS", "-fcoroutines")
-"""Verilator options for designs with delays (``timing=True``): ``--timing`` needs C++20
-coroutines, which g++ 12 enables only with ``-fcoroutines`` (the PyPI wheel's
-``verilated.mk`` adds none)."""
+    "--timing", "-CFLAGS", "-std=gnu++20", "-CFLAGS", "-fcoroutines", "-CFLAGS", "-O2")
+"""Verilator options for the free-running harnesses (``timing=True``): ``--timing`` needs
+C++20 coroutines, which g++ 12 enables only with ``-fcoroutines`` (the PyPI wheel's
+``verilated.mk`` adds none); ``-O2`` instead of ``verilated.mk``'s ``-Os`` runs the digits
+core's model about 12 % faster (2.75 against 2.45 M cycles per second standalone) and
+builds as fast (12.9 against 12.1 s)."""
 
 VERILATOR_ARGS: tuple[str, ...] = ("-Wno-lint", "-Wno-style")
 """Default Verilator build options: Yosys-written Verilog trips lint warnings (e.g.
@@ -441,7 +443,9 @@ def run_cocotb(
     env_waves = os.environ.get("WAVES", "").strip()
     if env_waves:
         waves = env_waves.lower() in ("1", "yes", "y", "on", "true", "enable")
-    sim_env = {**toolchain_env(simulator), "WAVES": "1" if waves else "0", **(extra_env or {})}
+    # PLASTICORE_PYTHON: this interpreter, for processes the testbench starts
+    sim_env = {**toolchain_env(simulator), "WAVES": "1" if waves else "0",
+               "PLASTICORE_PYTHON": sys.executable, **(extra_env or {})}
 
     args = [*(VERILATOR_ARGS if simulator == "verilator" else ()),
             *(VERILATOR_TIMING_ARGS if timing and simulator == "verilator" else ()),

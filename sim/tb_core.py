@@ -34,13 +34,16 @@ import numpy as np
 from cocotb.triggers import First, Timer
 
 from ..config import CoreConfig
+from ..hdl.cycles import sample_cycles
 from .core_session import (
     Sample,
     SessionResult,
     compare,
     compare_sample,
-    golden_session,
+    read_session,
+    write_session,
 )
+from .golden_stream import GoldenStream
 from .harness import (
     CAPTURE_NAME,
     CLOCK_NS,
@@ -63,15 +66,6 @@ ENV_CORRUPT = "PLASTICORE_CORRUPT"
 ENV_PROGRESS = "PLASTICORE_PROGRESS"
 
 
-def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
-    """Store a session for the testbench (``np.savez``)."""
-    np.savez(path, weights=np.asarray(weights), theta=np.asarray(theta),
-             pixels=np.array([s.pixels for s in samples]),
-             keys=np.array([s.key for s in samples], dtype=np.int64),
-             learn=np.array([s.learn for s in samples], dtype=bool))
-    return path
-
-
 def session_inputs(core: CoreConfig, weights: Any, theta: Any, samples: list[Sample],
                    work: Path) -> tuple[list[Path], dict[str, str]]:
     """Write the core's Verilog (``<work>/snn_core.v``), the harness
@@ -91,14 +85,6 @@ def session_inputs(core: CoreConfig, weights: Any, theta: Any, samples: list[Sam
     return [source, harness], {ENV_CORE: core.to_json(), ENV_SESSION: str(session)}
 
 
-def read_session(path: str | Path) -> tuple[Any, Any, list[Sample]]:
-    """Inverse of :func:`write_session`."""
-    with np.load(path) as f:
-        samples = [Sample(p, int(k), bool(lrn))
-                   for p, k, lrn in zip(f["pixels"], f["keys"], f["learn"], strict=True)]
-        return f["weights"], f["theta"], samples
-
-
 @cocotb.test()
 async def core_session(dut: Any) -> None:
     """Load, run and read back one session in the harness; everything must equal the
@@ -106,12 +92,24 @@ async def core_session(dut: Any) -> None:
     core = CoreConfig.from_json(os.environ["PLASTICORE_CORE"])
     weights, theta, samples = read_session(os.environ[ENV_SESSION])
     stall = float(os.environ.get(ENV_STALL, "0"))
-    expected = golden_session(core, weights, theta, samples)
+    # the golden model runs in a second process while the harness runs (golden_stream)
+    golden = GoldenStream(core, os.environ[ENV_SESSION])
+    expected = golden.expected
     corrupt = os.environ.get(ENV_CORRUPT)      # harness checks: the comparison must fail
-    if corrupt == "weight":
-        expected.weights[0, 0] ^= 1
-    elif corrupt == "count":
-        expected.counts[0][0] += 1
+
+    def expect(n: int | None) -> SessionResult:
+        """The expectation up to sample ``n`` (``None``: all of it), corrupted on request."""
+        had = len(expected.counts)
+        if n is None:
+            golden.final(len(samples))
+        else:
+            golden.upto(n)
+        if corrupt == "count" and had == 0 and expected.counts:
+            expected.counts[0][0] += 1
+        if corrupt == "weight" and n is None:
+            expected.weights[0, 0] ^= 1
+        return expected
+
     report = os.environ.get(ENV_REPORT)
     progress = os.environ.get(ENV_PROGRESS)
 
@@ -126,12 +124,16 @@ async def core_session(dut: Any) -> None:
                                      for c in cs],
                 "counts": [[int(c) for c in cs] for cs in got.counts],
                 "core_cycles": int(sum(got.totals)),
+                "golden_wait_seconds": golden.waited,
             }))
 
     # the longest the harness may run before its next sample (or the end): generous
-    # against the cycle model, stalls included
+    # against the cycle model's slowest sample (every input and neuron spiking every
+    # timestep), stalls included
     W = core.derived.neurons_per_pe
-    longest = 4 * max(expected.totals, default=0) + 2 * (core.n_inputs + 1) * W + 100_000
+    slowest = sample_cycles(core, np.ones((core.timesteps, core.n_inputs), bool),
+                            np.ones((core.timesteps, core.n_neurons), bool), learn=True)
+    longest = 4 * slowest.total + 2 * (core.n_inputs + 1) * W + 100_000
     timeout_ns = longest * CLOCK_NS
 
     async def next_change(signal: Any, what: str) -> None:
@@ -144,6 +146,7 @@ async def core_session(dut: Any) -> None:
     capture_path.unlink(missing_ok=True)
     dut.start.value = 1
     with contextlib.ExitStack() as stack:
+        stack.push(lambda *exc: golden.close())     # the golden process ends with the test
         reader: CaptureReader | None = None
         checked = 0
         while checked < len(samples):
@@ -153,7 +156,7 @@ async def core_session(dut: Any) -> None:
             reader.read_samples()
             got = reader.result
             for n in range(checked, len(got.counts)):
-                difference = compare_sample(got, expected, n, cycles=stall == 0)
+                difference = compare_sample(got, expect(n), n, cycles=stall == 0)
                 if progress:
                     Path(progress).write_text(f"{n + 1} {len(samples)}\n")
                 if difference:
@@ -165,7 +168,7 @@ async def core_session(dut: Any) -> None:
         if reader is None:
             reader = CaptureReader(core, stack.enter_context(open(capture_path)))
         got = reader.read_state()
-    difference = compare(core, got, expected, cycles=stall == 0)
+        difference = compare(core, got, expect(None), cycles=stall == 0)
     if difference is None and stall > 0 and samples and sum(got.totals) <= sum(
             expected.totals):
         difference = (f"stall {stall}: the samples took {sum(got.totals)} cycles, no more "

@@ -5,7 +5,9 @@
   accuracy and milliseconds per training sample for both, and the speed ratio;
 - ``accuracy``: the golden model over seeds at each timestep count (naive and enhanced
   reduction, float reference), mean and spread;
-- ``sim``: Verilator against Icarus wall time on the quick PE regression;
+- ``sim``: co-simulation speed: core cycles per second under Verilator and Icarus on the
+  soak workload in the free-running harness, their ratio, and the digits test set through
+  the simulated board (``--json``: one JSON object on stdout);
 - ``link``: the host driver's bytes per second through a serial port against the line rate;
 - ``nir``: the networks trained in snnTorch (``examples/nir``), imported at 8, 6 and 4 bits,
   against their float source on the same inputs.
@@ -203,12 +205,14 @@ def main(args: argparse.Namespace) -> int:
         _write(out, "latency", {"rows": rows}, table)
         print(table + "\n")
     if what in ("all", "sim"):
-        from ..tools import repo_root
         from . import simspeed
 
-        result = simspeed.measure(repo_root())
+        result = simspeed.measure(args.soak_samples, args.compare_samples)
         table = simspeed.format_table(result)
         _write(out, "simspeed", result, table)
-        print(table + "\n")
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(table + "\n")
     _say(f"bench: results in {out}/")
     return 0

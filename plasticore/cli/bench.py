@@ -28,6 +28,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.lanes = int_list("--lanes", args.lanes, 1, 1 << 16)
     if args.row_banks:
         args.row_banks = int_list("--row-banks", args.row_banks, 1, 1024)
+    if args.json and args.what != "sim":
+        raise UserError("--json: only with `plasticore bench sim`")
     output_dir(args.out, "--out")
     from ..explore.cluster import ClusterError
 
@@ -41,7 +43,7 @@ def add_commands(sub: Any) -> None:
     """Add this module's subcommands to ``sub``."""
     p = sub.add_parser("bench", help="benchmarks: BindsNET side by side, accuracy over "
                                      "seeds and timesteps, core cycles against their "
-                                     "bound, Verilator/Icarus ratio")
+                                     "bound, co-simulation speed")
     p.add_argument("what", nargs="?", default="all",
                    choices=("all", "peer", "accuracy", "core", "sim", "link", "nir"),
                    help="which benchmark (default: all)")
@@ -69,6 +71,14 @@ def add_commands(sub: Any) -> None:
     scheduler_options(p, "the accuracy grid's runs")
     p.add_argument("--samples", type=positive, default=200, metavar="N",
                    help="samples the link benchmark sends (default 200)")
+    p.add_argument("--soak-samples", type=positive, default=1200, metavar="N",
+                   help="digits training samples the sim benchmark's Verilator soak learns "
+                        "(default 1200, the whole soak)")
+    p.add_argument("--compare-samples", type=positive, default=2, metavar="N",
+                   help="samples of the same soak both simulators run, for their ratio "
+                        "(default 2: Icarus runs about a thousand cycles a second)")
+    p.add_argument("--json", action="store_true",
+                   help="sim only: print one JSON object instead of the table")
     p.add_argument("--setup", action="store_true",
                    help="install the bench extra (CPU torch, BindsNET) and exit")
     p.set_defaults(func=cmd_bench)

@@ -1,0 +1,116 @@
+"""The golden session in a second process, a sample at a time, while the simulator runs.
+
+The harness runs the core at simulator speed; computing the golden model in the simulator's
+own process would then take about a third of its time (the digits core learning: about
+16 ms of golden model against 30 ms of simulation a sample).  :class:`GoldenStream`
+starts ``python -m plasticore.sim.golden_stream SESSION`` (the configuration as JSON on
+stdin), which runs :func:`~.core_session.golden_samples` and pickles each sample's
+expected spikes, counts and cycles to its stdout as soon as it has them, then the final
+weights and thresholds.  The testbench reads a sample's expectation when that sample has
+run, so on two cores the golden model and the simulation overlap; the comparison and its
+messages are unchanged.  The interpreter is ``PLASTICORE_PYTHON`` (set by
+``plasticore.sim.runner.run_cocotb`` to the interpreter that started the simulation), else
+``sys.executable``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import time
+from typing import IO, Any
+
+from ..config import CoreConfig
+from .core_session import SessionResult, golden_samples
+
+__all__ = ["GoldenStream", "ENV_PYTHON"]
+
+ENV_PYTHON = "PLASTICORE_PYTHON"
+
+
+class GoldenStream:
+    """The expected session, read from the golden process as far as it is needed.
+
+    Members
+    -------
+    expected : SessionResult
+        What has been read so far (``weights`` and ``theta`` once :meth:`final` ran).
+    waited : float
+        Seconds the reader waited for the golden process.
+    """
+
+    def __init__(self, core: CoreConfig, session: str) -> None:
+        python = os.environ.get(ENV_PYTHON) or sys.executable
+        self._proc = subprocess.Popen(
+            [python, "-m", "plasticore.sim.golden_stream", session],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(core.to_json().encode())
+        self._proc.stdin.close()
+        self._out: IO[bytes] = self._proc.stdout
+        self.expected = SessionResult()
+        self.waited = 0.0
+
+    def _next(self) -> tuple[Any, ...]:
+        start = time.perf_counter()
+        try:
+            item: tuple[Any, ...] = pickle.load(self._out)
+            self.waited += time.perf_counter() - start
+        except EOFError:
+            status = self._proc.wait()
+            raise RuntimeError(f"the golden model's process ended early (exit status "
+                               f"{status})") from None
+        return item
+
+    def upto(self, n: int) -> SessionResult:
+        """The expectation with samples ``0..n`` in it."""
+        e = self.expected
+        while len(e.counts) <= n:
+            kind, spikes, counts, cycles, total = self._next()
+            assert kind == "sample"
+            e.spikes.append(spikes)
+            e.counts.append(counts)
+            e.cycles.append(cycles)
+            e.totals.append(total)
+        return e
+
+    def final(self, samples: int) -> SessionResult:
+        """The whole expectation, final weights and thresholds included."""
+        if samples:
+            self.upto(samples - 1)
+        kind, weights, theta = self._next()
+        assert kind == "state"
+        self.expected.weights, self.expected.theta = weights, theta
+        self.close()
+        return self.expected
+
+    def close(self) -> None:
+        """Stop the golden process (at once, if the comparison stopped early)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self._out.close()
+
+
+def _main(session: str) -> int:
+    from .core_session import read_session
+
+    core = CoreConfig.from_json(sys.stdin.read())
+    weights, theta, samples = read_session(session)
+    out = sys.stdout.buffer
+    previous = 0
+    for result in golden_samples(core, weights, theta, samples):
+        for n in range(previous, len(result.counts)):
+            pickle.dump(("sample", result.spikes[n], result.counts[n], result.cycles[n],
+                         result.totals[n]), out)
+        previous = len(result.counts)
+        out.flush()
+    pickle.dump(("state", result.weights, result.theta), out)
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1]))
