@@ -116,12 +116,14 @@ def cmd_nir_export(args: argparse.Namespace) -> int:
     try:
         graph, notes = export_graph(config, [layer["weights"] for layer in layers],
                                     [layer["theta"] for layer in layers],
-                                    [layer["bias"] for layer in layers], args.dt)
+                                    [layer["bias"] for layer in layers], args.dt,
+                                    args.convention)
     except NirError as exc:
         raise UserError(f"{config.source}: {exc}") from None
     write_graph(graph, out)
     summary = {"config": config.source, "weights": str(args.weights), "nir": str(out),
-               "dt_seconds": args.dt, "nodes": list(graph.nodes), "notes": notes}
+               "dt_seconds": args.dt, "convention": args.convention,
+               "nodes": list(graph.nodes), "notes": notes}
     if args.json:
         print_json(summary)
         return 0
@@ -174,5 +176,9 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--out", required=True, metavar="FILE.nir")
     c.add_argument("--dt", type=positive_float, default=1e-4, metavar="SECONDS",
                    help="the timestep the NIR time constants refer to (default 1e-4)")
+    c.add_argument("--for", dest="convention", choices=("snntorch", "norse"),
+                   default="snntorch",
+                   help="the reader, which ignores NIR's r and assumes its own: snnTorch "
+                        "(default) r = tau / dt, Norse r = 1 (pass dt to its from_nir)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_nir_export)
