@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,11 @@ def session_inputs(core: CoreConfig, weights: Any, theta: Any, samples: list[Sam
     return [source, harness], {ENV_CORE: core.to_json(), ENV_SESSION: str(session)}
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
 @cocotb.test()
 async def core_session(dut: Any) -> None:
     """Load, run and read back one session in the harness; everything must equal the
@@ -125,6 +131,10 @@ async def core_session(dut: Any) -> None:
                 "counts": [[int(c) for c in cs] for cs in got.counts],
                 "core_cycles": int(sum(got.totals)),
                 "golden_wait_seconds": golden.waited,
+                # CPU seconds of the simulator process so far (the model, cocotb and this
+                # testbench; not the golden process): a measure the machine's other load
+                # does not inflate as it does wall time
+                "cpu_seconds": _cpu_seconds(),
             }))
 
     # the longest the harness may run before its next sample (or the end): generous
