@@ -69,6 +69,8 @@ __all__ = [
     "timestep_cycles",
     "sample_cycles",
     "lower_bound",
+    "NetworkSampleCycles",
+    "network_sample_cycles",
 ]
 
 Array = Any
@@ -246,3 +248,110 @@ def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
     ``row_banks`` words added per cycle)."""
     W = core.derived.neurons_per_pe
     return work.active * W / core.row_banks + W + learned_words(core, work, learn)
+
+
+# -- a network of layers, one core per layer (``hdl/network.py``) ---------------------------
+
+@dataclass(frozen=True)
+class NetworkSampleCycles:
+    """Predicted cycles of one sample of a :class:`~.network.NetworkCore`, every time
+    counted from the cycle its command is taken (cycle 0).
+
+    Members
+    -------
+    step_ends : (n_layers, timesteps) int64
+        The cycle of each layer's ``timestep_done`` pulse of each timestep.
+    total : int
+        Cycles from the command to the last layer's last count, both included.
+    idle : int
+        The first cycle every layer is idle again (the earliest next command).
+    """
+
+    step_ends: Array
+    total: int
+    idle: int
+
+    @property
+    def timesteps(self) -> Array:
+        """Cycles of each of the last layer's timesteps (from the command to its first
+        end, then from end to end)."""
+        ends = self.step_ends[-1]
+        return np.diff(np.concatenate([[0], ends]))
+
+
+def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
+                          input_raster: Array, rasters: list[Array]) -> NetworkSampleCycles:
+    """Predicted cycles of a sample of the layer pipeline (``NetworkCore``, learning off,
+    the last layer's spike and count consumers always ready), from the input raster and
+    every layer's output raster (``rasters[l]``, ``(timesteps, n_neurons_l)``).
+
+    Each layer runs its single-core schedule (module docstring), with two couplings through
+    the :class:`~.core.raster.SpikeRaster` between layers ``l`` and ``l + 1``.  In cycles
+    from the command (layer ``l``: ``n_t`` its neuron pass start, ``s_t = n_t + M_t`` its
+    ``timestep_done``, ``E`` its encode pass, ``A'`` ``max(Ab, 1)``, ``Dn``
+    ``depth["neurons"]``)::
+
+        n_t   = max(s_(t-1) + 1, e_t, q_t)                (n_(-1) = s_(-1) = 0)
+        e_t   = max(n_(t-1) + 1, a_t) + E                 (layer 0: a_t = 0; rate input:
+                                                           e_0 = 1 + C + E, C pixel words)
+        w_k   = n_t + (k + 1) * A' + Dn                   (word k's spike token written)
+        x_k   = max(w_k + 2, x_prev + 1, close_(t-1) + 1) (token taken; the last layer's
+                                                           without the third term)
+        q_t   = x_last(t-1) + 1                           (the spike queue empty; no token:
+                                                           no wait)
+        close_t = max(s_t, x_last(t) + 1, f_(t-1))        (the converter closes timestep t)
+        a_t(l + 1) = close_t(l) + 1,  f_t = max(n_(t-1) + 1, a_t)  (raster t taken)
+
+    (``f_(t-1)`` of layer ``l + 1``: the output register is free once layer ``l + 1`` has
+    taken the previous raster.)  Layer ``l`` sends its counts after its last timestep,
+    ``W_l * (1 + n_pe_l)`` cycles; the sample's ``total`` ends with the last layer's, and
+    the network is ``idle`` once every layer's have gone.
+    """
+    L, T = len(cores), cores[0].timesteps
+    inputs = [np.asarray(input_raster, dtype=bool)] + [np.asarray(r, dtype=bool)
+                                                       for r in rasters[:-1]]
+    works = [work_of(core, inputs[index], rasters[index])
+             for index, core in enumerate(cores)]
+    never = -(1 << 62)
+    n = [[0] * T for _ in range(L)]             # neuron pass starts
+    s = [[0] * T for _ in range(L)]             # timestep_done
+    f = [[never] * T for _ in range(L)]         # raster t taken (direct input)
+    close = [[never] * T for _ in range(L)]     # converter after layer l closes t
+    last_taken = [[never] * T for _ in range(L)]  # the last spike token of t taken
+    previous_token = [never] * L
+    for t in range(T):
+        for index, core in enumerate(cores):
+            depth = pass_depths(core)
+            E = encode_cycles(core)
+            W, P = core.derived.neurons_per_pe, core.n_pe
+            if index == 0:
+                arrive = 0
+            else:
+                arrive = close[index - 1][t] + 1
+            start = (1 + core.derived.input_words if core.encoder.kind == "rate" else 1) \
+                if t == 0 else n[index][t - 1] + 1
+            if core.encoder.kind == "rate":
+                taken = start
+            else:
+                taken = max(start, arrive)
+            f[index][t] = taken
+            encoded = taken + E
+            queue = last_taken[index][t - 1] + 1 if t > 0 else never
+            begin = max((s[index][t - 1] if t > 0 else 0) + 1, encoded, queue)
+            n[index][t] = begin
+            work = works[index][t]
+            s[index][t] = begin + main_cycles(core, work, learn=False)
+            spiked = np.asarray(rasters[index][t], dtype=bool).reshape(W, P).any(axis=1)
+            opened = close[index][t - 1] + 1 if (t > 0 and index < L - 1) else never
+            A = max(work.bank_active, 1)
+            for k in np.flatnonzero(spiked):
+                written = begin + (int(k) + 1) * A + depth["neurons"]
+                taken_at = max(written + 2, previous_token[index] + 1, opened)
+                previous_token[index] = taken_at
+                last_taken[index][t] = taken_at
+            if index < L - 1:
+                free = f[index + 1][t - 1] if t > 0 else never
+                close[index][t] = max(s[index][t], last_taken[index][t] + 1, free)
+    counts = [s[index][T - 1] + core.derived.neurons_per_pe * (1 + core.n_pe)
+              for index, core in enumerate(cores)]
+    return NetworkSampleCycles(np.array(s, dtype=np.int64), counts[-1] + 1, max(counts) + 1)

@@ -34,10 +34,16 @@ def check_core(core: CoreConfig, layer: int = 0) -> None:
                               "model does: plasticore eval)")
 
 
-def check_network(network: NetworkConfig) -> None:
-    """Raise :class:`ConfigError` if the RTL core cannot run ``network``: more than one
-    layer, or a layer :func:`check_core` refuses."""
-    if len(network.layers) > 1:
+def check_network(network: NetworkConfig, layers: bool = False) -> None:
+    """Raise :class:`ConfigError` if the RTL cannot run ``network``: a layer
+    :func:`check_core` refuses, or more than one layer unless ``layers``.
+
+    One layer runs on ``SnnCore``; several run on ``hdl.network.NetworkCore`` (a core per
+    layer, learning off), whose callers pass ``layers=True``; the others (co-simulation,
+    the board) drive one ``SnnCore`` and keep refusing a deeper network.
+    """
+    if len(network.layers) > 1 and not layers:
         raise ConfigError(f"layers: {len(network.layers)} layers: the RTL core runs one layer "
                           "for now (the golden model runs them all: plasticore eval)")
-    check_core(network.core(0))
+    for index, core in enumerate(network.cores):
+        check_core(core, index)

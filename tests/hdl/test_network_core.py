@@ -1,0 +1,366 @@
+# amaranth: UnusedElaboratable=no
+"""Tests of ``NetworkCore`` (a core per layer, chained by ``SpikeRaster``) in Amaranth's
+simulator: every layer's spikes per timestep, the last layer's counts and the cycles of
+every layer's timesteps, against the golden model (one ``Network`` per layer, held equal
+to the multi-layer ``Network``) and the pipeline's cycle model."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from plasticore.config import ConfigError, LayerConfig, NetworkConfig, RuleConfig
+from plasticore.golden.datasets import load_dataset
+from plasticore.golden.network import Network
+from plasticore.hdl.core import check_network, pack_words, unpack_words
+from plasticore.hdl.cycles import network_sample_cycles
+from plasticore.hdl.network import NetworkCore
+from plasticore.sim.matrix import scaled_core
+
+Array = Any
+
+
+def _network(sizes: list[int], pes: list[int], banks: list[int] | None = None,
+             lanes: int = 1, timesteps: int = 12, v_th: int = 700, seed: int = 1,
+             current_shift: int = 0) -> NetworkConfig:
+    """A rate-input network of ``sizes`` (inputs, then each layer's neurons), 8-bit unsigned
+    weights and 16-bit membranes, thresholds low enough for random weights to spike."""
+    core = scaled_core(8, 16, timesteps=timesteps, learn=False, n_inputs=sizes[0],
+                       n_neurons=sizes[1], seed=seed)
+    core = core.replace(**{"neuron.v_th": v_th, "neuron.theta_plus": max(1, v_th >> 4),
+                           "neuron.w_inh": max(1, v_th >> 4), "neuron.v_rest": 0,
+                           "neuron.v_reset": 0, "neuron.t_ref": 1, "encoder.lanes": lanes,
+                           "widths.current_shift": current_shift})
+    one = NetworkConfig.from_core(core)
+    banks = banks or [1] * len(pes)
+    layers = tuple(LayerConfig(n_neurons=n, n_pe=p, row_banks=b, widths=core.widths,
+                               neuron=core.neuron)
+                   for n, p, b in zip(sizes[1:], pes, banks, strict=True))
+    return dataclasses.replace(one, layers=layers, rule=RuleConfig(kind="none"))
+
+
+@dataclass
+class Golden:
+    """The golden model's sample: every layer's raster, the last layer's counts, and the
+    cycle model's prediction."""
+
+    rasters: list[Array]
+    counts: Array
+    step_ends: Array
+    total: int
+    idle: int
+
+
+def _golden(network: NetworkConfig, weights: list[Array], theta: list[Array],
+            pixels: Array, key: int) -> Golden:
+    """Each layer on its own (a one-layer ``Network`` on the previous layer's raster), held
+    equal to the multi-layer ``Network``; the cycle model on the rasters."""
+    cores = network.cores
+    source, rasters = pixels, []
+    for core, w, th in zip(cores, weights, theta, strict=True):
+        result = Network(core, weights=w, theta=th).run_sample(source, key, learn=False,
+                                                               record=True)
+        if not rasters:
+            input_raster = result.input_raster
+        rasters.append(result.raster)
+        source = result.raster
+    whole = Network(network, weights=weights, theta=theta).run_sample(
+        pixels, key, learn=False, record=True)
+    assert (whole.raster == rasters[-1]).all()
+    for count, raster in zip(whole.layer_counts, rasters, strict=True):
+        assert (count == raster.sum(axis=0)).all()
+    model = network_sample_cycles(cores, input_raster, rasters)
+    return Golden(rasters, whole.counts, model.step_ends, model.total, model.idle)
+
+
+@dataclass
+class Measured:
+    """What the RTL did in one sample (cycles counted from its command's)."""
+
+    rasters: list[Array]
+    counts: Array
+    step_ends: Array
+    total: int
+    idle: int
+
+
+@dataclass
+class Session:
+    samples: list[Measured] = field(default_factory=list)
+    weights: list[Array] = field(default_factory=list)
+    theta: list[Array] = field(default_factory=list)
+
+
+def run_network(network: NetworkConfig, weights: list[Array], theta: list[Array],
+                samples: list[tuple[Array, int]], stall: float = 0.0,
+                seed: int = 0) -> Session:
+    """Load every layer through the access port, run the samples (pixels presented at
+    once, output consumers stalled with probability ``stall``), read every layer back."""
+    from amaranth.sim import Simulator
+
+    dut = NetworkCore(network)
+    cores = network.cores
+    L, T = len(cores), network.timesteps
+    rng = random.Random(seed)
+    out = Session()
+
+    async def bench(ctx) -> None:
+        cycle = 0
+
+        async def tick() -> None:
+            nonlocal cycle
+            cycle += 1
+            assert cycle < 5_000_000, "the network did not finish"
+            await ctx.tick()
+
+        async def transfer(port, payload) -> int:
+            ctx.set(port.valid, 1)
+            ctx.set(port.payload, payload)
+            while True:
+                taken, at = ctx.get(port.ready), cycle
+                await tick()
+                if taken:
+                    ctx.set(port.valid, 0)
+                    return at
+
+        async def access(layer: int, write: bool, theta_: bool, addr: int,
+                         data: int = 0) -> int:
+            await transfer(dut.access, {"write": int(write), "theta": int(theta_),
+                                        "addr": addr, "data": data, "layer": layer})
+            if write:
+                return 0
+            ctx.set(dut.readback.ready, 1)
+            while True:
+                valid, value = ctx.get(dut.readback.valid), ctx.get(dut.readback.payload)
+                await tick()
+                if valid:
+                    ctx.set(dut.readback.ready, 0)
+                    return int(value)
+
+        for layer, core in enumerate(cores):
+            P = core.n_pe
+            for addr, word in enumerate(pack_words(weights[layer], P, core.widths.weight)):
+                await access(layer, True, False, addr, word)
+            for addr, word in enumerate(pack_words(theta[layer], P, core.widths.theta)):
+                await access(layer, True, True, addr, word)
+
+        first, last = cores[0], cores[-1]
+        for pixels, key in samples:
+            c0 = await transfer(dut.command, {"key": key, "learn": 1})
+            pending = pack_words(pixels, first.encoder.lanes, first.encoder.pixel_bits)
+            rasters = [np.zeros((T, core.n_neurons), bool) for core in cores]
+            seen = [0] * (L - 1)                # raster tokens between layers so far
+            counts = np.zeros(last.n_neurons, np.int64)
+            ends: list[list[int]] = [[] for _ in cores]
+            finished, end = False, 0
+            while not finished:
+                ctx.set(dut.pixels.valid, int(bool(pending)))
+                if pending:
+                    ctx.set(dut.pixels.payload.as_value(), pending[0])
+                spike_ready, count_ready = rng.random() >= stall, rng.random() >= stall
+                ctx.set(dut.spikes.ready, int(spike_ready))
+                ctx.set(dut.counts.ready, int(count_ready))
+                if pending and ctx.get(dut.pixels.ready):
+                    pending.pop(0)
+                done = ctx.get(dut.timestep_done)
+                for layer in range(L):
+                    if done >> layer & 1:
+                        ends[layer].append(cycle - c0)
+                for layer, conv in enumerate(dut.rasters):
+                    if ctx.get(conv.raster.valid) and ctx.get(conv.raster.ready):
+                        word = int(ctx.get(conv.raster.payload))
+                        rasters[layer][seen[layer]] = [word >> i & 1
+                                                       for i in range(cores[layer].n_neurons)]
+                        seen[layer] += 1
+                if spike_ready and ctx.get(dut.spikes.valid):
+                    token = ctx.get(dut.spikes.payload)
+                    for p in range(last.n_pe):
+                        if int(token.mask) >> p & 1:
+                            rasters[-1][int(token.timestep), int(token.word) * last.n_pe + p] = 1
+                if count_ready and ctx.get(dut.counts.valid):
+                    token = ctx.get(dut.counts.payload)
+                    counts[int(token.neuron)] = int(token.count)
+                    finished, end = bool(token.last), cycle
+                await tick()
+            ctx.set(dut.counts.ready, 0)
+            ctx.set(dut.spikes.ready, 1)        # spikes still queued (only after stalls)
+            while ctx.get(dut.busy) or ctx.get(dut.spikes.valid):
+                if ctx.get(dut.spikes.valid):
+                    token = ctx.get(dut.spikes.payload)
+                    for p in range(last.n_pe):
+                        if int(token.mask) >> p & 1:
+                            rasters[-1][int(token.timestep), int(token.word) * last.n_pe + p] = 1
+                await tick()
+            idle = cycle - c0
+            ctx.set(dut.spikes.ready, 0)
+            assert seen == [T] * (L - 1), seen
+            out.samples.append(Measured(rasters, counts, np.array(ends, dtype=np.int64),
+                                        end - c0 + 1, idle))
+
+        for layer, core in enumerate(cores):
+            P, W = core.n_pe, core.derived.neurons_per_pe
+            words = [await access(layer, False, False, a) for a in range(core.n_inputs * W)]
+            out.weights.append(unpack_words(words, P, core.widths.weight).reshape(
+                core.n_inputs, core.n_neurons))
+            words = [await access(layer, False, True, a) for a in range(W)]
+            out.theta.append(unpack_words(words, P, core.widths.theta))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+def compare(network: NetworkConfig, got: Session, expected: list[Golden],
+            cycles: bool = True) -> str | None:
+    """The first difference (sample, layer, timestep, neuron; counts; cycles), or None."""
+    for n, (g, e) in enumerate(zip(got.samples, expected, strict=True)):
+        for layer, (gr, er) in enumerate(zip(g.rasters, e.rasters, strict=True)):
+            if (gr != er).any():
+                t, i = (int(x) for x in np.argwhere(gr != er)[0])
+                return (f"sample {n}, layer {layer}: timestep {t}, neuron {i}: RTL "
+                        f"{int(gr[t, i])}, golden {int(er[t, i])}")
+        if (g.counts != e.counts).any():
+            i = int(np.flatnonzero(g.counts != e.counts)[0])
+            return f"sample {n}: count of neuron {i}: RTL {g.counts[i]}, golden {e.counts[i]}"
+        if not cycles:
+            continue
+        if g.step_ends.shape != e.step_ends.shape or (g.step_ends != e.step_ends).any():
+            if g.step_ends.shape != e.step_ends.shape:
+                return f"sample {n}: timestep ends {g.step_ends.shape}, {e.step_ends.shape}"
+            layer, t = (int(x) for x in np.argwhere(g.step_ends != e.step_ends)[0])
+            return (f"sample {n}, layer {layer}: timestep {t} ended at cycle "
+                    f"{g.step_ends[layer, t]}, the cycle model predicts "
+                    f"{e.step_ends[layer, t]}")
+        if (g.total, g.idle) != (e.total, e.idle):
+            return (f"sample {n}: {g.total} cycles to the last count, idle at {g.idle}; "
+                    f"the cycle model predicts {e.total}, {e.idle}")
+    return None
+
+
+def _session(network: NetworkConfig, n_samples: int = 2, seed: int = 0,
+             digits: bool = False):
+    rng = np.random.default_rng(seed)
+    cores = network.cores
+    weights = [rng.integers(0, c.derived.w_max, (c.n_inputs, c.n_neurons), endpoint=True)
+               for c in cores]
+    theta = [rng.integers(0, c.neuron.theta_plus, c.n_neurons, endpoint=True) for c in cores]
+    if digits:
+        images = load_dataset("digits", None, cores[0].encoder.pixel_bits)[0].images
+    else:
+        images = rng.integers(0, (1 << cores[0].encoder.pixel_bits) - 1,
+                              (n_samples, cores[0].n_inputs), endpoint=True)
+    samples = [(np.asarray(images[i]), 100 + i) for i in range(n_samples)]
+    return weights, theta, samples
+
+
+def _check(network: NetworkConfig, n_samples: int = 2, seed: int = 0, stall: float = 0.0,
+           digits: bool = False) -> None:
+    weights, theta, samples = _session(network, n_samples, seed, digits)
+    expected = [_golden(network, weights, theta, pixels, key) for pixels, key in samples]
+    for layer in range(len(network.layers)):
+        assert sum(int(e.rasters[layer].sum()) for e in expected) > 0, \
+            f"layer {layer} must spike"
+    got = run_network(network, weights, theta, samples, stall=stall, seed=seed)
+    difference = compare(network, got, expected, cycles=stall == 0)
+    assert difference is None, difference
+    for layer in range(len(network.layers)):
+        assert (got.weights[layer] == weights[layer]).all()
+        assert (got.theta[layer] == theta[layer]).all()
+
+
+# (sizes, n_pe per layer, row_banks per layer, encoder lanes)
+CASES = {
+    "16-12-4-pe1": ([16, 12, 4], [1, 1], None, 1),
+    "16-12-8-4-pe2": ([16, 12, 8, 4], [2, 2, 2], None, 1),
+    "16-8-8-4-pe4-banks2": ([16, 8, 8, 4], [2, 4, 2], [1, 2, 2], 2),
+    "16-12-8-4-pe-mixed-lanes4": ([16, 12, 8, 4], [4, 1, 4], None, 4),
+}
+
+
+@pytest.mark.parametrize("label", list(CASES))
+def test_network_matches_golden(label: str) -> None:
+    """Every layer's spikes and the last layer's counts bit for bit; every layer's
+    timestep ends, the last count and the idle cycle as the cycle model."""
+    sizes, pes, banks, lanes = CASES[label]
+    _check(_network(sizes, pes, banks, lanes))
+
+
+def test_network_under_backpressure() -> None:
+    """Output consumers that stall 40% of the time change nothing but the cycles."""
+    sizes, pes, banks, lanes = CASES["16-12-8-4-pe2"]
+    _check(_network(sizes, pes, banks, lanes), seed=3, stall=0.4)
+
+
+def test_network_digits_shape() -> None:
+    """The digits-sized 64-32-10 network on digits images, cycles as the model."""
+    _check(_network([64, 32, 10], [4, 2], timesteps=20, v_th=2000), digits=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stall", [0.0, 0.3])
+def test_network_digits_mlp_shape(stall: float) -> None:
+    """The 64-100-10 shape of ``configs/digits-mlp-rate.toml`` (unsigned weights) on four
+    digits images; with stalled outputs, everything but the cycles."""
+    _check(_network([64, 100, 10], [4, 2], timesteps=25, v_th=3000), n_samples=4,
+           digits=True, stall=stall, seed=int(stall * 10))
+
+
+def test_silent_sample_by_hand() -> None:
+    """16-8-4, two neurons per word (n_pe = 2), 3 timesteps, no input spike.  Layer 0: pixels 1..16,
+    encode 16 + 6, main 4 * 1 + 7 + 2 = 13: timestep ends at 17 + 22 + 13 = 52, then every
+    23 (the encode pass outlasts the main sequence: 1 + 22).  Layer 1 (direct, 8 inputs):
+    the raster closes at layer 0's end and is valid the next cycle, taken at once, encode
+    1 + 8 + 6, main 2 * 1 + 7 + 2: its timesteps end 1 + 15 + 11 = 27 after layer 0's.
+    The counts: 2 * (1 + 2) after layer 1's last end, the last one's cycle included."""
+    network = _network([16, 8, 4], [2, 2], timesteps=3)
+    zeros = np.zeros(16, np.int64)
+    expected = _golden(network, *_session(network)[:2], zeros, 5)
+    assert expected.step_ends.tolist() == [[52, 75, 98], [79, 102, 125]]
+    assert (expected.total, expected.idle) == (125 + 6 + 1, 125 + 6 + 1)
+    got = run_network(network, *_session(network)[:2], [(zeros, 5)])
+    assert compare(network, got, [expected]) is None
+
+
+def test_compare_names_first_difference() -> None:
+    """The comparison catches a hidden layer's spike, a count, a timestep end and the
+    sample's cycles (faults injected into a copy of the golden result)."""
+    network = _network([16, 12, 4], [1, 1])
+    weights, theta, samples = _session(network, n_samples=1)
+    good = _golden(network, weights, theta, *samples[0])
+    ok = Measured(good.rasters, good.counts, good.step_ends, good.total, good.idle)
+    assert compare(network, Session([ok]), [good]) is None
+    hidden = [r.copy() for r in good.rasters]
+    hidden[0][3, 5] ^= True
+    bad = dataclasses.replace(ok, rasters=hidden)
+    assert "layer 0: timestep 3, neuron 5" in str(compare(network, Session([bad]), [good]))
+    counts = good.counts.copy()
+    counts[2] += 1
+    bad = dataclasses.replace(ok, counts=counts)
+    assert "count of neuron 2" in str(compare(network, Session([bad]), [good]))
+    ends = good.step_ends.copy()
+    ends[1, 4] += 1
+    bad = dataclasses.replace(ok, step_ends=ends)
+    assert "layer 1: timestep 4 ended" in str(compare(network, Session([bad]), [good]))
+    assert compare(network, Session([bad]), [good], cycles=False) is None
+    bad = dataclasses.replace(ok, total=good.total + 1)
+    assert "cycles to the last count" in str(compare(network, Session([bad]), [good]))
+
+
+def test_check_network_allows_layers() -> None:
+    """Several layers without a rule pass for ``NetworkCore`` (``layers=True``), not for
+    the callers that drive one ``SnnCore``; what a layer's core refuses is still refused."""
+    network = _network([16, 12, 4], [1, 1])
+    check_network(network, layers=True)
+    with pytest.raises(ConfigError, match="^layers: 2 layers: the RTL core runs one layer"):
+        check_network(network)
+    current = dataclasses.replace(network, input=dataclasses.replace(network.input,
+                                                                     kind="current"))
+    with pytest.raises(ConfigError, match=r"input\.kind = 'current'"):
+        check_network(current, layers=True)
