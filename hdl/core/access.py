@@ -1,4 +1,4 @@
-"""Weight and threshold access between samples: how a host loads and reads the state."""
+"""Weight, threshold and bias access between samples: how a host loads and reads the state."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...config import CoreConfig, bits_for
-from .layouts import access_bits, access_layout, neuron_word_layout, weight_word_layout
+from .layouts import (
+    access_bits,
+    access_layout,
+    bias_word_layout,
+    neuron_word_layout,
+    weight_word_layout,
+)
 from .weights import read_layout, write_layout
 
 __all__ = ["AccessPort"]
@@ -15,8 +21,9 @@ __all__ = ["AccessPort"]
 
 class AccessPort(wiring.Component):
     """Serves ``access`` while the core is idle: a write goes to the weight or the neuron
-    store at once; a read answers on ``readback`` two cycles later (the word is read, then
-    held until taken).
+    store (thresholds, or with ``bias`` set the biases) at once; a read answers on
+    ``readback`` two cycles later (the word is read, then held until taken).  Words are
+    bits: signed weights and biases go in and come back in two's complement.
 
     Members
     -------
@@ -30,6 +37,9 @@ class AccessPort(wiring.Component):
         The weight store (the access port is its default reader).
     store_read, store_write : Out  /  stored : In
         The neuron store (thresholds).
+    bias_write : Out  /  biases : In
+        With ``widths.bias > 0`` only: the neuron store's bias words (read at
+        ``store_read``'s address).
     """
 
     def __init__(self, core: CoreConfig) -> None:
@@ -47,6 +57,8 @@ class AccessPort(wiring.Component):
             "store_read": Out(read_layout(bits_for(W - 1))),
             "store_write": Out(write_layout(bits_for(W - 1), neuron_word_layout(core))),
             "stored": In(neuron_word_layout(core)),
+            **({"bias_write": Out(write_layout(bits_for(W - 1), bias_word_layout(core))),
+                "biases": In(bias_word_layout(core))} if core.widths.bias else {}),
         })
 
     def elaborate(self, platform) -> Module:
@@ -61,6 +73,9 @@ class AccessPort(wiring.Component):
         thetas = Signal(P * theta_bits)
         neurons = Signal(neuron_word_layout(core))
         write = Signal()
+        to_weights, to_thresholds = write & ~request.theta, write & request.theta
+        if core.widths.bias:        # a bias write goes to neither weights nor thresholds
+            to_weights, to_thresholds = to_weights & ~request.bias, to_thresholds & ~request.bias
         for p in range(P):
             m.d.comb += [
                 thetas[p * theta_bits:(p + 1) * theta_bits].eq(self.stored[p].theta),
@@ -70,18 +85,26 @@ class AccessPort(wiring.Component):
             self.weights_addr.eq(request.addr),
             self.weights_write.addr.eq(request.addr),
             self.weights_write.data.eq(request.data[:P * weight_bits]),
-            self.weights_write.en.eq(write & ~request.theta),
+            self.weights_write.en.eq(to_weights),
             self.store_read.addr.eq(request.addr),
             self.store_write.addr.eq(request.addr),
             self.store_write.data.eq(neurons),
-            self.store_write.en.eq(write & request.theta),
+            self.store_write.en.eq(to_thresholds),
             self.readback.valid.eq(valid),
             self.readback.payload.eq(answer),
         ]
+        words = Mux(theta, thetas, self.weights.as_value())
+        if core.widths.bias:
+            is_bias = Signal()                  # the read is of a bias word
+            m.d.comb += [
+                self.bias_write.addr.eq(request.addr),
+                self.bias_write.data.eq(request.data[:P * core.widths.bias]),
+                self.bias_write.en.eq(write & request.bias),
+            ]
+            words = Mux(is_bias, self.biases.as_value(), words)
         m.d.sync += pending.eq(0)
         with m.If(pending):
-            m.d.sync += [valid.eq(1),
-                         answer.eq(Mux(theta, thetas, self.weights.as_value()))]
+            m.d.sync += [valid.eq(1), answer.eq(words)]
         with m.If(self.readback.valid & self.readback.ready):
             m.d.sync += valid.eq(0)
         idle = ~pending & ~valid
@@ -93,4 +116,6 @@ class AccessPort(wiring.Component):
                     m.d.comb += write.eq(1)
                 with m.Else():
                     m.d.sync += [pending.eq(1), theta.eq(request.theta)]
+                    if core.widths.bias:
+                        m.d.sync += is_bias.eq(request.bias)
         return m

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from amaranth import unsigned
+from amaranth import signed, unsigned
 from amaranth.lib import data
 
 from ...config import CoreConfig, bits_for
@@ -22,6 +22,7 @@ __all__ = [
     "neuron_layout",
     "weight_word_layout",
     "neuron_word_layout",
+    "bias_word_layout",
     "pack_words",
     "unpack_words",
 ]
@@ -70,25 +71,29 @@ def count_layout(core: CoreConfig) -> data.StructLayout:
 
 
 def access_layout(core: CoreConfig) -> data.StructLayout:
-    """Payload of the weight and threshold access stream (served only between samples).
+    """Payload of the weight, threshold and bias access stream (served only between samples).
 
     Fields (LSB first): ``write`` 1 bit (0: read, answered on ``readback``); ``theta`` 1 bit
     (0: weight word ``addr = j * W + k``; 1: threshold word ``addr = k``); ``addr``
     unsigned; ``data`` the word to write, ``n_pe`` lanes from lane 0 at the LSB, each
-    ``widths.weight`` (weights) or ``widths.theta`` (thresholds) bits (:func:`pack_words`).
+    ``widths.weight`` (weights; two's complement with ``widths.weight_signed``),
+    ``widths.theta`` (thresholds) or ``widths.bias`` (biases, two's complement) bits
+    (:func:`pack_words`); with ``widths.bias > 0`` only, ``bias`` 1 bit, the MSB: bias word
+    ``addr = k`` (``theta`` ignored).
     """
     return data.StructLayout({
         "write": 1,
         "theta": 1,
         "addr": unsigned(bits_for(core.n_inputs * core.derived.neurons_per_pe - 1)),
         "data": unsigned(access_bits(core)),
+        **({"bias": 1} if core.widths.bias else {}),
     })
 
 
 def access_bits(core: CoreConfig) -> int:
-    """Width of an access word (and of a readback): ``n_pe`` lanes of the wider of a weight
-    and a threshold."""
-    return core.n_pe * max(core.widths.weight, core.widths.theta)
+    """Width of an access word (and of a readback): ``n_pe`` lanes of the widest of a
+    weight, a threshold and a bias."""
+    return core.n_pe * max(core.widths.weight, core.widths.theta, core.widths.bias)
 
 
 def neuron_layout(core: CoreConfig) -> data.StructLayout:
@@ -106,8 +111,10 @@ def neuron_layout(core: CoreConfig) -> data.StructLayout:
 
 
 def weight_word_layout(core: CoreConfig) -> data.ArrayLayout:
-    """A weight word: the ``n_pe`` weights from one input to one neuron word."""
-    return data.ArrayLayout(unsigned(core.widths.weight), core.n_pe)
+    """A weight word: the ``n_pe`` weights from one input to one neuron word, each
+    ``widths.weight`` bits, signed with ``widths.weight_signed``."""
+    shape = signed if core.widths.weight_signed else unsigned
+    return data.ArrayLayout(shape(core.widths.weight), core.n_pe)
 
 
 def neuron_word_layout(core: CoreConfig) -> data.ArrayLayout:
@@ -115,17 +122,31 @@ def neuron_word_layout(core: CoreConfig) -> data.ArrayLayout:
     return data.ArrayLayout(neuron_layout(core), core.n_pe)
 
 
+def bias_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """A bias word: the biases of ``n_pe`` neurons, signed ``widths.bias`` bits each, in
+    membrane LSBs (only with ``widths.bias > 0``)."""
+    return data.ArrayLayout(signed(core.widths.bias), core.n_pe)
+
+
 def pack_words(values: Any, lanes: int, bits: int) -> list[int]:
     """Pack the last axis of ``values`` (length a multiple of ``lanes``) into words of
     ``lanes`` fields of ``bits``, lane 0 at the LSB, row-major over the other axes (the
-    ``data`` of :func:`access_layout`, a pixel word, a raster word)."""
+    ``data`` of :func:`access_layout`, a pixel word, a raster word).  A negative value is
+    packed in two's complement; every value must lie in ``-2**(bits-1) .. 2**bits - 1``."""
     flat = np.asarray(values, dtype=np.int64).reshape(-1, lanes)
-    shifts = np.arange(lanes, dtype=np.int64) * bits
-    return [sum(int(v) << int(s) for v, s in zip(row, shifts, strict=True)) for row in flat]
-
-
-def unpack_words(words: list[int], lanes: int, bits: int) -> Any:
-    """Inverse of :func:`pack_words`: an ``(len(words) * lanes,)`` int64 array."""
+    if flat.size and (flat.min() < -(1 << (bits - 1)) or flat.max() >= 1 << bits):
+        raise ValueError(f"values {flat.min()}..{flat.max()} do not fit {bits}-bit fields")
     mask = (1 << bits) - 1
-    return np.array([(w >> (p * bits)) & mask for w in words for p in range(lanes)],
-                    dtype=np.int64)
+    shifts = np.arange(lanes, dtype=np.int64) * bits
+    return [sum((int(v) & mask) << int(s) for v, s in zip(row, shifts, strict=True))
+            for row in flat]
+
+
+def unpack_words(words: list[int], lanes: int, bits: int, signed: bool = False) -> Any:
+    """Inverse of :func:`pack_words`: an ``(len(words) * lanes,)`` int64 array; with
+    ``signed`` each field is two's complement (``-2**(bits-1) .. 2**(bits-1) - 1``)."""
+    mask = (1 << bits) - 1
+    fields = [(w >> (p * bits)) & mask for w in words for p in range(lanes)]
+    if signed:
+        fields = [f - (1 << bits) if f >> (bits - 1) else f for f in fields]
+    return np.array(fields, dtype=np.int64)

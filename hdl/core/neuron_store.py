@@ -8,7 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ...config import CoreConfig, bits_for
-from .layouts import neuron_word_layout
+from .layouts import bias_word_layout, neuron_word_layout
 from .pipeline import shared
 from .weights import read_layout, write_layout
 
@@ -23,6 +23,11 @@ class NeuronStore(wiring.Component):
     """``W = neurons_per_pe`` words of ``n_pe`` neurons' state (``neuron_layout``: membrane,
     refractory count, adaptive threshold, spike, post trace, count, generator state).
 
+    With ``widths.bias > 0`` also ``W`` bias words (``bias_word_layout``: ``n_pe`` signed
+    ``widths.bias``-bit biases), a memory of their own read at the same address as the
+    state (so the reader that reads word ``k``'s state gets its biases in the same cycle)
+    and written only by access: the neuron pass never writes a bias back.
+
     Parameters
     ----------
     core : CoreConfig
@@ -35,6 +40,9 @@ class NeuronStore(wiring.Component):
         Read word ``addr``; ``data`` the next cycle.
     neurons_write, access_write : In(write_layout)
         The neuron pass writes back each word it updates; access writes thresholds.
+    bias : Out(bias_word_layout)  /  bias_write : In(write_layout)
+        With ``widths.bias > 0`` only: the bias word read (beside ``data``); access writes
+        one.
     """
 
     def __init__(self, core: CoreConfig, readers: tuple[str, ...] = READERS) -> None:
@@ -49,6 +57,9 @@ class NeuronStore(wiring.Component):
             "data": Out(word),
             "neurons_write": In(write_layout(addr, word)),
             "access_write": In(write_layout(addr, word)),
+            **({"bias": Out(bias_word_layout(core)),
+                "bias_write": In(write_layout(addr, bias_word_layout(core)))}
+               if core.widths.bias else {}),
         })
 
     def elaborate(self, platform) -> Module:
@@ -61,6 +72,18 @@ class NeuronStore(wiring.Component):
         requests = [getattr(self, f"{name}_read") for name in self._readers]
         shared(m, [(r.en, [rd.addr.eq(r.addr)]) for r in requests[:-1]],
                [rd.addr.eq(requests[-1].addr)])
+        if self._core.widths.bias:
+            m.submodules.bias = bias = Memory(
+                shape=bias_word_layout(self._core), depth=self._core.derived.neurons_per_pe,
+                init=[])
+            bias_rd, bias_wr = bias.read_port(), bias.write_port()
+            m.d.comb += [
+                bias_rd.addr.eq(rd.addr),
+                self.bias.eq(bias_rd.data),
+                bias_wr.addr.eq(self.bias_write.addr),
+                bias_wr.data.eq(self.bias_write.data),
+                bias_wr.en.eq(self.bias_write.en),
+            ]
         shared(m, [(self.neurons_write.en, [wr.addr.eq(self.neurons_write.addr),
                                             wr.data.eq(self.neurons_write.data), wr.en.eq(1)])],
                [wr.addr.eq(self.access_write.addr), wr.data.eq(self.access_write.data),

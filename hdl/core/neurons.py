@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -16,7 +16,7 @@ from ..cycles import pass_depths
 from ..lfsr import LFSR, LFSR_LATENCY, STATE_BITS
 from ..lif import LIF_LATENCY, LIFNeuronUnit
 from ..trace import TRACE_LATENCY, TraceUnit
-from .layouts import neuron_word_layout, spike_layout, weight_word_layout
+from .layouts import bias_word_layout, neuron_word_layout, spike_layout, weight_word_layout
 from .pipeline import Drain, delay, delay_valid, maximum, tree
 from .weights import read_layout, write_layout
 
@@ -37,10 +37,13 @@ class NeuronPass(wiring.Component):
     For word ``k``, ``max(Ab, 1)`` tokens accumulate the ``k``-th weight word of every
     spiking row (token ``a``: the row in slot ``a`` of each bank's row list, ``Ab`` the
     longest list); the last one sends the word's neurons through the ``LIFNeuronUnit``,
-    post-trace ``TraceUnit`` and ``LFSR`` lanes with that current and the lateral inhibition
-    of the previous timestep's spikes.  Stages: n0 read slot ``a``; n1 read the weight words
-    and neuron word ``k``; n2 add, lanes in; n5 LIF out, trace in; n7 trace out, write back,
-    queue the word's spikes.
+    post-trace ``TraceUnit`` and ``LFSR`` lanes with that current (shifted by
+    ``current_shift``, plus the neuron's bias with ``widths.bias``) and the lateral
+    inhibition of the previous timestep's spikes.  The running sum is unsigned
+    ``derived.weight_sum_bits``, or with signed weights signed ``derived.current_bits``
+    (which holds any sum of one weight per input).  Stages: n0 read slot ``a``; n1 read the
+    weight words and neuron word ``k`` (and its biases); n2 add, lanes in; n5 LIF out, trace
+    in; n7 trace out, write back, queue the word's spikes.
 
     Members
     -------
@@ -60,6 +63,9 @@ class NeuronPass(wiring.Component):
         One weight word from every bank, by in-bank address; the words, one cycle later.
     store_read, store_write : Out  /  stored : In
         The neuron store.
+    bias : In(bias_word_layout(core))
+        With ``widths.bias > 0`` only: the biases of the word read at ``store_read`` (the
+        neuron store reads them with the state).
     spikes : Out(stream.Signature(spike_layout(core)))
         A token per word with a spike; ``queue_empty`` when all have gone out.
     updated : Out(updated_layout(core))
@@ -90,6 +96,7 @@ class NeuronPass(wiring.Component):
             "store_read": Out(read_layout(bits_for(W - 1))),
             "store_write": Out(write_layout(bits_for(W - 1), neuron_word_layout(core))),
             "stored": In(neuron_word_layout(core)),
+            **({"bias": In(bias_word_layout(core))} if core.widths.bias else {}),
             "spikes": Out(stream.Signature(spike_layout(core))),
             "queue_empty": Out(1),
             "updated": Out(updated_layout(core)),
@@ -150,7 +157,9 @@ class NeuronPass(wiring.Component):
             self.store_read.addr.eq(n1_k),
             base_rd.addr.eq(n1_k),
         ]
-        weight_sum = data.ArrayLayout(unsigned(d.weight_sum_bits), P)
+        weight_sum = data.ArrayLayout(
+            signed(d.current_bits) if core.widths.weight_signed else
+            unsigned(d.weight_sum_bits), P)
         current = Signal(weight_sum)            # the running sum of this word's weights
         total = Signal(weight_sum, reset_less=True)
         has = [delay(m, a < self.rows_count[b], 2, f"n2_has{b}") for b in range(R)]
@@ -169,6 +178,9 @@ class NeuronPass(wiring.Component):
         stored = self.stored
         for p in range(P):
             lane = stored[p]
+            synaptic = current[p] << core.widths.current_shift     # membrane LSBs
+            if core.widths.bias:
+                synaptic = synaptic + self.bias[p]
             inhibition = Signal(d.inhibition_bits, name=f"inhibition{p}")   # the others'
             m.d.comb += [
                 inhibition.eq(Mux(self.first, 0,
@@ -177,7 +189,7 @@ class NeuronPass(wiring.Component):
                 lif[p].i.payload.v.eq(Mux(self.first, n.v_rest, lane.v)),
                 lif[p].i.payload.refractory.eq(Mux(self.first, 0, lane.refractory)),
                 lif[p].i.payload.theta.eq(lane.theta),
-                lif[p].i.payload.current.eq(current[p] << core.widths.current_shift),
+                lif[p].i.payload.current.eq(synaptic),
                 lif[p].i.payload.inhibition.eq(inhibition),
                 lif[p].i.payload.learn.eq(self.learn),
                 generator[p].i.valid.eq(update),

@@ -1,8 +1,9 @@
 """What the RTL core runs today, checked in one place.
 
 The golden model runs every network the configuration accepts; the core (``SnnCore``) runs
-one layer of spiking inputs (rate-coded or direct) with unsigned weights, no bias and a
-leaking neuron.  :func:`check_network` refuses anything else in one line, naming the field
+one layer of spiking inputs (rate-coded or direct): unsigned weights learned on chip, or with
+learning off also signed weights and a bias (networks trained elsewhere), with any leak mode
+and reset.  :func:`check_network` refuses anything else in one line, naming the field
 as the layered file spells it, before any Verilog is generated or simulated; the CLI calls
 it for every command that builds or drives the RTL, and :class:`~.top.SnnCore` calls
 :func:`check_core` on the core it is given.
@@ -18,20 +19,19 @@ __all__ = ["check_core", "check_network"]
 def check_core(core: CoreConfig, layer: int = 0) -> None:
     """Raise :class:`ConfigError` if the RTL core cannot run layer ``layer``'s ``core``."""
     widths = f"layers[{layer}].widths."
-    refused = [
+    if core.encoder.kind == "current":
+        raise ConfigError("input.kind = 'current': the RTL core does not run current input "
+                          "yet (the golden model does: plasticore eval)")
+    # a network file refuses these itself (rule.kind = 'stdp'); a CoreConfig with
+    # stdp.learn does not, and the core's STDP and normalization take unsigned weights
+    learned = [
         (core.widths.weight_signed, f"{widths}weight_signed = true", "signed weights"),
         (core.widths.bias > 0, f"{widths}bias = {core.widths.bias}", "a bias"),
-        (core.encoder.kind == "current", "input.kind = 'current'", "current input"),
-        (core.neuron.leak_mode == "none", f"layers[{layer}].neuron.leak_mode = 'none'",
-         "a neuron without leak"),
-        (core.neuron.reset_amount > 0,
-         f"layers[{layer}].neuron.reset_amount = {core.neuron.reset_amount}",
-         "a subtraction other than the threshold"),
     ]
-    for unsupported, field, what in refused:
-        if unsupported:
-            raise ConfigError(f"{field}: the RTL core does not run {what} yet (the golden "
-                              "model does: plasticore eval)")
+    for unsupported, field, what in learned:
+        if unsupported and core.stdp.learn:
+            raise ConfigError(f"{field}: the RTL core learns (stdp.learn) without {what}; "
+                              "a network trained elsewhere runs with learning off")
 
 
 def check_network(network: NetworkConfig, layers: bool = False) -> None:

@@ -32,7 +32,8 @@ __all__ = ["SnnCore"]
 
 
 class SnnCore(wiring.Component):
-    """The spiking layer with on-chip STDP, bit for bit as the golden ``Network``.
+    """The spiking layer with on-chip STDP, bit for bit as the golden ``Network``; or, with
+    learning off, a layer trained elsewhere (signed weights, a bias per neuron).
 
     A sample: one ``command`` token (key, learn), then ``n_inputs / encoder.lanes``
     ``pixels`` tokens, each a word of ``encoder.lanes`` pixels, one per cycle (with
@@ -40,8 +41,9 @@ class SnnCore(wiring.Component):
     is encoded, instead); the core runs ``timesteps`` timesteps, sending a
     ``spikes`` token for every neuron word with a spike, then (learning on) normalizes the
     weights, then sends the ``n_neurons`` spike ``counts`` and waits for the next command.
-    Between samples the ``access`` stream reads (answer on ``readback``) and writes weight
-    and threshold words.  ``docs/architecture.md`` ("The core") draws the components.
+    Between samples the ``access`` stream reads (answer on ``readback``) and writes weight,
+    threshold and (with ``widths.bias``) bias words.  ``docs/architecture.md`` ("The core")
+    draws the components.
 
     Parameters
     ----------
@@ -62,8 +64,8 @@ class SnnCore(wiring.Component):
     counts : Out(stream.Signature(count_layout(core)))
         Per-sample spike count of every neuron.
     access : In(stream.Signature(access_layout(core)))
-        Weight and threshold reads and writes, between samples.
-    readback : Out(stream.Signature(unsigned(n_pe * max(weight, theta))))
+        Weight, threshold and bias reads and writes, between samples.
+    readback : Out(stream.Signature(unsigned(access_bits(core))))
         Answers to ``access`` reads, lane 0 at the LSB.
     busy : Out(1)
         High from a command until its last count has gone out.
@@ -219,4 +221,7 @@ class SnnCore(wiring.Component):
             store.access_read.eq(access.store_read), store.access_write.eq(access.store_write),
             access.stored.eq(store.data),
         ]
+        if core.widths.bias:    # the biases, read with the state; loaded through access
+            m.d.comb += [neurons.bias.eq(store.bias), access.biases.eq(store.bias),
+                         store.bias_write.eq(access.bias_write)]
         return m
