@@ -128,6 +128,13 @@ class Geometry:
     @classmethod
     def of(cls, config: Config) -> Geometry:
         core = config.core
+        # the core runs them (its access port has a bias target); the link has no bias
+        # target, and the host's and the fake board's golden checks build an STDP network
+        for unsupported, field in ((core.widths.weight_signed, "weight_signed = true"),
+                                   (core.widths.bias > 0, f"bias = {core.widths.bias}")):
+            if unsupported:
+                raise ConfigError(f"layers[0].widths.{field}: the board does not run networks "
+                                  "trained elsewhere yet (no bias target on the host link)")
         words = core.n_neurons // core.n_pe
         direct = core.encoder.kind == "direct"
         word_bits = (core.n_pe * core.widths.weight, core.n_pe * core.widths.theta,

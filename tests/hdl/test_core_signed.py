@@ -346,3 +346,13 @@ def test_existing_designs_unchanged() -> None:
         assert not lif_input_layout(core)["current"].shape.signed
         assert access_bits(core) == core.n_pe * max(core.widths.weight, core.widths.theta)
     assert got == UNCHANGED
+
+
+def test_board_refuses_networks_trained_elsewhere() -> None:
+    """The board's host link has no bias target: a board build or run refuses signed
+    weights and a bias in one line (``Geometry.of``), before anything is generated."""
+    from plasticore.boards.protocol import Geometry
+
+    with pytest.raises(ConfigError, match=r"^layers\[0\].widths.weight_signed = true: the "
+                                          "board does not run networks trained elsewhere"):
+        Geometry.of(load_config("digits-mlp-rate"))
