@@ -41,9 +41,10 @@ class NeuronPass(wiring.Component):
     ``current_shift``, plus the neuron's bias with ``widths.bias``) and the lateral
     inhibition of the previous timestep's spikes.  The running sum is unsigned
     ``derived.weight_sum_bits``, or with signed weights signed ``derived.current_bits``
-    (which holds any sum of one weight per input).  Stages: n0 read slot ``a``; n1 read the
-    weight words and neuron word ``k`` (and its biases); n2 add, lanes in; n5 LIF out, trace
-    in; n7 trace out, write back, queue the word's spikes.
+    (which holds any sum of one weight per input); with a bias it starts from the bias and
+    adds the weights already shifted, in signed ``derived.current_bits``.  Stages: n0 read
+    slot ``a``; n1 read the weight words and neuron word ``k`` (and its biases); n2 add,
+    lanes in; n5 LIF out, trace in; n7 trace out, write back, queue the word's spikes.
 
     Members
     -------
@@ -157,15 +158,22 @@ class NeuronPass(wiring.Component):
             self.store_read.addr.eq(n1_k),
             base_rd.addr.eq(n1_k),
         ]
+        # with a bias the running sum starts from it and adds the weights shifted (the
+        # current, in membrane LSBs, needs no adder after the sum); else it adds weights
+        biased = bool(core.widths.bias)
         weight_sum = data.ArrayLayout(
-            signed(d.current_bits) if core.widths.weight_signed else
+            signed(d.current_bits) if core.widths.weight_signed or biased else
             unsigned(d.weight_sum_bits), P)
         current = Signal(weight_sum)            # the running sum of this word's weights
         total = Signal(weight_sum, reset_less=True)
         has = [delay(m, a < self.rows_count[b], 2, f"n2_has{b}") for b in range(R)]
         for p in range(P):
             weight = tree((Mux(has[b], self.weights[b][p], 0) for b in range(R)), operator.add)
-            m.d.comb += current[p].eq(Mux(n2_first, 0, total[p]) + weight)
+            if biased:
+                m.d.comb += current[p].eq(Mux(n2_first, self.bias[p], total[p])
+                                          + (weight << core.widths.current_shift))
+            else:
+                m.d.comb += current[p].eq(Mux(n2_first, 0, total[p]) + weight)
         with m.If(n2_valid):
             m.d.sync += total.eq(current)
 
@@ -178,9 +186,8 @@ class NeuronPass(wiring.Component):
         stored = self.stored
         for p in range(P):
             lane = stored[p]
-            synaptic = current[p] << core.widths.current_shift     # membrane LSBs
-            if core.widths.bias:
-                synaptic = synaptic + self.bias[p]
+            # the synaptic current in membrane LSBs
+            synaptic = current[p] if biased else current[p] << core.widths.current_shift
             inhibition = Signal(d.inhibition_bits, name=f"inhibition{p}")   # the others'
             m.d.comb += [
                 inhibition.eq(Mux(self.first, 0,
