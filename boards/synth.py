@@ -331,8 +331,9 @@ def design_rtlil(config: Config, board: Board, design: str) -> tuple[str, str]:
 
     ``"board"``: :class:`~plasticore.boards.top.BoardTop` as the board's Amaranth platform
     prepares it (clocking, reset, LEDs, the host-linked core).  ``"core"``: the bare
-    :class:`~plasticore.hdl.core.SnnCore`, whose streams are top-level ports (nothing is
-    optimized away).  RTLIL rather than Verilog: memory contents stay one initializer
+    :class:`~plasticore.hdl.core.SnnCore` (a network of several layers: the
+    :class:`~plasticore.hdl.network.NetworkCore`), whose streams are top-level ports
+    (nothing is optimized away).  RTLIL rather than Verilog: memory contents stay one initializer
     each (Yosys reads a large initialized memory from Verilog very slowly).
     """
     if design == "board":
@@ -342,6 +343,13 @@ def design_rtlil(config: Config, board: Board, design: str) -> tuple[str, str]:
             BoardTop(config, board), name="top", emit_src=False)
         text = plan.files["top.il"]
         return "top", text if isinstance(text, str) else text.decode()
+    if design == "core" and len(config.network.layers) > 1:
+        from amaranth.back import rtlil
+
+        from ..hdl.network import NetworkCore
+
+        return "network_core", rtlil.convert(NetworkCore(config.network),
+                                             name="network_core", emit_src=False)
     if design == "core":
         from amaranth.back import rtlil
 
@@ -481,6 +489,9 @@ def synthesize_verilog(source: str, top: str, workdir: Path, *, pins: bool,
 
 
 def _config_digest(config: Config, design: str) -> str:
+    if design == "core" and len(config.network.layers) > 1:
+        text = json.dumps(config.network.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
     if design == "core":
         return config.core.digest()
     text = config.core.to_json() + json.dumps(config.board.to_dict(), sort_keys=True)

