@@ -180,7 +180,7 @@ class NeuronPass(wiring.Component):
         # -- update: word k's neurons through the lanes -----------------------------------------
         fired = Signal(range(core.n_neurons + 1))            # spikes this timestep
         # w_inh times the spikes of the last timestep (Z[t-1]): one product for all lanes
-        inhibition_all = Signal(range(core.n_neurons * n.w_inh + 1))
+        inhibition_all = Signal(bits_for(core.n_neurons * n.w_inh))   # 1 bit with w_inh = 0
         update = Signal()
         m.d.comb += update.eq(n2_valid & n2_last)
         stored = self.stored

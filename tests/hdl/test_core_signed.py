@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from plasticore.golden.network import Network
 from plasticore.hdl.core import SnnCore, access_bits, access_layout, check_core, check_network
 from plasticore.hdl.core.layouts import pack_words, unpack_words
 from plasticore.hdl.cycles import sample_cycles
+from plasticore.hdl.generate import generate, lint
 from plasticore.hdl.lif import LIFNeuronUnit, lif_input_layout
 from plasticore.sim.core_session import (
     AmaranthIO,
@@ -356,3 +358,14 @@ def test_board_refuses_networks_trained_elsewhere() -> None:
     with pytest.raises(ConfigError, match=r"^layers\[0\].widths.weight_signed = true: the "
                                           "board does not run networks trained elsewhere"):
         Geometry.of(load_config("digits-mlp-rate"))
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("label", ["mixed-w5m12-signed-bias12-none-amount-pe4-banks2-lanes4",
+                                   "w8m16-signed-bias6-mult-direct-pe2"])
+def test_lint_clean(label: str, tmp_path: Path) -> None:
+    """The generated Verilog of a signed core with a bias lints clean (the second has no
+    inhibition, ``w_inh = 0``, as every imported network: no zero-width signal)."""
+    manifest = generate(CASES[label], tmp_path)
+    problems = lint(tmp_path / m["file"] for m in manifest["modules"])
+    assert problems == [], "\n".join(problems)
