@@ -31,7 +31,8 @@ def network_access_layout(network: NetworkConfig) -> data.StructLayout:
 
     Fields (LSB first): ``write``, ``theta``, ``addr``, ``data`` as ``access_layout`` of
     layer ``layer`` (``addr`` and ``data`` as wide as the widest layer's; a layer takes
-    their low bits); ``layer`` unsigned.
+    their low bits); ``layer`` unsigned; when some layer has a bias, ``bias`` 1 bit (a bias
+    word of layer ``layer``, which must have one).
     """
     cores = network.cores
     return data.StructLayout({
@@ -41,13 +42,16 @@ def network_access_layout(network: NetworkConfig) -> data.StructLayout:
                              for c in cores)),
         "data": unsigned(network_access_bits(network)),
         "layer": unsigned(bits_for(len(cores) - 1)),
+        **({"bias": 1} if any(c.widths.bias for c in cores) else {}),
     })
 
 
 class NetworkCore(wiring.Component):
     """A network of ``L`` layers: one ``SnnCore`` per layer (``network.core(l)``), layer
     ``l``'s spikes into layer ``l + 1`` through a :class:`~.core.raster.SpikeRaster`, bit for
-    bit as the golden ``Network`` with learning off (``rule.kind = "none"``).
+    bit as the golden ``Network`` with learning off (``rule.kind = "none"``): whatever a
+    layer's ``SnnCore`` runs (signed weights, a bias, any leak and reset), the network
+    runs.
 
     A sample: one ``command`` token, taken by every layer at once (when all are idle; the
     ``learn`` field is ignored), then layer 0's ``pixels`` (or ``raster`` tokens); the last
@@ -165,6 +169,8 @@ class NetworkCore(wiring.Component):
                 core.access.payload.data.eq(request.data),
                 core.readback.ready.eq(self.readback.ready),
             ]
+            if core.core.widths.bias:
+                m.d.comb += core.access.payload.bias.eq(request.bias)
             with m.If(core.readback.valid):
                 m.d.comb += [self.readback.valid.eq(1),
                              self.readback.payload.eq(core.readback.payload)]

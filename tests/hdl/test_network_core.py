@@ -27,9 +27,10 @@ Array = Any
 
 def _network(sizes: list[int], pes: list[int], banks: list[int] | None = None,
              lanes: int = 1, timesteps: int = 12, v_th: int = 700, seed: int = 1,
-             current_shift: int = 0) -> NetworkConfig:
+             current_shift: int = 0, **options: Any) -> NetworkConfig:
     """A rate-input network of ``sizes`` (inputs, then each layer's neurons), 8-bit unsigned
-    weights and 16-bit membranes, thresholds low enough for random weights to spike."""
+    weights and 16-bit membranes, thresholds low enough for random weights to spike;
+    ``options`` replace core fields of every layer (``**{"widths.bias": 6}``)."""
     core = scaled_core(8, 16, timesteps=timesteps, learn=False, n_inputs=sizes[0],
                        n_neurons=sizes[1], seed=seed)
     core = core.replace(**{"neuron.v_th": v_th, "neuron.theta_plus": max(1, v_th >> 4),
@@ -37,6 +38,7 @@ def _network(sizes: list[int], pes: list[int], banks: list[int] | None = None,
                            "neuron.v_reset": 0, "neuron.t_ref": 1, "encoder.lanes": lanes,
                            "widths.current_shift": current_shift})
     one = NetworkConfig.from_core(core)
+    core = core.replace(**options)
     banks = banks or [1] * len(pes)
     layers = tuple(LayerConfig(n_neurons=n, n_pe=p, row_banks=b, widths=core.widths,
                                neuron=core.neuron)
@@ -57,19 +59,26 @@ class Golden:
 
 
 def _golden(network: NetworkConfig, weights: list[Array], theta: list[Array],
-            pixels: Array, key: int) -> Golden:
+            pixels: Array, key: int, bias: list[Array] | None = None) -> Golden:
     """Each layer on its own (a one-layer ``Network`` on the previous layer's raster), held
     equal to the multi-layer ``Network``; the cycle model on the rasters."""
     cores = network.cores
     source, rasters = pixels, []
-    for core, w, th in zip(cores, weights, theta, strict=True):
-        result = Network(core, weights=w, theta=th).run_sample(source, key, learn=False,
-                                                               record=True)
+    bias = bias or [None] * len(cores)
+    for index, (w, th, b) in enumerate(zip(weights, theta, bias, strict=True)):
+        layer = network.layers[index]
+        alone = dataclasses.replace(network, layers=(layer,), input=network.input if index == 0
+                                    else dataclasses.replace(
+                                        network.input, n_inputs=network.layer_inputs(index),
+                                        kind="direct", lanes=layer.row_banks))
+        assert alone.core(0) == cores[index]
+        result = Network(alone, weights=[w], theta=[th], bias=[b]).run_sample(
+            source, key, learn=False, record=True)
         if not rasters:
             input_raster = result.input_raster
         rasters.append(result.raster)
         source = result.raster
-    whole = Network(network, weights=weights, theta=theta).run_sample(
+    whole = Network(network, weights=weights, theta=theta, bias=bias).run_sample(
         pixels, key, learn=False, record=True)
     assert (whole.raster == rasters[-1]).all()
     for count, raster in zip(whole.layer_counts, rasters, strict=True):
@@ -94,13 +103,15 @@ class Session:
     samples: list[Measured] = field(default_factory=list)
     weights: list[Array] = field(default_factory=list)
     theta: list[Array] = field(default_factory=list)
+    bias: list[Array | None] = field(default_factory=list)
 
 
 def run_network(network: NetworkConfig, weights: list[Array], theta: list[Array],
                 samples: list[tuple[Array, int]], stall: float = 0.0,
-                seed: int = 0) -> Session:
+                seed: int = 0, bias: list[Array | None] | None = None) -> Session:
     """Load every layer through the access port, run the samples (pixels presented at
-    once, output consumers stalled with probability ``stall``), read every layer back."""
+    once, output consumers stalled with probability ``stall``), read every layer back
+    (signed weights and biases as two's complement)."""
     from amaranth.sim import Simulator
 
     dut = NetworkCore(network)
@@ -128,10 +139,14 @@ def run_network(network: NetworkConfig, weights: list[Array], theta: list[Array]
                     ctx.set(port.valid, 0)
                     return at
 
+        biased = any(core.widths.bias for core in cores)
+
         async def access(layer: int, write: bool, theta_: bool, addr: int,
-                         data: int = 0) -> int:
-            await transfer(dut.access, {"write": int(write), "theta": int(theta_),
-                                        "addr": addr, "data": data, "layer": layer})
+                         data: int = 0, is_bias: bool = False) -> int:
+            request = {"write": int(write), "theta": int(theta_), "addr": addr,
+                       "data": data, "layer": layer}
+            await transfer(dut.access, {**request, "bias": int(is_bias)} if biased
+                           else request)
             if write:
                 return 0
             ctx.set(dut.readback.ready, 1)
@@ -148,6 +163,9 @@ def run_network(network: NetworkConfig, weights: list[Array], theta: list[Array]
                 await access(layer, True, False, addr, word)
             for addr, word in enumerate(pack_words(theta[layer], P, core.widths.theta)):
                 await access(layer, True, True, addr, word)
+            if bias is not None and bias[layer] is not None:
+                for addr, word in enumerate(pack_words(bias[layer], P, core.widths.bias)):
+                    await access(layer, True, False, addr, word, is_bias=True)
 
         first, last = cores[0], cores[-1]
         for pixels, key in samples:
@@ -205,10 +223,17 @@ def run_network(network: NetworkConfig, weights: list[Array], theta: list[Array]
         for layer, core in enumerate(cores):
             P, W = core.n_pe, core.derived.neurons_per_pe
             words = [await access(layer, False, False, a) for a in range(core.n_inputs * W)]
-            out.weights.append(unpack_words(words, P, core.widths.weight).reshape(
+            out.weights.append(unpack_words(words, P, core.widths.weight,
+                                            signed=core.widths.weight_signed).reshape(
                 core.n_inputs, core.n_neurons))
             words = [await access(layer, False, True, a) for a in range(W)]
             out.theta.append(unpack_words(words, P, core.widths.theta))
+            if core.widths.bias:
+                words = [await access(layer, False, False, a, is_bias=True)
+                         for a in range(W)]
+                out.bias.append(unpack_words(words, P, core.widths.bias, signed=True))
+            else:
+                out.bias.append(None)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -248,8 +273,11 @@ def _session(network: NetworkConfig, n_samples: int = 2, seed: int = 0,
              digits: bool = False):
     rng = np.random.default_rng(seed)
     cores = network.cores
-    weights = [rng.integers(0, c.derived.w_max, (c.n_inputs, c.n_neurons), endpoint=True)
-               for c in cores]
+    weights = [rng.integers(c.derived.w_min, c.derived.w_max, (c.n_inputs, c.n_neurons),
+                            endpoint=True) for c in cores]
+    for w, c in zip(weights, cores, strict=True):
+        if c.widths.weight_signed:      # some neurons mostly inhibited, some mostly excited
+            w[:, 1::3] = np.abs(w[:, 1::3])
     theta = [rng.integers(0, c.neuron.theta_plus, c.n_neurons, endpoint=True) for c in cores]
     if digits:
         images = load_dataset("digits", None, cores[0].encoder.pixel_bits)[0].images
@@ -260,19 +288,39 @@ def _session(network: NetworkConfig, n_samples: int = 2, seed: int = 0,
     return weights, theta, samples
 
 
+def _biases(network: NetworkConfig, seed: int = 0) -> list[Array | None]:
+    """Per layer with a bias, biases of both signs within an eighth of the range (the
+    extremes on neurons 0 and 1); ``None`` for a layer without."""
+    rng = np.random.default_rng([seed, 1])
+    out: list[Array | None] = []
+    for core in network.cores:
+        d = core.derived
+        if not core.widths.bias:
+            out.append(None)
+            continue
+        bias = rng.integers(d.bias_min >> 3, d.bias_max >> 3, core.n_neurons, endpoint=True)
+        bias[:2] = d.bias_min, d.bias_max
+        out.append(bias)
+    return out
+
+
 def _check(network: NetworkConfig, n_samples: int = 2, seed: int = 0, stall: float = 0.0,
            digits: bool = False) -> None:
     weights, theta, samples = _session(network, n_samples, seed, digits)
-    expected = [_golden(network, weights, theta, pixels, key) for pixels, key in samples]
+    bias = _biases(network, seed)
+    expected = [_golden(network, weights, theta, pixels, key, bias)
+                for pixels, key in samples]
     for layer in range(len(network.layers)):
         assert sum(int(e.rasters[layer].sum()) for e in expected) > 0, \
             f"layer {layer} must spike"
-    got = run_network(network, weights, theta, samples, stall=stall, seed=seed)
+    got = run_network(network, weights, theta, samples, stall=stall, seed=seed, bias=bias)
     difference = compare(network, got, expected, cycles=stall == 0)
     assert difference is None, difference
     for layer in range(len(network.layers)):
         assert (got.weights[layer] == weights[layer]).all()
         assert (got.theta[layer] == theta[layer]).all()
+        if bias[layer] is not None:
+            assert (got.bias[layer] == bias[layer]).all()
 
 
 # (sizes, n_pe per layer, row_banks per layer, encoder lanes)
@@ -301,6 +349,16 @@ def test_network_under_backpressure() -> None:
 def test_network_digits_shape() -> None:
     """The digits-sized 64-32-10 network on digits images, cycles as the model."""
     _check(_network([64, 32, 10], [4, 2], timesteps=20, v_th=2000), digits=True)
+
+
+def test_network_signed_bias() -> None:
+    """Layers trained elsewhere (as ``configs/digits-mlp-rate.toml``): signed weights, a
+    bias per neuron written and read through the ``bias`` access target, the multiply leak
+    and a reset by subtraction of its own amount; everything, cycles included."""
+    _check(_network([16, 12, 8, 4], [2, 4, 2], v_th=900, timesteps=15,
+                    **{"widths.weight_signed": True, "widths.bias": 10,
+                       "neuron.leak_mode": "multiply", "neuron.reset_mode": "subtract",
+                       "neuron.reset_amount": 1000, "neuron.theta_plus": 0}), seed=4)
 
 
 @pytest.mark.slow
@@ -351,6 +409,34 @@ def test_compare_names_first_difference() -> None:
     assert compare(network, Session([bad]), [good], cycles=False) is None
     bad = dataclasses.replace(ok, total=good.total + 1)
     assert "cycles to the last count" in str(compare(network, Session([bad]), [good]))
+
+
+@pytest.mark.slow
+def test_imported_digits_mlp_rate() -> None:
+    """The trained 64-100-10 network of ``configs/digits-mlp-rate.toml`` (signed weights, a
+    bias, as ``plasticore nir import`` writes it from ``examples/nir/digits-mlp-rate.nir``)
+    on four digits test images: every layer's spikes, the counts (so the class) and the
+    cycles as the golden model's and the cycle model's."""
+    from pathlib import Path
+
+    nir = pytest.importorskip("nir")
+    from plasticore.interchange.graph import network_of
+    from plasticore.interchange.quantize import ImportOptions, quantize
+
+    root = Path(__file__).resolve().parents[2]
+    source = network_of(nir.read(str(root / "examples" / "nir" / "digits-mlp-rate.nir")),
+                        1e-4)
+    imported = quantize(source, ImportOptions(dataset="digits", timesteps=25,
+                                              encoder="rate"))
+    network = imported.config.network
+    images = load_dataset("digits", None, network.input.pixel_bits)[1].images[:4]
+    samples = [(np.asarray(image), n) for n, image in enumerate(images)]
+    expected = [_golden(network, imported.weights, imported.theta, pixels, key,
+                        imported.bias) for pixels, key in samples]
+    got = run_network(network, imported.weights, imported.theta, samples,
+                      bias=imported.bias)
+    difference = compare(network, got, expected)
+    assert difference is None, difference
 
 
 def test_check_network_allows_layers() -> None:
