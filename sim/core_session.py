@@ -3,9 +3,11 @@
 A session loads weights and thresholds through the access port, runs samples (a command, the
 pixels, then the core's spikes and counts), and reads every weight and threshold back.
 :func:`drive` runs it cycle by cycle on any simulator behind a small :class:`CoreIO`
-adapter (:class:`AmaranthIO` here, ``sim/tb_core.py`` for cocotb); :func:`golden_session`
-computes what the core must produce with ``plasticore.golden``; :func:`compare` names the
-first difference (sample, timestep, neuron, value).
+adapter (:class:`AmaranthIO` here, for Amaranth's simulator); under cocotb the generated
+harness of ``sim/harness.py`` plays the same session inside the simulator, cycle for cycle
+as :func:`drive` would (``sim/tb_core.py``).  :func:`golden_session` (a sample at a time:
+:func:`golden_samples`) computes what the core must produce with ``plasticore.golden``;
+:func:`compare` names the first difference (sample, timestep, neuron, value).
 
 Word packing (``hdl/core/layouts.py``: ``access_layout``, ``pack_words``): weight word
 ``j * W + k`` holds the weights of input ``j`` to neurons ``k * P + p``, lane ``p`` at bits
