@@ -7,6 +7,12 @@ spiking row's weight words, ``R = row_banks`` of them added per cycle, one neuro
 pass, the learning pass; ``W = n_neurons / n_pe`` words, each ``n_pe`` synapses wide); the
 table reports the mean cycles per timestep, the mean bound and their ratio, with learning
 on (training samples) and off (test samples).
+
+A network of several layers (``NetworkCore``, learning off) is measured per layer with the
+pipeline's cycle model (``hdl.cycles.network_sample_cycles``): each layer's cycles per
+timestep (from one of its timestep ends to the next, so the pipeline's pace as that layer
+sees it) against its own bound, and the network's, whose bound per timestep is the largest
+layer's (the layers run at once).
 """
 
 from __future__ import annotations
@@ -18,17 +24,22 @@ import numpy as np
 
 from ..config import ConfigError, load_config
 
-__all__ = ["measure", "format_table", "mnist_like", "latency", "format_latency"]
+__all__ = ["measure", "measure_network", "layer_rasters", "format_table", "mnist_like",
+           "latency", "format_latency"]
 
 
 def measure(config_name: str, train_samples: int = 20, test_samples: int = 100,
-            clock_mhz: float = 100.0) -> dict[str, Any]:
-    """Run the golden model on digits samples and apply the cycle model."""
+            clock_mhz: float = 100.0, weights: str | None = None) -> dict[str, Any]:
+    """Run the golden model on digits samples and apply the cycle model (a network of
+    several layers: :func:`measure_network`, with ``weights`` a weights file, default the
+    initial weights)."""
     from ..golden.datasets import load_dataset
     from ..golden.network import Network
     from ..hdl.cycles import TimestepWork, lower_bound, sample_cycles, work_of
 
     config = load_config(config_name)
+    if len(config.network.layers) > 1:
+        return measure_network(config_name, test_samples, clock_mhz, weights)
     core = config.core
     train_set, test_set = load_dataset(config.data.dataset, config.data.path or None,
                                        core.encoder.pixel_bits)
@@ -55,6 +66,89 @@ def measure(config_name: str, train_samples: int = 20, test_samples: int = 100,
     return {"config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
             "n_pe": core.n_pe, "timesteps": core.timesteps, "clock_mhz": clock_mhz,
             "rows": rows}
+
+
+def layer_rasters(network: Any, weights: list[Any], theta: list[Any],
+                  bias: list[Any], sample: Any, key: int) -> tuple[Any, list[Any]]:
+    """The input raster and every layer's output raster of ``sample`` with learning off:
+    each layer run as a one-layer network on the previous layer's raster (equal to the
+    multi-layer ``Network``'s, which records only the last layer)."""
+    import dataclasses
+
+    from ..golden.network import Network
+
+    source, rasters, input_raster = sample, [], None
+    for index, layer in enumerate(network.layers):
+        alone = dataclasses.replace(network, layers=(layer,), input=network.input
+                                    if index == 0 else dataclasses.replace(
+                                        network.input, n_inputs=network.layer_inputs(index),
+                                        kind="direct", lanes=layer.row_banks))
+        result = Network(alone, weights=[weights[index]], theta=[theta[index]],
+                         bias=[bias[index]]).run_sample(source, key, learn=False,
+                                                        record=True)
+        if input_raster is None:
+            input_raster = result.input_raster
+        rasters.append(result.raster)
+        source = result.raster
+    return input_raster, rasters
+
+
+def measure_network(config_name: str, test_samples: int = 100, clock_mhz: float = 100.0,
+                    weights: str | None = None) -> dict[str, Any]:
+    """The cycle model of a network of several layers on test samples (learning off), per
+    layer and for the network, against the event-driven bound (module docstring)."""
+    from ..golden.datasets import load_dataset
+    from ..golden.network import initial_weights
+    from ..golden.train import load_weights
+    from ..hdl.cycles import lower_bound, network_sample_cycles, work_of
+
+    config = load_config(config_name)
+    network = config.network
+    cores = network.cores
+    if weights is not None:
+        layers = load_weights(weights, network)["layers"]
+        w = [layer["weights"] for layer in layers]
+        theta = [layer["theta"] for layer in layers]
+        bias = [layer["bias"] for layer in layers]
+    else:
+        w = [initial_weights(core) for core in cores]
+        theta = [np.zeros(core.n_neurons, np.int64) for core in cores]
+        bias = [None for _ in cores]
+    _, test_set = load_dataset(config.data.dataset, config.data.path or None,
+                               cores[0].encoder.pixel_bits)
+    images = test_set.images[:test_samples]
+    L = len(cores)
+    steps = [[0.0, 0.0] for _ in range(L + 1)]     # cycles per timestep and bound, summed
+    periods = 0
+    totals = []
+    for n, pixels in enumerate(images):
+        input_raster, rasters = layer_rasters(network, w, theta, bias, pixels, n)
+        predicted = network_sample_cycles(cores, input_raster, rasters)
+        inputs = [input_raster, *rasters[:-1]]
+        bounds = np.array([[lower_bound(core, work, False)
+                            for work in work_of(core, inputs[index], rasters[index])]
+                           for index, core in enumerate(cores)])
+        for index in range(L):
+            steps[index][0] += float(np.diff(predicted.step_ends[index]).sum())
+            steps[index][1] += float(bounds[index, 1:].sum())
+        steps[L][0] += float(np.diff(predicted.step_ends[-1]).sum())
+        steps[L][1] += float(bounds[:, 1:].max(axis=0).sum())
+        periods += network.timesteps - 1
+        totals.append(predicted.total)
+    cycles_per_sample = float(np.mean(totals))
+    rows = [{
+        "mode": f"inference, layer {index}" if index < L else "inference, network",
+        "samples": len(images),
+        "cycles_per_timestep": cycles / periods, "bound_per_timestep": bound / periods,
+        "ratio": cycles / bound,
+        "cycles_per_sample": cycles_per_sample,
+        "us_per_sample": cycles_per_sample / clock_mhz,
+    } for index, (cycles, bound) in enumerate(steps)]
+    return {"config": config.source, "n_inputs": cores[0].n_inputs,
+            "n_neurons": "-".join(str(core.n_neurons) for core in cores),
+            "n_pe": ", ".join(str(core.n_pe) for core in cores),
+            "timesteps": network.timesteps, "clock_mhz": clock_mhz,
+            "weights": weights or "initial", "rows": rows}
 
 
 def format_table(result: dict[str, Any]) -> str:

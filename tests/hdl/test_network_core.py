@@ -497,3 +497,26 @@ def test_synth_design_of_a_layered_network() -> None:
     assert top == "network_core" and "module \\network_core" in text
     other = Config.from_network(_network([16, 12, 4], [2, 1]))
     assert _config_digest(config, "core") != _config_digest(other, "core")
+
+
+def test_bench_core_of_a_layered_network() -> None:
+    """``plasticore bench core`` of a layered network: a row per layer and one for the
+    network, whose bound per timestep is at least each layer's, from the same rasters the
+    multi-layer golden ``Network`` gives."""
+    from plasticore.bench.corecycles import format_table, layer_rasters, measure
+
+    network = _network([16, 12, 4], [2, 2])
+    weights, theta, samples = _session(network, n_samples=1)
+    pixels, key = samples[0]
+    _, rasters = layer_rasters(network, weights, theta, [None, None], pixels, key)
+    whole = Network(network, weights=weights, theta=theta).run_sample(pixels, key,
+                                                                       learn=False, record=True)
+    assert (rasters[-1] == whole.raster).all()
+    result = measure("digits-mlp-rate", test_samples=2, clock_mhz=60)
+    assert [r["mode"] for r in result["rows"]] == [
+        "inference, layer 0", "inference, layer 1", "inference, network"]
+    layer0, layer1, both = result["rows"]
+    assert both["bound_per_timestep"] >= max(layer0["bound_per_timestep"],
+                                             layer1["bound_per_timestep"])
+    assert both["cycles_per_timestep"] == layer1["cycles_per_timestep"]
+    assert "100-10 neurons, n_pe = 4, 2" in format_table(result)
