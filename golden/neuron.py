@@ -38,7 +38,8 @@ def inhibition(num: Arithmetic, prev_spikes: Array) -> Array:
 def integrate(num: Arithmetic, v: Array, current: Array, inhib: Array | None = None) -> Array:
     """The membrane of a non-refractory neuron before the threshold test (step 5):
     ``sat(v_rest + leak(v - v_rest) + current - inhib)``, summed exactly, saturated once."""
-    if inhib is None:       # leaked >= v_min and current >= 0: only the upper rail
+    if inhib is None:       # leaked >= v_min and current >= 0 (the event-driven loop's
+        # plain layers: unsigned weights, no bias): only the upper rail
         return num.membrane(num.leaked(v) + current, below=False)
     return num.membrane(num.leaked(v) + current - inhib)
 
@@ -53,8 +54,8 @@ def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
     refractory : remaining refractory timesteps (``refractory_bits``); ``None`` when no
         neuron is refractory (all counts zero)
     theta : adaptive threshold (unsigned ``theta`` bits)
-    current : exact synaptic current ``2**current_shift * sum_j s_j w_ij`` in membrane LSBs
-        (unsigned ``current_bits``)
+    current : exact synaptic current ``2**current_shift * sum_j s_j w_ij + b_i`` in membrane
+        LSBs (``current_bits``; signed with signed weights or a bias)
     inhib : exact lateral inhibition (unsigned ``inhibition_bits``); ``None`` for none
 
     Returns

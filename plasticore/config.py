@@ -936,14 +936,17 @@ class NetworkConfig:
 
     @classmethod
     def from_core(cls, core: CoreConfig) -> NetworkConfig:
-        """The one-layer STDP network of ``core`` (the inverse of :meth:`core`)."""
+        """The one-layer network of ``core`` (the inverse of :meth:`core`): with the STDP
+        rule, or without a rule when ``core.stdp`` is :attr:`RuleConfig.core_stdp`'s."""
+        rule = (RuleConfig(kind="none") if core.stdp == _NO_RULE_STDP
+                else RuleConfig(kind="stdp", stdp=core.stdp))
         return cls(
             timesteps=core.timesteps, seed=core.seed,
             input=InputConfig(n_inputs=core.n_inputs, **dataclasses.asdict(core.encoder)),
             layers=(LayerConfig(n_neurons=core.n_neurons, n_pe=core.n_pe,
                                 row_banks=core.row_banks, norm_groups=core.norm_groups,
                                 widths=core.widths, neuron=core.neuron),),
-            rule=RuleConfig(kind="stdp", stdp=core.stdp))
+            rule=rule)
 
     def to_dict(self) -> dict[str, Any]:
         """The layered file form (TOML/JSON-ready): run keys, then the tables."""

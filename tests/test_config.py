@@ -767,3 +767,15 @@ def test_readme_example_is_the_default() -> None:
     example = section.split("```toml\n", 1)[1].split("```", 1)[0]
     assert "[[layers]]" in example
     assert Config.from_dict(tomllib.loads(example), "README").core == CoreConfig()
+
+
+def test_from_core_of_a_core_without_a_rule() -> None:
+    """A layer of a network without a learning rule gives that network back (signed weights
+    and a bias included), so the golden model takes such a core alone."""
+    raw = {"timesteps": 5, "input": {"n_inputs": 4},
+           "layers": [{"n_neurons": 2, "n_pe": 1,
+                       "widths": {"weight": 4, "weight_signed": True, "bias": 6}}],
+           "rule": {"kind": "none"}}
+    network = NetworkConfig.from_dict(raw)
+    assert NetworkConfig.from_core(network.core(0)) == network
+    assert NetworkConfig.from_core(CoreConfig()).rule.kind == "stdp"
