@@ -126,7 +126,7 @@ def run_network(network: NetworkConfig, weights: list[Array], theta: list[Array]
         async def tick() -> None:
             nonlocal cycle
             cycle += 1
-            assert cycle < 5_000_000, "the network did not finish"
+            assert cycle < 1_000_000, "the network did not finish"
             await ctx.tick()
 
         async def transfer(port, payload) -> int:
@@ -520,3 +520,47 @@ def test_bench_core_of_a_layered_network() -> None:
                                              layer1["bound_per_timestep"])
     assert both["cycles_per_timestep"] == layer1["cycles_per_timestep"]
     assert "100-10 neurons, n_pe = 4, 2" in format_table(result)
+
+
+def test_a_converter_that_closes_on_timestep_done_alone_fails(monkeypatch) -> None:
+    """Fault injected on purpose: a converter that closes a timestep at its
+    ``timestep_done`` and takes every token as it comes (no timestep check) puts the
+    spikes still queued at the pulse (the last word's, or those held by backpressure)
+    into the next timestep; the comparison names the first one."""
+    from amaranth import Module, Signal
+
+    from plasticore.hdl import network as network_module
+    from plasticore.hdl.core.raster import SpikeRaster
+
+    class Naive(SpikeRaster):
+        def elaborate(self, platform):
+            m = Module()
+            P, T = self.core.n_pe, self.core.timesteps
+            collect = Signal(self.core.n_neurons)
+            pending = Signal(range(T + 1))
+            token = self.spikes.payload
+            close = Signal()
+            m.d.comb += [
+                self.spikes.ready.eq(~close),
+                close.eq(((pending != 0) | self.timestep_done)
+                         & (~self.raster.valid | self.raster.ready)),
+            ]
+            with m.If(self.raster.ready):
+                m.d.sync += self.raster.valid.eq(0)
+            with m.If(close):
+                m.d.sync += [self.raster.payload.eq(collect), self.raster.valid.eq(1),
+                             collect.eq(0), pending.eq(pending + self.timestep_done - 1)]
+            with m.Else():
+                m.d.sync += pending.eq(pending + self.timestep_done)
+                with m.If(self.spikes.valid):
+                    part = collect.word_select(token.word, P)
+                    m.d.sync += part.eq(part | token.mask)
+            return m
+
+    monkeypatch.setattr(network_module, "SpikeRaster", Naive)
+    sizes, pes, banks, lanes = CASES["16-12-8-4-pe-mixed-lanes4"]
+    network = _network(sizes, pes, banks, lanes)
+    weights, theta, samples = _session(network)
+    expected = [_golden(network, weights, theta, pixels, key) for pixels, key in samples]
+    got = run_network(network, weights, theta, samples)
+    assert "layer 0: timestep" in str(compare(network, got, expected))
