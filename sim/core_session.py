@@ -38,6 +38,7 @@ __all__ = [
     "golden_samples",
     "write_session",
     "read_session",
+    "bias_words",
     "CoreIO",
     "drive",
     "AmaranthIO",
@@ -79,6 +80,8 @@ class SessionResult:
         Every weight after the session.
     theta : (n_neurons,) int array
         Every adaptive threshold after the session.
+    bias : (n_neurons,) int array or None
+        Every bias after the session (``None`` for a core without a bias).
     """
 
     spikes: list[Array] = field(default_factory=list)
@@ -87,14 +90,15 @@ class SessionResult:
     totals: list[int] = field(default_factory=list)
     weights: Array = None
     theta: Array = None
+    bias: Array = None
 
 
 def golden_samples(core: CoreConfig, weights: Array, theta: Array, samples: list[Sample],
-                   ) -> Iterator[SessionResult]:
+                   bias: Array = None) -> Iterator[SessionResult]:
     """The golden session a sample at a time: after each sample, the result so far (the
-    same object, grown by that sample); after the last, with the final weights and
-    thresholds filled in (yielded once more)."""
-    net = Network(core, weights=weights, theta=theta)
+    same object, grown by that sample); after the last, with the final weights, thresholds
+    and biases filled in (yielded once more)."""
+    net = Network(core, weights=weights, theta=theta, bias=bias)
     out = SessionResult()
     for s in samples:
         res = net.run_sample(s.pixels, s.key, learn=s.learn, record=True)
@@ -106,31 +110,50 @@ def golden_samples(core: CoreConfig, weights: Array, theta: Array, samples: list
         out.totals.append(predicted.total)
         yield out
     out.weights, out.theta = net.weights.copy(), net.theta.copy()
+    if core.widths.bias:
+        layer_bias = net.layers[0].bias
+        out.bias = (np.zeros(core.n_neurons, np.int64) if layer_bias is None
+                    else layer_bias.copy())
     yield out
 
 
 def golden_session(core: CoreConfig, weights: Array, theta: Array,
-                   samples: list[Sample]) -> SessionResult:
+                   samples: list[Sample], bias: Array = None) -> SessionResult:
     """The golden model's spikes, counts, predicted cycles and final state for a session."""
-    *_, out = golden_samples(core, weights, theta, samples)
+    *_, out = golden_samples(core, weights, theta, samples, bias)
     return out
 
 
-def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample]) -> Path:
-    """Store a session for the testbench (``np.savez``)."""
-    np.savez(path, weights=np.asarray(weights), theta=np.asarray(theta),
-             pixels=np.array([s.pixels for s in samples]),
-             keys=np.array([s.key for s in samples], dtype=np.int64),
-             learn=np.array([s.learn for s in samples], dtype=bool))
+def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample],
+                  bias: Any = None) -> Path:
+    """Store a session for the testbench (``np.savez``; ``bias`` only when given)."""
+    arrays: dict[str, Any] = {
+        "weights": np.asarray(weights), "theta": np.asarray(theta),
+        "pixels": np.array([s.pixels for s in samples]),
+        "keys": np.array([s.key for s in samples], dtype=np.int64),
+        "learn": np.array([s.learn for s in samples], dtype=bool)}
+    if bias is not None:
+        arrays["bias"] = np.asarray(bias)
+    np.savez(path, **arrays)
     return path
 
 
-def read_session(path: str | Path) -> tuple[Any, Any, list[Sample]]:
-    """Inverse of :func:`write_session`."""
+def read_session(path: str | Path) -> tuple[Any, Any, list[Sample], Any]:
+    """Inverse of :func:`write_session`: weights, thresholds, samples, biases (or
+    ``None``)."""
     with np.load(path) as f:
         samples = [Sample(p, int(k), bool(lrn))
                    for p, k, lrn in zip(f["pixels"], f["keys"], f["learn"], strict=True)]
-        return f["weights"], f["theta"], samples
+        return f["weights"], f["theta"], samples, f["bias"] if "bias" in f.files else None
+
+
+def bias_words(core: CoreConfig, bias: Any) -> list[int]:
+    """The bias words a session writes (none without ``widths.bias``; zeros when the core
+    has a bias and the session gives none)."""
+    if not core.widths.bias:
+        return []
+    values = np.zeros(core.n_neurons, np.int64) if bias is None else np.asarray(bias)
+    return pack_words(values, core.n_pe, core.widths.bias)
 
 
 class CoreIO:
@@ -160,7 +183,7 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 samples: list[Sample], stall: float = 0.0, seed: int = 0,
                 max_cycles: int = 100_000_000,
                 on_sample: Callable[[int, SessionResult], None] | None = None,
-                ) -> SessionResult:
+                bias: Array = None) -> SessionResult:
     """Run a session on the core behind ``io``: load, run every sample, read back.
 
     ``stall`` is the probability that the spike and count consumers hold ``ready`` low in a
@@ -195,9 +218,11 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 break
         io.set(port, "valid", 0)
 
-    async def access(write: bool, is_theta: bool, addr: int, data: int = 0) -> int:
+    async def access(write: bool, is_theta: bool, addr: int, data: int = 0,
+                     is_bias: bool = False) -> int:
         await transfer("access", {"write": int(write), "theta": int(is_theta),
-                                  "addr": addr, "data": data})
+                                  "addr": addr, "data": data,
+                                  **({"bias": int(is_bias)} if core.widths.bias else {})})
         if write:
             return 0
         io.set("readback", "ready", 1)
@@ -218,6 +243,8 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
         await access(True, False, addr, word)
     for addr, word in enumerate(pack_words(np.asarray(theta), P, tb)):
         await access(True, True, addr, word)
+    for addr, word in enumerate(bias_words(core, bias)):
+        await access(True, False, addr, word, is_bias=True)
 
     for s in samples:
         await transfer("command", {"key": s.key, "learn": int(s.learn)})
@@ -274,8 +301,12 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
 
     read_w = [await access(False, False, a) for a in range(core.n_inputs * W)]
     read_t = [await access(False, True, a) for a in range(W)]
-    out.weights = unpack_words(read_w, P, wb).reshape(core.n_inputs, core.n_neurons)
+    out.weights = unpack_words(read_w, P, wb, signed=core.widths.weight_signed
+                               ).reshape(core.n_inputs, core.n_neurons)
     out.theta = unpack_words(read_t, P, tb)
+    if core.widths.bias:
+        read_b = [await access(False, False, a, is_bias=True) for a in range(W)]
+        out.bias = unpack_words(read_b, P, core.widths.bias, signed=True)
     return out
 
 
@@ -313,7 +344,8 @@ class AmaranthIO(CoreIO):
 
 
 def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[Sample],
-                 stall: float = 0.0, seed: int = 0, vcd: str | None = None) -> SessionResult:
+                 stall: float = 0.0, seed: int = 0, vcd: str | None = None,
+                 bias: Array = None) -> SessionResult:
     """Run a session (:func:`drive`) on ``SnnCore`` in Amaranth's simulator."""
     from amaranth.sim import Simulator
 
@@ -324,7 +356,7 @@ def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[S
 
     async def bench(ctx: Any) -> None:
         result.append(await drive(AmaranthIO(dut, ctx), core, weights, theta, samples,
-                                  stall, seed))
+                                  stall, seed, bias=bias))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -382,4 +414,9 @@ def compare(core: CoreConfig, got: SessionResult, expected: SessionResult,
     if (got.theta != expected.theta).any():
         i = int(np.flatnonzero(got.theta != expected.theta)[0])
         return f"theta of neuron {i}: RTL {got.theta[i]}, golden {expected.theta[i]}"
+    if expected.bias is not None and (got.bias is None or (got.bias != expected.bias).any()):
+        if got.bias is None:
+            return "the biases were not read back"
+        i = int(np.flatnonzero(got.bias != expected.bias)[0])
+        return f"bias of neuron {i}: RTL {got.bias[i]}, golden {expected.bias[i]}"
     return None

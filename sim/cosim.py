@@ -100,7 +100,7 @@ def session_samples(core: CoreConfig, count: int, learn: bool,
 
 def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Path,
         weights: Any = None, theta: Any = None, waves: bool = False,
-        sim_root: Path | None = None) -> CosimResult:
+        sim_root: Path | None = None, bias: Any = None) -> CosimResult:
     """Generate, build and co-simulate; returns the testbench's verdict and report.
 
     The session's files go to ``build_root``; the build to
@@ -114,7 +114,7 @@ def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Pat
     weights = initial_weights(core) if weights is None else np.asarray(weights)
     theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
     work = build_root / f"session-{simulator}-{core.digest()}"
-    sources, env = session_inputs(core, weights, theta, samples, work)
+    sources, env = session_inputs(core, weights, theta, samples, work, bias)
     # one build per generated Verilog, shared with the tests (build_root/../sim by default)
     build_dir = harness_build_dir(simulator, sources, sim_root)
     passed, report = run_testbench(

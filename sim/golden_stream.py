@@ -77,12 +77,13 @@ class GoldenStream:
         return e
 
     def final(self, samples: int) -> SessionResult:
-        """The whole expectation, final weights and thresholds included."""
+        """The whole expectation, final weights, thresholds and biases included."""
         if samples:
             self.upto(samples - 1)
-        kind, weights, theta = self._next()
+        kind, weights, theta, bias = self._next()
         assert kind == "state"
         self.expected.weights, self.expected.theta = weights, theta
+        self.expected.bias = bias
         self.close()
         return self.expected
 
@@ -98,16 +99,16 @@ def _main(session: str) -> int:
     from .core_session import read_session
 
     core = CoreConfig.from_json(sys.stdin.read())
-    weights, theta, samples = read_session(session)
+    weights, theta, samples, bias = read_session(session)
     out = sys.stdout.buffer
     previous = 0
-    for result in golden_samples(core, weights, theta, samples):
+    for result in golden_samples(core, weights, theta, samples, bias):
         for n in range(previous, len(result.counts)):
             pickle.dump(("sample", result.spikes[n], result.counts[n], result.cycles[n],
                          result.totals[n]), out)
         previous = len(result.counts)
         out.flush()
-    pickle.dump(("state", result.weights, result.theta), out)
+    pickle.dump(("state", result.weights, result.theta, result.bias), out)
     out.flush()
     return 0
 

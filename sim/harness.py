@@ -40,6 +40,7 @@ from amaranth import Shape
 
 from ..config import CoreConfig
 from ..hdl.core.layouts import (
+    access_bits,
     access_layout,
     command_layout,
     count_layout,
@@ -47,7 +48,7 @@ from ..hdl.core.layouts import (
     spike_layout,
     unpack_words,
 )
-from .core_session import Sample, SessionResult
+from .core_session import Sample, SessionResult, bias_words
 
 __all__ = [
     "TOPLEVEL",
@@ -90,7 +91,7 @@ def harness_verilog(core: CoreConfig) -> str:
     pw = _width(spike_layout(core))
     nw = _width(count_layout(core))
     aw = _width(access_layout(core))
-    rw = core.n_pe * max(core.widths.weight, core.widths.theta)
+    rw = access_bits(core)
     loaded = "loaded <= cycle;" if rate else ""
     return f"""\
 `timescale 1ns/1ps
@@ -288,17 +289,20 @@ def _hex(words: Iterable[int]) -> str:
 
 
 def write_script(path: Path, core: CoreConfig, weights: Any, theta: Any,
-                 samples: list[Sample], stall: float = 0.0, seed: int = 7) -> Path:
-    """Write the session script: the stall setting, the weight and threshold writes, the
-    samples, the weight and threshold reads (the order of ``drive``)."""
+                 samples: list[Sample], stall: float = 0.0, seed: int = 7,
+                 bias: Any = None) -> Path:
+    """Write the session script: the stall setting, the weight, threshold and bias writes,
+    the samples, the weight, threshold and bias reads (the order of ``drive``)."""
     P, W = core.n_pe, core.derived.neurons_per_pe
     wb, tb = core.widths.weight, core.widths.theta
     access = access_layout(core)
     command = command_layout(core)
 
-    def access_word(write: bool, is_theta: bool, addr: int, data: int = 0) -> int:
+    def access_word(write: bool, is_theta: bool, addr: int, data: int = 0,
+                    is_bias: bool = False) -> int:
+        bias_bit = {"bias": int(is_bias)} if core.widths.bias else {}
         return int(access.const({"write": int(write), "theta": int(is_theta), "addr": addr,
-                                 "data": data}).as_bits())
+                                 "data": data, **bias_bit}).as_bits())
 
     threshold = min(_STALL_SCALE, max(0, round(stall * _STALL_SCALE)))
     state = random.Random(seed).getrandbits(32) or 1        # xorshift: never 0
@@ -307,6 +311,8 @@ def write_script(path: Path, core: CoreConfig, weights: Any, theta: Any,
               for a, w in enumerate(pack_words(np.asarray(weights), P, wb))]
     lines += [f"{_WRITE:x} {access_word(True, True, a, w):x}"
               for a, w in enumerate(pack_words(np.asarray(theta), P, tb))]
+    lines += [f"{_WRITE:x} {access_word(True, False, a, w, is_bias=True):x}"
+              for a, w in enumerate(bias_words(core, bias))]
     for s in samples:
         if core.encoder.kind == "direct":
             words = pack_words(np.asarray(s.pixels, dtype=np.int64), core.n_inputs, 1)
@@ -318,6 +324,9 @@ def write_script(path: Path, core: CoreConfig, weights: Any, theta: Any,
     lines += [f"{_READ:x} {access_word(False, False, a):x}"
               for a in range(core.n_inputs * W)]
     lines += [f"{_READ:x} {access_word(False, True, a):x}" for a in range(W)]
+    if core.widths.bias:
+        lines += [f"{_READ:x} {access_word(False, False, a, is_bias=True):x}"
+                  for a in range(W)]
     lines.append(f"{_END:x}")
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -388,11 +397,17 @@ class CaptureReader:
         core, P = self.core, self.core.n_pe
         W = core.derived.neurons_per_pe
         n_weights = core.n_inputs * W
-        if len(self._readback) != n_weights + W:
+        n_bias = W if core.widths.bias else 0
+        if len(self._readback) != n_weights + W + n_bias:
             raise ValueError(f"harness capture: {len(self._readback)} readback words, "
-                             f"{n_weights + W} expected")
+                             f"{n_weights + W + n_bias} expected")
         out = self.result
-        out.weights = unpack_words(self._readback[:n_weights], P, core.widths.weight
+        out.weights = unpack_words(self._readback[:n_weights], P, core.widths.weight,
+                                   signed=core.widths.weight_signed
                                    ).reshape(core.n_inputs, core.n_neurons)
-        out.theta = unpack_words(self._readback[n_weights:], P, core.widths.theta)
+        out.theta = unpack_words(self._readback[n_weights:n_weights + W], P,
+                                 core.widths.theta)
+        if n_bias:
+            out.bias = unpack_words(self._readback[n_weights + W:], P, core.widths.bias,
+                                    signed=True)
         return out

@@ -14,8 +14,8 @@ Environment: ``PLASTICORE_CORE`` (the configuration, JSON), ``PLASTICORE_SESSION
 ``.npz`` written by :func:`write_session`), ``PLASTICORE_STALL`` (probability that the
 consumers stall a cycle, default 0), ``PLASTICORE_REPORT`` (optional: where to write a JSON
 report of the session for ``plasticore cosim``), ``PLASTICORE_CORRUPT`` (``weight`` flips
-one expected final weight, ``count`` changes one expected count of the first sample, so the
-comparison must fail: checks of the harness),
+one expected final weight, ``bias`` one expected bias, ``count`` changes one expected count
+of the first sample, so the comparison must fail: checks of the harness),
 ``PLASTICORE_PROGRESS`` (optional: a file rewritten after each sample with ``done total``).
 Each sample is compared as soon as it has run, so a session stops at its first
 difference.
@@ -68,7 +68,7 @@ ENV_PROGRESS = "PLASTICORE_PROGRESS"
 
 
 def session_inputs(core: CoreConfig, weights: Any, theta: Any, samples: list[Sample],
-                   work: Path) -> tuple[list[Path], dict[str, str]]:
+                   work: Path, bias: Any = None) -> tuple[list[Path], dict[str, str]]:
     """Write the core's Verilog (``<work>/snn_core.v``), the harness
     (``<work>/snn_harness.v``) and the session into ``work``; returns the sources and the
     testbench's environment, for ``run_cocotb(..., timing=True)``."""
@@ -82,7 +82,7 @@ def session_inputs(core: CoreConfig, weights: Any, theta: Any, samples: list[Sam
     text = harness_verilog(core)
     if not harness.is_file() or harness.read_text() != text:
         harness.write_text(text)
-    session = write_session(work / "session.npz", weights, theta, samples)
+    session = write_session(work / "session.npz", weights, theta, samples, bias)
     return [source, harness], {ENV_CORE: core.to_json(), ENV_SESSION: str(session)}
 
 
@@ -96,7 +96,7 @@ async def core_session(dut: Any) -> None:
     """Load, run and read back one session in the harness; everything must equal the
     golden model.  Python wakes once per sample (``samples_done``) and compares it."""
     core = CoreConfig.from_json(os.environ["PLASTICORE_CORE"])
-    weights, theta, samples = read_session(os.environ[ENV_SESSION])
+    weights, theta, samples, bias = read_session(os.environ[ENV_SESSION])
     stall = float(os.environ.get(ENV_STALL, "0"))
     # the golden model runs in a second process while the harness runs (golden_stream)
     golden = GoldenStream(core, os.environ[ENV_SESSION])
@@ -114,6 +114,8 @@ async def core_session(dut: Any) -> None:
             expected.counts[0][0] += 1
         if corrupt == "weight" and n is None:
             expected.weights[0, 0] ^= 1
+        if corrupt == "bias" and n is None and expected.bias is not None:
+            expected.bias[0] ^= 1
         return expected
 
     report = os.environ.get(ENV_REPORT)
@@ -151,7 +153,7 @@ async def core_session(dut: Any) -> None:
         if isinstance(fired, Timer):
             raise AssertionError(f"the core did not finish {what} within {longest} cycles")
 
-    write_script(Path(SCRIPT_NAME), core, weights, theta, samples, stall, seed=7)
+    write_script(Path(SCRIPT_NAME), core, weights, theta, samples, stall, seed=7, bias=bias)
     capture_path = Path(CAPTURE_NAME)
     capture_path.unlink(missing_ok=True)
     dut.start.value = 1

@@ -53,16 +53,17 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     core = config.core
     if args.samples < 1:
         raise UserError(f"--samples {args.samples}: must be at least 1")
-    weights = theta = None
+    weights = theta = bias = None
     if args.weights:
-        loaded = load_weights(args.weights, core)
+        loaded = load_weights(args.weights, config.network)
         weights, theta = loaded["weights"], loaded["theta"]
+        bias = loaded["layers"][0]["bias"]
     try:
         with simulating():
             samples = cosim.session_samples(core, args.samples, args.learn)
             result = cosim.run(core, samples, args.simulator,
                                repo_root() / "build" / "cosim", weights, theta,
-                               waves=args.waves)
+                               waves=args.waves, bias=bias)
     except ValueError as exc:
         raise UserError(f"{config.source}: {exc}") from None
     summary = result.summary()

@@ -33,7 +33,6 @@ from plasticore.hdl.generate import generate, lint
 from plasticore.hdl.lif import LIFNeuronUnit, lif_input_layout
 from plasticore.sim.core_session import (
     AmaranthIO,
-    CoreIO,
     Sample,
     SessionResult,
     compare,
@@ -93,12 +92,6 @@ _CASES: dict[str, CoreConfig] = {
 CASES = {label: _network_of(core).core(0) for label, core in _CASES.items()}
 
 
-def _signed(values: Any, bits: int) -> Any:
-    """Words read back as unsigned fields, as two's complement."""
-    flat = np.asarray(values, dtype=np.int64)
-    return np.where(flat >> (bits - 1) & 1, flat - (1 << bits), flat)
-
-
 def _network(core: CoreConfig, seed: int = 0, n_samples: int = 3
              ) -> tuple[Any, Any, Any, list[Sample]]:
     """Random weights over the whole range (in signed cores, neurons ``3m`` with negative
@@ -150,60 +143,23 @@ def _golden(core: CoreConfig, weights: Any, theta: Any, bias: Any, samples: list
     return out, v_final
 
 
-async def _access(io: CoreIO, request: dict[str, int]) -> int | None:
-    """One access token; a read's answer from ``readback``."""
-    io.set("access", "valid", 1)
-    io.set("access", "payload", request)
-    while True:
-        await io.settle()
-        taken = io.get("access", "ready")
-        await io.tick()
-        if taken:
-            break
-    io.set("access", "valid", 0)
-    if request["write"]:
-        return None
-    io.set("readback", "ready", 1)
-    while True:
-        await io.settle()
-        valid, value = io.get("readback", "valid"), io.get("readback", "payload")
-        await io.tick()
-        if valid:
-            break
-    io.set("readback", "ready", 0)
-    return int(value)
-
-
 def _run(core: CoreConfig, weights: Any, theta: Any, bias: Any, samples: list[Sample],
          stall: float = 0.0) -> tuple[SessionResult, Any]:
-    """The session on ``SnnCore`` in Amaranth's simulator: the biases written through
-    access (``bias`` set), then ``sim.core_session.drive`` (weights, thresholds, samples,
-    readback), then the biases read back; weights come back as two's complement."""
+    """The session on ``SnnCore`` in Amaranth's simulator (``sim.core_session.drive``:
+    weights, thresholds and biases written through access, the samples, everything read
+    back; signed weights and biases come back as two's complement)."""
     dut = SnnCore(core)
-    P, W, bits = core.n_pe, core.derived.neurons_per_pe, core.widths.bias
-    result: list[Any] = []
+    result: list[SessionResult] = []
 
     async def bench(ctx: Any) -> None:
-        io = AmaranthIO(dut, ctx)
-        if bias is not None:
-            for k, word in enumerate(pack_words(bias, P, bits)):
-                await _access(io, {"write": 1, "theta": 0, "addr": k, "data": word,
-                                   "bias": 1})
-        session = await drive(io, core, weights, theta, samples, stall)
-        read = []
-        if bias is not None:
-            read = [await _access(io, {"write": 0, "theta": 0, "addr": k, "bias": 1})
-                    for k in range(W)]
-        result.extend([session, read])
+        result.append(await drive(AmaranthIO(dut, ctx), core, weights, theta, samples, stall,
+                                  bias=bias))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    session, read = result
-    if core.widths.weight_signed:
-        session.weights = _signed(session.weights, core.widths.weight)
-    return session, (unpack_words(read, P, bits, signed=True) if read else None)
+    return result[0], result[0].bias
 
 
 @pytest.mark.parametrize("label", list(CASES))
