@@ -935,11 +935,13 @@ class NetworkConfig:
         return tuple(self.core(i) for i in range(len(self.layers)))
 
     @classmethod
-    def from_core(cls, core: CoreConfig) -> NetworkConfig:
+    def from_core(cls, core: CoreConfig, rule: RuleConfig | None = None) -> NetworkConfig:
         """The one-layer network of ``core`` (the inverse of :meth:`core`): with the STDP
-        rule, or without a rule when ``core.stdp`` is :attr:`RuleConfig.core_stdp`'s."""
-        rule = (RuleConfig(kind="none") if core.stdp == _NO_RULE_STDP
-                else RuleConfig(kind="stdp", stdp=core.stdp))
+        rule, or without a rule when ``core.stdp`` is :attr:`RuleConfig.core_stdp`'s, or
+        with ``rule`` when given."""
+        if rule is None:
+            rule = (RuleConfig(kind="none") if core.stdp == _NO_RULE_STDP
+                    else RuleConfig(kind="stdp", stdp=core.stdp))
         return cls(
             timesteps=core.timesteps, seed=core.seed,
             input=InputConfig(n_inputs=core.n_inputs, **dataclasses.asdict(core.encoder)),

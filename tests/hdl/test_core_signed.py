@@ -6,7 +6,6 @@ guard that designs without these features are the same netlists as before."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ from amaranth.sim import Simulator
 from plasticore.config import (
     ConfigError,
     CoreConfig,
-    InputConfig,
-    LayerConfig,
     NetworkConfig,
     RuleConfig,
     load_config,
@@ -46,13 +43,7 @@ SIGNED = {"widths.weight_signed": True}
 def _network_of(core: CoreConfig) -> NetworkConfig:
     """``core`` as a one-layer network without a learning rule (``rule.kind = "none"``,
     weights trained elsewhere): what the golden model takes signed weights and a bias in."""
-    return NetworkConfig(
-        timesteps=core.timesteps, seed=core.seed,
-        input=InputConfig(n_inputs=core.n_inputs, **dataclasses.asdict(core.encoder)),
-        layers=(LayerConfig(n_neurons=core.n_neurons, n_pe=core.n_pe,
-                            row_banks=core.row_banks, norm_groups=core.norm_groups,
-                            widths=core.widths, neuron=core.neuron),),
-        rule=RuleConfig(kind="none"))
+    return NetworkConfig.from_core(core, RuleConfig(kind="none"))
 
 
 def _imported(weight: int, membrane: int, **kwargs: Any) -> CoreConfig:
