@@ -11,7 +11,7 @@ from .core.layouts import (
     access_bits,
     command_layout,
     count_layout,
-    pixel_word_layout,
+    input_stream,
     spike_layout,
 )
 from .core.raster import SpikeRaster
@@ -98,11 +98,10 @@ class NetworkCore(wiring.Component):
         self._cores = tuple(SnnCore(core) for core in network.cores)
         self._rasters = tuple(SpikeRaster(core) for core in network.cores[:-1])
         first, last = network.cores[0], network.cores[-1]
+        source, payload = input_stream(first)
         super().__init__({
             "command": In(stream.Signature(command_layout(first))),
-            **({"pixels": In(stream.Signature(pixel_word_layout(first)))}
-               if first.encoder.kind == "rate" else
-               {"raster": In(stream.Signature(unsigned(first.n_inputs)))}),
+            source: In(stream.Signature(payload)),
             "spikes": Out(stream.Signature(spike_layout(last))),
             "counts": Out(stream.Signature(count_layout(last))),
             "access": In(stream.Signature(network_access_layout(network))),

@@ -13,7 +13,7 @@ from ..cycles import pass_depths
 from ..encoder import ENCODER_LATENCY, RateEncoder
 from ..lfsr import STATE_BITS
 from ..trace import TRACE_LATENCY, TraceUnit
-from .layouts import pixel_word_layout
+from .layouts import input_stream, pixel_word_layout
 from .pipeline import Drain, delay, delay_valid, shared
 from .rows import append_layout
 from .weights import read_layout
@@ -64,11 +64,9 @@ class EncodePass(wiring.Component):
         self._core = core
         E, C = core.encoder.lanes, core.derived.input_words
         word = bits_for(C - 1)
-        source = ({"pixels": In(stream.Signature(pixel_word_layout(core)))}
-                  if core.encoder.kind == "rate" else
-                  {"raster": In(stream.Signature(unsigned(core.n_inputs)))})
+        source, payload = input_stream(core)
         super().__init__({
-            **source,
+            source: In(stream.Signature(payload)),
             "key": In(STATE_BITS),
             "load": In(1),
             "start": In(1),

@@ -15,6 +15,7 @@ from ..lif import lif_output_layout
 __all__ = [
     "command_layout",
     "pixel_word_layout",
+    "input_stream",
     "spike_layout",
     "count_layout",
     "access_layout",
@@ -55,6 +56,16 @@ def pixel_word_layout(core: CoreConfig) -> data.ArrayLayout:
     """Payload of the pixel stream: ``encoder.lanes`` pixels of ``encoder.pixel_bits``,
     lane 0 at the LSB (the word the encode pass reads in one cycle)."""
     return data.ArrayLayout(unsigned(core.encoder.pixel_bits), core.encoder.lanes)
+
+
+def input_stream(core: CoreConfig) -> tuple[str, Any]:
+    """The input stream of a core (and of the encode pass that takes it): its name and
+    payload, ``("pixels", pixel_word_layout(core))`` for the rate encoder, else
+    ``("raster", unsigned(n_inputs))``: a timestep's input spikes, input ``j`` at bit
+    ``j``."""
+    if core.encoder.kind == "rate":
+        return "pixels", pixel_word_layout(core)
+    return "raster", unsigned(core.n_inputs)
 
 
 def count_layout(core: CoreConfig) -> data.StructLayout:

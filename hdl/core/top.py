@@ -15,7 +15,7 @@ from .layouts import (
     access_layout,
     command_layout,
     count_layout,
-    pixel_word_layout,
+    input_stream,
     spike_layout,
 )
 from .learn import StdpLearnPass
@@ -78,11 +78,10 @@ class SnnCore(wiring.Component):
             raise TypeError(f"core must be a CoreConfig, not {core!r}")
         check_core(core)
         self._core = core
+        source, payload = input_stream(core)
         super().__init__({
             "command": In(stream.Signature(command_layout(core))),
-            **({"pixels": In(stream.Signature(pixel_word_layout(core)))}
-               if core.encoder.kind == "rate" else
-               {"raster": In(stream.Signature(unsigned(core.n_inputs)))}),
+            source: In(stream.Signature(payload)),
             "spikes": Out(stream.Signature(spike_layout(core))),
             "counts": Out(stream.Signature(count_layout(core))),
             "access": In(stream.Signature(access_layout(core))),
