@@ -179,3 +179,20 @@ def pe_regression(request: pytest.FixtureRequest, run_sim: RunSim, simulator: st
                   tmp_path: Path) -> PeRegression:
     """A :class:`PeRegression` for this test instance's simulator."""
     return PeRegression(request, run_sim, simulator, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[..., Any]:
+    """``cli(*args, cwd=None, env=None)``: ``plasticore`` as a user runs it, a subprocess
+    with captured text output, in ``cwd``, with ``env`` added to this process's
+    environment."""
+    import subprocess
+    import sys
+
+    def run(*args: str, cwd: Path | None = None,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "plasticore.cli", *args], cwd=cwd,
+                              capture_output=True, text=True, timeout=900,
+                              env={**os.environ, **(env or {})})
+
+    return run

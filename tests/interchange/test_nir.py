@@ -4,8 +4,6 @@ one-line refusals (naming the node), the CLI's import and export, and the export
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +172,7 @@ def test_export_values_by_hand() -> None:
     assert again.config.network == imported.config.network
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "plasticore.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_cli_import_eval_export(tmp_path: Path) -> None:
+def test_cli_import_eval_export(tmp_path: Path, cli: Any) -> None:
     """A 64-16-10 network built with nir: import writes a config and weights that load,
     eval runs it, export writes a file nir.read accepts; bad input is one line."""
     rng = np.random.default_rng(0)
@@ -195,7 +188,7 @@ def test_cli_import_eval_export(tmp_path: Path) -> None:
         "output": nir.Output(output_type={"output": np.array([10])}),
     }, edges=[("c", "d"), ("input", "a"), ("d", "output"), ("a", "b"), ("b", "c")])
     nir.write(str(tmp_path / "net.nir"), graph)
-    result = run_cli("nir", "import", "net.nir", "--dataset", "digits", "--timesteps", "10",
+    result = cli("nir", "import", "net.nir", "--dataset", "digits", "--timesteps", "10",
                      "--out", "net.toml", "--weights-out", "w.npz", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -205,13 +198,13 @@ def test_cli_import_eval_export(tmp_path: Path) -> None:
     loaded = load_weights(tmp_path / "w.npz", config.network)
     assert "config_mismatch" not in loaded
     assert loaded["layers"][1]["weights"].shape == (16, 10)
-    result = run_cli("eval", "net.toml", "--weights", "w.npz", "--test-samples", "50",
+    result = cli("eval", "net.toml", "--weights", "w.npz", "--test-samples", "50",
                      "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["test_samples"] == 50 and summary["readout"] == "count"
     assert len(summary["layer_spikes_per_sample"]) == 2
-    result = run_cli("nir", "export", "net.toml", "--weights", "w.npz", "--out", "back.nir",
+    result = cli("nir", "export", "net.toml", "--weights", "w.npz", "--out", "back.nir",
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert set(nir.read(str(tmp_path / "back.nir")).nodes) == {
@@ -226,7 +219,7 @@ def test_cli_import_eval_export(tmp_path: Path) -> None:
         full = [*args, "--timesteps", "5", "--out", "x.toml", "--weights-out", "x.npz"]
         if "--dataset" not in args:
             full += ["--dataset", "digits"]
-        result = run_cli(*full, cwd=tmp_path)
+        result = cli(*full, cwd=tmp_path)
         assert result.returncode == 2
         assert result.stderr.startswith("plasticore: error: ")
         assert fragment in result.stderr and result.stderr.count("\n") == 1

@@ -5,10 +5,8 @@ with the golden model on both simulators; the bias is read back and checked."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import nir
 import numpy as np
@@ -17,15 +15,8 @@ import pytest
 DT = 1e-4
 
 
-def run_cli(*args: str, cwd: Path,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "plasticore.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **(env or {})})
-
-
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def imported(tmp_path_factory: pytest.TempPathFactory, cli: Any) -> Path:
     """A 64-10 layer with signed 6-bit weights and a bias, imported from a NIR graph."""
     folder = tmp_path_factory.mktemp("imported")
     rng = np.random.default_rng(1)
@@ -38,7 +29,7 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "output": nir.Output(output_type={"output": np.array([10])}),
     }, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
     nir.write(str(folder / "one.nir"), graph)
-    proc = run_cli("nir", "import", "one.nir", "--dataset", "digits", "--timesteps", "12",
+    proc = cli("nir", "import", "one.nir", "--dataset", "digits", "--timesteps", "12",
                    "--encoder", "rate", "--weight-bits", "6", "--out", "one.toml",
                    "--weights-out", "one.npz", cwd=folder)
     assert proc.returncode == 0, proc.stderr
@@ -47,10 +38,11 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
-def test_imported_layer_matches_on_both_simulators(imported: Path, simulator: str) -> None:
+def test_imported_layer_matches_on_both_simulators(imported: Path, simulator: str,
+                                                    cli: Any) -> None:
     text = (imported / "one.toml").read_text()
     assert "weight_signed = true" in text and "reset_amount" in text
-    proc = run_cli("cosim", "one.toml", "--weights", "one.npz", "--samples", "2",
+    proc = cli("cosim", "one.toml", "--weights", "one.npz", "--samples", "2",
                    "--simulator", simulator, "--json", cwd=imported)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     summary = json.loads(proc.stdout)
@@ -58,9 +50,9 @@ def test_imported_layer_matches_on_both_simulators(imported: Path, simulator: st
 
 
 @pytest.mark.sim
-def test_a_wrong_bias_fails_the_run(imported: Path) -> None:
+def test_a_wrong_bias_fails_the_run(imported: Path, cli: Any) -> None:
     """The harness reads every bias back: one flipped expected bias is a mismatch."""
-    proc = run_cli("cosim", "one.toml", "--weights", "one.npz", "--samples", "1",
+    proc = cli("cosim", "one.toml", "--weights", "one.npz", "--samples", "1",
                    "--simulator", "icarus", cwd=imported, env={"PLASTICORE_CORRUPT": "bias"})
     assert proc.returncode == 1, proc.stderr
     assert "MISMATCH: bias of neuron 0: RTL " in proc.stdout
