@@ -1131,8 +1131,7 @@ class Config:
         """The configuration of ``network``; one it does not support yet raises ConfigError."""
         network.check_supported()
         core = network.core(0)
-        one_stdp_layer = network.rule.kind == "stdp" and len(network.layers) == 1
-        layered = None if one_stdp_layer and NetworkConfig.from_core(core) == network else network
+        layered = None if NetworkConfig.from_core(core) == network else network
         return cls(core=core, data=data or DataConfig(),
                    classify=classify or ClassifyConfig(), board=board or BoardConfig(),
                    source=source, layered=layered)

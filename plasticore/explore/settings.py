@@ -140,6 +140,11 @@ class Settings:
     def __post_init__(self, dataset_sizes: tuple[int, int] | None) -> None:
         config = self.config
         core = config.core
+        if config.network.rule.kind == "none":
+            raise SettingsError(f"{config.source}: rule.kind = 'none': the explorer sweeps "
+                                "networks it trains with STDP (for an imported network's "
+                                "widths: plasticore nir import --weight-bits N, plasticore "
+                                "bench nir)")
         if not core.stdp.learn:
             raise SettingsError(f"{config.source}: stdp.learn = false: nothing to train")
         T0 = core.timesteps

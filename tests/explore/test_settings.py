@@ -65,6 +65,9 @@ def test_a_configuration_that_does_not_learn_is_refused() -> None:
     config = dataclasses.replace(config, core=config.core.replace(**{"stdp.learn": False}))
     with pytest.raises(SettingsError, match="stdp.learn = false: nothing to train"):
         Settings(config)
+    # a network without a learning rule (imported) is named as such, not as learning off
+    with pytest.raises(SettingsError, match="rule.kind = 'none': the explorer sweeps"):
+        Settings(load_config("digits-mlp-rate"))
 
 
 def test_int_list() -> None:
