@@ -44,10 +44,13 @@ def cmd_nir_import(args: argparse.Namespace) -> int:
                             reset=args.reset, weight_bits=args.weight_bits,
                             readout=args.readout, seed=args.seed)
     try:
-        imported = quantize(network_of(read_graph(args.file), args.dt), options)
+        graph = read_graph(args.file)           # its errors name the file
     except NirError as exc:
-        raise UserError(f"{args.file}: {exc}" if not str(exc).startswith(str(args.file))
-                        else str(exc)) from None
+        raise UserError(str(exc)) from None
+    try:
+        imported = quantize(network_of(graph, args.dt), options)
+    except NirError as exc:                     # these name a node or an option
+        raise UserError(f"{args.file}: {exc}") from None
     config = imported.config
     if args.data:
         config = dataclasses.replace(config, data=dataclasses.replace(config.data,
