@@ -2,7 +2,7 @@
 #
 #   make            set up (if needed), train and evaluate the default network, generate its
 #                   RTL and co-simulate the trained network in it against the golden model
-#   make test       the test suite (what CI runs)
+#   make test       the test suite (what CI runs), on JOBS workers (default: one per core)
 #   make sim        full cocotb regression under Verilator and Icarus (SIM=, WAVES=1)
 #   make import     a network trained elsewhere, from a NIR file, on the integer grid
 #                   (NIR=F.nir ARGS="--dataset D --timesteps T": build/imported.toml, .npz)
@@ -22,6 +22,7 @@
 
 CONFIG ?= digits
 VENV   ?= .venv
+JOBS   ?= auto
 PYTHON ?= python3
 CLI    := $(VENV)/bin/plasticore
 PY     := $(VENV)/bin/python
@@ -103,10 +104,10 @@ bitstream: setup
 	$(CLI) bitstream $(CONFIG) --board $(BOARD) $(if $(TOOLCHAIN),--toolchain $(TOOLCHAIN))
 
 test: setup
-	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider -n $(JOBS)
 
 test-all: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS)
 
 # mypy cannot follow the editable install's import hook: give it a tree of links with the
 # installed layout (plasticore/golden -> golden/, ...), see mypy.ini.
