@@ -41,6 +41,16 @@ the ``G = norm_groups`` groups of lanes a division and a rescale pass::
     normalize  W * (n_inputs + G * (1 + derived.quotient_bits + n_inputs + depth["rescale"]))
 
 then ``W * (1 + n_pe)`` to send the counts.
+
+With current input (``encoder.kind = "current"``) there is no encode pass (``E = 0``):
+the pixels load as for the rate encoder, then the current pass
+(``hdl/core/current.py``) computes every neuron's pixel current before timestep 0, taking
+``X = depth["append"] + W * max(A, 1) + depth["current"]`` cycles (``A`` the non-zero
+pixels; :func:`current_cycles`) where the encode pass of timestep 0 would take ``E``;
+every timestep then has no spiking input (``Ab = 0``)::
+
+    cycles(0) = X + 1 + M_0
+    cycles(t) = 1 + M_t
 """
 
 from __future__ import annotations
@@ -65,6 +75,8 @@ __all__ = [
     "SampleCycles",
     "learned_words",
     "encode_cycles",
+    "current_cycles",
+    "first_wait",
     "main_cycles",
     "timestep_cycles",
     "sample_cycles",
@@ -87,13 +99,19 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
     ``encode``: memory read, encoder, pre trace; ``neurons``: row-list read, weight read,
     LIF unit, post trace; ``learn``: row and word-list read, weight read, STDP unit;
     ``rescale`` (the normalization's rescale pass): weight read, weight register, product
-    register (round, clip and write back in the product's cycle).
+    register (round, clip and write back in the product's cycle); ``current`` (current
+    input's pass): row-list read, weight and pixel read, product register (add and write
+    in the next cycle); ``append``: a row list's last appended rows landing (its writes
+    land two cycles late with more than one encoder lane), before the current pass reads
+    it.
     """
     return {
         "encode": 1 + ENCODER_LATENCY + TRACE_LATENCY,
         "neurons": 2 + LIF_LATENCY + TRACE_LATENCY,
         "learn": 2 + stdp_latency(core),
         "rescale": 3,
+        "current": 3,
+        "append": 2 if core.encoder.lanes > 1 else 0,
     }
 
 
@@ -144,9 +162,31 @@ def learned_words(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
 def encode_cycles(core: CoreConfig) -> int:
     """Cycles of the encode pass (``E``): one word of ``encoder.lanes`` inputs per cycle
     (``derived.input_words`` words), then its drain (with direct input, one more to take the
-    timestep's raster word)."""
+    timestep's raster word); 0 with current input (no encode pass)."""
+    if core.encoder.kind == "current":
+        return 0
     fetch = 1 if core.encoder.kind == "direct" else 0
     return fetch + core.derived.input_words + pass_depths(core)["encode"]
+
+
+def current_cycles(core: CoreConfig, pixels: Array) -> int:
+    """Cycles of the current pass (``X``, current input) from the last pixel word taken
+    until it is done: the row list settling, ``max(A, 1)`` tokens for each of the ``W``
+    neuron words (``A`` the non-zero ``pixels``), then its drain."""
+    depth = pass_depths(core)
+    active = int(np.count_nonzero(np.asarray(pixels)))
+    return depth["append"] + core.derived.neurons_per_pe * max(active, 1) + depth["current"]
+
+
+def first_wait(core: CoreConfig, pixels: Array | None) -> int:
+    """Cycles from the last input word of the load (the command with direct input) until
+    timestep 0's inputs are ready: the encode pass ``E``, or with current input the
+    current pass ``X`` of ``pixels``."""
+    if core.encoder.kind != "current":
+        return encode_cycles(core)
+    if pixels is None:
+        raise ValueError("current input: the cycle model needs the sample's pixels")
+    return current_cycles(core, pixels)
 
 
 def main_cycles(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
@@ -189,11 +229,15 @@ class SampleCycles:
         return self.load + int(self.timesteps.sum()) + self.normalize + self.counts
 
 
-def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[TimestepWork]:
+def work_of(core: CoreConfig, input_raster: Array | None, raster: Array
+            ) -> list[TimestepWork]:
     """The per-timestep work of a sample from its input and output spike rasters
-    (``SampleResult.input_raster`` and ``.raster`` of a ``record=True`` run)."""
+    (``SampleResult.input_raster`` and ``.raster`` of a ``record=True`` run; the input
+    raster is ``None`` with current input: no input spikes)."""
     num = IntegerArithmetic(core)
     W, P, U, T = core.derived.neurons_per_pe, core.n_pe, core.stdp.update_every, core.timesteps
+    if input_raster is None:
+        input_raster = np.zeros((T, core.n_inputs), bool)
     x_post: Array = np.zeros(core.n_neurons, np.int64)
     pre_seen = np.zeros(core.n_inputs, bool)
     post_seen = np.zeros(core.n_neurons, bool)
@@ -216,28 +260,35 @@ def work_of(core: CoreConfig, input_raster: Array, raster: Array) -> list[Timest
     return out
 
 
-def timestep_cycles(core: CoreConfig, works: list[TimestepWork], learn: bool) -> Array:
-    """Clock cycles of each timestep of a sample (see the module docstring)."""
+def timestep_cycles(core: CoreConfig, works: list[TimestepWork], learn: bool,
+                    first: int | None = None) -> Array:
+    """Clock cycles of each timestep of a sample (see the module docstring); ``first``
+    the wait before timestep 0 (:func:`first_wait`; the encode pass by default)."""
     encode = encode_cycles(core)
     out, previous = [], None
     for work in works:
         main = main_cycles(core, work, learn)
-        wait = encode if previous is None else max(0, encode - previous)
+        if previous is None:
+            wait = encode if first is None else first
+        else:
+            wait = max(0, encode - previous)
         out.append(wait + 1 + main)
         previous = main
     return np.array(out, dtype=np.int64)
 
 
-def sample_cycles(core: CoreConfig, input_raster: Array, raster: Array,
-                  learn: bool) -> SampleCycles:
-    """Predicted cycles of a sample from its spike rasters (see :func:`work_of`)."""
+def sample_cycles(core: CoreConfig, input_raster: Array | None, raster: Array,
+                  learn: bool, pixels: Array | None = None) -> SampleCycles:
+    """Predicted cycles of a sample from its spike rasters (see :func:`work_of`); with
+    current input (``input_raster`` ``None``) from its ``pixels`` too."""
     learn = learn and core.stdp.learn
     W = core.derived.neurons_per_pe
-    steps = timestep_cycles(core, work_of(core, input_raster, raster), learn)
+    steps = timestep_cycles(core, work_of(core, input_raster, raster), learn,
+                            first_wait(core, pixels))
     N = core.n_inputs
     group = 1 + core.derived.quotient_bits + N + pass_depths(core)["rescale"]
     normalize = W * (N + core.norm_groups * group) if learn and normalizes(core) else 0
-    pixel_words = core.derived.input_words if core.encoder.kind == "rate" else 0
+    pixel_words = core.derived.input_words if core.encoder.kind != "direct" else 0
     return SampleCycles(steps, 1 + pixel_words, normalize, W * (1 + core.n_pe))
 
 

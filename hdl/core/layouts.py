@@ -10,7 +10,7 @@ from amaranth.lib import data
 
 from ...config import CoreConfig, bits_for
 from ..lfsr import STATE_BITS
-from ..lif import lif_output_layout
+from ..lif import current_shape, lif_output_layout
 
 __all__ = [
     "command_layout",
@@ -24,6 +24,7 @@ __all__ = [
     "weight_word_layout",
     "neuron_word_layout",
     "bias_word_layout",
+    "current_word_layout",
     "pack_words",
     "unpack_words",
 ]
@@ -59,11 +60,11 @@ def pixel_word_layout(core: CoreConfig) -> data.ArrayLayout:
 
 
 def input_stream(core: CoreConfig) -> tuple[str, Any]:
-    """The input stream of a core (and of the encode pass that takes it): its name and
-    payload, ``("pixels", pixel_word_layout(core))`` for the rate encoder, else
-    ``("raster", unsigned(n_inputs))``: a timestep's input spikes, input ``j`` at bit
-    ``j``."""
-    if core.encoder.kind == "rate":
+    """The input stream of a core (and of the encode or current pass that takes it): its
+    name and payload, ``("pixels", pixel_word_layout(core))`` for the rate encoder and for
+    current input, else ``("raster", unsigned(n_inputs))``: a timestep's input spikes,
+    input ``j`` at bit ``j``."""
+    if core.encoder.kind in ("rate", "current"):
         return "pixels", pixel_word_layout(core)
     return "raster", unsigned(core.n_inputs)
 
@@ -137,6 +138,13 @@ def bias_word_layout(core: CoreConfig) -> data.ArrayLayout:
     """A bias word: the biases of ``n_pe`` neurons, signed ``widths.bias`` bits each, in
     membrane LSBs (only with ``widths.bias > 0``)."""
     return data.ArrayLayout(signed(core.widths.bias), core.n_pe)
+
+
+def current_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """A word of synaptic currents: ``n_pe`` neurons' currents in membrane LSBs,
+    ``derived.current_bits`` each, signed when ``derived.current_min < 0`` (the LIF unit's
+    ``current``); the current pass's pixel currents (current input only)."""
+    return data.ArrayLayout(current_shape(core), core.n_pe)
 
 
 def pack_words(values: Any, lanes: int, bits: int) -> list[int]:

@@ -16,7 +16,13 @@ from ..cycles import pass_depths
 from ..lfsr import LFSR, LFSR_LATENCY, STATE_BITS
 from ..lif import LIF_LATENCY, LIFNeuronUnit
 from ..trace import TRACE_LATENCY, TraceUnit
-from .layouts import bias_word_layout, neuron_word_layout, spike_layout, weight_word_layout
+from .layouts import (
+    bias_word_layout,
+    current_word_layout,
+    neuron_word_layout,
+    spike_layout,
+    weight_word_layout,
+)
 from .pipeline import Drain, delay, delay_valid, maximum, tree
 from .weights import read_layout, write_layout
 
@@ -42,7 +48,9 @@ class NeuronPass(wiring.Component):
     inhibition of the previous timestep's spikes.  The running sum is unsigned
     ``derived.weight_sum_bits``, or with signed weights signed ``derived.current_bits``
     (which holds any sum of one weight per input); with a bias it starts from the bias and
-    adds the weights already shifted, in signed ``derived.current_bits``.  Stages: n0 read
+    adds the weights already shifted, in signed ``derived.current_bits``.  With current
+    input there are no rows (``rows_count`` 0: one token per word) and the current is
+    the word's pixel current (``constant``, from the current pass) plus its bias.  Stages: n0 read
     slot ``a``; n1 read the weight words and neuron word ``k`` (and its biases); n2 add,
     lanes in; n5 LIF out, trace in; n7 trace out, write back, queue the word's spikes.
 
@@ -67,6 +75,9 @@ class NeuronPass(wiring.Component):
     bias : In(bias_word_layout(core))
         With ``widths.bias > 0`` only: the biases of the word read at ``store_read`` (the
         neuron store reads them with the state).
+    constant : In(current_word_layout(core))
+        With current input only: the pixel currents of the word read at ``store_read``
+        (``CurrentPass``, read at the same address), in membrane LSBs.
     spikes : Out(stream.Signature(spike_layout(core)))
         A token per word with a spike; ``queue_empty`` when all have gone out.
     updated : Out(updated_layout(core))
@@ -98,6 +109,8 @@ class NeuronPass(wiring.Component):
             "store_write": Out(write_layout(bits_for(W - 1), neuron_word_layout(core))),
             "stored": In(neuron_word_layout(core)),
             **({"bias": In(bias_word_layout(core))} if core.widths.bias else {}),
+            **({"constant": In(current_word_layout(core))}
+               if core.encoder.kind == "current" else {}),
             "spikes": Out(stream.Signature(spike_layout(core))),
             "queue_empty": Out(1),
             "updated": Out(updated_layout(core)),
@@ -160,8 +173,10 @@ class NeuronPass(wiring.Component):
         ]
         # with a bias the running sum starts from it and adds the weights shifted (the
         # current, in membrane LSBs, needs no adder after the sum); else it adds weights
+        # with current input no rows: the sum is the word's pixel current (plus its bias)
         biased = bool(core.widths.bias)
-        weight_sum = data.ArrayLayout(
+        constant = core.encoder.kind == "current"
+        weight_sum = current_word_layout(core) if constant else data.ArrayLayout(
             signed(d.current_bits) if core.widths.weight_signed or biased else
             unsigned(d.weight_sum_bits), P)
         current = Signal(weight_sum)            # the running sum of this word's weights
@@ -169,7 +184,9 @@ class NeuronPass(wiring.Component):
         has = [delay(m, a < self.rows_count[b], 2, f"n2_has{b}") for b in range(R)]
         for p in range(P):
             weight = tree((Mux(has[b], self.weights[b][p], 0) for b in range(R)), operator.add)
-            if biased:
+            if constant:
+                m.d.comb += current[p].eq((self.bias[p] if biased else 0) + self.constant[p])
+            elif biased:
                 m.d.comb += current[p].eq(Mux(n2_first, self.bias[p], total[p])
                                           + (weight << core.widths.current_shift))
             else:
@@ -187,7 +204,8 @@ class NeuronPass(wiring.Component):
         for p in range(P):
             lane = stored[p]
             # the synaptic current in membrane LSBs
-            synaptic = current[p] if biased else current[p] << core.widths.current_shift
+            synaptic = current[p] if biased or constant else \
+                current[p] << core.widths.current_shift
             inhibition = Signal(d.inhibition_bits, name=f"inhibition{p}")   # the others'
             m.d.comb += [
                 inhibition.eq(Mux(self.first, 0,

@@ -3,10 +3,11 @@
 The golden model runs every network the configuration accepts; the core (``SnnCore``) runs
 one layer of spiking inputs (rate-coded or direct): unsigned weights learned on chip, or with
 learning off also signed weights and a bias (networks trained elsewhere), with any leak mode
-and reset.  :func:`check_network` refuses anything else in one line, naming the field
-as the layered file spells it, before any Verilog is generated or simulated; the CLI calls
-it for every command that builds or drives the RTL, and :class:`~.top.SnnCore` calls
-:func:`check_core` on the core it is given.
+and reset; and, learning off, current input (the pixels as a constant current).
+:func:`check_network` refuses anything else in one line, naming the field as the layered
+file spells it, before any Verilog is generated or simulated; the CLI calls it for every
+command that builds or drives the RTL, and :class:`~.top.SnnCore` calls :func:`check_core`
+on the core it is given.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ __all__ = ["check_core", "check_network"]
 def check_core(core: CoreConfig, layer: int = 0) -> None:
     """Raise :class:`ConfigError` if the RTL core cannot run layer ``layer``'s ``core``."""
     widths = f"layers[{layer}].widths."
-    if core.encoder.kind == "current":
-        raise ConfigError("input.kind = 'current': the RTL core does not run current input "
-                          "yet (the golden model does: plasticore eval)")
+    if core.encoder.kind == "current" and core.stdp.learn:
+        raise ConfigError("input.kind = 'current': the RTL core learns (stdp.learn) from "
+                          "input spikes; current input runs with learning off")
     # a network file refuses these itself (rule.kind = 'stdp'); a CoreConfig with
     # stdp.learn does not, and the core's STDP and normalization take unsigned weights
     learned = [

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from ...config import CoreConfig
 from ..cycles import normalizes
 from .access import AccessPort
+from .current import CurrentPass
 from .encode import EncodePass
 from .layouts import (
     access_bits,
@@ -38,7 +39,9 @@ class SnnCore(wiring.Component):
     A sample: one ``command`` token (key, learn), then ``n_inputs / encoder.lanes``
     ``pixels`` tokens, each a word of ``encoder.lanes`` pixels, one per cycle (with
     ``encoder.kind = "direct"``, one ``raster`` token per timestep, taken as the timestep
-    is encoded, instead); the core runs ``timesteps`` timesteps, sending a
+    is encoded, instead; with ``"current"`` the same pixel tokens as the rate encoder's,
+    from which the current pass computes the constant pixel currents before timestep 0);
+    the core runs ``timesteps`` timesteps, sending a
     ``spikes`` token for every neuron word with a spike, then (learning on) normalizes the
     weights, then sends the ``n_neurons`` spike ``counts`` and waits for the next command.
     Between samples the ``access`` stream reads (answer on ``readback``) and writes weight,
@@ -56,7 +59,7 @@ class SnnCore(wiring.Component):
         Starts a sample.
     pixels : In(stream.Signature(pixel_word_layout(core)))
         The sample's pixels, ``encoder.lanes`` per token: pixel ``j`` in lane ``j % lanes``
-        of token ``j // lanes`` (rate encoder only).
+        of token ``j // lanes`` (rate encoder and current input).
     raster : In(stream.Signature(unsigned(n_inputs)))
         Direct input only: a timestep's input spikes, input ``j`` at bit ``j``.
     spikes : Out(stream.Signature(spike_layout(core)))
@@ -109,6 +112,9 @@ class SnnCore(wiring.Component):
         interval = core.stdp.update_every > 1
 
         m.submodules.sequencer = seq = Sequencer(core, normalizing)
+        if core.encoder.kind == "current":
+            # no input spikes: the current pass, then neuron passes alone
+            return self._current_input(m, seq)
         m.submodules.encode = encode = EncodePass(core)
         m.submodules.neurons = neurons = NeuronPass(core)
         rule_passes = ("learn",) * learning + ("normalize",) * normalizing
@@ -207,7 +213,50 @@ class SnnCore(wiring.Component):
                 normalizer.lookup_state.eq(encode.lookup_state),
             ]
 
-        # -- the counts out, and access between samples ------------------------------------------
+        self._outputs(m, seq, readout, access, weights, store, neurons)
+        return m
+
+    def _current_input(self, m: Module, seq: Sequencer) -> Module:
+        """The core with current input (learning off): the current pass takes the pixels
+        and computes the pixel currents; every timestep the neuron pass runs on them
+        without rows (``docs/architecture.md``, "Current input")."""
+        core = self._core
+        m.submodules.current = current = CurrentPass(core)
+        m.submodules.neurons = neurons = NeuronPass(core)
+        m.submodules.weights = weights = WeightStore(core, ())
+        m.submodules.neuron_store = store = NeuronStore(core, ("neurons", "counts", "access"))
+        m.submodules.access = access = AccessPort(core)
+        m.submodules.readout = readout = CountReadout(core)
+
+        # -- the sequencer and the current pass (in the encode pass's place) ---------------
+        wiring.connect(m, wiring.flipped(self.command), seq.command)
+        wiring.connect(m, wiring.flipped(self.pixels), current.pixels)
+        m.d.comb += [
+            self.busy.eq(seq.busy), self.timestep_done.eq(seq.timestep_done),
+            current.load.eq(seq.encode_load), seq.encode_busy.eq(current.busy),
+            seq.learn_done.eq(1),               # the decision cycle, with nothing to learn
+            weights.rows.eq(current.weights_rows), current.weights.eq(weights.bank_data),
+            current.constant_addr.eq(neurons.store_read.addr),
+        ]
+
+        # -- the neuron pass: no rows (one token per word), the pixel currents -------------
+        wiring.connect(m, neurons.spikes, wiring.flipped(self.spikes))
+        m.d.comb += [
+            neurons.start.eq(seq.neurons_start), seq.neurons_done.eq(neurons.done),
+            seq.queue_empty.eq(neurons.queue_empty),
+            neurons.key.eq(seq.key), neurons.learn.eq(seq.learn),
+            neurons.timestep.eq(seq.timestep), neurons.first.eq(seq.first),
+            neurons.accumulate.eq(seq.accumulate),
+            store.neurons_read.eq(neurons.store_read), store.neurons_write.eq(
+                neurons.store_write), neurons.stored.eq(store.data),
+            neurons.constant.eq(current.constant),
+        ]
+        self._outputs(m, seq, readout, access, weights, store, neurons)
+        return m
+
+    def _outputs(self, m: Module, seq, readout, access, weights, store, neurons) -> None:
+        """The counts out, access between samples, and the biases (any input)."""
+        core = self._core
         wiring.connect(m, readout.counts, wiring.flipped(self.counts))
         wiring.connect(m, wiring.flipped(self.access), access.access)
         wiring.connect(m, access.readback, wiring.flipped(self.readback))
@@ -223,4 +272,3 @@ class SnnCore(wiring.Component):
         if core.widths.bias:    # the biases, read with the state; loaded through access
             m.d.comb += [neurons.bias.eq(store.bias), access.biases.eq(store.bias),
                          store.bias_write.eq(access.bias_write)]
-        return m

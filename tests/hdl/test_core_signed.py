@@ -231,13 +231,14 @@ def test_access_layout_bias_target() -> None:
 
 
 def test_support_refuses_what_the_core_does_not_run() -> None:
-    """Current input and several layers are still refused; learning with signed weights
-    or a bias too (a network file cannot ask for it, a CoreConfig can)."""
+    """Several layers are still refused (by the one-core commands); learning with signed
+    weights, a bias or current input too (a network file cannot ask for it, a CoreConfig
+    can).  Current input with learning off runs (``test_core_current.py``)."""
     for core in CASES.values():
         check_core(core)
-    with pytest.raises(ConfigError, match=r"^input.kind = 'current': the RTL core does not "
-                                          "run current input yet"):
-        check_core(CASES["w8m16-none-pe4"].replace(**{"encoder.kind": "current"}))
+    check_core(CASES["w8m16-none-pe4"].replace(**{"encoder.kind": "current"}))
+    with pytest.raises(ConfigError, match=r"^input.kind = 'current': the RTL core learns"):
+        check_core(scaled_core(6, 12).replace(**{"encoder.kind": "current"}))
     learning = scaled_core(6, 12)
     with pytest.raises(ConfigError, match=r"^layers\[0\].widths.weight_signed = true: the "
                                           r"RTL core learns \(stdp.learn\) without signed"):

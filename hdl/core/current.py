@@ -1,0 +1,190 @@
+"""The current pass: with current input, every neuron's constant current, once per sample."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import exact_log2
+
+from ...config import CoreConfig, bits_for
+from ..cycles import pass_depths
+from .layouts import current_word_layout, pixel_word_layout, weight_word_layout
+from .pipeline import Drain, delay, delay_valid, lane_of, select, word_of
+from .rows import RowList
+
+__all__ = ["CurrentPass"]
+
+
+class CurrentPass(wiring.Component):
+    """Current input (``encoder.kind = "current"``, ``docs/numerics.md``): takes a sample's
+    pixels and computes every neuron's pixel current
+
+        I0[i] = 2**current_shift * sum_j pixel_j * w[j, i]     (membrane LSBs)
+
+    once, into a memory of ``W = neurons_per_pe`` words of ``n_pe`` currents
+    (``current_word_layout``, ``derived.current_bits`` each: it holds every such sum), which
+    the neuron pass reads with the neuron state at every timestep (it adds the bias there).
+    There are no input spikes and nothing else to do per timestep.
+
+    Loading: ``n_inputs / E`` pixel words (``E = encoder.lanes``), one per cycle, into a
+    pixel memory and, the non-zero pixels flagged, into a :class:`~.rows.RowList`: the
+    zero pixels (most of an image) cost nothing.  Then for each word ``k``, ``max(A, 1)``
+    tokens (``A`` the non-zero pixels; a token with ``A = 0`` adds nothing): token ``a``
+    multiplies the ``n_pe`` weights of row ``j`` (slot ``a`` of the list) by ``pixel_j``.
+    The multiply is Amaranth's ``*`` (``pixel_bits`` unsigned by ``widths.weight``, one
+    DSP48 per lane on the Artix-7, product registered): a shift-add over the pixel's bits
+    would take ``pixel_bits`` cycles per pixel, and the pass is the largest share of a
+    sample's cycles.  Stages: c0 read slot ``a``; c1 read the weight word (one row per
+    cycle, whatever ``row_banks``) and the pixel word; c2 multiply; c3 add, and at the
+    word's last token write it (``hdl.cycles.pass_depths``: ``current``).
+
+    Cycles after the last pixel word until ``busy`` falls: ``depth["append"]`` (the row
+    list's last writes landing) ``+ W * max(A, 1) + depth["current"]``
+    (``hdl.cycles.current_cycles``).
+
+    Members
+    -------
+    pixels : In(stream.Signature(pixel_word_layout(core)))
+        The sample's ``n_inputs / E`` pixel words, taken after ``load``: pixel ``j`` in
+        lane ``j % E`` of word ``j // E``.
+    load : In(1)
+        A new sample: take its pixels, then compute the currents.
+    busy : Out(1)
+        Loading or computing; low once the last word of currents is written.
+    weights_rows : Out  /  weights : In
+        The weight store's row port (as the neuron pass's): one word of every bank by
+        in-bank address; the words, one cycle later.
+    constant_addr : In(bits_for(W - 1))  /  constant : Out(current_word_layout(core))
+        Read the currents of neuron word ``constant_addr``; ``constant`` the next cycle.
+    """
+
+    def __init__(self, core: CoreConfig) -> None:
+        if core.encoder.kind != "current":
+            raise ValueError(f"the current pass takes current input, not "
+                             f"encoder.kind = {core.encoder.kind!r}")
+        self._core = core
+        R, W = core.row_banks, core.derived.neurons_per_pe
+        bank_depth = core.n_inputs // R * W
+        super().__init__({
+            "pixels": In(stream.Signature(pixel_word_layout(core))),
+            "load": In(1),
+            "busy": Out(1),
+            "weights_rows": Out(data.StructLayout({
+                "en": 1, "addr": data.ArrayLayout(bits_for(bank_depth - 1), R)})),
+            "weights": In(data.ArrayLayout(weight_word_layout(core), R)),
+            "constant_addr": In(bits_for(W - 1)),
+            "constant": Out(current_word_layout(core)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        core = self._core
+        N_in, E, C = core.n_inputs, core.encoder.lanes, core.derived.input_words
+        P, W, R = core.n_pe, core.derived.neurons_per_pe, core.row_banks
+        depth = pass_depths(core)
+
+        m.submodules.pixel_mem = pixel_mem = Memory(
+            shape=pixel_word_layout(core), depth=C, init=[])
+        m.submodules.rows = rows = RowList(N_in, E, ("current",))
+        m.submodules.currents = currents = Memory(
+            shape=current_word_layout(core), depth=W, init=[])
+        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
+        cur_rd, cur_wr = currents.read_port(), currents.write_port()
+        m.d.comb += [cur_rd.addr.eq(self.constant_addr), self.constant.eq(cur_rd.data)]
+
+        # -- load: pixel word c into the memory and the row list (non-zero pixels flagged)
+        load_c = Signal(bits_for(C - 1))
+        m.d.comb += [
+            pix_wr.addr.eq(load_c), pix_wr.data.eq(self.pixels.payload),
+            rows.append.word.eq(load_c),
+            *(rows.append.flags[e].eq(self.pixels.payload[e] != 0) for e in range(E)),
+        ]
+
+        # -- the pass: token a of word k ----------------------------------------------------
+        issue = Signal()
+        k = Signal(bits_for(W - 1))
+        a = Signal(bits_for(N_in - 1))
+        most = rows.flagged                     # A, final once the appends have landed
+        last = Signal()
+        m.d.comb += [last.eq((most == 0) | (a == most - 1)),
+                     rows.current_en.eq(issue), rows.current_slot.eq(a)]
+        c1_valid = delay_valid(m, issue, 1, "c1_valid")
+        c1_k = delay(m, k, 1, "c1_k")
+        c1_has = delay(m, a < most, 1, "c1_has")
+        row = rows.row
+        in_bank = row if R == 1 else row[exact_log2(R):]
+        m.d.comb += [
+            self.weights_rows.en.eq(c1_valid),
+            *(self.weights_rows.addr[b].eq(in_bank * W + c1_k) for b in range(R)),
+            pix_rd.addr.eq(word_of(row, E)),
+        ]
+        c2_bank = delay(m, row[:exact_log2(R)], 1, "c2_bank") if R > 1 else None
+        c2_lane = delay(m, lane_of(row, E), 1, "c2_lane") if E > 1 else None
+        c2_has = delay(m, c1_has, 1, "c2_has")
+        pixel = Mux(c2_has, select([pix_rd.data[e] for e in range(E)], c2_lane, E), 0)
+        weight = weight_word_layout(core)(
+            select([self.weights[b].as_value() for b in range(R)], c2_bank, R))
+        product = Signal(data.ArrayLayout(
+            current_word_layout(core).elem_shape, P), reset_less=True)
+        for p in range(P):
+            m.d.sync += product[p].eq(pixel * weight[p])
+        c3_valid = delay_valid(m, c1_valid, 2, "c3_valid")
+        c3_k = delay(m, c1_k, 2, "c3_k")
+        c3_first = delay(m, a == 0, 3, "c3_first")
+        c3_last = delay(m, last, 3, "c3_last")
+        total = Signal.like(product)            # the word's running sum, unshifted
+        current = Signal.like(product)
+        for p in range(P):
+            m.d.comb += [current[p].eq(Mux(c3_first, 0, total[p]) + product[p]),
+                         cur_wr.data[p].eq(current[p] << core.widths.current_shift)]
+        with m.If(c3_valid):
+            m.d.sync += total.eq(current)
+        m.d.comb += [cur_wr.addr.eq(c3_k), cur_wr.en.eq(c3_valid & c3_last)]
+
+        # -- sequence: load the pixels, let the list settle, then every word -----------------
+        settle = Drain(m, depth["append"]) if depth["append"] else None
+        drain = Drain(m, depth["current"])
+
+        def begin():
+            m.d.sync += [k.eq(0), a.eq(0)]
+            m.next = "ISSUE"
+
+        with m.FSM(name="current"):
+            with m.State("IDLE"):
+                with m.If(self.load):
+                    m.d.comb += rows.clear.eq(1)
+                    m.d.sync += load_c.eq(0)
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += [self.busy.eq(1), self.pixels.ready.eq(1),
+                             pix_wr.en.eq(self.pixels.valid),
+                             rows.append.valid.eq(self.pixels.valid)]
+                with m.If(self.pixels.valid):
+                    m.d.sync += load_c.eq(load_c + 1)
+                    with m.If(load_c == C - 1):
+                        if settle is None:
+                            begin()
+                        else:
+                            settle.load()
+                            m.next = "SETTLE"
+            if settle is not None:
+                with m.State("SETTLE"):
+                    m.d.comb += self.busy.eq(1)
+                    with m.If(settle.last()):
+                        begin()
+            with m.State("ISSUE"):
+                m.d.comb += [self.busy.eq(1), issue.eq(1)]
+                with m.If(last):
+                    m.d.sync += [a.eq(0), k.eq(k + 1)]
+                    with m.If(k == W - 1):
+                        drain.load()
+                        m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += a.eq(a + 1)
+            with m.State("DRAIN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(drain.last()):
+                    m.next = "IDLE"
+        return m
