@@ -30,23 +30,31 @@ __all__ = ["measure", "measure_network", "layer_rasters", "format_table", "mnist
 
 def measure(config_name: str, train_samples: int = 20, test_samples: int = 100,
             clock_mhz: float = 100.0, weights: str | None = None) -> dict[str, Any]:
-    """Run the golden model on digits samples and apply the cycle model (a network of
-    several layers: :func:`measure_network`, with ``weights`` a weights file, default the
-    initial weights)."""
+    """Run the golden model on the config's samples and apply the cycle model: learning
+    from the initial weights (``train_samples``), then inference with ``weights`` (a weights
+    file; default: the initial weights).  A network of several layers, or one without a
+    learning rule, is :func:`measure_network` (inference only)."""
     from ..golden.datasets import load_dataset
     from ..golden.network import Network
+    from ..golden.train import load_weights
     from ..hdl.cycles import TimestepWork, lower_bound, sample_cycles, work_of
 
     config = load_config(config_name)
-    if len(config.network.layers) > 1:
+    if len(config.network.layers) > 1 or config.network.rule.kind == "none":
         return measure_network(config_name, test_samples, clock_mhz, weights)
     core = config.core
     train_set, test_set = load_dataset(config.data.dataset, config.data.path or None,
                                        core.encoder.pixel_bits)
+    trained = None
+    if weights is not None:
+        loaded = load_weights(weights, core)
+        trained = Network(core, weights=loaded["weights"], theta=loaded["theta"])
     net = Network(core)
     rows = []
     for mode, images, learn in (("learning", train_set.images[:train_samples], True),
                                 ("inference", test_set.images[:test_samples], False)):
+        if not learn and trained is not None:
+            net = trained
         cycles, bound, totals = [], [], []
         for n, pixels in enumerate(images):
             res = net.run_sample(pixels, n, learn=learn, record=True)
@@ -65,7 +73,7 @@ def measure(config_name: str, train_samples: int = 20, test_samples: int = 100,
         })
     return {"config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
             "n_pe": core.n_pe, "timesteps": core.timesteps, "clock_mhz": clock_mhz,
-            "rows": rows}
+            "weights": weights or "initial", "rows": rows}
 
 
 def layer_rasters(network: Any, weights: list[Any], theta: list[Any],

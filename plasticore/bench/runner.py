@@ -183,7 +183,8 @@ def main(args: argparse.Namespace) -> int:
         from . import corecycles
 
         result = corecycles.measure(
-            args.config, clock_mhz=args.clock_mhz or load_config(args.config).board.clock_mhz)
+            args.config, clock_mhz=args.clock_mhz or load_config(args.config).board.clock_mhz,
+            weights=args.weights)
         table = corecycles.format_table(result)
         _write(out, "core", result, table)
         print(table + "\n")

@@ -30,6 +30,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.row_banks = int_list("--row-banks", args.row_banks, 1, 1024)
     if args.json and args.what != "sim":
         raise UserError("--json: only with `plasticore bench sim`")
+    if args.weights and args.what not in ("all", "core"):
+        raise UserError(f"--weights: only with `plasticore bench core`, not {args.what}")
+    if args.weights:
+        from ..config import load_config
+        from ..golden.train import load_weights
+
+        load_weights(args.weights, load_config(args.config).network)   # fails in one line
     output_dir(args.out, "--out")
     from ..explore.cluster import ClusterError
 
@@ -61,6 +68,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--row-banks", metavar="LIST",
                    help="comma-separated row bank counts for the core benchmark's 784-400 "
                         "latency rows (default: the config's)")
+    p.add_argument("--weights", metavar="FILE",
+                   help="weights file for the core benchmark's inference rows (default: "
+                        "the initial weights; a network trained elsewhere: what `plasticore "
+                        "nir import` wrote)")
     p.add_argument("--clock-mhz", type=positive_float, metavar="MHZ",
                    help="core clock of the core benchmark's latencies (default: each "
                         "config's board.clock_mhz)")

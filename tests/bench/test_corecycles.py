@@ -62,3 +62,56 @@ def test_bad_list_is_one_line(args: list[str]) -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == (f"plasticore: error: {args[1]} {args[2]!r}: expected "
                                    "comma-separated integers like 350,100,50")
+
+
+def test_trained_weights_price_the_inference_rows(tmp_path) -> None:
+    """``measure(..., weights=F)`` prices a layered network with the weights in F: with every
+    weight 0 (and no bias) no neuron of digits-mlp-rate ever reaches threshold, so layer 1
+    gets no input spike and each test sample costs what the cycle model gives for empty
+    rasters; layer 0 weights all at the maximum make it fire, which gives layer 1 work."""
+    import numpy as np
+
+    from plasticore.bench.corecycles import measure
+    from plasticore.config import load_config
+    from plasticore.golden.datasets import load_dataset
+    from plasticore.golden.network import Network
+    from plasticore.golden.train import save_weights
+    from plasticore.hdl.cycles import network_sample_cycles
+
+    config = load_config("digits-mlp-rate")
+    cores = config.network.cores
+    silent = Network(config.network,
+                     weights=[np.zeros((c.n_inputs, c.n_neurons), np.int64) for c in cores])
+    save_weights(tmp_path / "zero.npz", config, silent)
+    result = measure("digits-mlp-rate", test_samples=2, clock_mhz=60.0,
+                     weights=str(tmp_path / "zero.npz"))
+    firing = Network(config.network, weights=[
+        np.full((c.n_inputs, c.n_neurons), c.derived.w_max if index == 0 else 0, np.int64)
+        for index, c in enumerate(cores)])
+    save_weights(tmp_path / "firing.npz", config, firing)
+    baseline = measure("digits-mlp-rate", test_samples=2, clock_mhz=60.0,
+                       weights=str(tmp_path / "firing.npz"))
+    assert result["weights"].endswith("zero.npz")
+    _, test_set = load_dataset("digits", None, cores[0].encoder.pixel_bits)
+    totals = []
+    for n, pixels in enumerate(test_set.images[:2]):
+        input_raster = silent.input_spikes(pixels, n)
+        empty = [np.zeros((config.network.timesteps, c.n_neurons), bool) for c in cores]
+        totals.append(network_sample_cycles(cores, input_raster, empty).total)
+    network_row = result["rows"][-1]
+    assert network_row["cycles_per_sample"] == np.mean(totals)
+    # layer 1 keeps layer 0's pace, but its own work (the bound) follows layer 0's spikes
+    assert (result["rows"][1]["bound_per_timestep"]
+            < baseline["rows"][1]["bound_per_timestep"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["core", "--weights", "missing.npz"], "missing.npz: no such weights file"),
+    (["peer", "--weights", "w.npz"], "--weights: only with `plasticore bench core`, not peer"),
+], ids=["missing", "not-core"])
+def test_bad_weights_option_is_one_line(tmp_path, args: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "plasticore.cli", "bench", *args],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("plasticore: error: ") and proc.stderr.count("\n") == 1
+    assert message in proc.stderr
