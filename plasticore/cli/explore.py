@@ -14,6 +14,7 @@ from ..files import output_dir, write_text
 from .common import (
     UserError,
     datasets,
+    load,
     load_for_rtl,
     positive,
     positive_float,
@@ -35,17 +36,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from ..explore.settings import Settings, SettingsError
     from ..explore.sweep import explore
 
-    config = load_for_rtl(args.config, data_path=args.data)
-    if args.dataset is not None:
-        try:
-            data = dataclasses.replace(config.data, dataset=args.dataset)
-        except ConfigError as exc:
-            raise UserError(f"--dataset {args.dataset}: {exc}") from None
-        config = dataclasses.replace(config, data=data)
-    if args.samples is not None or args.test_samples is not None:
-        config = dataclasses.replace(config, data=dataclasses.replace(
-            config.data, train_samples=args.samples or config.data.train_samples,
-            test_samples=args.test_samples or config.data.test_samples))
+    if load(args.config, data_path=args.data).network.rule.kind == "none":
+        return cmd_explore_trained(args)
+    for option, value in (("--weights", args.weights), ("--nir", args.nir)):
+        if value is not None:
+            raise UserError(f"{option}: only for a network trained elsewhere (rule.kind = "
+                            f"'none'); {args.config} learns its weights with STDP")
+    config = _with_data_options(load_for_rtl(args.config, data_path=args.data), args)
     synth = None
     if args.synth is not None:
         from ..boards.catalog import board_named
@@ -63,7 +60,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     train_set, test_set = datasets(config, None, None)   # fails early on a bad dataset
     try:
         settings = Settings.from_text(
-            config, timesteps=args.timesteps, weight_bits=args.weight_bits,
+            config, timesteps=args.timesteps, weight_bits=args.weight_bits or "16,8,6,4,2",
             constraints=args.constraints, variants=args.variants,
             variant_bits=args.variant_bits, search_bits=args.search_bits, seeds=args.seeds,
             workers=args.workers, scheduler=args.scheduler, scheduler_file=args.scheduler_file,
@@ -133,6 +130,105 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_data_options(config: Config, args: argparse.Namespace) -> Config:
+    """``config`` with ``--dataset``, ``--samples`` and ``--test-samples``."""
+    if args.dataset is not None:
+        try:
+            data = dataclasses.replace(config.data, dataset=args.dataset)
+        except ConfigError as exc:
+            raise UserError(f"--dataset {args.dataset}: {exc}") from None
+        config = dataclasses.replace(config, data=data)
+    if args.samples is not None or args.test_samples is not None:
+        config = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, train_samples=args.samples or config.data.train_samples,
+            test_samples=args.test_samples or config.data.test_samples))
+    return config
+
+
+def cmd_explore_trained(args: argparse.Namespace) -> int:
+    """``plasticore explore`` of a network trained elsewhere (``rule.kind = 'none'``):
+    timesteps and weight widths of every layer, scored, costed and chosen
+    (``plasticore/explore/trained.py``)."""
+    import shlex
+    import time
+
+    from ..explore.cluster import ClusterError
+    from ..explore.scoring import ScoringEvaluator
+    from ..explore.settings import SettingsError
+    from ..explore.trained import TrainedSettings
+    from ..explore.trained_report import write_trained_plots, write_trained_report
+    from ..explore.trained_sweep import chosen_config, explore_trained
+    from ..golden.network import Network
+    from ..golden.train import WeightsError, load_weights, save_weights
+
+    config = _with_data_options(load_for_rtl(args.config, data_path=args.data, layers=True),
+                                args)
+    for option, given in (("--synth", args.synth is not None), ("--generate", args.generate),
+                          ("--search-bits", bool(args.search_bits.strip()))):
+        if given:
+            raise UserError(f"{option}: not for a network trained elsewhere (rule.kind = "
+                            f"'none') yet; the sweep scores timesteps and weight widths")
+    if args.weights is None:
+        raise UserError(f"{config.source}: rule.kind = 'none': give the network's weights "
+                        "with --weights W.npz (plasticore nir import --weights-out), and "
+                        "ideally its source with --nir FILE.nir")
+    try:
+        layers = load_weights(args.weights, config.network)["layers"]
+    except WeightsError as exc:
+        raise UserError(f"--weights: {exc}") from None
+    out = output_dir(args.out, "--out")
+    train_set, test_set = datasets(config, None, None)   # fails early on a bad dataset
+    try:
+        settings = TrainedSettings.from_text(
+            config, layers, nir=args.nir, dt=args.dt, timesteps=args.timesteps,
+            weight_bits=args.weight_bits, constraints=args.constraints, seeds=args.seeds,
+            validation=args.validation, cost_samples=args.cost_samples,
+            clock_mhz=args.clock_mhz, minimize=args.minimize, workers=args.workers,
+            scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+            dataset_sizes=(len(train_set), len(test_set)))
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    quiet = args.quiet or not sys.stderr.isatty()
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    with settings.runner() as runner:
+        evaluator = ScoringEvaluator(config, out / "cache", runner, progress=not quiet,
+                                     log=None if args.quiet else say)
+        try:
+            summary = explore_trained(settings, evaluator, say)
+        except ClusterError as exc:
+            raise UserError(str(exc)) from None
+    chosen, point = summary["chosen"], summary["chosen_network"]
+    if point is not None:
+        chosen_cfg = chosen_config(config, point)
+        chosen_cfg.save(out / "chosen.toml")
+        save_weights(out / "chosen_weights.npz", chosen_cfg,
+                     Network(chosen_cfg.network, weights=point.weights, theta=point.theta,
+                             bias=point.bias))
+    plots = [] if args.no_plots else write_trained_plots(out, summary)
+    seconds = time.perf_counter() - start
+    command = "plasticore " + " ".join(shlex.quote(a) for a in args.argv)
+    report = write_trained_report(out, summary, command, seconds, evaluator.trained, plots,
+                                  evaluator.cpu_seconds)
+    if chosen is None:
+        print(f"explore: no point meets the constraints on the validation split; report in "
+              f"{report}")
+    else:
+        print(f"explore: chosen {chosen['label']}: validation "
+              f"{100 * chosen['validation_accuracy']:.2f}%, test "
+              f"{100 * chosen['accuracy']:.2f} ± {100 * chosen['accuracy_std']:.2f}% "
+              f"(baseline {100 * summary['baseline']['accuracy']:.2f}%), "
+              f"{chosen['latency_us']:.1f} us/sample, {chosen['memory_bits']} memory bits; "
+              f"config {out / 'chosen.toml'}")
+    print(f"explore: {len(summary['rows'])} points, {evaluator.trained} runs scored in "
+          f"{seconds:.0f} s ({evaluator.cpu_seconds:.0f} CPU seconds); report {report}")
+    return 0
+
+
 def generate_chosen(out: Path, config: Config, net: Any, args: argparse.Namespace) -> int:
     """Generate the chosen point's RTL and co-simulate its trained network."""
     from ..hdl.generate import generate, manifest_summary
@@ -167,8 +263,19 @@ def add_commands(sub: Any) -> None:
                    help="comma-separated timesteps per sample, at most the config's "
                         "(default: 350,200,100,50,25,10 for a 350-timestep config, the "
                         "same fractions of others)")
-    p.add_argument("--weight-bits", default="16,8,6,4,2",
-                   help="comma-separated weight widths, 1..16 (default: 16,8,6,4,2)")
+    p.add_argument("--weight-bits",
+                   help="comma-separated weight widths, 1..16 (default: 16,8,6,4,2; for a "
+                        "network trained elsewhere the file's and 2 and 4 bits fewer)")
+    p.add_argument("--weights", metavar="W.npz",
+                   help="a network trained elsewhere (rule.kind = 'none'): its weights "
+                        "(plasticore nir import --weights-out); the baseline")
+    p.add_argument("--nir", metavar="FILE.nir",
+                   help="with --weights: the NIR file the network was imported from; each "
+                        "weight width is then a fresh import (without it, narrower widths "
+                        "requantize the integer weights by a rounding shift; docs/explore.md)")
+    p.add_argument("--dt", type=positive_float, default=1e-4, metavar="SECONDS",
+                   help="with --nir: NIR's timestep, as given to plasticore nir import "
+                        "(default 1e-4)")
     p.add_argument("--constraints", default="accuracy_drop<=0.02",
                    help="comma-separated METRIC<=X / >=X (accuracy, accuracy_drop, "
                         "latency_us, cycles, memory_bits, energy_nj, ...; fractions for "

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from .runs import Run, train_run
+from .runs import train_run
 
 __all__ = ["Runner", "run_grid", "ClusterError", "CONNECT_TIMEOUT", "WORKER_MODULES"]
 
@@ -59,9 +59,13 @@ CLOSE_TIMEOUT = 10.0
 #: What a worker must import to train a run (checked on every worker before the first).
 WORKER_MODULES = ["numpy", "plasticore", "plasticore.explore.runs", "plasticore.golden.train",
                   "plasticore.golden.datasets", "plasticore.explore.cost",
-                  "plasticore.explore.precision", "plasticore.topspark"]
+                  "plasticore.explore.precision", "plasticore.topspark",
+                  "plasticore.explore.scoring", "plasticore.hdl.cycles"]
 
 Progress = Callable[[dict[str, Any]], None]
+#: A run's task: ``(configuration TOML, run) -> result`` (:func:`.runs.train_run`, or
+#: :func:`.scoring.score_run` for a network trained elsewhere); a pure function.
+Task = Callable[[str, Any], dict[str, Any]]
 
 
 class ClusterError(ValueError):
@@ -146,7 +150,7 @@ def _environment_kept() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _task_key(text: str, run: Run) -> str:
+def _task_key(text: str, run: Any) -> str:
     """The task's name on the scheduler: a hash of its inputs (the same inputs, the same
     task; readable in Dask's dashboard)."""
     digest = hashlib.sha256(f"{text}\n{run!r}".encode()).hexdigest()[:20]
@@ -212,12 +216,12 @@ class Runner:
         self._client = None
         self._stack.close()
 
-    def run(self, config: Config, runs: Sequence[Run],
-            progress: Progress | None = None) -> list[dict[str, Any]]:
-        """Train every run; results in the order of ``runs``.  ``progress`` sees each result
-        as it comes back, in this process (so a caller can store it at once).  On any
-        exception (Ctrl-C and SIGTERM included) the runs not finished are cancelled before
-        it propagates."""
+    def run(self, config: Config, runs: Sequence[Any],
+            progress: Progress | None = None, task: Task = train_run) -> list[dict[str, Any]]:
+        """Train every run (``task(config TOML, run)``: :func:`.runs.train_run` by default);
+        results in the order of ``runs``.  ``progress`` sees each result as it comes back,
+        in this process (so a caller can store it at once).  On any exception (Ctrl-C and
+        SIGTERM included) the runs not finished are cancelled before it propagates."""
         if not runs:
             return []
         text = config.to_toml()
@@ -228,7 +232,7 @@ class Runner:
             # one thread, as in a Dask worker: a worker is a core, whichever runs the run
             with threadpool_limits(limits=1):
                 for run in runs:
-                    result = train_run(text, run)
+                    result = task(text, run)
                     results.append(result)
                     if progress is not None:
                         progress(result)
@@ -236,7 +240,7 @@ class Runner:
         client = self._connect()
         from distributed import CancelledError, KilledWorker, as_completed
 
-        futures = {client.submit(train_run, text, run, key=_task_key(text, run), pure=False): k
+        futures = {client.submit(task, text, run, key=_task_key(text, run), pure=False): k
                    for k, run in enumerate(runs)}
         done: dict[int, dict[str, Any]] = {}
         try:
@@ -375,10 +379,11 @@ class Runner:
                     "same version on every worker")
 
 
-def run_grid(config: Config, runs: Sequence[Run], workers: int | None = None,
+def run_grid(config: Config, runs: Sequence[Any], workers: int | None = None,
              progress: Progress | None = None, scheduler: str | None = None,
-             scheduler_file: str | None = None) -> list[dict[str, Any]]:
+             scheduler_file: str | None = None,
+             task: Task = train_run) -> list[dict[str, Any]]:
     """Train every run with a :class:`Runner` made for this call (``workers`` local
     processes, default the CPU count, or the given scheduler) and closed after it."""
     with Runner(workers or os.cpu_count() or 1, scheduler, scheduler_file) as runner:
-        return runner.run(config, runs, progress)
+        return runner.run(config, runs, progress, task)

@@ -23,8 +23,8 @@ from typing import Any
 
 from ..config import Config, CoreConfig
 
-__all__ = ["EnergyModel", "ENERGY_45NM", "memory_bits", "measure", "latency", "energy",
-           "SynthHook", "synth_hook", "COUNTS"]
+__all__ = ["EnergyModel", "ENERGY_45NM", "memory_bits", "network_memory_bits", "measure",
+           "latency", "energy", "SynthHook", "synth_hook", "COUNTS"]
 
 #: The per-sample means :func:`measure` returns (besides ``samples``).
 COUNTS = ("cycles_inference", "cycles_learning", "input_spikes", "output_spikes",
@@ -96,15 +96,13 @@ ENERGY_45NM = EnergyModel(0.03 / 8, 0.2 / 64, 10.0 / 64,
                           "Horowitz ISSCC 2014, 45 nm (scaled per bit)")
 
 
-@functools.lru_cache(maxsize=64)
-def _memories(core_json: str) -> tuple[tuple[str, int, int], ...]:
-    # amaranth: the core is elaborated only to read its memories
+def _walk_memories(component: Any) -> tuple[tuple[str, int, int], ...]:
+    """``(path, depth, width)`` of every memory of ``component`` elaborated (paths are the
+    submodule names joined by ``/``), sorted."""
+    # amaranth: the component is elaborated only to read its memories
     from amaranth.hdl import Fragment, MemoryInstance, Shape
 
-    from ..hdl.core import SnnCore
-
-    core = CoreConfig.from_json(core_json)
-    frag = Fragment.get(SnnCore(core), None)
+    frag = Fragment.get(component, None)
     out: list[tuple[str, int, int]] = []
 
     def walk(f: Any, path: str) -> None:
@@ -118,6 +116,28 @@ def _memories(core_json: str) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(out))
 
 
+@functools.lru_cache(maxsize=64)
+def _memories(core_json: str) -> tuple[tuple[str, int, int], ...]:
+    from ..hdl.core import SnnCore
+
+    return _walk_memories(SnnCore(CoreConfig.from_json(core_json)))
+
+
+@functools.lru_cache(maxsize=64)
+def _network_memories(network_json: str) -> tuple[tuple[str, int, int], ...]:
+    import json
+
+    from ..config import NetworkConfig
+    from ..hdl.network import NetworkCore
+
+    return _walk_memories(NetworkCore(NetworkConfig.from_dict(json.loads(network_json))))
+
+
+def _is_weight_memory(path: str) -> bool:
+    """A memory of a core's weight store (one per row bank): ``weights/...``."""
+    return path.split("/")[0] == "weights"
+
+
 def memory_bits(core: CoreConfig) -> dict[str, Any]:
     """Bits of every memory of the RTL core for ``core``.
 
@@ -126,11 +146,40 @@ def memory_bits(core: CoreConfig) -> dict[str, Any]:
     matter (the seed, for instance, only fills ROMs).
     """
     mems = _memories(core.replace(seed=0).to_json())
-    # the weight store's memories (one per row bank): ``weights/...``
-    weights = sum(d * w for name, d, w in mems if name.split("/")[0] == "weights")
+    weights = sum(d * w for name, d, w in mems if _is_weight_memory(name))
     total = sum(d * w for _, d, w in mems)
     return {"weight_bits": weights, "state_bits": total - weights,
             "memories": {name: [d, w] for name, d, w in mems}}
+
+
+def network_memory_bits(network: Any) -> dict[str, Any]:
+    """Bits of every memory of the layer pipeline (``hdl/network.py: NetworkCore``) for the
+    :class:`~plasticore.config.NetworkConfig` ``network``, per layer.
+
+    Returns ``layers``: per layer ``{"weight_bits", "state_bits", "lanes"}`` (the memories
+    of its core, ``layerN/...``; ``lanes`` its ``n_pe``), ``other_bits`` (memories outside
+    the cores: the converters between layers), and the totals ``weight_bits`` and
+    ``state_bits`` (everything but the weights, ``other_bits`` included).
+    """
+    import dataclasses
+    import json
+
+    mems = _network_memories(json.dumps(dataclasses.replace(network, seed=0).to_dict(),
+                                        sort_keys=True))
+    layers = []
+    inside = 0
+    for index, layer in enumerate(network.layers):
+        prefix = f"layer{index}/"
+        own = [(name[len(prefix):], d, w) for name, d, w in mems if name.startswith(prefix)]
+        weight = sum(d * w for name, d, w in own if _is_weight_memory(name))
+        total = sum(d * w for _, d, w in own)
+        inside += total
+        layers.append({"weight_bits": weight, "state_bits": total - weight,
+                       "lanes": layer.n_pe})
+    weights = sum(layer["weight_bits"] for layer in layers)
+    everything = sum(d * w for _, d, w in mems)
+    return {"layers": layers, "other_bits": everything - inside, "weight_bits": weights,
+            "state_bits": everything - weights}
 
 
 def measure(net: Any, label_set: Any, test_set: Any) -> dict[str, Any]:
@@ -179,8 +228,10 @@ def latency(counts: dict[str, Any], clock_mhz: float) -> dict[str, float]:
 
 
 def energy(core: CoreConfig, counts: dict[str, Any],
-           model: EnergyModel = ENERGY_45NM) -> dict[str, float]:
-    """Estimated energy per sample in nanojoules, inference and training, with its parts.
+           model: EnergyModel = ENERGY_45NM, encoder: bool = True) -> dict[str, float]:
+    """Estimated energy per sample in nanojoules, inference and training, with its parts
+    (``encoder = False``: a layer without the rate encoder's generators, a later layer of
+    a network or current input; its encoder part is 0).
 
     Inference, per sample:
 
@@ -203,12 +254,13 @@ def energy(core: CoreConfig, counts: dict[str, Any],
     mem = memory_bits(core)["memories"]
     neuron_word = mem["neurons"][1] / core.n_pe if "neurons" in mem else 0
     T, n_in, n_out, P = core.timesteps, core.n_inputs, core.n_neurons, core.n_pe
-    encoder = T * n_in * (3 * model.add(32) + model.add(16) + 2 * model.sram(32))
+    encoder_pj = (T * n_in * (3 * model.add(32) + model.add(16) + 2 * model.sram(32))
+                  if encoder else 0.0)
     synapses = (counts["weight_words_read"] * model.sram(P * w.weight)
                 + counts["synaptic_adds"] * model.add(d.weight_sum_bits))
     neurons = counts["neuron_updates"] * (2 * model.sram(int(neuron_word))
                                           + 4 * model.add(d.membrane_sum_bits))
-    inference = encoder + synapses + neurons
+    inference = encoder_pj + synapses + neurons
     stdp = counts["learned_words"] * (2 * model.sram(P * w.weight)
                                       + P * (model.mult(w.trace, 16) + model.add(w.weight)))
     traces = T * (n_in + n_out) * model.add(w.trace)
@@ -219,5 +271,5 @@ def energy(core: CoreConfig, counts: dict[str, Any],
     training = inference + stdp + traces + norm
     nj = 1e-3
     return {"energy_nj": inference * nj, "energy_train_nj": training * nj,
-            "energy_encoder_nj": encoder * nj, "energy_synapses_nj": synapses * nj,
+            "energy_encoder_nj": encoder_pj * nj, "energy_synapses_nj": synapses * nj,
             "energy_neurons_nj": neurons * nj, "energy_learning_nj": (stdp + traces + norm) * nj}

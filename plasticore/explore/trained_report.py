@@ -1,0 +1,163 @@
+"""``DIR/report.md``, ``DIR/results.json`` and the PNGs of the sweep of a network trained
+elsewhere (:func:`.trained_sweep.explore_trained`).
+
+Every number is formatted from the sweep's rows (``results.json`` holds the same rows).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..files import write_text
+from ..plots import _pyplot, save_figure
+from .report import pct
+
+__all__ = ["write_trained_report", "write_trained_plots"]
+
+
+def _layer_text(r: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
+    return " + ".join(fmt.format(layer[key]) for layer in r["layers"])
+
+
+def _row_line(r: dict[str, Any], chosen: dict[str, Any] | None) -> str:
+    mark = " **(chosen)**" if chosen is not None and r["label"] == chosen["label"] else ""
+    return (f"| {r['timesteps']} | {r['weight_width']}{mark} | {r['how']} | "
+            f"{pct(r['validation_accuracy'])} ± {pct(r['validation_accuracy_std'])} | "
+            f"{pct(r['accuracy'])} ± {pct(r['accuracy_std'])} | {pct(r['accuracy_min'])} | "
+            f"{pct(r['accuracy_max'])} | {100 * r['accuracy_drop']:+.2f} | "
+            f"{'no' if r['distinguishable'] else 'yes'} | {r['spikes_per_sample']:.1f} | "
+            f"{_layer_text(r, 'weight_memory_bits')} | {_layer_text(r, 'state_memory_bits')} | "
+            f"{_layer_text(r, 'lanes', '{}')} | {_layer_text(r, 'cycles_per_timestep', '{:.0f}')}"
+            f" | {r['cycles']:.0f} | {r['latency_us']:.1f} | {r['energy_nj']:.1f} |")
+
+
+_HEADER = ("| timesteps | weight bits | network | validation % | test % (mean ± std) | min | "
+           "max | test drop (pp) | same as baseline? | out spikes/sample | weight memory "
+           "bits per layer | state memory bits per layer | lanes per layer | cycles/timestep "
+           "per layer | cycles/sample | µs/sample | energy nJ/sample |\n"
+           "|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---|---|---|---|---:|---:|---:|")
+
+
+def write_trained_report(out: Path, summary: dict[str, Any], command: str, seconds: float,
+                         runs: int, plots: Sequence[Path], cpu_seconds: float = 0.0) -> Path:
+    """Write ``report.md`` and ``results.json`` from the sweep's summary."""
+    rows, chosen, base = summary["rows"], summary["chosen"], summary["baseline"]
+    s = summary["settings"]
+    lines = [
+        f"# Design-space exploration of `{summary['config']}` (a network trained elsewhere)",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Wall time {seconds:.0f} s, {runs} scoring runs (the rest from the cache) taking "
+        f"{cpu_seconds:.0f} CPU seconds {s['where']}. Nothing trains: every point is the "
+        f"network at its timesteps and weight width ({s['source']}), run by the golden "
+        f"model with learning off. Accuracy is the mean over {s['seeds']} encoder seed(s) "
+        "(seeds 0..), ± the sample standard deviation. The **validation** split (the last "
+        f"{s['validation']} training samples) chooses the point and draws the Pareto "
+        "fronts; the **test** split is only reported (the drop is in percentage points "
+        "against the baseline's test mean; \"same as baseline?\" is yes when Welch's t-test "
+        "cannot tell them apart, p >= 0.05). The network may have been trained on the "
+        "validation samples elsewhere, so its validation accuracy can be the higher: it "
+        "ranks points. Latency: the exact cycle model of the layer pipeline "
+        f"(`hdl/cycles.py: network_sample_cycles`) on {s['cost_samples']} test samples at "
+        f"{s['clock_mhz']:g} MHz; memory from the RTL (`NetworkCore`), per layer; energy an "
+        "estimate (docs/explore.md), summed over the layers.",
+        "",
+        f"Baseline: {base['timesteps']} timesteps, {base['weight_width']}-bit weights, test "
+        f"{pct(base['accuracy'])} ± {pct(base['accuracy_std'])} %, validation "
+        f"{pct(base['validation_accuracy'])} %.",
+        "",
+        "## Choice", "",
+    ]
+    cons = ", ".join(f"`{c}`" for c in s["constraints"]) or "none"
+    if chosen is None:
+        lines += [f"No point meets the constraints ({cons}) on the validation split.", ""]
+    else:
+        lines += [
+            f"Constraints (validation split): {cons}; among the feasible Pareto-optimal points "
+            f"(validation accuracy, latency, memory, energy) the one with the lowest "
+            f"`{s['minimize']}`:",
+            "",
+            f"- **{chosen['label']}**: validation {pct(chosen['validation_accuracy'])} % "
+            f"(drop {100 * chosen['validation_accuracy_drop']:+.2f} pp), test "
+            f"{pct(chosen['accuracy'])} ± {pct(chosen['accuracy_std'])} % (drop "
+            f"{100 * chosen['accuracy_drop']:+.2f} pp, p = {chosen['p_vs_baseline']:.3f}), "
+            f"{chosen['cycles']:.0f} cycles = {chosen['latency_us']:.1f} µs/sample, "
+            f"{chosen['memory_bits']:,} memory bits, {chosen['energy_nj']:.1f} nJ/sample",
+            "- configuration and weights: `chosen.toml`, `chosen_weights.npz`",
+            "",
+        ]
+    lines += ["## Every point", "", _HEADER]
+    lines += [_row_line(r, chosen) for r in rows]
+    lines += ["", "Per layer, in order (layer 0 first), joined by `+`. Pareto front "
+              "(validation accuracy against latency): " + ", ".join(summary["front_latency"])
+              + ". Against memory: " + ", ".join(summary["front_memory"]) + ".", ""]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    report = out / "report.md"
+    write_text(report, "\n".join(lines) + "\n")
+    data = {k: v for k, v in summary.items() if k != "chosen_network"}
+    data["command"], data["seconds"], data["scoring_runs"] = command, seconds, runs
+    data["cpu_seconds"] = cpu_seconds
+    write_text(out / "results.json", json.dumps(data, indent=1, default=str) + "\n")
+    return report
+
+
+def write_trained_plots(out: Path, summary: dict[str, Any]) -> list[Path]:
+    """Accuracy against timesteps per width (test, and validation dashed), and the two
+    Pareto fronts (validation accuracy against latency and memory, the test accuracy of
+    each point marked beside it)."""
+    plt = _pyplot()
+    rows = summary["rows"]
+    paths = []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for n, b in enumerate(sorted({r["weight_width"] for r in rows}, reverse=True)):
+        rs = sorted((r for r in rows if r["weight_width"] == b), key=lambda r: r["timesteps"])
+        colour = f"C{n}"
+        ax.errorbar([r["timesteps"] for r in rs], [100 * r["accuracy"] for r in rs],
+                    yerr=[100 * r["accuracy_std"] for r in rs], marker="o", capsize=3,
+                    color=colour, label=f"{b}-bit weights, test")
+        ax.plot([r["timesteps"] for r in rs], [100 * r["validation_accuracy"] for r in rs],
+                "--", marker="x", color=colour, alpha=0.6, label=f"{b}-bit, validation")
+    ax.set_xlabel("timesteps per sample")
+    ax.set_ylabel("accuracy % (mean ± std over seeds)")
+    ax.set_title("accuracy against timesteps")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out / "accuracy_vs_timesteps.png")
+    save_figure(fig, paths[-1])
+    for metric, front_key, xlabel, name in (
+            ("latency_us", "front_latency", "latency µs/sample (cycle model)",
+             "pareto_latency.png"),
+            ("memory_bits", "front_memory", "memory bits (every layer, from the RTL)",
+             "pareto_memory.png")):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        sc = ax.scatter([r[metric] for r in rows], [100 * r["validation_accuracy"] for r in rows],
+                        c=[r["weight_width"] for r in rows], cmap="viridis", s=30,
+                        label="validation")
+        ax.scatter([r[metric] for r in rows], [100 * r["accuracy"] for r in rows],
+                   marker="x", color="grey", s=20, label="test (reported, not chosen on)")
+        fig.colorbar(sc, ax=ax, label="weight bits")
+        front = sorted((r for r in rows if r["label"] in summary[front_key]),
+                       key=lambda r: r[metric])
+        ax.step([r[metric] for r in front], [100 * r["validation_accuracy"] for r in front],
+                "r-", where="post", label="Pareto front (validation)")
+        for r in rows:
+            ax.annotate(f"T={r['timesteps']},{r['weight_width']}b",
+                        (r[metric], 100 * r["validation_accuracy"]), fontsize=6)
+        chosen = summary["chosen"]
+        if chosen is not None:
+            ax.scatter([chosen[metric]], [100 * chosen["validation_accuracy"]], s=150,
+                       facecolors="none", edgecolors="r", label="chosen")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("accuracy %")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        paths.append(out / name)
+        save_figure(fig, paths[-1])
+    return paths
