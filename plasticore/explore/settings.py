@@ -142,9 +142,9 @@ class Settings:
         core = config.core
         if config.network.rule.kind == "none":
             raise SettingsError(f"{config.source}: rule.kind = 'none': the explorer sweeps "
-                                "networks it trains with STDP (for an imported network's "
-                                "widths: plasticore nir import --weight-bits N, plasticore "
-                                "bench nir)")
+                                "a network trained elsewhere with its weights "
+                                "(TrainedSettings, plasticore explore CONFIG --weights W.npz "
+                                "[--nir FILE.nir]), not by training it")
         if not core.stdp.learn:
             raise SettingsError(f"{config.source}: stdp.learn = false: nothing to train")
         T0 = core.timesteps
