@@ -108,8 +108,8 @@ def write_trained_report(out: Path, summary: dict[str, Any], command: str, secon
 
 def write_trained_plots(out: Path, summary: dict[str, Any]) -> list[Path]:
     """Accuracy against timesteps per width (test, and validation dashed), and the two
-    Pareto fronts (validation accuracy against latency and memory, the test accuracy of
-    each point marked beside it)."""
+    Pareto fronts (against latency and memory: validation accuracy with the front and the
+    choice, and beside it the test accuracy of the same points)."""
     plt = _pyplot()
     rows = summary["rows"]
     paths = []
@@ -135,29 +135,34 @@ def write_trained_plots(out: Path, summary: dict[str, Any]) -> list[Path]:
              "pareto_latency.png"),
             ("memory_bits", "front_memory", "memory bits (every layer, from the RTL)",
              "pareto_memory.png")):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        sc = ax.scatter([r[metric] for r in rows], [100 * r["validation_accuracy"] for r in rows],
-                        c=[r["weight_width"] for r in rows], cmap="viridis", s=30,
-                        label="validation")
-        ax.scatter([r[metric] for r in rows], [100 * r["accuracy"] for r in rows],
-                   marker="x", color="grey", s=20, label="test (reported, not chosen on)")
-        fig.colorbar(sc, ax=ax, label="weight bits")
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True, layout="constrained")
         front = sorted((r for r in rows if r["label"] in summary[front_key]),
                        key=lambda r: r[metric])
-        ax.step([r[metric] for r in front], [100 * r["validation_accuracy"] for r in front],
-                "r-", where="post", label="Pareto front (validation)")
-        for r in rows:
-            ax.annotate(f"T={r['timesteps']},{r['weight_width']}b",
-                        (r[metric], 100 * r["validation_accuracy"]), fontsize=6)
         chosen = summary["chosen"]
-        if chosen is not None:
-            ax.scatter([chosen[metric]], [100 * chosen["validation_accuracy"]], s=150,
-                       facecolors="none", edgecolors="r", label="chosen")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("accuracy %")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        for ax, key, title in ((axes[0], "validation_accuracy",
+                                "validation split: the front and the choice"),
+                               (axes[1], "accuracy", "test split: reported, never chosen on")):
+            sc = ax.scatter([r[metric] for r in rows], [100 * r[key] for r in rows],
+                            c=[r["weight_width"] for r in rows], cmap="viridis", s=30)
+            if key == "accuracy":
+                ax.errorbar([r[metric] for r in rows], [100 * r[key] for r in rows],
+                            yerr=[100 * r["accuracy_std"] for r in rows], fmt="none",
+                            ecolor="grey", capsize=2)
+            ax.step([r[metric] for r in front], [100 * r[key] for r in front], "r-",
+                    where="post", label="Pareto front (validation)")
+            for r in rows:
+                ax.annotate(f"T={r['timesteps']},{r['weight_width']}b",
+                            (r[metric], 100 * r[key]), fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
+            if chosen is not None:
+                ax.scatter([chosen[metric]], [100 * chosen[key]], s=150, facecolors="none",
+                           edgecolors="r", label="chosen")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{'validation' if key != 'accuracy' else 'test'} accuracy %")
+            ax.set_title(title, fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.colorbar(sc, ax=axes, label="weight bits")
         paths.append(out / name)
         save_figure(fig, paths[-1])
     return paths
