@@ -331,10 +331,12 @@ class NetworkSampleCycles:
 
 
 def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
-                          input_raster: Array, rasters: list[Array]) -> NetworkSampleCycles:
+                          input_raster: Array | None, rasters: list[Array],
+                          pixels: Array | None = None) -> NetworkSampleCycles:
     """Predicted cycles of a sample of the layer pipeline (``NetworkCore``, learning off,
     the last layer's spike and count consumers always ready), from the input raster and
-    every layer's output raster (``rasters[l]``, ``(timesteps, n_neurons_l)``).
+    every layer's output raster (``rasters[l]``, ``(timesteps, n_neurons_l)``); with current
+    input (``input_raster`` ``None``) from the sample's ``pixels`` too.
 
     Each layer runs its single-core schedule (module docstring), with two couplings through
     the :class:`~.core.raster.SpikeRaster` between layers ``l`` and ``l + 1``.  In cycles
@@ -344,7 +346,9 @@ def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
 
         n_t   = max(s_(t-1) + 1, e_t, q_t)                (n_(-1) = s_(-1) = 0)
         e_t   = max(n_(t-1) + 1, a_t) + E                 (layer 0: a_t = 0; rate input:
-                                                           e_0 = 1 + C + E, C pixel words)
+                                                           e_0 = 1 + C + E, C pixel words;
+                                                           current input: E = 0 and
+                                                           e_0 = 1 + C + X)
         w_k   = n_t + (k + 1) * A' + Dn                   (word k's spike token written)
         x_k   = max(w_k + 2, x_prev + 1, close_(t-1) + 1) (token taken; the last layer's
                                                            without the third term)
@@ -359,8 +363,8 @@ def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
     the network is ``idle`` once every layer's have gone.
     """
     L, T = len(cores), cores[0].timesteps
-    inputs = [np.asarray(input_raster, dtype=bool)] + [np.asarray(r, dtype=bool)
-                                                       for r in rasters[:-1]]
+    inputs = [None if input_raster is None else np.asarray(input_raster, dtype=bool)] + [
+        np.asarray(r, dtype=bool) for r in rasters[:-1]]
     works = [work_of(core, inputs[index], rasters[index])
              for index, core in enumerate(cores)]
     never = -(1 << 62)
@@ -379,14 +383,12 @@ def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
                 arrive = 0
             else:
                 arrive = close[index - 1][t] + 1
-            start = (1 + core.derived.input_words if core.encoder.kind == "rate" else 1) \
+            direct = core.encoder.kind == "direct"
+            start = (1 if direct else 1 + core.derived.input_words) \
                 if t == 0 else n[index][t - 1] + 1
-            if core.encoder.kind == "rate":
-                taken = start
-            else:
-                taken = max(start, arrive)
+            taken = max(start, arrive) if direct else start
             f[index][t] = taken
-            encoded = taken + E
+            encoded = taken + (first_wait(core, pixels) if t == 0 else E)
             queue = last_taken[index][t - 1] + 1 if t > 0 else never
             begin = max((s[index][t - 1] if t > 0 else 0) + 1, encoded, queue)
             n[index][t] = begin

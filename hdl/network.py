@@ -50,8 +50,8 @@ class NetworkCore(wiring.Component):
     """A network of ``L`` layers: one ``SnnCore`` per layer (``network.core(l)``), layer
     ``l``'s spikes into layer ``l + 1`` through a :class:`~.core.raster.SpikeRaster`, bit for
     bit as the golden ``Network`` with learning off (``rule.kind = "none"``): whatever a
-    layer's ``SnnCore`` runs (signed weights, a bias, any leak and reset), the network
-    runs.
+    layer's ``SnnCore`` runs (signed weights, a bias, any leak and reset; current input
+    in layer 0), the network runs.
 
     A sample: one ``command`` token, taken by every layer at once (when all are idle; the
     ``learn`` field is ignored), then layer 0's ``pixels`` (or ``raster`` tokens); the last
@@ -73,7 +73,7 @@ class NetworkCore(wiring.Component):
     -------
     command : In(stream.Signature(command_layout))
         Starts a sample.
-    pixels : In(stream.Signature(pixel_word_layout(core(0))))  (rate input)
+    pixels : In(stream.Signature(pixel_word_layout(core(0))))  (rate or current input)
     raster : In(stream.Signature(unsigned(n_inputs)))  (direct input)
         Layer 0's input, as ``SnnCore``'s.
     spikes : Out(stream.Signature(spike_layout(core(L - 1))))
@@ -142,7 +142,7 @@ class NetworkCore(wiring.Component):
                          core.command.payload.learn.eq(0)]
 
         # -- the chain: input into layer 0, each layer's spikes into the next one's raster
-        source = "pixels" if self._network.cores[0].encoder.kind == "rate" else "raster"
+        source, _ = input_stream(self._network.cores[0])
         wiring.connect(m, wiring.flipped(getattr(self, source)), getattr(cores[0], source))
         for index, raster in enumerate(rasters):
             wiring.connect(m, cores[index].spikes, raster.spikes)

@@ -83,7 +83,7 @@ def _golden(network: NetworkConfig, weights: list[Array], theta: list[Array],
     assert (whole.raster == rasters[-1]).all()
     for count, raster in zip(whole.layer_counts, rasters, strict=True):
         assert (count == raster.sum(axis=0)).all()
-    model = network_sample_cycles(cores, input_raster, rasters)
+    model = network_sample_cycles(cores, input_raster, rasters, pixels=pixels)
     return Golden(rasters, whole.counts, model.step_ends, model.total, model.idle)
 
 
@@ -270,20 +270,23 @@ def compare(network: NetworkConfig, got: Session, expected: list[Golden],
 
 
 def _session(network: NetworkConfig, n_samples: int = 2, seed: int = 0,
-             digits: bool = False):
+             digits: bool = False, zeros: float = 0.0):
+    """Random weights and thresholds; ``n_samples`` random images (a share ``zeros`` of
+    their pixels zero) or digits images."""
     rng = np.random.default_rng(seed)
     cores = network.cores
     weights = [rng.integers(c.derived.w_min, c.derived.w_max, (c.n_inputs, c.n_neurons),
                             endpoint=True) for c in cores]
     for w, c in zip(weights, cores, strict=True):
         if c.widths.weight_signed:      # some neurons mostly inhibited, some mostly excited
-            w[:, 1::3] = np.abs(w[:, 1::3])
+            w[:, 1::3] = np.minimum(np.abs(w[:, 1::3]), c.derived.w_max)
     theta = [rng.integers(0, c.neuron.theta_plus, c.n_neurons, endpoint=True) for c in cores]
     if digits:
         images = load_dataset("digits", None, cores[0].encoder.pixel_bits)[0].images
     else:
         images = rng.integers(0, (1 << cores[0].encoder.pixel_bits) - 1,
                               (n_samples, cores[0].n_inputs), endpoint=True)
+        images[rng.random(images.shape) < zeros] = 0
     samples = [(np.asarray(images[i]), 100 + i) for i in range(n_samples)]
     return weights, theta, samples
 
@@ -305,8 +308,8 @@ def _biases(network: NetworkConfig, seed: int = 0) -> list[Array | None]:
 
 
 def _check(network: NetworkConfig, n_samples: int = 2, seed: int = 0, stall: float = 0.0,
-           digits: bool = False) -> None:
-    weights, theta, samples = _session(network, n_samples, seed, digits)
+           digits: bool = False, zeros: float = 0.0) -> None:
+    weights, theta, samples = _session(network, n_samples, seed, digits, zeros)
     bias = _biases(network, seed)
     expected = [_golden(network, weights, theta, pixels, key, bias)
                 for pixels, key in samples]
@@ -359,6 +362,41 @@ def test_network_signed_bias() -> None:
                     **{"widths.weight_signed": True, "widths.bias": 10,
                        "neuron.leak_mode": "multiply", "neuron.reset_mode": "subtract",
                        "neuron.reset_amount": 1000, "neuron.theta_plus": 0}), seed=4)
+
+
+def _current(network: NetworkConfig, pixel_bits: int = 3) -> NetworkConfig:
+    """``network`` with current input (the pixels, of ``pixel_bits``, a constant current
+    into layer 0)."""
+    return dataclasses.replace(network, input=dataclasses.replace(
+        network.input, kind="current", pixel_bits=pixel_bits))
+
+
+SIGNED_BIAS = {"widths.weight_signed": True, "widths.bias": 10,
+               "neuron.leak_mode": "multiply", "neuron.reset_mode": "subtract",
+               "neuron.reset_amount": 1000, "neuron.theta_plus": 0}
+
+
+@pytest.mark.parametrize("label", ["16-12-8-4-pe2", "16-8-8-4-pe4-banks2",
+                                   "16-12-8-4-pe-mixed-lanes4"])
+def test_network_current_input(label: str) -> None:
+    """Current input into layer 0 (its current pass, then neuron passes without rows) of a
+    network trained elsewhere (signed weights, biases, the multiply leak, a reset by
+    subtraction of its own amount), half the pixels zero: every layer's spikes, the counts
+    and every timestep end as the golden model and the cycle model."""
+    sizes, pes, banks, lanes = CASES[label]
+    network = _current(_network(sizes, pes, banks, lanes, v_th=900, timesteps=10,
+                                **SIGNED_BIAS))
+    assert network.cores[0].encoder.kind == "current"
+    _check(network, seed=5, zeros=0.5)
+
+
+def test_network_current_input_under_backpressure() -> None:
+    """Current input with output consumers that stall 40 % of the time: the same spikes and
+    counts."""
+    sizes, pes, banks, lanes = CASES["16-12-8-4-pe2"]
+    network = _current(_network(sizes, pes, banks, lanes, v_th=900, timesteps=10,
+                                **SIGNED_BIAS))
+    _check(network, seed=6, zeros=0.5, stall=0.4)
 
 
 @pytest.mark.slow
@@ -439,17 +477,54 @@ def test_imported_digits_mlp_rate() -> None:
     assert difference is None, difference
 
 
+def _imported_digits_mlp(n_images: int) -> None:
+    """``configs/digits-mlp.toml`` (current input, as ``plasticore nir import`` writes it
+    from ``examples/nir/digits-mlp.nir``) with its trained weights on the first digits
+    test images: every layer's spikes, the counts and the cycles as the golden and the
+    cycle model's."""
+    from pathlib import Path
+
+    nir = pytest.importorskip("nir")
+    from plasticore.config import load_config
+    from plasticore.interchange.graph import network_of
+    from plasticore.interchange.quantize import ImportOptions, quantize
+
+    root = Path(__file__).resolve().parents[2]
+    source = network_of(nir.read(str(root / "examples" / "nir" / "digits-mlp.nir")), 1e-4)
+    imported = quantize(source, ImportOptions(dataset="digits", timesteps=25))
+    network = imported.config.network
+    assert network == load_config("digits-mlp").network
+    assert network.input.kind == "current"
+    images = load_dataset("digits", None, network.input.pixel_bits)[1].images[:n_images]
+    samples = [(np.asarray(image), n) for n, image in enumerate(images)]
+    expected = [_golden(network, imported.weights, imported.theta, pixels, key,
+                        imported.bias) for pixels, key in samples]
+    assert all(e.rasters[0].any() and e.counts.any() for e in expected)
+    got = run_network(network, imported.weights, imported.theta, samples,
+                      bias=imported.bias)
+    difference = compare(network, got, expected)
+    assert difference is None, difference
+
+
+def test_imported_digits_mlp() -> None:
+    """The trained current-input 64-100-10 network on one digits test image."""
+    _imported_digits_mlp(1)
+
+
+@pytest.mark.slow
+def test_imported_digits_mlp_images() -> None:
+    """The trained current-input 64-100-10 network on five digits test images."""
+    _imported_digits_mlp(5)
+
+
 def test_check_network_allows_layers() -> None:
     """Several layers without a rule pass for ``NetworkCore`` (``layers=True``), not for
-    the callers that drive one ``SnnCore``; what a layer's core refuses is still refused."""
+    the callers that drive one ``SnnCore``; current input into layer 0 passes too."""
     network = _network([16, 12, 4], [1, 1])
     check_network(network, layers=True)
     with pytest.raises(ConfigError, match="^layers: 2 layers: the RTL core runs one layer"):
         check_network(network)
-    current = dataclasses.replace(network, input=dataclasses.replace(network.input,
-                                                                     kind="current"))
-    with pytest.raises(ConfigError, match=r"input\.kind = 'current'"):
-        check_network(current, layers=True)
+    check_network(_current(network), layers=True)       # current input in layer 0
 
 
 # -- Verilog and synthesis of a layered network --------------------------------------------
