@@ -129,6 +129,51 @@ def test_current_core_matches_golden(label: str) -> None:
     assert compare(core, got, expected) is None, compare(core, got, expected)
 
 
+def _random_core(seed: int) -> CoreConfig:
+    """A random small current-input core (learning off): sizes, lanes, row banks, signed or
+    unsigned weights, a bias or none, a current shift, the leak and reset modes, a
+    refractory time and inhibition; the threshold at a few times a typical current."""
+    rng = np.random.default_rng([seed, 16])
+    while True:
+        pe, words = int(rng.choice([1, 2, 4])), int(rng.choice([2, 4]))
+        lanes = int(rng.choice([1, 2, 4]))
+        banks = int(rng.choice([b for b in (1, 2) if lanes % b == 0]))
+        weight, membrane = int(rng.integers(3, 9)), int(rng.integers(14, 21))
+        pixel_bits = int(rng.integers(1, 6))
+        leak = str(rng.choice(["shift", "multiply", "none"]))
+        reset = str(rng.choice(["to_reset", "subtract"]))
+        core = _core(weight, membrane, pixel_bits, leak_mode=leak, reset_mode=reset,
+                     t_ref=int(rng.integers(0, 3)),
+                     n_inputs=int(rng.choice([8, 12, 16, 24])), n_neurons=pe * words)
+        shift = int(rng.integers(0, min(4, membrane - weight)))
+        signed = bool(rng.integers(0, 2))
+        bias = int(rng.choice([0, 0, 6, membrane - 4]))
+        typical = (core.n_inputs * (1 << weight) * (1 << pixel_bits) >> 3) << shift
+        v_th = int(min(max(typical, 8), (1 << (membrane - 1)) - 1))
+        try:
+            return _rtl(core.replace(n_pe=pe, row_banks=banks, **{
+                "encoder.lanes": lanes, "widths.weight_signed": signed,
+                "widths.bias": bias, "widths.current_shift": shift, "neuron.v_th": v_th,
+                "neuron.v_reset": 0, "neuron.v_rest": 0,
+                "neuron.reset_amount": int(rng.choice([0, v_th + v_th // 3])) if
+                reset == "subtract" else 0,
+                "neuron.w_inh": int(rng.choice([0, v_th >> 3]))}))
+        except ConfigError:
+            continue
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_current_cores(seed: int) -> None:
+    """Random small current-input cores: spikes, counts and cycles as the golden and cycle
+    models."""
+    core = _random_core(seed)
+    weights, theta, bias, samples = _network(core, seed=seed)
+    expected = _golden(core, weights, theta, bias, samples)
+    assert sum(len(s) for s in expected.spikes) > 0, core
+    got = _run(core, weights, theta, bias, samples)
+    assert compare(core, got, expected) is None, (compare(core, got, expected), core)
+
+
 def test_current_pass_cycles_by_hand() -> None:
     """The current pass of the 4-lane case: 16 inputs, 8 neurons in 4 lanes (W = 2), 10
     non-zero pixels: 2 (the row list settling) + 2 * 10 + 3 = 25 cycles; all zero pixels
