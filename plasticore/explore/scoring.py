@@ -20,8 +20,9 @@ rasters recorded (:func:`layer_rasters`) for the pipeline's exact cycle model
 (``hdl/cycles.py: network_sample_cycles``) and the operation counts of the energy estimate
 (:func:`.cost.energy`, per layer): per layer the mean cycle its last timestep ends, its
 mean cycles per timestep, and its input spikes, weight words read, synaptic adds and
-neuron updates per sample.  With current input the cycle model is given no input spikes
-(the current-input core's timing is the cycle model's to state).
+neuron updates per sample.  With current input the cycle model takes the sample's pixels
+(its current pass), and layer 0's weight reads and adds count that pass: every non-zero
+pixel's row once per sample.
 """
 
 from __future__ import annotations
@@ -146,9 +147,9 @@ def measure_network(network: Any, weights: Sequence[Array], theta: Sequence[Arra
     cycles = 0.0
     for k, image in enumerate(images):
         input_raster, rasters = layer_rasters(network, weights, theta, bias, image, k)
-        if input_raster is None:
-            input_raster = np.zeros((T, network.input.n_inputs), bool)
-        predicted = network_sample_cycles(cores, input_raster, rasters)
+        current = input_raster is None
+        predicted = network_sample_cycles(cores, input_raster, rasters,
+                                          pixels=image if current else None)
         cycles += predicted.total
         inputs = [input_raster, *rasters[:-1]]
         for index, core in enumerate(cores):
@@ -157,9 +158,15 @@ def measure_network(network: Any, weights: Sequence[Array], theta: Sequence[Arra
             ends = predicted.step_ends[index]
             totals["layer_done"][index] += float(ends[-1])
             totals["layer_cycles_per_timestep"][index] += float(ends[-1]) / T
-            active = int(np.asarray(inputs[index]).sum())
-            totals["input_spikes"][index] += active
-            totals["weight_words_read"][index] += sum(W * max(w.active, 1) for w in works)
+            if index == 0 and current:
+                # the current pass: every non-zero pixel's row once per sample
+                active = int(np.count_nonzero(image))
+                reads = W * max(active, 1) + sum(W * max(w.active, 1) for w in works)
+            else:
+                active = int(np.asarray(inputs[index]).sum())
+                reads = sum(W * max(w.active, 1) for w in works)
+            totals["input_spikes"][index] += 0 if index == 0 and current else active
+            totals["weight_words_read"][index] += reads
             totals["synaptic_adds"][index] += active * core.n_neurons
             totals["neuron_updates"][index] += T * core.n_neurons
     n = max(len(images), 1)

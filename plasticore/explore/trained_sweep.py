@@ -33,15 +33,19 @@ __all__ = ["explore_trained", "summarize_trained_point", "choice_view", "chosen_
 Say = Callable[[str], None]
 
 
-def _accuracies(results: list[dict[str, Any]], baseline: list[float]) -> dict[str, Any]:
+def _accuracies(results: list[dict[str, Any]], baseline: list[float],
+                exact: bool) -> dict[str, Any]:
+    """Mean, spread and drop of the accuracies; ``p_vs_baseline`` from Welch's test, or
+    with ``exact`` (no random draws: current input) 0 for any difference, 1 for none."""
     accs = [r["accuracy"] for r in results]
     mean = statistics.fmean(accs)
+    drop = statistics.fmean(baseline) - mean
     return {"accuracy": mean,
             "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
             "accuracy_min": min(accs), "accuracy_max": max(accs),
             "per_seed": {str(r["seed"]): r["accuracy"] for r in results},
-            "accuracy_drop": statistics.fmean(baseline) - mean,
-            "p_vs_baseline": welch(accs, baseline)}
+            "accuracy_drop": drop,
+            "p_vs_baseline": (float(drop == 0) if exact else welch(accs, baseline))}
 
 
 def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
@@ -50,17 +54,19 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
                             clock_mhz: float) -> dict[str, Any]:
     """A point's row: test accuracies (``accuracy``...), validation accuracies
     (``validation_accuracy``...), memory, lanes, cycles, latency and energy per layer and
-    in all."""
+    in all.  With current input (nothing random) a difference from the baseline is exact
+    and counts as distinguishable."""
     network = point.network
+    exact = network.input.kind == "current"
     row: dict[str, Any] = {
         "label": f"T={timesteps} w={bits}", "kind": "grid", "variant": "", "how": point.how,
         "timesteps": timesteps, "weight_width": bits, "seeds": len(tests),
-        **_accuracies(tests, base_test),
+        **_accuracies(tests, base_test, exact),
         "spikes_per_sample": statistics.fmean(r["spikes_per_sample"] for r in tests),
         "layer_spikes_per_sample": [statistics.fmean(v) for v in zip(
             *(r["layer_spikes_per_sample"] for r in tests), strict=True)]}
     row["distinguishable"] = row["p_vs_baseline"] < 0.05
-    val = _accuracies(validations, base_validation)
+    val = _accuracies(validations, base_validation, exact)
     row.update({f"validation_{k}": v for k, v in val.items()})
     row["validation_distinguishable"] = val["p_vs_baseline"] < 0.05
     mem = cost.network_memory_bits(network)

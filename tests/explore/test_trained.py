@@ -50,8 +50,8 @@ def tiny_graph(threshold: float = 1.0) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
-def import_at(graph: nir.NIRGraph, timesteps: int, bits: int) -> Any:
-    options = ImportOptions(dataset="digits", timesteps=timesteps, encoder="rate",
+def import_at(graph: nir.NIRGraph, timesteps: int, bits: int, encoder: str = "rate") -> Any:
+    options = ImportOptions(dataset="digits", timesteps=timesteps, encoder=encoder,
                             max_rate=1.0, weight_bits=bits, dt=DT)
     return quantize(network_of(graph, DT), options)
 
@@ -109,7 +109,12 @@ def golden_scores(network: Any, weights: Any, theta: Any, bias: Any,
         # the per-layer rerun gives the whole network's output spikes
         whole = net.run_sample(test_set.images[k], k, learn=False, record=True)
         assert np.array_equal(rasters[-1], whole.raster)
-        cycles.append(network_sample_cycles(network.cores, input_raster, rasters).total)
+        current = network.input.kind == "current"
+        # bench's helper returns the next layer's input raster when layer 0 has none
+        input_raster = None if current else input_raster
+        pixels = test_set.images[k] if current else None
+        cycles.append(network_sample_cycles(network.cores, input_raster, rasters,
+                                            pixels=pixels).total)
     return test, validation, float(np.mean(cycles))
 
 
@@ -201,6 +206,36 @@ def test_without_nir_narrower_widths_requantize(files: dict[str, Path]) -> None:
     assert row["validation_per_seed"] == {"0": validation}
     assert [layer["current_shift"] for layer in row["layers"]] == [
         layer.widths.current_shift for layer in layers]
+
+
+def test_current_input_runs_one_seed(files: dict[str, Path]) -> None:
+    """Current input draws nothing: one run per point whatever --seeds, and its cycles
+    those of the cycle model given the pixels."""
+    graph = nir.read(str(files["nir"]))
+    imported = import_at(graph, 4, 8, "current")
+    config = dataclasses.replace(imported.config, data=dataclasses.replace(
+        imported.config.data, train_samples=TRAIN, test_samples=TEST))
+    config.save(files["folder"] / "current.toml")
+    config = load_config(files["folder"] / "current.toml")
+    save_weights(files["folder"] / "current.npz", config,
+                 Network(config.network, weights=imported.weights, theta=imported.theta,
+                         bias=imported.bias))
+    out = files["folder"] / "current"
+    status = main(["explore", str(files["folder"] / "current.toml"), "--weights",
+                   str(files["folder"] / "current.npz"), "--nir", str(files["nir"]),
+                   "--timesteps", "4", "--weight-bits", "8,4", "--seeds", "3", "--workers",
+                   "1", "--validation", str(VALIDATION), "--cost-samples", str(COSTS),
+                   "--out", str(out), "--quiet", "--no-plots"])
+    assert status == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    for r in rows:
+        point = import_at(graph, 4, r["weight_width"], "current")
+        test, validation, cycles = golden_scores(point.config.network, point.weights,
+                                                 point.theta, point.bias, 0)
+        assert r["per_seed"] == {"0": test} and r["validation_per_seed"] == {"0": validation}
+        assert r["cycles"] == cycles
+        # exact: a difference from the baseline is one
+        assert r["distinguishable"] == (r["accuracy"] != rows[0]["accuracy"])
 
 
 @pytest.mark.parametrize("args, fragment", [
