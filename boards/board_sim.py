@@ -152,17 +152,20 @@ class BoardSimResult:
 def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, labels: Any,
         simulator: str = "verilator", build_root: Path = Path("build/board-sim"),
         fuzz_frames: int = 0, seed: int = 0, waves: bool = False,
-        sim_root: Path | None = None) -> BoardSimResult:
+        sim_root: Path | None = None, bias: Any = None) -> BoardSimResult:
     """Classify ``images`` through the simulated link (``fuzz_frames == 0``) or fuzz it
-    with that many frames; returns the testbench's verdict and its report (with the run's
-    ``sim_seconds`` and ``build_seconds``).  The session's files go to ``build_root``, the
-    build to ``plasticore.sim.harness.build_dir`` under ``sim_root`` (default ``build/sim``,
-    shared with the tests and every CLI call)."""
+    with that many frames.  ``weights``, ``theta`` and ``bias`` are lists per layer (or one
+    layer's arrays); ``rates`` the readout's class rates (``None`` for ``count``).  Returns
+    the testbench's verdict and its report (with the run's ``sim_seconds`` and
+    ``build_seconds``).  The session's files go to ``build_root``, the build to
+    ``plasticore.sim.harness.build_dir`` under ``sim_root`` (default ``build/sim``, shared
+    with the tests and every CLI call)."""
     from ..hdl.cycles import encode_cycles
     from ..hdl.verilog import write_verilog
     from ..sim.harness import build_dir as harness_build_dir
     from ..tools import find_simulator
     from .link import LinkedCore
+    from .protocol import config_digest
     from .tb_board import (
         DIVISOR,
         ENV_PROGRESS,
@@ -175,7 +178,7 @@ def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, label
     )
 
     find_simulator(simulator)
-    digest = config.core.digest()
+    digest = config_digest(config)
     build_root = build_root.resolve()
     work = build_root / f"session-{simulator}-{digest}"
     work.mkdir(parents=True, exist_ok=True)
@@ -191,9 +194,9 @@ def run(config: Config, weights: Any, theta: Any, rates: Any, images: Any, label
     # poll for the result every half of the shortest a sample can take (every timestep
     # encodes all inputs: encode_cycles); polls only cost simulation time
     poll_s = config.core.timesteps * encode_cycles(config.core) / 2 * PERIOD_NS * 1e-9
-    session = write_session(work / "session.npz", config, np.asarray(weights),
-                            np.asarray(theta), np.asarray(rates), np.asarray(images),
-                            np.asarray(labels), fuzz_frames, seed, poll_s)
+    session = write_session(work / "session.npz", config, weights, theta, rates,
+                            np.asarray(images), np.asarray(labels), fuzz_frames, seed, poll_s,
+                            bias)
     total = fuzz_frames or len(labels)
     what = f"{fuzz_frames} fuzz frames" if fuzz_frames else f"{total} sample(s)"
     passed, report = run_testbench(

@@ -7,7 +7,8 @@ bench link`` measures how many bytes per second the host driver moves against th
 rate (:func:`measure_throughput`).
 
 :class:`FakeBoard` is the protocol (requests in, reply frames out, no I/O): memories as
-``WRITE_MEMORY`` stores them, samples run by :class:`~plasticore.golden.network.Network` and
+``WRITE_MEMORY`` stores them (every layer's), samples run by
+:class:`~plasticore.golden.network.Network` and
 classified by :func:`~plasticore.golden.classify.predict_votes`.  It does not model the
 receive timeout (a truncated request waits for its rest) and takes an oversize length for
 ``BAD_LENGTH`` at once.  :class:`PtyBoard` serves it from a thread, optionally pacing,
@@ -16,6 +17,7 @@ delaying or fragmenting the replies; tests subclass :class:`FakeBoard` to misbeh
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import struct
@@ -28,10 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from ..golden.classify import predict_votes, vote_table
+from ..golden.classify import predict_votes
 from ..golden.network import Network
-from ..hdl.core.layouts import pack_words, unpack_words
-from ..hdl.cycles import sample_cycles
+from ..hdl.cycles import network_sample_cycles, sample_cycles
 from .protocol import (
     CHUNK_BYTES,
     Command,
@@ -40,8 +41,12 @@ from .protocol import (
     Status,
     StatusReport,
     Target,
+    board_votes,
     identify_payload,
+    layer_values,
+    layer_words,
     reply_frame,
+    selector,
 )
 
 __all__ = ["FakeBoard", "PtyBoard", "measure_throughput"]
@@ -63,7 +68,7 @@ class FakeBoard:
         self.geometry = g = Geometry.of(config)
         self.compute = compute
         self.busy_polls = busy_polls
-        self.memory = [[0] * depth for depth in g.depth]
+        self.memory = {key: [0] * memory.depth for key, memory in g.memories.items()}
         self.parser = RequestParser(g.request_bytes)
         self.result: bytes | None = None
         self.busy_left = 0
@@ -115,17 +120,18 @@ class FakeBoard:
             if n < 4:
                 return Status.BAD_LENGTH, b""
             target, address = struct.unpack_from("<BH", payload)
-            if target > Target.VOTES:
+            if target not in g.memories:
                 return Status.BAD_ADDRESS, b""
-            size = g.word_bytes[target]
+            memory = g.memories[target]
+            size = memory.bytes
             if (n - 3) % size or n - 3 > CHUNK_BYTES:
                 return Status.BAD_LENGTH, b""
             count = (n - 3) // size
-            if address + count > g.depth[target]:
+            if address + count > memory.depth:
                 return Status.BAD_ADDRESS, b""
             if self.busy_left:
                 return Status.BUSY, b""
-            mask = (1 << g.word_bits[target]) - 1
+            mask = (1 << memory.bits) - 1
             for i in range(count):
                 word = int.from_bytes(payload[3 + i * size:3 + (i + 1) * size], "little")
                 self.memory[target][address + i] = word & mask
@@ -135,15 +141,16 @@ class FakeBoard:
             if n != 5:
                 return Status.BAD_LENGTH, b""
             target, address, count = struct.unpack("<BHH", payload)
-            if target > Target.VOTES:
+            if target not in g.memories:
                 return Status.BAD_ADDRESS, b""
-            if not 0 < count <= g.chunk_words(Target(target)):
+            memory = g.memories[target]
+            if not 0 < count <= memory.chunk_words:
                 return Status.BAD_LENGTH, b""
-            if address + count > g.depth[target]:
+            if address + count > memory.depth:
                 return Status.BAD_ADDRESS, b""
             if self.busy_left:
                 return Status.BUSY, b""
-            size = g.word_bytes[target]
+            size = memory.bytes
             return Status.OK, b"".join(w.to_bytes(size, "little")
                                        for w in self.memory[target][address:address + count])
         if command == Command.RUN_SAMPLE:
@@ -164,14 +171,18 @@ class FakeBoard:
                            self.last_cycles, self.busy_cycles, self.good_frames,
                            self.bad_frames)
 
+    def layer_memories(self, index: int) -> dict[Target, list[int]]:
+        """Layer ``index``'s memories by target."""
+        return {target: self.memory[selector(target, index)]
+                for target in self.geometry.layers[index].memories()}
+
     def network(self) -> Network:
-        """The golden network holding the memories' weights and thresholds."""
+        """The golden network holding the memories' weights, thresholds and biases."""
         if self._net is None:
-            core = self.config.core
-            weights = unpack_words(self.memory[Target.WEIGHTS], core.n_pe, core.widths.weight)
-            theta = unpack_words(self.memory[Target.THETA], core.n_pe, core.widths.theta)
-            self._net = Network(core, weights=weights.reshape(core.n_inputs, core.n_neurons),
-                                theta=theta)
+            params = [layer_values(self.geometry, index, self.layer_memories(index))
+                      for index in range(len(self.geometry.layers))]
+            weights, theta, bias = (list(p) for p in zip(*params, strict=True))
+            self._net = Network(self.config.network, weights=weights, theta=theta, bias=bias)
         return self._net
 
     def run(self, data: bytes, key: int, learn: bool) -> bytes:
@@ -189,16 +200,41 @@ class FakeBoard:
                                for i in range(0, len(data), g.pixel_bytes)], np.int64)
         net = self.network()
         res = net.run_sample(sample, key=key, learn=learn, record=True)
-        if learn and core.stdp.learn:
-            self.memory[Target.WEIGHTS] = pack_words(net.weights, core.n_pe, core.widths.weight)
-            self.memory[Target.THETA] = pack_words(net.theta, core.n_pe, core.widths.theta)
-        votes = np.array(self.memory[Target.VOTES], np.int64).reshape(g.n_classes, g.n_neurons)
-        cycles = sample_cycles(core, res.input_raster, res.raster, learn).total
+        if learn and len(net.layers) == 1 and core.stdp.learn:
+            layer = net.layers[0]
+            for target, words in layer_words(g, 0, layer.weights, layer.theta,
+                                             layer.bias).items():
+                self.memory[selector(target)] = words
+        votes = np.array(self.memory[selector(Target.VOTES)], np.int64).reshape(
+            g.n_classes, g.n_neurons)
+        if len(net.layers) == 1:
+            cycles = sample_cycles(core, res.input_raster, res.raster, learn).total
+        else:
+            cycles = network_sample_cycles(net.network.cores, res.input_raster,
+                                           layer_rasters(net, sample, key)).total
         self.last_cycles, self.busy_cycles = cycles, self.busy_cycles + cycles
         counts = np.asarray(res.counts, np.int64)
         head = struct.pack("<BIII", int(predict_votes(counts, votes)[0]), int(counts.sum()),
                            cycles, self.samples)
         return head + b"".join(int(c).to_bytes(g.count_bytes, "little") for c in counts)
+
+
+def layer_rasters(net: Network, sample: Array, key: int) -> list[Array]:
+    """Every layer's output raster ``(timesteps, n_neurons_l)`` of ``sample`` with learning
+    off: each layer run as a one-layer network on the previous layer's raster (the
+    multi-layer ``Network`` records only the last layer's; the cycle model of the layer
+    pipeline takes them all)."""
+    network, source, rasters = net.network, sample, []
+    for index, (spec, layer) in enumerate(zip(network.layers, net.layers, strict=True)):
+        alone = dataclasses.replace(network, layers=(spec,), input=network.input
+                                    if index == 0 else dataclasses.replace(
+                                        network.input, n_inputs=network.layer_inputs(index),
+                                        kind="direct", lanes=spec.row_banks))
+        result = Network(alone, weights=[layer.weights], theta=[layer.theta],
+                         bias=[layer.bias]).run_sample(source, key, learn=False, record=True)
+        rasters.append(result.raster)
+        source = result.raster
+    return rasters
 
 
 class PtyBoard:
@@ -289,10 +325,8 @@ def measure_throughput(config: Config, samples: int = 50, line_rate: bool = Fals
 
     core, g = config.core, Geometry.of(config)
     rng = np.random.default_rng(seed)
-    net = Network(core)
-    votes = vote_table(config.classify.readout,
-                       rng.random((config.classify.n_classes, core.n_neurons)),
-                       config.classify.vote_bits)
+    net = Network(config.network)
+    votes = board_votes(config, rng.random((config.classify.n_classes, g.n_neurons)))
     shape = (samples, g.timesteps, g.n_inputs) if g.direct else (samples, g.n_inputs)
     high = 2 if g.direct else 1 << core.encoder.pixel_bits
     inputs = rng.integers(0, high, size=shape)
@@ -302,7 +336,8 @@ def measure_throughput(config: Config, samples: int = 50, line_rate: bool = Fals
             link = BoardLink(transport, config)
             start = time.perf_counter()
             link.check_identity()
-            link.load(net.weights, net.theta, votes)
+            link.load([layer.weights for layer in net.layers],
+                      [layer.theta for layer in net.layers], votes)
             for i in range(samples):
                 link.run_sample(inputs[i], key=i)
             seconds = time.perf_counter() - start

@@ -17,11 +17,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..config import Config
-from ..golden.classify import Readout, predict_votes, vote_table
+from ..config import SUPERVISED_READOUTS, Config
+from ..golden.classify import Readout, predict_votes
 from ..golden.network import Network
-from ..hdl.core.layouts import pack_words, unpack_words
-from ..hdl.cycles import sample_cycles
+from ..hdl.cycles import network_sample_cycles, sample_cycles
 from .protocol import (
     REPLY_OVERHEAD,
     Command,
@@ -33,13 +32,19 @@ from .protocol import (
     Status,
     StatusReport,
     Target,
+    board_votes,
     command_name,
+    config_digest,
     identify_payload,
+    layer_values,
+    layer_words,
+    per_layer,
     request,
+    selector,
 )
 
 __all__ = ["LinkError", "Transport", "SerialTransport", "BoardLink", "slowest_sample_s",
-           "RunReport", "run_test_set"]
+           "RunReport", "golden_network", "host_readout", "run_test_set"]
 
 Array = Any
 
@@ -139,12 +144,18 @@ BUSY_FLOOR_S = 1.0
 
 def slowest_sample_s(config: Config) -> float:
     """Seconds the slowest sample of ``config`` takes on the board by the cycle model
-    (``hdl.cycles.sample_cycles``): every input and every neuron spiking at every
-    timestep, learning on, at ``board.clock_mhz``."""
-    core = config.core
-    cycles = sample_cycles(core, np.ones((core.timesteps, core.n_inputs), bool),
-                           np.ones((core.timesteps, core.n_neurons), bool), learn=True)
-    return cycles.total / config.board.clock_hz
+    (``hdl.cycles.sample_cycles``, ``network_sample_cycles`` for several layers): every
+    input and every neuron spiking at every timestep, learning on, at
+    ``board.clock_mhz``."""
+    cores = config.network.cores
+    T = cores[0].timesteps
+    inputs = np.ones((T, cores[0].n_inputs), bool)
+    rasters = [np.ones((T, core.n_neurons), bool) for core in cores]
+    if len(cores) == 1:
+        total = sample_cycles(cores[0], inputs, rasters[0], learn=True).total
+    else:
+        total = network_sample_cycles(cores, inputs, rasters).total
+    return total / config.board.clock_hz
 
 
 class BoardLink:
@@ -237,65 +248,91 @@ class BoardLink:
         return _parsed(Identity.parse, self.call(Command.IDENTIFY))
 
     def check_identity(self) -> Identity:
-        """IDENTIFY, and refuse a bitstream built for another configuration."""
+        """IDENTIFY, and refuse a bitstream built for another configuration: first its
+        sizes and every layer's geometry (the message names the first that differs), then
+        the configuration digest."""
         ident = self.identify()
-        if ident.digest != self.config.core.digest():
-            raise LinkError(f"the board runs configuration {ident.digest}, not "
-                            f"{self.config.core.digest()} ({self.config.source}): rebuild "
-                            "the bitstream for this configuration or pass the matching one")
         want = Identity.parse(identify_payload(self.config))
+        source = self.config.source
+        if len(ident.layers) != len(want.layers):
+            raise LinkError(f"the board runs a network of {len(ident.layers)} layer(s), the "
+                            f"configuration {len(want.layers)} ({source})")
+        for index, (got, wanted) in enumerate(zip(ident.layers, want.layers, strict=True)):
+            for key, value in vars(wanted).items():
+                if getattr(got, key) != value:
+                    raise LinkError(f"the board's layer {index} has {key} = "
+                                    f"{getattr(got, key)}, the configuration {value} "
+                                    f"({source})")
         for key in ("n_inputs", "n_neurons", "timesteps", "n_pe", "weight_bits", "theta_bits",
                     "n_classes", "vote_bits", "direct"):
             if getattr(ident, key) != getattr(want, key):
                 raise LinkError(f"the board's identity has {key} = {getattr(ident, key)}, "
-                                f"the configuration {getattr(want, key)} "
-                                f"({self.config.source})")
+                                f"the configuration {getattr(want, key)} ({source})")
+        if ident.digest != want.digest:
+            raise LinkError(f"the board runs configuration {ident.digest}, not "
+                            f"{config_digest(self.config)} ({source}): rebuild the "
+                            "bitstream for this configuration or pass the matching one")
         return ident
 
     def status(self) -> StatusReport:
         return _parsed(StatusReport.parse, self.call(Command.STATUS))
 
-    def write_memory(self, target: Target, words: list[int], address: int = 0) -> None:
-        g = self.geometry
-        size, step = g.word_bytes[target], g.chunk_words(target)
+    def write_memory(self, target: Target, words: list[int], address: int = 0,
+                     layer: int = 0) -> None:
+        """Write ``words`` into memory ``target`` of ``layer`` from ``address`` on, in as
+        many frames as they take."""
+        memory = self.geometry.memory(target, layer)
+        size, step = memory.bytes, memory.chunk_words
         for start in range(0, len(words), step):
             body = b"".join(w.to_bytes(size, "little") for w in words[start:start + step])
             self.call(Command.WRITE_MEMORY,
-                      struct.pack("<BH", target, address + start) + body, size=0)
+                      struct.pack("<BH", selector(target, layer), address + start) + body,
+                      size=0)
 
-    def read_memory(self, target: Target, count: int, address: int = 0) -> list[int]:
-        g = self.geometry
-        size, step = g.word_bytes[target], g.chunk_words(target)
+    def read_memory(self, target: Target, count: int, address: int = 0,
+                    layer: int = 0) -> list[int]:
+        """``count`` words of memory ``target`` of ``layer`` from ``address`` on."""
+        memory = self.geometry.memory(target, layer)
+        size, step = memory.bytes, memory.chunk_words
         out: list[int] = []
         for start in range(0, count, step):
             n = min(step, count - start)
-            body = self.call(Command.READ_MEMORY,
-                             struct.pack("<BHH", target, address + start, n), size=n * size)
+            body = self.call(Command.READ_MEMORY, struct.pack(
+                "<BHH", selector(target, layer), address + start, n), size=n * size)
             out += [int.from_bytes(body[i:i + size], "little")
                     for i in range(0, len(body), size)]
         return out
 
-    def load(self, weights: Array, theta: Array, votes: Array | None = None) -> None:
-        """Weights ``(n_inputs, n_neurons)``, thresholds ``(n_neurons,)`` and, for the
-        on-board readout, votes ``(n_classes, n_neurons)``."""
-        core = self.config.core
-        P = core.n_pe
-        self.write_memory(Target.WEIGHTS, pack_words(weights, P, core.widths.weight))
-        self.write_memory(Target.THETA, pack_words(theta, P, core.widths.theta))
+    def load(self, weights: Array, theta: Array, votes: Array | None = None,
+             bias: Array | None = None) -> None:
+        """Every layer's weights ``(n_inputs_l, n_neurons_l)``, thresholds and biases
+        ``(n_neurons_l,)`` (a list per layer, or the arrays of a one-layer network; a
+        layer's missing bias is zeros) and, for the on-board readout, votes
+        ``(n_classes, n_neurons)`` (``protocol.board_votes``)."""
+        g = self.geometry
+        n = len(g.layers)
+        for index, params in enumerate(zip(per_layer(weights, n), per_layer(theta, n),
+                                           per_layer(bias, n), strict=True)):
+            for target, words in layer_words(g, index, *params).items():
+                self.write_memory(target, words, layer=index)
         if votes is not None:
             self.write_memory(Target.VOTES, [int(v) for v in np.asarray(votes).reshape(-1)])
 
-    def read_state(self) -> tuple[Array, Array, Array]:
-        """Every weight, threshold and vote, as :meth:`load` takes them."""
-        core, g = self.config.core, self.geometry
-        P = core.n_pe
-        w = unpack_words(self.read_memory(Target.WEIGHTS, g.depth[Target.WEIGHTS]), P,
-                         core.widths.weight).reshape(core.n_inputs, core.n_neurons)
-        th = unpack_words(self.read_memory(Target.THETA, g.depth[Target.THETA]), P,
-                          core.widths.theta)
-        votes = np.array(self.read_memory(Target.VOTES, g.depth[Target.VOTES]),
+    def read_state(self) -> tuple[list[Array], list[Array], list[Array | None], Array]:
+        """Every layer's weights, thresholds and biases (``None`` for a layer without one),
+        and the votes, as :meth:`load` takes them."""
+        g = self.geometry
+        weights, theta, bias = [], [], []
+        for index, layer in enumerate(g.layers):
+            words = {target: self.read_memory(target, memory.depth, layer=index)
+                     for target, memory in layer.memories().items()}
+            w, th, b = layer_values(g, index, words)
+            weights.append(w)
+            theta.append(th)
+            bias.append(b)
+        votes = np.array(self.read_memory(Target.VOTES, g.memory(Target.VOTES).depth),
                          dtype=np.int64).reshape(g.n_classes, g.n_neurons)
-        return w, th, votes
+        return weights, theta, bias, votes
 
     def start_sample(self, pixels: Array, key: int, learn: bool = False) -> None:
         """RUN_SAMPLE: pixels ``(n_inputs,)`` or, with direct input, the raster
@@ -367,19 +404,40 @@ class RunReport:
         return self.samples > 0 and self.counts_equal == self.class_equal == self.samples
 
 
-def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array,
+def golden_network(config: Config, weights: Array, theta: Array,
+                   bias: Array | None = None) -> Network:
+    """The golden network of ``config`` with these weights, thresholds and biases (per
+    layer, or one layer's arrays)."""
+    n = len(config.network.layers)
+    return Network(config.network, weights=per_layer(weights, n), theta=per_layer(theta, n),
+                   bias=per_layer(bias, n))
+
+
+def host_readout(config: Config, rates: Array | None) -> Readout:
+    """The float readout ``plasticore eval`` uses: fitted from the class ``rates`` for a
+    readout that labels neurons; for ``count``, output neuron ``c`` is class ``c``."""
+    rule, n_classes = config.classify.readout, config.classify.n_classes
+    if rule in SUPERVISED_READOUTS:
+        return Readout(rule, np.zeros((0, config.network.cores[-1].n_neurons)),
+                       np.zeros(0, np.int64), n_classes)
+    return Readout.from_rates(rule, rates)
+
+
+def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array | None,
                  images: Array, labels: Array,
                  progress: Callable[[int, int], None] | None = None,
-                 stop_at_mismatch: bool = False) -> RunReport:
-    """Load the network, classify ``images`` on the board (learning off, key = index, as
+                 stop_at_mismatch: bool = False, bias: Array | None = None) -> RunReport:
+    """Load the network (every layer's weights, thresholds and biases, per layer or one
+    layer's arrays), classify ``images`` on the board (learning off, key = index, as
     ``golden.train.evaluate`` does), and compare every sample's counts and class with the
-    golden model (:func:`~plasticore.golden.classify.predict_votes`)."""
+    golden model (:func:`~plasticore.golden.classify.predict_votes` of
+    :func:`~.protocol.board_votes`)."""
     config = link.config
-    votes = vote_table(config.classify.readout, rates, config.classify.vote_bits)
+    votes = board_votes(config, rates)
     link.check_identity()
-    link.load(weights, theta, votes)
-    net = Network(config.core, weights=weights, theta=theta)
-    float_readout = Readout.from_rates(config.classify.readout, rates)
+    link.load(weights, theta, votes, bias)
+    net = golden_network(config, weights, theta, bias)
+    float_readout = host_readout(config, rates)
     report = RunReport()
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         golden = net.run_sample(image, key=i, learn=False)

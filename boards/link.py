@@ -1,5 +1,10 @@
 """The host link: the network core behind the framed UART protocol of ``protocol.py``.
 
+The core is ``SnnCore`` for a network of one layer (an STDP layer, or one trained
+elsewhere) and ``hdl.network.NetworkCore`` for several layers; a memory frame's target byte
+(``protocol.selector``) names the memory and the layer, and goes to the core's access port
+as its ``theta``/``bias`` bits and ``layer`` field.
+
 ``LinkedCore`` is everything of a board design below the pins, so the board testbench
 simulates exactly what the bitstream contains apart from clocking:
 
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -31,6 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import Config
 from ..hdl.core import SnnCore
+from ..hdl.network import NetworkCore
 from .protocol import (
     CRC,
     SYNC_REPLY,
@@ -42,16 +48,23 @@ from .protocol import (
     StatusReport,
     Target,
     identify_payload,
+    selector,
 )
 from .uart import UartRx, UartTx
 
-__all__ = ["status_layout", "LinkedCore"]
+__all__ = ["status_layout", "LinkedCore", "network_core"]
 
 #: Status flags the board shows on its LEDs.
 status_layout = data.StructLayout({"idle": 1, "learning": 1, "busy": 1, "error": 1})
 
 #: Bytes of the RESULT header: class (1), spikes (4), cycles (4), sample number (4).
 _RESULT_HEAD = 13
+
+
+def network_core(config: Config) -> SnnCore | NetworkCore:
+    """The core a board runs: ``SnnCore`` for one layer, ``NetworkCore`` for several."""
+    network = config.network
+    return SnnCore(config.core) if len(network.layers) == 1 else NetworkCore(network)
 
 
 class _Shared:
@@ -76,7 +89,7 @@ class _Shared:
 
 
 class LinkedCore(wiring.Component):
-    """``SnnCore`` behind the UART host link.
+    """The network core (:func:`network_core`) behind the UART host link.
 
     ``rx``/``tx`` are the UART line levels (idle high) at ``config.board.baud`` for a clock
     of ``config.board.clock_mhz``; ``status`` drives the LEDs.  Simulation overrides
@@ -99,7 +112,7 @@ class LinkedCore(wiring.Component):
         cfg = self.config
         N = g.n_neurons
 
-        m.submodules.core = core = SnnCore(cfg.core)
+        m.submodules.core = core = network_core(cfg)
         m.submodules.uart_rx = uart_rx = UartRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UartTx(self.divisor)
         m.submodules.rx_fifo = rx_fifo = SyncFIFOBuffered(width=8, depth=16)
@@ -119,7 +132,7 @@ class LinkedCore(wiring.Component):
         m.submodules.counts = counts = Memory(shape=g.count_bits, depth=N, init=[])
         counts_w, counts_r, score_counts_r = (counts.write_port(), counts.read_port(),
                                               counts.read_port())
-        m.submodules.votes = votes = Memory(shape=g.vote_bits, depth=g.depth[Target.VOTES],
+        m.submodules.votes = votes = Memory(shape=g.vote_bits, depth=g.memory(Target.VOTES).depth,
                                             init=[])
         votes_w, votes_r, score_votes_r = (votes.write_port(), votes.read_port(),
                                            votes.read_port())
@@ -159,25 +172,25 @@ class LinkedCore(wiring.Component):
         timer = Signal(range(timeout_cycles + 1))
 
         # memory operation registers
-        target = Signal(2)
+        target = Signal(8)               # the target byte: memory and layer (selector)
         address = Signal(16)
         words = Signal(16)               # words the frame carries / asks for
         rest = Signal(16)                # bytes left to divide into words
-        word = Signal(8 * max(g.word_bytes))
-        byte = Signal(range(max(g.word_bytes) + 1))
+        memories = g.memories
+        most_bytes = max(memory.bytes for memory in memories.values())
+        word = Signal(8 * most_bytes)
+        byte = Signal(range(most_bytes + 1))
         out_index = Signal(16)
-        word_bytes = Signal(range(max(g.word_bytes) + 1))
-        depth = Signal(range(max(g.depth) + 1))
+        word_bytes = Signal(range(most_bytes + 1))
+        depth = Signal(range(max(memory.depth for memory in memories.values()) + 1))
         chunk = Signal(16)
-        m.d.comb += [
-            word_bytes.eq(Mux(target == Target.WEIGHTS, g.word_bytes[0],
-                              Mux(target == Target.THETA, g.word_bytes[1], g.word_bytes[2]))),
-            depth.eq(Mux(target == Target.WEIGHTS, g.depth[0],
-                         Mux(target == Target.THETA, g.depth[1], g.depth[2]))),
-            chunk.eq(Mux(target == Target.WEIGHTS, g.chunk_words(Target.WEIGHTS),
-                         Mux(target == Target.THETA, g.chunk_words(Target.THETA),
-                             g.chunk_words(Target.VOTES)))),
-        ]
+        known = Signal()                 # the target byte names a memory of this network
+        with m.Switch(target):
+            for key, memory in memories.items():
+                with m.Case(key):
+                    m.d.comb += [known.eq(1), word_bytes.eq(memory.bytes),
+                                 depth.eq(memory.depth), chunk.eq(memory.chunk_words)]
+        votes_target = target == selector(Target.VOTES)
 
         status_bytes = Cat(
             s.busy, s.sample_learn & s.busy, s.last_error != Status.OK,
@@ -187,6 +200,18 @@ class LinkedCore(wiring.Component):
         assert len(status_bytes) == 8 * StatusReport.SIZE
         result_head = Cat(s.result_class, s.spikes, s.sample_cycles, s.samples)
         assert len(result_head) == 8 * _RESULT_HEAD
+
+        def access_request(payload):
+            """The core's access fields for the memory word at ``address`` of ``target``:
+            the memory as the ``theta``/``bias`` bits, the layer as ``layer`` (the fields
+            the core's access layout has)."""
+            fields = {name for name, _ in payload.shape()}
+            m.d.comb += [payload.theta.eq(target[:2] == Target.THETA),
+                         payload.addr.eq(address)]
+            if "bias" in fields:
+                m.d.comb += payload.bias.eq(target[:2] == Target.BIAS)
+            if "layer" in fields:
+                m.d.comb += payload.layer.eq(target[2:])
 
         def take_byte():
             """Consume the FIFO's byte this cycle (when there is one)."""
@@ -359,9 +384,9 @@ class LinkedCore(wiring.Component):
                 with m.Switch(index):
                     with m.Case(1):
                         m.d.sync += target.eq(rx_r.data)
-                        with m.If(rx_r.data > Target.VOTES):
-                            reply(Status.BAD_ADDRESS)
                     with m.Case(2):
+                        with m.If(~known):
+                            reply(Status.BAD_ADDRESS)
                         m.d.sync += address[:8].eq(rx_r.data)
                     with m.Case(3):
                         m.d.sync += [address[8:].eq(rx_r.data), words.eq(0),
@@ -400,22 +425,20 @@ class LinkedCore(wiring.Component):
                 # the word was shifted in from the top: bring it down to bit 0
                 top = len(word)
                 with m.Switch(target):
-                    for t in Target:
-                        with m.Case(t):
-                            aligned = word >> (top - 8 * g.word_bytes[t])
-                            m.d.sync += word.eq(aligned[:g.word_bits[t]])
+                    for key, memory in memories.items():
+                        with m.Case(key):
+                            aligned = word >> (top - 8 * memory.bytes)
+                            m.d.sync += word.eq(aligned[:memory.bits])
                 m.next = "WRITE_WORD"
             with m.State("WRITE_WORD"):
-                with m.If(target == Target.VOTES):
+                with m.If(votes_target):
                     m.d.comb += [votes_w.addr.eq(address), votes_w.data.eq(word),
                                  votes_w.en.eq(1)]
                 with m.Else():
-                    m.d.comb += [core.access.valid.eq(1),
-                                 core.access.payload.write.eq(1),
-                                 core.access.payload.theta.eq(target == Target.THETA),
-                                 core.access.payload.addr.eq(address),
+                    m.d.comb += [core.access.valid.eq(1), core.access.payload.write.eq(1),
                                  core.access.payload.data.eq(word)]
-                with m.If((target == Target.VOTES) | core.access.ready):
+                    access_request(core.access.payload)
+                with m.If(votes_target | core.access.ready):
                     m.d.sync += [address.eq(address + 1), words.eq(words - 1), byte.eq(0),
                                  word.eq(0)]
                     with m.If(words == 1):
@@ -431,14 +454,12 @@ class LinkedCore(wiring.Component):
                     m.d.sync += [out_index.eq(0), reply_length.eq(0)]
                     m.next = "READ_ISSUE"
             with m.State("READ_ISSUE"):
-                with m.If(target == Target.VOTES):
+                with m.If(votes_target):
                     m.d.comb += votes_r.addr.eq(address)
                     m.next = "READ_VOTE"
                 with m.Else():
-                    m.d.comb += [core.access.valid.eq(1),
-                                 core.access.payload.write.eq(0),
-                                 core.access.payload.theta.eq(target == Target.THETA),
-                                 core.access.payload.addr.eq(address)]
+                    m.d.comb += [core.access.valid.eq(1), core.access.payload.write.eq(0)]
+                    access_request(core.access.payload)
                     with m.If(core.access.ready):
                         m.next = "READ_WAIT"
             with m.State("READ_VOTE"):
@@ -447,10 +468,10 @@ class LinkedCore(wiring.Component):
             with m.State("READ_WAIT"):
                 m.d.comb += core.readback.ready.eq(1)
                 with m.If(core.readback.valid):
-                    with m.If(target == Target.THETA):
-                        m.d.sync += word.eq(core.readback.payload[:g.word_bits[1]])
-                    with m.Else():
-                        m.d.sync += word.eq(core.readback.payload[:g.word_bits[0]])
+                    with m.Switch(target):
+                        for key, memory in memories.items():
+                            with m.Case(key):
+                                m.d.sync += word.eq(core.readback.payload[:memory.bits])
                     m.d.sync += byte.eq(0)
                     m.next = "READ_BYTES"
             with m.State("READ_BYTES"):

@@ -16,28 +16,35 @@ a request whose bytes stop for :data:`TIMEOUT_BYTES` byte times is answered with
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from amaranth.lib.crc import Algorithm, catalog
 
 from .. import __version__
-from ..config import Config, ConfigError
+from ..config import SUPERVISED_READOUTS, Config, ConfigError, CoreConfig
 
 __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_BYTES",
-           "CHUNK_BYTES", "Command", "Status", "Target", "CRC", "crc16", "Geometry",
+           "CHUNK_BYTES", "MAX_LAYERS", "Command", "Status", "Target", "CRC", "crc16",
+           "selector", "LayerGeometry", "MemoryGeometry", "Geometry", "network_json",
+           "config_digest",
+           "board_votes", "per_layer", "layer_words", "layer_values",
            "request", "reply_frame", "REPLY_OVERHEAD", "RequestParser", "Reply", "ReplyParser",
            "command_name", "identify_payload", "Identity", "StatusReport", "Result"]
 
 SYNC_REQUEST = 0xA5
 SYNC_REPLY = 0x5A
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAGIC = b"PLCR"
 #: A frame whose next byte does not come within this many byte times is abandoned.
 TIMEOUT_BYTES = 256
 #: Most memory-word bytes one WRITE_MEMORY or READ_MEMORY frame carries.
 CHUNK_BYTES = 512
+#: Most layers the link addresses: the layer is bits 2-7 of a memory frame's target byte.
+MAX_LAYERS = 64
 
 #: The frame check: CRC-16/IBM-3740 over bytes (``amaranth.lib.crc``; the gateware uses the
 #: same parameters through ``CRC.create()``).
@@ -91,11 +98,19 @@ class Status(enum.IntEnum):
 
 
 class Target(enum.IntEnum):
-    """Memories WRITE_MEMORY and READ_MEMORY reach."""
+    """Memories WRITE_MEMORY and READ_MEMORY reach: bits 0-1 of the target byte (bits 2-7
+    are the layer, :func:`selector`)."""
 
     WEIGHTS = 0    #: word ``j * W + k``: weights of input ``j`` to neurons ``k*P .. k*P+P-1``
     THETA = 1      #: word ``k``: adaptive thresholds of neurons ``k*P .. k*P+P-1``
-    VOTES = 2      #: word ``c * n_neurons + i``: the readout vote of neuron ``i`` for class c
+    VOTES = 2      #: word ``c * n_neurons + i``: the readout vote of output neuron ``i`` for
+    #: class ``c`` (layer 0 only)
+    BIAS = 3       #: word ``k``: biases of neurons ``k*P .. k*P+P-1`` (layers with a bias)
+
+
+def selector(target: Target | int, layer: int = 0) -> int:
+    """The target byte of a memory frame: ``target`` in bits 0-1, ``layer`` in bits 2-7."""
+    return int(target) | layer << 2
 
 
 def _bytes(bits: int) -> int:
@@ -103,19 +118,164 @@ def _bytes(bits: int) -> int:
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """Every size of the link for one configuration."""
+class LayerGeometry:
+    """One layer as the board reports it (9 bytes of the identity, :attr:`FORMAT`)."""
+
+    FORMAT: ClassVar[str] = "<HHBBBBB"
+    SIZE: ClassVar[int] = 9
 
     n_inputs: int
     n_neurons: int
     n_pe: int
+    weight_bits: int
+    weight_signed: bool
+    theta_bits: int
+    bias_bits: int            #: 0: the layer has no bias
+
+    @classmethod
+    def of(cls, core: CoreConfig) -> LayerGeometry:
+        w = core.widths
+        return cls(core.n_inputs, core.n_neurons, core.n_pe, w.weight, w.weight_signed,
+                   w.theta, w.bias)
+
+    def pack(self) -> bytes:
+        return struct.pack(self.FORMAT, self.n_inputs, self.n_neurons, self.n_pe,
+                           self.weight_bits, int(self.weight_signed), self.theta_bits,
+                           self.bias_bits)
+
+    @classmethod
+    def parse(cls, data: bytes) -> LayerGeometry:
+        n_in, n, pe, wb, signed, tb, bb = struct.unpack(cls.FORMAT, data)
+        return cls(n_in, n, pe, wb, bool(signed), tb, bb)
+
+    def memories(self) -> dict[Target, MemoryGeometry]:
+        """The layer's memories: word width (``n_pe`` lanes) and depth."""
+        W = self.n_neurons // self.n_pe
+        out = {Target.WEIGHTS: MemoryGeometry(self.n_pe * self.weight_bits,
+                                              self.n_inputs * W, self.weight_bits,
+                                              self.weight_signed),
+               Target.THETA: MemoryGeometry(self.n_pe * self.theta_bits, W, self.theta_bits)}
+        if self.bias_bits:
+            out[Target.BIAS] = MemoryGeometry(self.n_pe * self.bias_bits, W, self.bias_bits,
+                                              True)
+        return out
+
+
+@dataclass(frozen=True)
+class MemoryGeometry:
+    """One memory the link reaches: ``depth`` words of ``bits`` (``lane_bits`` a lane,
+    two's complement when ``signed``), ``ceil(bits / 8)`` bytes each on the line."""
+
+    bits: int
+    depth: int
+    lane_bits: int
+    signed: bool = False
+
+    @property
+    def bytes(self) -> int:
+        return _bytes(self.bits)
+
+    @property
+    def chunk_words(self) -> int:
+        """Most words one WRITE_MEMORY or READ_MEMORY frame carries."""
+        return CHUNK_BYTES // self.bytes
+
+
+def network_json(config: Config) -> str:
+    """The network's JSON: ``CoreConfig.to_json()`` of a network its core determines (one
+    STDP layer, or one layer trained elsewhere), else the layered network's (sorted
+    keys)."""
+    if config.layered is None:
+        return config.core.to_json()
+    return json.dumps(config.network.to_dict(), sort_keys=True)
+
+
+def config_digest(config: Config) -> str:
+    """The configuration digest the identity carries: the first 16 hex digits of the
+    SHA-256 of :func:`network_json` (``CoreConfig.digest()`` for one layer)."""
+    return hashlib.sha256(network_json(config).encode()).hexdigest()[:16]
+
+
+def board_votes(config: Config, rates: Any) -> Any:
+    """The votes ``(n_classes, n_neurons)`` the board's readout takes: for a readout that
+    labels neurons, ``golden.classify.vote_table`` of the class ``rates``; for ``count``
+    (output neuron ``c`` is class ``c``) the identity, so the score of class ``c`` is output
+    neuron ``c``'s count and the class the argmax of the counts, ties to the lowest, as
+    ``golden.classify.Readout`` (``rates`` unused)."""
+    import numpy as np
+
+    from ..golden.classify import vote_table
+
+    c = config.classify
+    if c.readout in SUPERVISED_READOUTS:
+        return np.eye(c.n_classes, config.network.cores[-1].n_neurons, dtype=np.int64)
+    return vote_table(c.readout, rates, c.vote_bits)
+
+
+def per_layer(value: Any, n_layers: int) -> list[Any]:
+    """A per-layer parameter as a list of ``n_layers``: a list or tuple (one item per
+    layer), ``None`` (``None`` for every layer), or one array (a one-layer network)."""
+    if value is None:
+        return [None] * n_layers
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    if len(items) != n_layers:
+        raise ValueError(f"{len(items)} layers of parameters for a network of {n_layers}")
+    return items
+
+
+def layer_words(geometry: Geometry, index: int, weights: Any, theta: Any,
+                bias: Any = None) -> dict[Target, list[int]]:
+    """Layer ``index``'s weights ``(n_inputs, n_neurons)``, thresholds and (when the layer
+    has one) biases ``(n_neurons,)`` as the words of its memories (``n_pe`` lanes, lane 0
+    at the LSB, signed values in two's complement); a missing bias is zeros."""
+    import numpy as np
+
+    from ..hdl.core.layouts import pack_words
+
+    layer = geometry.layers[index]
+    P = layer.n_pe
+    words = {Target.WEIGHTS: pack_words(weights, P, layer.weight_bits),
+             Target.THETA: pack_words(theta, P, layer.theta_bits)}
+    if layer.bias_bits:
+        words[Target.BIAS] = pack_words(np.zeros(layer.n_neurons, np.int64) if bias is None
+                                        else bias, P, layer.bias_bits)
+    return words
+
+
+def layer_values(geometry: Geometry, index: int,
+                 words: dict[Target, list[int]]) -> tuple[Any, Any, Any]:
+    """Inverse of :func:`layer_words`: ``(weights, theta, bias)``, ``bias`` ``None`` for a
+    layer without one."""
+    from ..hdl.core.layouts import unpack_words
+
+    layer = geometry.layers[index]
+    P = layer.n_pe
+    weights = unpack_words(words[Target.WEIGHTS], P, layer.weight_bits,
+                           signed=layer.weight_signed).reshape(layer.n_inputs, layer.n_neurons)
+    theta = unpack_words(words[Target.THETA], P, layer.theta_bits)
+    bias = (unpack_words(words[Target.BIAS], P, layer.bias_bits, signed=True)
+            if layer.bias_bits else None)
+    return weights, theta, bias
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Every size of the link for one configuration.
+
+    ``n_inputs``, ``timesteps``, the input's sizes are the network's (layer 0's input);
+    ``n_neurons`` and the counts are the output layer's (what RESULT carries); ``layers``
+    every layer's, ``memories`` every memory the link reaches by target byte
+    (:func:`selector`).
+    """
+
+    n_inputs: int
+    n_neurons: int
     timesteps: int
     direct: bool
     pixel_bytes: int
     raster_bytes: int          #: bytes of one timestep's input spikes (direct input)
-    word_bits: tuple[int, int, int]       #: per Target
-    word_bytes: tuple[int, int, int]      #: per Target
-    depth: tuple[int, int, int]           #: words per Target
+    layers: tuple[LayerGeometry, ...]
+    memories: dict[int, MemoryGeometry]   #: by target byte
     count_bits: int
     count_bytes: int
     n_classes: int
@@ -127,38 +287,46 @@ class Geometry:
 
     @classmethod
     def of(cls, config: Config) -> Geometry:
-        core = config.core
-        # the core runs them (its access port has a bias target); the link has no bias
-        # target, and the host's and the fake board's golden checks build an STDP network
-        for unsupported, field in ((core.widths.weight_signed, "weight_signed = true"),
-                                   (core.widths.bias > 0, f"bias = {core.widths.bias}")):
-            if unsupported:
-                raise ConfigError(f"layers[0].widths.{field}: the board does not run networks "
-                                  "trained elsewhere yet (no bias target on the host link)")
-        words = core.n_neurons // core.n_pe
-        direct = core.encoder.kind == "direct"
-        word_bits = (core.n_pe * core.widths.weight, core.n_pe * core.widths.theta,
-                     config.classify.vote_bits)
-        word_bytes = tuple(_bytes(b) for b in word_bits)
-        for target, size in zip(Target, word_bytes, strict=True):
-            if size > CHUNK_BYTES:
+        network = config.network
+        cores = network.cores
+        first, last = cores[0], cores[-1]
+        readout = config.classify.readout
+        if readout in ("membrane_max", "membrane_final"):
+            raise ConfigError(f"classify.readout = {readout!r}: the board reads spike counts "
+                              "only (the core does not expose membranes); use readout = "
+                              "'count'")
+        if readout in SUPERVISED_READOUTS and last.n_neurons != config.classify.n_classes:
+            raise ConfigError(f"classify.readout = {readout!r}: the board's class is output "
+                              f"neuron c, so the last layer's n_neurons ({last.n_neurons}) "
+                              f"must equal classify.n_classes ({config.classify.n_classes})")
+        if len(cores) > MAX_LAYERS:
+            raise ConfigError(f"layers: {len(cores)} layers; the host link addresses at most "
+                              f"{MAX_LAYERS}")
+        layers = tuple(LayerGeometry.of(core) for core in cores)
+        memories = {selector(t, index): memory for index, layer in enumerate(layers)
+                    for t, memory in layer.memories().items()}
+        memories[selector(Target.VOTES)] = MemoryGeometry(
+            config.classify.vote_bits, config.classify.n_classes * last.n_neurons,
+            config.classify.vote_bits)
+        for key, memory in memories.items():
+            if memory.bytes > CHUNK_BYTES:
+                name = Target(key & 3).name.lower()
                 raise ConfigError(
-                    f"n_pe = {core.n_pe}: a {target.name.lower()} word of {size} bytes does not "
-                    f"fit one host-link frame ({CHUNK_BYTES} bytes); use fewer PE lanes or "
-                    "narrower words for a board build")
-        depth = (core.n_inputs * words, words, config.classify.n_classes * core.n_neurons)
-        pixel_bytes = _bytes(core.encoder.pixel_bits)
-        raster_bytes = _bytes(core.n_inputs)
-        sample = (core.timesteps * raster_bytes if direct else core.n_inputs * pixel_bytes)
-        count_bits = core.derived.count_bits
+                    f"n_pe = {layers[key >> 2].n_pe}: a {name} word of {memory.bytes} bytes "
+                    f"does not fit one host-link frame ({CHUNK_BYTES} bytes); use fewer PE "
+                    "lanes or narrower words for a board build")
+        direct = first.encoder.kind == "direct"
+        pixel_bytes = _bytes(first.encoder.pixel_bits)
+        raster_bytes = _bytes(first.n_inputs)
+        sample = (first.timesteps * raster_bytes if direct else first.n_inputs * pixel_bytes)
+        count_bits = last.derived.count_bits
         score_bits = (count_bits + config.classify.vote_bits
-                      + max(1, (core.n_neurons - 1).bit_length()))
-        result = 1 + 4 + 4 + 4 + core.n_neurons * _bytes(count_bits)
+                      + max(1, (last.n_neurons - 1).bit_length()))
+        result = 1 + 4 + 4 + 4 + last.n_neurons * _bytes(count_bits)
         return cls(
-            n_inputs=core.n_inputs, n_neurons=core.n_neurons, n_pe=core.n_pe,
-            timesteps=core.timesteps, direct=direct, pixel_bytes=pixel_bytes,
-            raster_bytes=raster_bytes, word_bits=word_bits,
-            word_bytes=word_bytes, depth=depth,  # type: ignore[arg-type]
+            n_inputs=first.n_inputs, n_neurons=last.n_neurons, timesteps=first.timesteps,
+            direct=direct, pixel_bytes=pixel_bytes, raster_bytes=raster_bytes,
+            layers=layers, memories=memories,
             count_bits=count_bits, count_bytes=_bytes(count_bits),
             n_classes=config.classify.n_classes, vote_bits=config.classify.vote_bits,
             score_bits=score_bits,
@@ -168,15 +336,19 @@ class Geometry:
                             StatusReport.SIZE),
         )
 
+    def memory(self, target: Target | int, layer: int = 0) -> MemoryGeometry:
+        """The memory ``target`` of ``layer``; :class:`KeyError` when there is none."""
+        return self.memories[selector(target, layer)]
+
+    def chunk_words(self, target: Target | int, layer: int = 0) -> int:
+        """Most words of ``target`` one WRITE_MEMORY or READ_MEMORY frame carries."""
+        return self.memory(target, layer).chunk_words
+
     @property
     def sample_bytes(self) -> int:
         """Pixel or raster bytes of one RUN_SAMPLE (after its 5 header bytes)."""
         return (self.timesteps * self.raster_bytes if self.direct
                 else self.n_inputs * self.pixel_bytes)
-
-    def chunk_words(self, target: Target) -> int:
-        """Most words of ``target`` one WRITE_MEMORY or READ_MEMORY frame carries."""
-        return CHUNK_BYTES // self.word_bytes[target]
 
     @property
     def result_bytes(self) -> int:
@@ -313,17 +485,24 @@ def command_name(command: int) -> str:
 
 def identify_payload(config: Config) -> bytes:
     """What IDENTIFY answers (a ROM in the gateware): see :class:`Identity`."""
-    core = config.core
+    first = config.core
+    layers = [LayerGeometry.of(core) for core in config.network.cores]
     version = [int(x) for x in __version__.split(".")[:3]]
-    return (MAGIC + bytes([PROTOCOL_VERSION, *version]) + bytes.fromhex(core.digest())
-            + struct.pack("<HHHBBBBB", core.n_inputs, core.n_neurons, core.timesteps,
-                          core.n_pe, core.widths.weight, core.widths.theta,
+    return (MAGIC + bytes([PROTOCOL_VERSION, *version]) + bytes.fromhex(config_digest(config))
+            + struct.pack("<HHHBBBBB", first.n_inputs, layers[-1].n_neurons, first.timesteps,
+                          first.n_pe, first.widths.weight, first.widths.theta,
                           config.classify.n_classes, config.classify.vote_bits)
-            + bytes([1 if core.encoder.kind == "direct" else 0]))
+            + bytes([1 if first.encoder.kind == "direct" else 0, len(layers)])
+            + b"".join(layer.pack() for layer in layers))
 
 
 @dataclass(frozen=True)
 class Identity:
+    """IDENTIFY payload: ``"PLCR"``, protocol, version (3), digest (8), then ``n_inputs``,
+    the output layer's ``n_neurons``, ``timesteps`` (2 each), layer 0's ``n_pe``, weight
+    and theta bits, ``n_classes``, vote bits, direct (1 each): :attr:`HEAD` bytes; then the
+    layer count (1) and every layer's :class:`LayerGeometry`."""
+
     protocol: int
     version: str
     digest: str
@@ -336,9 +515,15 @@ class Identity:
     n_classes: int
     vote_bits: int
     direct: bool
+    layers: tuple[LayerGeometry, ...] = ()
 
-    #: Payload bytes of an identity (protocol version 1).
-    SIZE = 28
+    #: Payload bytes before the layer table (protocol version 1's whole identity).
+    HEAD: ClassVar[int] = 28
+
+    @classmethod
+    def size(cls, n_layers: int) -> int:
+        """Payload bytes of the identity of a network of ``n_layers``."""
+        return cls.HEAD + 1 + n_layers * LayerGeometry.SIZE
 
     @classmethod
     def parse(cls, payload: bytes) -> Identity:
@@ -347,20 +532,27 @@ class Identity:
         if n >= len(MAGIC) and payload[:4] != MAGIC:
             raise ValueError(f"the IDENTIFY reply is not from a plasticore bitstream: it "
                              f"starts {bytes(payload[:4])!r}, not {MAGIC!r}")
+        least = f"{cls.size(1)} or more ({cls.HEAD} + 1 + {LayerGeometry.SIZE} per layer)"
         if n <= len(MAGIC):
-            raise ValueError(f"the IDENTIFY reply has {n} payload bytes, expected {cls.SIZE} "
-                             f"(starting {MAGIC!r} and the protocol version)")
+            raise ValueError(f"the IDENTIFY reply has {n} payload bytes, expected {least}, "
+                             f"starting {MAGIC!r} and the protocol version")
         if payload[4] != PROTOCOL_VERSION:
             raise ValueError(f"the board speaks host-link protocol {payload[4]}, this host "
                              f"protocol {PROTOCOL_VERSION}: use the plasticore version that "
                              "built the bitstream, or rebuild it")
-        if n != cls.SIZE:
-            raise ValueError(f"the IDENTIFY reply has {n} payload bytes, expected {cls.SIZE}")
+        if n < cls.size(1):
+            raise ValueError(f"the IDENTIFY reply has {n} payload bytes, expected {least}")
+        if payload[cls.HEAD] == 0 or n != cls.size(payload[cls.HEAD]):
+            raise ValueError(f"the IDENTIFY reply has {n} payload bytes, expected "
+                             f"{cls.size(payload[cls.HEAD])} for the {payload[cls.HEAD]} "
+                             "layers it names")
         n_inputs, n_neurons, timesteps, n_pe, weight_bits, theta_bits, n_classes, \
             vote_bits = struct.unpack_from("<HHHBBBBB", payload, 16)
+        layers = tuple(LayerGeometry.parse(payload[at:at + LayerGeometry.SIZE])
+                       for at in range(cls.HEAD + 1, n, LayerGeometry.SIZE))
         return cls(payload[4], ".".join(str(b) for b in payload[5:8]), payload[8:16].hex(),
                    n_inputs, n_neurons, timesteps, n_pe, weight_bits, theta_bits, n_classes,
-                   vote_bits, direct=bool(payload[27]))
+                   vote_bits, direct=bool(payload[27]), layers=layers)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any
 from ..config import Config, ConfigError
 from ..files import write_text
 from .catalog import Board, board_named
+from .protocol import network_json
 from .timing import ARTIX7_1, DelayModel, TimingEstimate, estimate_timing
 
 __all__ = [
@@ -494,7 +495,7 @@ def _config_digest(config: Config, design: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
     if design == "core":
         return config.core.digest()
-    text = config.core.to_json() + json.dumps(config.board.to_dict(), sort_keys=True)
+    text = network_json(config) + json.dumps(config.board.to_dict(), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -31,7 +31,6 @@ from cocotb.task import bridge, resume
 from cocotb.triggers import First, Timer
 
 from ..config import Config
-from ..golden.classify import vote_table
 from .board_sim import CHUNK_BYTES, RECEIVED_NAME
 from .host import BoardLink, LinkError, RunReport, Transport, run_test_set
 from .protocol import (
@@ -42,6 +41,8 @@ from .protocol import (
     ReplyParser,
     Status,
     Target,
+    board_votes,
+    per_layer,
     request,
 )
 
@@ -61,13 +62,21 @@ ENV_PROGRESS = "PLASTICORE_BOARD_PROGRESS"
 
 def write_session(path: Path, config: Config, weights: Any, theta: Any, rates: Any,
                   images: Any, labels: Any, fuzz_frames: int = 0, seed: int = 0,
-                  poll_s: float = 0.0) -> Path:
-    """The testbench's input: the network, its readout's class rates, the samples; for
-    ``board_fuzz`` the number of frames and the seed; ``poll_s`` the simulated seconds
-    between result polls."""
-    np.savez(path, config=np.array(config.to_toml()), weights=weights, theta=theta,
-             rates=rates, images=images, labels=labels, fuzz_frames=fuzz_frames, seed=seed,
-             poll_s=poll_s)
+                  poll_s: float = 0.0, bias: Any = None) -> Path:
+    """The testbench's input: the network (every layer's weights, thresholds and biases:
+    lists per layer, or one layer's arrays), its readout's class rates (``None`` for a
+    readout that needs none), the samples; for ``board_fuzz`` the number of frames and the
+    seed; ``poll_s`` the simulated seconds between result polls."""
+    n = len(config.network.layers)
+    layers: dict[str, Any] = {}
+    for index, (w, th, b) in enumerate(zip(per_layer(weights, n), per_layer(theta, n),
+                                           per_layer(bias, n), strict=True)):
+        layers[f"weights_{index}"], layers[f"theta_{index}"] = w, th
+        if b is not None:
+            layers[f"bias_{index}"] = b
+    np.savez(path, config=np.array(config.to_toml()), **layers,
+             rates=np.zeros((0, 0)) if rates is None else rates, images=images, labels=labels,
+             fuzz_frames=fuzz_frames, seed=seed, poll_s=poll_s)
     return path
 
 
@@ -76,7 +85,12 @@ def _read_session(path: str) -> dict[str, Any]:
 
     with np.load(path) as f:
         out = {k: f[k] for k in f.files}
-    out["config"] = Config.from_dict(tomllib.loads(str(out["config"])), "session")
+    out["config"] = config = Config.from_dict(tomllib.loads(str(out["config"])), "session")
+    n = len(config.network.layers)
+    for name in ("weights", "theta", "bias"):
+        out[name] = [out.get(f"{name}_{index}") for index in range(n)]
+    if not out["rates"].size:
+        out["rates"] = None
     return out
 
 
@@ -181,7 +195,7 @@ async def board_test_set(dut: Any) -> None:
                      poll=float(s["poll_s"]))
     report: RunReport = await bridge(run_test_set)(
         link, s["weights"], s["theta"], s["rates"], s["images"], s["labels"],
-        progress=_progress, stop_at_mismatch=True)
+        progress=_progress, stop_at_mismatch=True, bias=s["bias"])
     _report({"samples": report.samples, "counts_equal": report.counts_equal,
              "class_equal": report.class_equal, "correct": report.correct,
              "float_agree": report.float_agree, "cycles": report.cycles,
@@ -205,13 +219,13 @@ def _fuzz_frame(rng: random.Random, g: Geometry) -> tuple[str, bytes, Status | N
     if kind == "identify":
         return kind, request(Command.IDENTIFY), Status.OK
     if kind == "read":
-        target = rng.choice(list(Target))
-        n = rng.randint(1, min(8, g.depth[target]))
+        target = rng.choice(sorted(g.memories))
+        n = rng.randint(1, min(8, g.memories[target].depth))
         return kind, request(Command.READ_MEMORY, struct.pack(
-            "<BHH", target, rng.randrange(g.depth[target] - n + 1), n)), Status.OK
+            "<BHH", target, rng.randrange(g.memories[target].depth - n + 1), n)), Status.OK
     if kind == "bad_crc":
-        target = rng.choice(list(Target))
-        body = bytes(rng.randrange(256) for _ in range(g.word_bytes[target]))
+        target = rng.choice(sorted(g.memories))
+        body = bytes(rng.randrange(256) for _ in range(g.memories[target].bytes))
         flipped = bytearray(request(Command.WRITE_MEMORY,
                                     struct.pack("<BH", target, 0) + body))
         # flip a bit of the command, the payload or the CRC (not the sync or the length:
@@ -224,19 +238,20 @@ def _fuzz_frame(rng: random.Random, g: Geometry) -> tuple[str, bytes, Status | N
         return kind, request(rng.choice([Command.IDENTIFY, Command.STATUS, Command.RESULT]),
                              b"\x00" * rng.randint(1, 4)), Status.BAD_LENGTH
     if kind == "bad_address":
-        target = rng.choice(list(Target))
+        target = rng.choice(sorted(g.memories))
+        memory = g.memories[target]
         return kind, request(Command.WRITE_MEMORY, struct.pack(
-            "<BH", target, g.depth[target]) + bytes(g.word_bytes[target])), Status.BAD_ADDRESS
+            "<BH", target, memory.depth) + bytes(memory.bytes)), Status.BAD_ADDRESS
     if kind == "write_length":
-        target = rng.choice([t for t in Target if g.word_bytes[t] > 1])
+        target = rng.choice([t for t, m in sorted(g.memories.items()) if m.bytes > 1])
         return kind, request(Command.WRITE_MEMORY, struct.pack("<BH", target, 0)
-                             + bytes(g.word_bytes[target] - 1)), Status.BAD_LENGTH
+                             + bytes(g.memories[target].bytes - 1)), Status.BAD_LENGTH
     if kind == "sample_length":
         return kind, request(Command.RUN_SAMPLE, bytes(5 + g.sample_bytes + rng.choice(
             [-1, 1]))), Status.BAD_LENGTH
     if kind == "truncated":
         frame = request(Command.WRITE_MEMORY, struct.pack("<BH", Target.WEIGHTS, 0)
-                        + bytes(g.word_bytes[Target.WEIGHTS]))
+                        + bytes(g.memory(Target.WEIGHTS).bytes))
         return kind, frame[:rng.randrange(2, len(frame) - 1)], Status.TIMEOUT
     if kind == "oversize":
         return kind, bytes([SYNC_REQUEST, Command.WRITE_MEMORY, 0xFF, 0xFF, 1, 2, 3]), \
@@ -255,13 +270,13 @@ async def board_fuzz(dut: Any) -> None:
     rng = random.Random(int(s["seed"]))
     frames = int(s["fuzz_frames"])
     link = BoardLink(SimTransport(line), config, timeout=_TIMEOUT_S)
-    votes = vote_table(config.classify.readout, s["rates"], config.classify.vote_bits)
+    votes = board_votes(config, s["rates"])
     byte_s = 10 * DIVISOR * PERIOD_NS * 1e-9
     quiet_s = 2 * TIMEOUT_BYTES * byte_s      # longer than the link's receive timeout
     settle_s = 4 * byte_s
 
     def fuzz() -> dict[str, Any]:
-        link.load(s["weights"], s["theta"], votes)
+        link.load(s["weights"], s["theta"], votes, s["bias"])
         kinds: dict[str, int] = {}
         parser = ReplyParser()
         for n in range(frames):
@@ -288,9 +303,14 @@ async def board_fuzz(dut: Any) -> None:
                 raise AssertionError(f"after frame {n} ({kind}, {frame.hex()}): {exc}") \
                     from None
             _progress(n + 1, frames)
-        w, th, v = link.read_state()
-        np.testing.assert_array_equal(w, s["weights"], "weights changed")
-        np.testing.assert_array_equal(th, s["theta"], "thresholds changed")
+        w, th, b, v = link.read_state()
+        for index in range(len(g.layers)):
+            np.testing.assert_array_equal(w[index], s["weights"][index], "weights changed")
+            np.testing.assert_array_equal(th[index], s["theta"][index], "thresholds changed")
+            if b[index] is not None:
+                want = s["bias"][index]
+                np.testing.assert_array_equal(b[index], 0 if want is None else want,
+                                              "biases changed")
         np.testing.assert_array_equal(v, votes, "votes changed")
         return kinds
 

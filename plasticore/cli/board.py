@@ -26,27 +26,36 @@ __all__ = ["add_commands"]
 
 
 def board_network(config: Config, weights_path: str):
-    """Weights, thresholds and the readout's class rates of a trained network."""
+    """Every layer's weights, thresholds and biases (lists per layer) and the readout's
+    class rates of a trained network (``None`` for a readout that needs none: ``count``,
+    output neuron ``c`` is class ``c``)."""
+    from ..config import SUPERVISED_READOUTS
     from ..golden.train import load_weights
 
-    loaded = load_weights(weights_path, config.core)
+    network = config.network
+    loaded = load_weights(weights_path, network)
+    layers = loaded["layers"]
+    params = ([layer[name] for layer in layers] for name in ("weights", "theta", "bias"))
+    if config.classify.readout in SUPERVISED_READOUTS:
+        return (*params, None)
+    n_out = network.cores[-1].n_neurons
     if "class_rates" not in loaded:
         raise UserError(f"{weights_path}: no readout in the weights file (class_rates); "
                         "write it with `plasticore train --weights-out`")
     rates = loaded["class_rates"]
-    if rates.shape != (config.classify.n_classes, config.core.n_neurons):
+    if rates.shape != (config.classify.n_classes, n_out):
         raise UserError(f"{weights_path}: class_rates have shape {rates.shape}, the config "
-                        f"needs ({config.classify.n_classes}, {config.core.n_neurons})")
-    return loaded["weights"], loaded["theta"], rates.astype(float)   # checked by load_weights
+                        f"needs ({config.classify.n_classes}, {n_out})")
+    return (*params, rates.astype(float))   # checked by load_weights
 
 
 def cmd_board_run(args: argparse.Namespace) -> int:
     from ..boards.host import BoardLink, LinkError, SerialTransport, run_test_set
     from ..boards.protocol import Geometry
 
-    config = load_for_rtl(args.config)
+    config = load_for_rtl(args.config, layers=True)
     Geometry.of(config)                 # a configuration the host link cannot carry: exit 2
-    weights, theta, rates = board_network(config, args.weights)
+    weights, theta, bias, rates = board_network(config, args.weights)
     _, test_set = datasets(config, 0, args.samples)
     images, labels = test_set.images, test_set.labels
     if args.simulate:
@@ -55,7 +64,7 @@ def cmd_board_run(args: argparse.Namespace) -> int:
 
         with simulating():
             sim = board_sim.run(config, weights, theta, rates, images, labels,
-                                args.simulate, repo_root() / "build" / "board-sim")
+                                args.simulate, repo_root() / "build" / "board-sim", bias=bias)
         summary = dict(sim.report)
         where = f"simulated board ({args.simulate})"
     else:
@@ -65,7 +74,8 @@ def cmd_board_run(args: argparse.Namespace) -> int:
             transport = SerialTransport(args.port, config.board.baud)
             link = BoardLink(transport, config)
             report = run_test_set(link, weights, theta, rates, images, labels,
-                                  progress=(lambda d, t: bar("board", d, t)) if bar else None)
+                                  progress=(lambda d, t: bar("board", d, t)) if bar else None,
+                                  bias=bias)
         except LinkError as exc:
             message = str(exc)
             raise UserError(message if message.startswith(args.port)
@@ -103,12 +113,13 @@ def cmd_board_fuzz(args: argparse.Namespace) -> int:
     from ..golden.network import Network
     from ..tools import repo_root
 
-    config = load_for_rtl(args.config)
-    net = Network(config.core)
+    config = load_for_rtl(args.config, layers=True)
+    net = Network(config.network)
     rng = np.random.default_rng(args.seed)
-    rates = rng.random((config.classify.n_classes, config.core.n_neurons))
+    rates = rng.random((config.classify.n_classes, net.n_outputs))
     with simulating():
-        sim = board_sim.run(config, net.weights, net.theta, rates, np.zeros((0, 1)),
+        sim = board_sim.run(config, [layer.weights for layer in net.layers],
+                            [layer.theta for layer in net.layers], rates, np.zeros((0, 1)),
                             np.zeros(0), args.simulator, repo_root() / "build" / "board-sim",
                             fuzz_frames=args.frames, seed=args.seed)
     if args.json:
@@ -130,7 +141,7 @@ def cmd_board_serve(args: argparse.Namespace) -> int:
     from ..boards.fakeboard import FakeBoard, PtyBoard
     from ..boards.protocol import Geometry
 
-    config = load_for_rtl(args.config)
+    config = load_for_rtl(args.config, layers=True)
     Geometry.of(config)                 # a configuration the host link cannot carry: exit 2
     with PtyBoard(FakeBoard(config), line_rate=args.line_rate) as pty:
         print(f"{config.source}: fake board on {pty.path}: plasticore board run "
@@ -144,7 +155,7 @@ def cmd_board_serve(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from ..boards.synth import SynthError, synthesize
 
-    config = load_for_rtl(args.config, layers=args.design == "core")
+    config = load_for_rtl(args.config, layers=True)
     if args.build_dir:
         output_dir(args.build_dir, "--build-dir")
     try:
@@ -177,7 +188,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_bitstream(args: argparse.Namespace) -> int:
     from ..boards.bitstream import BitstreamError, build_bitstream
 
-    config = load_for_rtl(args.config)
+    config = load_for_rtl(args.config, layers=True)
     if args.build_dir:
         output_dir(args.build_dir, "--build-dir")
     try:

@@ -41,9 +41,18 @@ class Scripted(Transport):
 
 
 def test_identity_of_another_config_is_refused():
+    """Another geometry: the first layer field that differs is named; the same geometry
+    with another neuron parameter: the digest."""
     digits = load_config("digits")
     other = load_config("mnist-400")
     link = BoardLink(Scripted([reply_frame(Command.IDENTIFY, 0, identify_payload(other))]),
+                     digits, timeout=0.01)
+    with pytest.raises(LinkError, match=r"^the board's layer 0 has n_inputs = 784, the "
+                                        r"configuration 64 \("):
+        link.check_identity()
+    t_ref = digits.core.neuron.t_ref + 1
+    tuned = dataclasses.replace(digits, core=digits.core.replace(**{"neuron.t_ref": t_ref}))
+    link = BoardLink(Scripted([reply_frame(Command.IDENTIFY, 0, identify_payload(tuned))]),
                      digits, timeout=0.01)
     with pytest.raises(LinkError, match="runs configuration"):
         link.check_identity()

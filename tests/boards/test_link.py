@@ -198,7 +198,7 @@ def test_identify_status_and_errors():
         assert reply.status == Status.BAD_LENGTH
         # past the end of the threshold memory (depth 2 words)
         reply = await line.call(Command.WRITE_MEMORY, struct.pack("<BH", Target.THETA, 1)
-                                + bytes(2 * g.word_bytes[Target.THETA]))
+                                + bytes(2 * g.memory(Target.THETA).bytes))
         assert reply.status == Status.BAD_ADDRESS
         reply = await line.call(Command.READ_MEMORY, struct.pack("<BHH", 3, 0, 1))
         assert reply.status == Status.BAD_ADDRESS
@@ -243,7 +243,7 @@ def test_memories_round_trip_and_sample_matches_golden():
         for target, words in ((Target.WEIGHTS, pack_words(weights, 2, 8)),
                               (Target.THETA, pack_words(theta, 2, core.widths.theta)),
                               (Target.VOTES, [int(v) for v in votes.reshape(-1)])):
-            size = g.word_bytes[target]
+            size = g.memory(target).bytes
             body = b"".join(w.to_bytes(size, "little") for w in words)
             reply = await line.call(Command.WRITE_MEMORY, struct.pack("<BH", target, 0) + body)
             assert reply.status == Status.OK, target
@@ -257,7 +257,7 @@ def test_memories_round_trip_and_sample_matches_golden():
             await line.send(request(Command.RUN_SAMPLE,
                                     struct.pack("<BI", learn, key) + bytes(pixels.tolist()))
                             + request(Command.WRITE_MEMORY, bytes([1, 0, 0]) + bytes(
-                                g.word_bytes[Target.THETA])))
+                                g.memory(Target.THETA).bytes)))
             assert (await line.reply()).status == Status.OK
             assert (await line.reply()).status == Status.BUSY
             while True:

@@ -201,13 +201,16 @@ MALFORMED = [
     ("identify-bad-magic", Command.IDENTIFY, reframed(payload=lambda p: b"PLXX" + p[4:]),
      ["not from a plasticore bitstream", "b'PLXX'"]),
     ("identify-empty", Command.IDENTIFY, reframed(payload=lambda p: b""),
-     ["IDENTIFY reply has 0 payload bytes, expected 28"]),
+     ["IDENTIFY reply has 0 payload bytes, expected 38 or more"]),
     ("identify-short", Command.IDENTIFY, reframed(payload=lambda p: p[:10]),
-     ["IDENTIFY reply has 10 payload bytes, expected 28"]),
+     ["IDENTIFY reply has 10 payload bytes, expected 38 or more"]),
     ("identify-long", Command.IDENTIFY, reframed(payload=lambda p: p + b"\x00"),
-     ["IDENTIFY reply has 29 payload bytes, expected 28"]),
-    ("identify-protocol-2", Command.IDENTIFY,
-     reframed(payload=lambda p: p[:4] + b"\x02" + p[5:]), ["host-link protocol 2"]),
+     ["IDENTIFY reply has 39 payload bytes, expected 38 for the 1 layers it names"]),
+    ("identify-two-layers", Command.IDENTIFY,
+     reframed(payload=lambda p: p[:28] + b"\x02" + p[29:]),
+     ["IDENTIFY reply has 38 payload bytes, expected 47 for the 2 layers it names"]),
+    ("identify-protocol-1", Command.IDENTIFY,
+     reframed(payload=lambda p: p[:4] + b"\x01" + p[5:]), ["host-link protocol 1"]),
     ("identify-other-classes", Command.IDENTIFY, reframed(payload=lambda p: OTHER_CLASSES),
      ["n_classes = 12", "configuration 10"]),
     ("write-memory-payload", Command.WRITE_MEMORY, reframed(payload=lambda p: b"\x01\x02"),
@@ -479,15 +482,16 @@ def test_fuzzed_replies_10000():
 
 
 def test_throughput_counts_every_byte_on_the_line():
-    """digits, 3 samples: IDENTIFY 6 + 35 bytes; weights 1600 words of 4 bytes in 12 frames
+    """digits, 3 samples: IDENTIFY 6 + 45 bytes (a 38-byte identity: 28, the layer count,
+    9 for the layer); weights 1600 words of 4 bytes in 12 frames
     of 128 words (4 + 515 + 2 bytes) and one of 64 (4 + 259 + 2); thresholds 25 words of 7
     bytes in one frame (4 + 178 + 2); votes 1000 bytes in frames of 512 and 488 (521 and
     497 bytes); a 7-byte reply to each of these 16 writes; per sample RUN_SAMPLE 4 + 69 + 2
     and its reply 7, RESULT 6 and its reply 7 + 213."""
-    load = 6 + 35 + 12 * 521 + 265 + 184 + 521 + 497 + 16 * 7
+    load = 6 + 45 + 12 * 521 + 265 + 184 + 521 + 497 + 16 * 7
     per_sample = 75 + 7 + 6 + 220
     got = measure_throughput(CONFIG, samples=3)
-    assert got["bytes"] == load + 3 * per_sample == 8796
+    assert got["bytes"] == load + 3 * per_sample == 8806
     assert got["line_bytes_per_s"] == 11_520
     assert got["percent_of_line"] == pytest.approx(100 * got["bytes"] / got["seconds"]
                                                    / 11_520)

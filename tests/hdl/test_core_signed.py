@@ -298,16 +298,6 @@ def test_existing_designs_unchanged() -> None:
     assert got == UNCHANGED
 
 
-def test_board_refuses_networks_trained_elsewhere() -> None:
-    """The board's host link has no bias target: a board build or run refuses signed
-    weights and a bias in one line (``Geometry.of``), before anything is generated."""
-    from plasticore.boards.protocol import Geometry
-
-    with pytest.raises(ConfigError, match=r"^layers\[0\].widths.weight_signed = true: the "
-                                          "board does not run networks trained elsewhere"):
-        Geometry.of(load_config("digits-mlp-rate"))
-
-
 @pytest.mark.verilator
 @pytest.mark.parametrize("label", ["mixed-w5m12-signed-bias12-none-amount-pe4-banks2-lanes4",
                                    "w8m16-signed-bias6-mult-direct-pe2"])
