@@ -170,6 +170,34 @@ def test_rerun_resumes_from_the_cache(explored: Path, files: dict[str, Path],
     assert re.search(r"\b0 runs scored", capsys.readouterr().out)
 
 
+def test_an_interrupted_sweep_resumes(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C during the third run: exit 130, the two finished runs are in the cache, and
+    the same command scores only the rest."""
+    import plasticore.explore.scoring as scoring
+
+    real, calls = scoring.score_run, []
+
+    def interrupted(text: str, run: Any) -> dict[str, Any]:
+        calls.append(run)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(text, run)
+
+    monkeypatch.setattr(scoring, "score_run", interrupted)
+    out = files["folder"] / "interrupted"
+    args = ["explore", str(files["config"]), "--weights", str(files["weights"]),
+            "--timesteps", "6,3", "--weight-bits", "8", "--seeds", "1", "--workers", "1",
+            "--validation", str(VALIDATION), "--cost-samples", "1", "--out", str(out),
+            "--quiet", "--no-plots"]
+    assert main(args) == 130
+    assert "plasticore: interrupted" in capsys.readouterr().err
+    assert len(list((out / "cache").glob("*.json"))) == 2
+    monkeypatch.setattr(scoring, "score_run", real)
+    assert main(args) == 0
+    assert re.search(r"\b2 runs scored", capsys.readouterr().out)       # of 4
+
+
 def test_requantize_weights_by_hand() -> None:
     """8 -> 4 bits: floor((w + 8) / 16), saturated to -8..7."""
     from plasticore.explore.trained import requantize_weights
