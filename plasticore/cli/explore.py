@@ -152,6 +152,7 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
     import shlex
     import time
 
+    from ..boards.synth import SynthError
     from ..explore.cluster import ClusterError
     from ..explore.scoring import ScoringEvaluator
     from ..explore.settings import SettingsError
@@ -163,7 +164,7 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
 
     config = _with_data_options(load_for_rtl(args.config, data_path=args.data, layers=True),
                                 args)
-    for option, given in (("--synth", args.synth is not None), ("--generate", args.generate),
+    for option, given in (("--generate", args.generate),
                           ("--search-bits", bool(args.search_bits.strip()))):
         if given:
             raise UserError(f"{option}: not for a network trained elsewhere (rule.kind = "
@@ -176,6 +177,20 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
         layers = load_weights(args.weights, config.network)["layers"]
     except WeightsError as exc:
         raise UserError(f"--weights: {exc}") from None
+    synth = None
+    if args.synth is not None:
+        from ..boards.catalog import board_named
+        from ..boards.synth import find_yosys
+        from ..explore.cost import network_synth_hook
+
+        board = args.synth or config.board.name
+        try:
+            board_named(board)
+            find_yosys()
+        except (ConfigError, SynthError) as exc:
+            raise UserError(f"--synth {board}: {exc}") from None
+        synth = network_synth_hook(config, board,
+                                   progress=None if args.quiet else stderr_progress)
     out = output_dir(args.out, "--out")
     train_set, test_set = datasets(config, None, None)   # fails early on a bad dataset
     try:
@@ -184,7 +199,7 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
             weight_bits=args.weight_bits, constraints=args.constraints, seeds=args.seeds,
             validation=args.validation, cost_samples=args.cost_samples,
             clock_mhz=args.clock_mhz, minimize=args.minimize, workers=args.workers,
-            scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+            scheduler=args.scheduler, scheduler_file=args.scheduler_file, synth=synth,
             dataset_sizes=(len(train_set), len(test_set)))
     except SettingsError as exc:
         raise UserError(str(exc)) from None
@@ -200,6 +215,8 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
                                      log=None if args.quiet else say)
         try:
             summary = explore_trained(settings, evaluator, say)
+        except SynthError as exc:
+            raise UserError(f"--synth: {exc}") from None
         except ClusterError as exc:
             raise UserError(str(exc)) from None
     chosen, point = summary["chosen"], summary["chosen_network"]

@@ -24,7 +24,7 @@ from typing import Any
 from ..config import Config, CoreConfig
 
 __all__ = ["EnergyModel", "ENERGY_45NM", "memory_bits", "network_memory_bits", "measure",
-           "latency", "energy", "SynthHook", "synth_hook", "COUNTS"]
+           "latency", "energy", "SynthHook", "synth_hook", "network_synth_hook", "COUNTS"]
 
 #: The per-sample means :func:`measure` returns (besides ``samples``).
 COUNTS = ("cycles_inference", "cycles_learning", "input_spikes", "output_spikes",
@@ -49,13 +49,32 @@ def synth_hook(config: Config, board: str | None = None, *, build_root: Any = No
     from ..boards.synth import synthesize
 
     def hook(core: CoreConfig) -> dict[str, Any]:
-        report = synthesize(dataclasses.replace(config, core=core), board, "core",
-                            build_root=build_root, progress=progress)
-        used = {name: report.resources[name].used for name in ("lut", "ff", "bram36", "dsp")}
-        return {"board": report.board, "fmax_mhz": round(report.fmax_mhz_estimate, 1),
-                **used, "fits": report.fits}
+        return _synth_summary(synthesize(dataclasses.replace(config, core=core), board,
+                                         "core", build_root=build_root, progress=progress))
 
     return hook
+
+
+def network_synth_hook(config: Config, board: str | None = None, *, build_root: Any = None,
+                       progress: Callable[[str], None] | None = None
+                       ) -> Callable[[Any], dict[str, Any]]:
+    """:func:`synth_hook` for a layered network: the hook takes a
+    :class:`~plasticore.config.NetworkConfig` and synthesizes its ``NetworkCore``
+    (``plasticore synth --design core`` of ``config`` with that network)."""
+    from ..boards.synth import synthesize
+
+    def hook(network: Any) -> dict[str, Any]:
+        return _synth_summary(synthesize(config.replace_network(network), board, "core",
+                                         build_root=build_root, progress=progress))
+
+    return hook
+
+
+def _synth_summary(report: Any) -> dict[str, Any]:
+    """What a synthesis hook returns of a ``boards.synth.SynthReport``."""
+    used = {name: report.resources[name].used for name in ("lut", "ff", "bram36", "dsp")}
+    return {"board": report.board, "fmax_mhz": round(report.fmax_mhz_estimate, 1),
+            **used, "fits": report.fits}
 
 
 @dataclass(frozen=True)

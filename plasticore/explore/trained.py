@@ -32,7 +32,7 @@ weights as given (its timesteps, its widths), always measured.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
@@ -248,6 +248,9 @@ class TrainedSettings:
         Test samples of the cycle model per run.
     clock_mhz, constraints, minimize, workers, scheduler, scheduler_file
         As :class:`.settings.Settings`'s.
+    synth : callable or None
+        ``--synth``: a point's network -> its FPGA resources and estimated Fmax
+        (:func:`.cost.network_synth_hook`), at which its latency is then taken.
     dataset_sizes : (int, int) or None
         Init only: the training and test set sizes, for the checks of ``validation`` and
         ``cost_samples``.
@@ -268,6 +271,7 @@ class TrainedSettings:
     workers: int = 1
     scheduler: str | None = None
     scheduler_file: str | None = None
+    synth: Callable[[NetworkConfig], dict[str, Any]] | None = None
     dataset_sizes: InitVar[tuple[int, int] | None] = None
     points: dict[tuple[int, int], PointNetwork] = field(default_factory=dict, init=False,
                                                         repr=False)
@@ -388,6 +392,7 @@ class TrainedSettings:
                 "validation": self.validation, "cost_samples": self.cost_samples,
                 "clock_mhz": self.clock_mhz, "minimize": self.minimize,
                 "constraints": [str(c) for c in self.constraints], "source": self.source,
+                "synth": self.synth is not None,
                 "where": self.runner().where}
 
     @classmethod

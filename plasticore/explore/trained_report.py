@@ -63,8 +63,10 @@ def write_trained_report(out: Path, summary: dict[str, Any], command: str, secon
         "validation samples elsewhere, so its validation accuracy can be the higher: it "
         "ranks points. Latency: the exact cycle model of the layer pipeline "
         f"(`hdl/cycles.py: network_sample_cycles`) on {s['cost_samples']} test samples at "
-        f"{s['clock_mhz']:g} MHz; memory from the RTL (`NetworkCore`), per layer; energy an "
-        "estimate (docs/explore.md), summed over the layers.",
+        + ("each point's estimated Fmax (below)" if s.get("synth")
+           else f"{s['clock_mhz']:g} MHz")
+        + "; memory from the RTL (`NetworkCore`), per layer; energy an estimate "
+        "(docs/explore.md), summed over the layers.",
         "",
         f"Baseline: {base['timesteps']} timesteps, {base['weight_width']}-bit weights, test "
         f"{pct(base['accuracy'])} ± {pct(base['accuracy_std'])} %, validation "
@@ -95,6 +97,22 @@ def write_trained_report(out: Path, summary: dict[str, Any], command: str, secon
     lines += ["", "Per layer, in order (layer 0 first), joined by `+`. Pareto front "
               "(validation accuracy against latency): " + ", ".join(summary["front_latency"])
               + ". Against memory: " + ", ".join(summary["front_memory"]) + ".", ""]
+    synthesized = [r for r in rows if "synth" in r]
+    if synthesized:
+        board = synthesized[0]["synth"]["board"]
+        lines += ["## FPGA resources", "",
+                  f"Each point's `NetworkCore` (every layer) synthesized for {board} "
+                  "(`plasticore synth --design core`: Yosys `synth_xilinx`; the Fmax is an "
+                  "estimate from the Artix-7 delay model, and each point's latency above is "
+                  "taken at it):", "",
+                  "| timesteps | weight bits | LUT | FF | BRAM36 | DSP | est. Fmax MHz | "
+                  "µs/sample | fits? |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in synthesized:
+            f = r["synth"]
+            lines.append(f"| {r['timesteps']} | {r['weight_width']} | {f['lut']:,} | "
+                         f"{f['ff']:,} | {f['bram36']:g} | {f['dsp']} | {f['fmax_mhz']:.1f} | "
+                         f"{r['latency_us']:.1f} | {'yes' if f['fits'] else '**no**'} |")
+        lines.append("")
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     report = out / "report.md"

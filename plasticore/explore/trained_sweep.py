@@ -51,11 +51,14 @@ def _accuracies(results: list[dict[str, Any]], baseline: list[float],
 def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
                             tests: list[dict[str, Any]], validations: list[dict[str, Any]],
                             base_test: list[float], base_validation: list[float],
-                            clock_mhz: float) -> dict[str, Any]:
+                            clock_mhz: float,
+                            synth: Callable[[Any], dict[str, Any]] | None = None
+                            ) -> dict[str, Any]:
     """A point's row: test accuracies (``accuracy``...), validation accuracies
     (``validation_accuracy``...), memory, lanes, cycles, latency and energy per layer and
     in all.  With current input (nothing random) a difference from the baseline is exact
-    and counts as distinguishable."""
+    and counts as distinguishable.  With ``synth`` (a network -> resources and
+    ``fmax_mhz``) the row has its ``synth`` and the latency is taken at that Fmax."""
     network = point.network
     exact = network.input.kind == "current"
     row: dict[str, Any] = {
@@ -95,6 +98,9 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
                        "input_spikes_per_sample": counts["input_spikes"],
                        "energy_nj": e})
     row["layers"] = layers
+    if synth is not None:
+        row["synth"] = synth(network)
+        clock_mhz = float(row["synth"].get("fmax_mhz", clock_mhz))
     row["clock_mhz"] = clock_mhz
     row["cycles"] = statistics.fmean(c["cycles"] for c in costs)
     row["latency_us"] = row["cycles"] / clock_mhz
@@ -141,7 +147,7 @@ def explore_trained(settings: TrainedSettings, evaluator: ScoringEvaluator,
         rows.append(summarize_trained_point(
             key[0], key[1], settings.points[key], [r for r in res if r["split"] == "test"],
             [r for r in res if r["split"] == "validation"], base_test, base_val,
-            settings.clock_mhz))
+            settings.clock_mhz, settings.synth))
     views = [choice_view(r) for r in rows]
     chosen_view = choose(views, settings.constraints, minimize=settings.minimize)
     chosen = None if chosen_view is None else rows[views.index(chosen_view)]

@@ -308,3 +308,37 @@ def test_a_local_cluster_scores_as_this_process(files: dict[str, Path]) -> None:
     for a, b in zip(here, there, strict=True):
         assert {k: v for k, v in a.items() if k != "cpu_seconds"} == {
             k: v for k, v in b.items() if k != "cpu_seconds"}
+
+
+def test_synth_sets_each_points_clock(explored: Path, files: dict[str, Path],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """--synth: each point's whole network goes to the hook, its latency is taken at the
+    Fmax the hook estimates, the report lists the resources."""
+    import plasticore.explore.cost as cost
+
+    seen = []
+
+    def fake_hook(config, board, **_):
+        assert board == "arty_a7_35"
+
+        def hook(network):
+            seen.append(network)
+            return {"board": board, "fmax_mhz": 50.0 + network.layers[0].widths.weight,
+                    "lut": 3000, "ff": 2000, "bram36": 3.0, "dsp": 15,
+                    "fits": network.timesteps > 3}
+        return hook
+
+    monkeypatch.setattr(cost, "network_synth_hook", fake_hook)
+    status = main(["explore", str(files["config"]), "--weights", str(files["weights"]),
+                   "--nir", str(files["nir"]), *SWEEP, "--out", str(explored), "--quiet",
+                   "--no-plots", "--synth"])
+    assert status == 0
+    rows = json.loads((explored / "results.json").read_text())["rows"]
+    assert len(seen) == len(rows) == 4 and all(len(n.layers) == 2 for n in seen)
+    for r in rows:
+        assert r["clock_mhz"] == 50.0 + r["weight_width"]
+        assert r["latency_us"] == pytest.approx(r["cycles"] / r["clock_mhz"])
+    report = (explored / "report.md").read_text()
+    assert "## FPGA resources" in report
+    assert report.count("| 3,000 | 2,000 | 3 | 15 |") == 4
+    assert report.count("| **no** |") == 2                 # the 3-timestep points
