@@ -1,13 +1,21 @@
-"""Drive the network core (``SnnCore``) through a session and compare it with the golden model.
+"""Drive the core (``SnnCore``) or a network of cores (``NetworkCore``) through a session and
+compare it with the golden model.
 
-A session loads weights and thresholds through the access port, runs samples (a command, the
-pixels, then the core's spikes and counts), and reads every weight and threshold back.
-:func:`drive` runs it cycle by cycle on any simulator behind a small :class:`CoreIO`
-adapter (:class:`AmaranthIO` here, for Amaranth's simulator); under cocotb the generated
-harness of ``sim/harness.py`` plays the same session inside the simulator, cycle for cycle
-as :func:`drive` would (``sim/tb_core.py``).  :func:`golden_session` (a sample at a time:
-:func:`golden_samples`) computes what the core must produce with ``plasticore.golden``;
-:func:`compare` names the first difference (sample, timestep, neuron, value).
+A session loads weights and thresholds (and biases) through the access port, runs samples (a
+command, the pixels, then the core's spikes and counts), and reads every weight and
+threshold back; a network's session does so for every layer (the access word's ``layer``
+field) and gets the last layer's spikes and counts.  :func:`drive` runs a single core's
+session cycle by cycle on any simulator behind a small :class:`CoreIO` adapter
+(:class:`AmaranthIO` here, for Amaranth's simulator); under cocotb the generated harness of
+``sim/harness.py`` plays the same session inside the simulator, cycle for cycle as
+:func:`drive` would (``sim/tb_core.py``), for a core or a network.  :func:`golden_session`
+(a sample at a time: :func:`golden_samples`) computes what the design must produce with
+``plasticore.golden`` and the cycle models; :func:`compare` names the first difference
+(sample, layer, timestep, neuron, value).
+
+What the design is (a core, or a network of several layers) is a :class:`.target.Target`;
+per-layer values (weights, thresholds, biases) are one array for a core, a list with one
+entry per layer for a network.
 
 Word packing (``hdl/core/layouts.py``: ``access_layout``, ``pack_words``): weight word
 ``j * W + k`` holds the weights of input ``j`` to neurons ``k * P + p``, lane ``p`` at bits
@@ -26,10 +34,11 @@ from typing import Any
 import numpy as np
 from amaranth.lib import data
 
-from ..config import CoreConfig
+from ..config import CoreConfig, NetworkConfig
 from ..golden.network import Network
-from ..hdl.core.layouts import pack_words, unpack_words
-from ..hdl.cycles import sample_cycles
+from ..golden.train import layer_key
+from ..hdl.cycles import network_sample_cycles, sample_cycles
+from .target import AccessRequest, Target
 
 __all__ = [
     "Sample",
@@ -38,7 +47,7 @@ __all__ = [
     "golden_samples",
     "write_session",
     "read_session",
-    "bias_words",
+    "layer_rasters",
     "CoreIO",
     "drive",
     "AmaranthIO",
@@ -72,12 +81,17 @@ class SessionResult:
     counts : list of (n_neurons,) int arrays
         Per sample, the spike counts.
     cycles : list of (timesteps,) int arrays
-        Per sample, clock cycles of every timestep.
+        Per sample, clock cycles of every timestep (a network: of the last layer, the first
+        counted from the command).
     totals : list of int
         Per sample, clock cycles from accepting its command to its last count (the
         pixels, the timesteps, the normalization and the counts).
+    step_ends : list of lists of (timesteps,) int arrays
+        A network only (empty for a single core): per sample, per layer, the cycle of each
+        timestep's ``timestep_done``, counted from the command's (cycle 0).
     weights : (n_inputs, n_neurons) int array
-        Every weight after the session.
+        Every weight after the session (a network: a list, one array per layer; so are
+        ``theta`` and ``bias``).
     theta : (n_neurons,) int array
         Every adaptive threshold after the session.
     bias : (n_neurons,) int array or None
@@ -88,24 +102,32 @@ class SessionResult:
     counts: list[Array] = field(default_factory=list)
     cycles: list[Array] = field(default_factory=list)
     totals: list[int] = field(default_factory=list)
+    step_ends: list[list[Array]] = field(default_factory=list)
     weights: Array = None
     theta: Array = None
     bias: Array = None
 
 
-def golden_samples(core: CoreConfig, weights: Array, theta: Array, samples: list[Sample],
-                   bias: Array = None) -> Iterator[SessionResult]:
+def golden_samples(config: CoreConfig | NetworkConfig, weights: Array, theta: Array,
+                   samples: list[Sample], bias: Array = None) -> Iterator[SessionResult]:
     """The golden session a sample at a time: after each sample, the result so far (the
     same object, grown by that sample); after the last, with the final weights, thresholds
-    and biases filled in (yielded once more)."""
+    and biases filled in (yielded once more).  A network (several layers:
+    :func:`golden_network_samples`) takes a list per layer of each."""
+    target = Target.of(config)
+    if target.layered:
+        yield from golden_network_samples(target, weights, theta, samples, bias)
+        return
+    core = target.first
     net = Network(core, weights=weights, theta=theta, bias=bias)
     out = SessionResult()
     for s in samples:
         res = net.run_sample(s.pixels, s.key, learn=s.learn, record=True)
-        assert res.raster is not None and res.input_raster is not None
+        assert res.raster is not None
         out.spikes.append(np.argwhere(res.raster))
         out.counts.append(res.counts.copy())
-        predicted = sample_cycles(core, res.input_raster, res.raster, s.learn)
+        predicted = sample_cycles(core, res.input_raster, res.raster, s.learn,
+                                  pixels=s.pixels)
         out.cycles.append(predicted.timesteps)
         out.totals.append(predicted.total)
         yield out
@@ -117,43 +139,106 @@ def golden_samples(core: CoreConfig, weights: Array, theta: Array, samples: list
     yield out
 
 
-def golden_session(core: CoreConfig, weights: Array, theta: Array,
+def layer_rasters(target: Target, weights: list[Array], theta: list[Array],
+                  bias: list[Array], sample: Array, key: int) -> tuple[Array, list[Array]]:
+    """The input raster (``None`` with current input) and every layer's output raster of
+    ``sample`` with learning off:
+    each layer run as a one-layer golden ``Network`` on the previous layer's raster
+    (:meth:`~.target.Target.layer_alone`; the multi-layer ``Network`` records only the
+    last layer's)."""
+    source, rasters, input_raster = sample, [], None
+    for index in range(len(target.cores)):
+        result = Network(target.layer_alone(index), weights=[weights[index]],
+                         theta=[theta[index]], bias=[bias[index]]).run_sample(
+            source, key, learn=False, record=True)
+        if index == 0:
+            input_raster = result.input_raster
+        rasters.append(result.raster)
+        source = result.raster
+    return input_raster, rasters
+
+
+def golden_network_samples(target: Target, weights: list[Array], theta: list[Array],
+                           samples: list[Sample], bias: list[Array] | None = None
+                           ) -> Iterator[SessionResult]:
+    """:func:`golden_samples` of a network (``NetworkCore``, learning off): per sample the
+    last layer's spikes and counts from the multi-layer golden ``Network`` (the
+    specification), and every layer's timestep ends, the last layer's timesteps and the
+    sample's total from ``network_sample_cycles`` on every layer's raster
+    (:func:`layer_rasters`, held equal to the ``Network``'s last layer); at the end every
+    layer's weights, thresholds and biases (zeros for a layer with a bias and none
+    given; ``None`` for a layer without)."""
+    w, th = target.per_layer(weights, "weights"), target.per_layer(theta, "theta")
+    b = target.per_layer(bias, "bias")
+    net = Network(target.config, weights=w, theta=th, bias=b)
+    out = SessionResult()
+    for n, s in enumerate(samples):
+        res = net.run_sample(s.pixels, s.key, learn=False, record=True)
+        input_raster, rasters = layer_rasters(target, w, th, b, s.pixels, s.key)
+        assert res.raster is not None
+        if not (rasters[-1] == res.raster).all():
+            raise RuntimeError(f"golden model: sample {n}: the layers run one by one "
+                               "differ from the network run whole")
+        out.spikes.append(np.argwhere(res.raster))
+        out.counts.append(res.counts.copy())
+        predicted = network_sample_cycles(target.cores, input_raster, rasters,
+                                          pixels=s.pixels)
+        out.step_ends.append(list(predicted.step_ends))
+        out.cycles.append(predicted.timesteps)
+        out.totals.append(predicted.total)
+        yield out
+    out.weights = [layer.weights.copy() for layer in net.layers]
+    out.theta = [layer.theta.copy() for layer in net.layers]
+    out.bias = [None if not core.widths.bias else np.zeros(core.n_neurons, np.int64)
+                if layer.bias is None else layer.bias.copy()
+                for core, layer in zip(target.cores, net.layers, strict=True)]
+    yield out
+
+
+def golden_session(config: CoreConfig | NetworkConfig, weights: Array, theta: Array,
                    samples: list[Sample], bias: Array = None) -> SessionResult:
     """The golden model's spikes, counts, predicted cycles and final state for a session."""
-    *_, out = golden_samples(core, weights, theta, samples, bias)
+    *_, out = golden_samples(config, weights, theta, samples, bias)
     return out
 
 
 def write_session(path: Path, weights: Any, theta: Any, samples: list[Sample],
                   bias: Any = None) -> Path:
-    """Store a session for the testbench (``np.savez``; ``bias`` only when given)."""
+    """Store a session for the testbench (``np.savez``): the samples, and every layer's
+    weights, thresholds and biases under the weights file's names
+    (``golden.train.layer_key``: ``weights``, ``theta``, ``bias`` for a single core or
+    layer 0, ``weights_1`` ... for the later layers; a network's values are lists; a bias
+    only where given)."""
+    layered = isinstance(weights, list | tuple)
+    per_layer = {"weights": weights, "theta": theta, "bias": bias}
     arrays: dict[str, Any] = {
-        "weights": np.asarray(weights), "theta": np.asarray(theta),
         "pixels": np.array([s.pixels for s in samples]),
         "keys": np.array([s.key for s in samples], dtype=np.int64),
-        "learn": np.array([s.learn for s in samples], dtype=bool)}
-    if bias is not None:
-        arrays["bias"] = np.asarray(bias)
+        "learn": np.array([s.learn for s in samples], dtype=bool),
+        "layers": np.array(len(weights) if layered else 0)}
+    for name, value in per_layer.items():
+        values = value if layered else [value]
+        for index, v in enumerate(values or []):
+            if v is not None:
+                arrays[layer_key(name, index)] = np.asarray(v)
     np.savez(path, **arrays)
     return path
 
 
 def read_session(path: str | Path) -> tuple[Any, Any, list[Sample], Any]:
-    """Inverse of :func:`write_session`: weights, thresholds, samples, biases (or
-    ``None``)."""
+    """Inverse of :func:`write_session`: weights, thresholds, samples, biases (arrays, or
+    for a network lists per layer; ``None`` where no bias was stored)."""
     with np.load(path) as f:
         samples = [Sample(p, int(k), bool(lrn))
                    for p, k, lrn in zip(f["pixels"], f["keys"], f["learn"], strict=True)]
-        return f["weights"], f["theta"], samples, f["bias"] if "bias" in f.files else None
+        layers = int(f["layers"])
 
+        def stored(name: str) -> Any:
+            values = [f[layer_key(name, i)] if layer_key(name, i) in f.files else None
+                      for i in range(max(layers, 1))]
+            return values if layers else values[0]
 
-def bias_words(core: CoreConfig, bias: Any) -> list[int]:
-    """The bias words a session writes (none without ``widths.bias``; zeros when the core
-    has a bias and the session gives none)."""
-    if not core.widths.bias:
-        return []
-    values = np.zeros(core.n_neurons, np.int64) if bias is None else np.asarray(bias)
-    return pack_words(values, core.n_pe, core.widths.bias)
+        return stored("weights"), stored("theta"), samples, stored("bias")
 
 
 class CoreIO:
@@ -179,21 +264,22 @@ class CoreIO:
         raise NotImplementedError
 
 
-async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
-                samples: list[Sample], stall: float = 0.0, seed: int = 0,
+async def drive(io: CoreIO, config: CoreConfig | NetworkConfig, weights: Array,
+                theta: Array, samples: list[Sample], stall: float = 0.0, seed: int = 0,
                 max_cycles: int = 100_000_000,
                 on_sample: Callable[[int, SessionResult], None] | None = None,
                 bias: Array = None) -> SessionResult:
-    """Run a session on the core behind ``io``: load, run every sample, read back.
+    """Run a session on the design behind ``io`` (a core, or a network: lists per layer of
+    ``weights``, ``theta`` and ``bias``): load, run every sample, read back.
 
     ``stall`` is the probability that the spike and count consumers hold ``ready`` low in a
     cycle (seeded by ``seed``); cycles are only comparable with the model at ``stall = 0``.
     ``on_sample(n, result)`` is called after sample ``n`` (e.g. to check it and stop at
     the first difference, or to report progress).
     """
-    P, W = core.n_pe, core.n_neurons // core.n_pe
-    wb, tb = core.widths.weight, core.widths.theta
-    direct = core.encoder.kind == "direct"
+    target = Target.of(config)
+    P = target.last.n_pe
+    direct = target.first.encoder.kind == "direct"
     source = "raster" if direct else "pixels"
     rng = random.Random(seed)
     out = SessionResult()
@@ -218,12 +304,9 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 break
         io.set(port, "valid", 0)
 
-    async def access(write: bool, is_theta: bool, addr: int, data: int = 0,
-                     is_bias: bool = False) -> int:
-        await transfer("access", {"write": int(write), "theta": int(is_theta),
-                                  "addr": addr, "data": data,
-                                  **({"bias": int(is_bias)} if core.widths.bias else {})})
-        if write:
+    async def access(request: AccessRequest) -> int:
+        await transfer("access", target.access_fields(request))
+        if request.write:
             return 0
         io.set("readback", "ready", 1)
         while True:
@@ -239,23 +322,15 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
         return [(token["timestep"], token["word"] * P + p)
                 for p in range(P) if token["mask"] >> p & 1]
 
-    for addr, word in enumerate(pack_words(np.asarray(weights), P, wb)):
-        await access(True, False, addr, word)
-    for addr, word in enumerate(pack_words(np.asarray(theta), P, tb)):
-        await access(True, True, addr, word)
-    for addr, word in enumerate(bias_words(core, bias)):
-        await access(True, False, addr, word, is_bias=True)
+    for request in target.writes(weights, theta, bias):
+        await access(request)
 
     for s in samples:
         await transfer("command", {"key": s.key, "learn": int(s.learn)})
         spikes: list[tuple[int, int]] = []
-        counts = np.zeros(core.n_neurons, np.int64)
-        step_ends: list[int] = []
-        if direct:      # one raster word per timestep, input j at bit j
-            pending = pack_words(np.asarray(s.pixels, dtype=np.int64), core.n_inputs, 1)
-        else:
-            pending = pack_words(np.asarray(s.pixels, dtype=np.int64), core.encoder.lanes,
-                                 core.encoder.pixel_bits)
+        counts = np.zeros(target.last.n_neurons, np.int64)
+        step_ends: list[list[int]] = [[] for _ in target.cores]
+        pending = target.input_words(s.pixels)
         started = loaded = last = cycle - 1    # the command's cycle (direct: no pixels)
         finished = False
         while not finished:
@@ -270,8 +345,10 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
                 pending.pop(0)
                 if not direct:
                     loaded = cycle
-            if io.get("timestep_done"):
-                step_ends.append(cycle)
+            done = io.get("timestep_done")
+            for layer, layer_ends in enumerate(step_ends):
+                if done >> layer & 1:
+                    layer_ends.append(cycle)
             if spike_ready and io.get("spikes", "valid"):
                 spikes += spikes_of(io.get("spikes", "payload"))
             if count_ready and io.get("counts", "valid"):
@@ -292,26 +369,28 @@ async def drive(io: CoreIO, core: CoreConfig, weights: Array, theta: Array,
             if not queued:
                 break
         io.set("spikes", "ready", 0)
-        out.cycles.append(np.diff(np.array([loaded, *step_ends], dtype=np.int64)))
+        ends = [np.array(e, dtype=np.int64) for e in step_ends]
+        if target.layered:          # every layer's ends, from the command (cycle 0)
+            out.step_ends.append([e - started for e in ends])
+            out.cycles.append(np.diff(np.concatenate([[started], ends[-1]])))
+        else:
+            out.cycles.append(np.diff(np.concatenate([[loaded], ends[0]])))
         out.totals.append(last - started + 1)
         out.spikes.append(np.array(sorted(spikes), dtype=np.int64).reshape(-1, 2))
         out.counts.append(counts)
         if on_sample is not None:
             on_sample(len(out.counts) - 1, out)
 
-    read_w = [await access(False, False, a) for a in range(core.n_inputs * W)]
-    read_t = [await access(False, True, a) for a in range(W)]
-    out.weights = unpack_words(read_w, P, wb, signed=core.widths.weight_signed
-                               ).reshape(core.n_inputs, core.n_neurons)
-    out.theta = unpack_words(read_t, P, tb)
-    if core.widths.bias:
-        read_b = [await access(False, False, a, is_bias=True) for a in range(W)]
-        out.bias = unpack_words(read_b, P, core.widths.bias, signed=True)
+    state = target.unpack([await access(request) for request in target.reads()])
+    out.weights = target.shaped([layer.weights for layer in state])
+    out.theta = target.shaped([layer.theta for layer in state])
+    out.bias = target.shaped([layer.bias for layer in state])
     return out
 
 
 class AmaranthIO(CoreIO):
-    """:class:`CoreIO` of an ``SnnCore`` in Amaranth's simulator (testbench context)."""
+    """:class:`CoreIO` of an ``SnnCore`` or a ``NetworkCore`` in Amaranth's simulator
+    (testbench context)."""
 
     def __init__(self, dut: Any, ctx: Any) -> None:
         self.dut, self.ctx = dut, ctx
@@ -343,19 +422,18 @@ class AmaranthIO(CoreIO):
         await self.ctx.tick()
 
 
-def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[Sample],
-                 stall: float = 0.0, seed: int = 0, vcd: str | None = None,
-                 bias: Array = None) -> SessionResult:
-    """Run a session (:func:`drive`) on ``SnnCore`` in Amaranth's simulator."""
+def run_amaranth(config: CoreConfig | NetworkConfig, weights: Array, theta: Array,
+                 samples: list[Sample], stall: float = 0.0, seed: int = 0,
+                 vcd: str | None = None, bias: Array = None) -> SessionResult:
+    """Run a session (:func:`drive`) on ``SnnCore`` (or ``NetworkCore``) in Amaranth's
+    simulator."""
     from amaranth.sim import Simulator
 
-    from ..hdl.core import SnnCore
-
-    dut = SnnCore(core)
+    dut = Target.of(config).component()
     result: list[SessionResult] = []
 
     async def bench(ctx: Any) -> None:
-        result.append(await drive(AmaranthIO(dut, ctx), core, weights, theta, samples,
+        result.append(await drive(AmaranthIO(dut, ctx), config, weights, theta, samples,
                                   stall, seed, bias=bias))
 
     sim = Simulator(dut)
@@ -371,7 +449,8 @@ def run_amaranth(core: CoreConfig, weights: Array, theta: Array, samples: list[S
 
 def compare_sample(got: SessionResult, expected: SessionResult, n: int,
                    cycles: bool = True) -> str | None:
-    """The first difference in sample ``n`` (spikes, counts, then cycles), or ``None``."""
+    """The first difference in sample ``n`` (spikes, counts, then cycles: a network's
+    every layer's timestep ends, a core's timesteps; then the sample's), or ``None``."""
     g, e = got.spikes[n], expected.spikes[n]
     if g.shape != e.shape or (g != e).any():
         gs, es = set(map(tuple, g.tolist())), set(map(tuple, e.tolist()))
@@ -383,40 +462,66 @@ def compare_sample(got: SessionResult, expected: SessionResult, n: int,
     if (g != e).any():
         i = int(np.flatnonzero(g != e)[0])
         return f"sample {n}: count of neuron {i}: RTL {g[i]}, golden {e[i]}"
-    if cycles:
-        g, e = got.cycles[n], expected.cycles[n]
-        if len(g) != len(e):
-            return f"sample {n}: {len(g)} timesteps measured, {len(e)} predicted"
-        if (g != e).any():
-            t = int(np.flatnonzero(g != e)[0])
-            return (f"sample {n}: timestep {t} took {g[t]} cycles, the cycle model "
-                    f"predicts {e[t]}")
-        if got.totals[n] != expected.totals[n]:
-            return (f"sample {n} took {got.totals[n]} cycles from its command to its last "
-                    f"count, the cycle model predicts {expected.totals[n]}")
+    if not cycles:
+        return None
+    if expected.step_ends:
+        difference = _step_ends_difference(got.step_ends[n], expected.step_ends[n], n)
+        if difference:
+            return difference
+    g, e = got.cycles[n], expected.cycles[n]
+    if len(g) != len(e):
+        return f"sample {n}: {len(g)} timesteps measured, {len(e)} predicted"
+    if (g != e).any():
+        t = int(np.flatnonzero(g != e)[0])
+        return (f"sample {n}: timestep {t} took {g[t]} cycles, the cycle model "
+                f"predicts {e[t]}")
+    if got.totals[n] != expected.totals[n]:
+        return (f"sample {n} took {got.totals[n]} cycles from its command to its last "
+                f"count, the cycle model predicts {expected.totals[n]}")
     return None
 
 
-def compare(core: CoreConfig, got: SessionResult, expected: SessionResult,
-            cycles: bool = True) -> str | None:
+def _step_ends_difference(got: list[Array], expected: list[Array], n: int) -> str | None:
+    """The first layer whose timestep ends differ from the cycle model's, or ``None``."""
+    for layer, (g, e) in enumerate(zip(got, expected, strict=True)):
+        if len(g) != len(e):
+            return (f"sample {n}, layer {layer}: {len(g)} timesteps ended, {len(e)} "
+                    "predicted")
+        if (g != e).any():
+            t = int(np.flatnonzero(g != e)[0])
+            return (f"sample {n}, layer {layer}: timestep {t} ended at cycle {g[t]}, the "
+                    f"cycle model predicts {e[t]}")
+    return None
+
+
+def compare(config: CoreConfig | NetworkConfig, got: SessionResult,
+            expected: SessionResult, cycles: bool = True) -> str | None:
     """The first difference between two session results, or ``None``: per sample in
-    order (spikes, counts, cycles), then the final weights and thresholds."""
+    order (spikes, counts, cycles), then every layer's final weights, thresholds and
+    biases (a network's differences name the layer)."""
     if len(got.spikes) != len(expected.spikes):
         return f"{len(got.spikes)} samples ran, {len(expected.spikes)} expected"
     for n in range(len(got.spikes)):
         difference = compare_sample(got, expected, n, cycles)
         if difference:
             return difference
-    if (got.weights != expected.weights).any():
-        j, i = (int(x) for x in np.argwhere(got.weights != expected.weights)[0])
-        return (f"weight from input {j} to neuron {i}: RTL {got.weights[j, i]}, "
-                f"golden {expected.weights[j, i]}")
-    if (got.theta != expected.theta).any():
-        i = int(np.flatnonzero(got.theta != expected.theta)[0])
-        return f"theta of neuron {i}: RTL {got.theta[i]}, golden {expected.theta[i]}"
-    if expected.bias is not None and (got.bias is None or (got.bias != expected.bias).any()):
-        if got.bias is None:
-            return "the biases were not read back"
-        i = int(np.flatnonzero(got.bias != expected.bias)[0])
-        return f"bias of neuron {i}: RTL {got.bias[i]}, golden {expected.bias[i]}"
+    target = Target.of(config)
+    layers = zip(*(target.per_layer(value, what) for value, what in [
+        (got.weights, "weights"), (expected.weights, "weights"), (got.theta, "theta"),
+        (expected.theta, "theta"), (got.bias, "bias"), (expected.bias, "bias")]),
+        strict=True)
+    for layer, (gw, ew, gt, et, gb, eb) in enumerate(layers):
+        where = f"layer {layer}: " if target.layered else ""
+        if (gw != ew).any():
+            j, i = (int(x) for x in np.argwhere(gw != ew)[0])
+            return (f"{where}weight from input {j} to neuron {i}: RTL {gw[j, i]}, "
+                    f"golden {ew[j, i]}")
+        if (gt != et).any():
+            i = int(np.flatnonzero(gt != et)[0])
+            return f"{where}theta of neuron {i}: RTL {gt[i]}, golden {et[i]}"
+        if eb is not None and (gb is None or (gb != eb).any()):
+            if gb is None:
+                return f"{where}the biases were not read back"
+            i = int(np.flatnonzero(gb != eb)[0])
+            return f"{where}bias of neuron {i}: RTL {gb[i]}, golden {eb[i]}"
     return None

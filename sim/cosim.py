@@ -1,11 +1,12 @@
 # amaranth: UnusedElaboratable=no
 """``plasticore cosim``: co-simulate the core of any configuration against the golden model.
 
-Generates ``SnnCore`` for the configuration, runs a session (:mod:`.core_session`) on its
-Verilog, wrapped in the free-running harness of :mod:`.harness`, under Verilator or Icarus
-through the cocotb testbench :mod:`.tb_core`, and reports
-whether every spike, count, weight and threshold matched, with the clock cycles per timestep
-measured in the RTL and predicted by the cycle model (``plasticore.hdl.cycles``).
+Generates ``SnnCore`` for the configuration (``NetworkCore``, a core per layer, for a
+network of several layers), runs a session (:mod:`.core_session`) on its Verilog, wrapped in
+the free-running harness of :mod:`.harness`, under Verilator or Icarus through the cocotb
+testbench :mod:`.tb_core`, and reports whether every spike, count, weight, threshold and
+bias (of every layer) matched, with the clock cycles per timestep (of every layer) measured
+in the RTL and predicted by the cycle model (``plasticore.hdl.cycles``).
 
 Samples are the test images of the bundled dataset with the configuration's input count
 (digits for 64 inputs, the MNIST sample for 784; rescaled to its pixel width), otherwise
@@ -24,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import CoreConfig
+from ..config import CoreConfig, NetworkConfig
 from ..golden.network import initial_weights
 from .core_session import Sample
+from .target import Target
 
 __all__ = ["CosimError", "CosimResult", "session_samples", "run", "run_testbench"]
 
@@ -48,7 +50,9 @@ class CosimResult:
         The first difference.
     report : dict
         The testbench's report: ``samples``, ``spikes``, ``timesteps``,
-        ``cycles_measured`` and ``cycles_predicted`` (per timestep, all samples).
+        ``cycles_measured`` and ``cycles_predicted`` (per timestep, all samples; a
+        network's last layer), a network's ``layer_cycles_measured`` and
+        ``layer_cycles_predicted`` (per layer, per timestep).
     simulator : str
     """
 
@@ -60,6 +64,13 @@ class CosimResult:
     def summary(self) -> dict[str, Any]:
         measured = np.asarray(self.report.get("cycles_measured", []), dtype=float)
         predicted = np.asarray(self.report.get("cycles_predicted", []), dtype=float)
+        layers = [(np.asarray(m, dtype=float), np.asarray(p, dtype=float)) for m, p in zip(
+            self.report.get("layer_cycles_measured", []),
+            self.report.get("layer_cycles_predicted", []), strict=True)]
+        per_layer = {"layer_cycles_per_timestep_measured": [
+                         float(m.mean()) if m.size else None for m, _ in layers],
+                     "layer_cycles_per_timestep_predicted": [
+                         float(p.mean()) if p.size else None for _, p in layers]}
         return {
             "simulator": self.simulator,
             "matched": self.matched,
@@ -71,14 +82,16 @@ class CosimResult:
             "cycles_per_timestep_predicted": (float(predicted.mean()) if predicted.size
                                               else None),
             "cycles_per_timestep_max": float(measured.max()) if measured.size else None,
+            **(per_layer if layers else {}),
         }
 
 
-def session_samples(core: CoreConfig, count: int, learn: bool,
+def session_samples(config: CoreConfig | NetworkConfig, count: int, learn: bool,
                     seed: int = 0) -> list[Sample]:
-    """``count`` samples: bundled test images (digits for 64 inputs, the MNIST sample for
-    784), seeded random pixels else; with direct input, seeded random rasters (each input
-    spikes with probability 0.1 per timestep)."""
+    """``count`` samples of the (first layer's) input: bundled test images (digits for 64
+    inputs, the MNIST sample for 784), seeded random pixels else; with direct input, seeded
+    random rasters (each input spikes with probability 0.1 per timestep)."""
+    core = Target.of(config).first
     if core.encoder.kind == "direct":
         rng = np.random.default_rng([seed, 0xC052])
         rasters = rng.random((count, core.timesteps, core.n_inputs)) < 0.1
@@ -98,23 +111,31 @@ def session_samples(core: CoreConfig, count: int, learn: bool,
     return [Sample(images[n], key=n, learn=learn) for n in range(count)]
 
 
-def run(core: CoreConfig, samples: list[Sample], simulator: str, build_root: Path,
-        weights: Any = None, theta: Any = None, waves: bool = False,
+def run(config: CoreConfig | NetworkConfig, samples: list[Sample], simulator: str,
+        build_root: Path, weights: Any = None, theta: Any = None, waves: bool = False,
         sim_root: Path | None = None, bias: Any = None) -> CosimResult:
     """Generate, build and co-simulate; returns the testbench's verdict and report.
 
-    The session's files go to ``build_root``; the build to
-    :func:`.harness.build_dir` under ``sim_root`` (default: shared with the tests and every
-    other CLI call, ``build/sim``), named by the digest of the generated Verilog."""
+    ``config`` is a core, or a network (``weights``, ``theta`` and ``bias`` then hold one
+    entry per layer; a one-layer network runs as its core).  Missing weights are the
+    initial weights, missing thresholds zeros.  The session's files go to ``build_root``;
+    the build to :func:`.harness.build_dir` under ``sim_root`` (default: shared with the
+    tests and every other CLI call, ``build/sim``), named by the digest of the generated
+    Verilog."""
     from .harness import build_dir as harness_build_dir
     from .runner import find_simulator
     from .tb_core import ENV_PROGRESS, ENV_REPORT, TOPLEVEL, session_inputs
 
     find_simulator(simulator)              # a missing simulator fails before any work
-    weights = initial_weights(core) if weights is None else np.asarray(weights)
-    theta = np.zeros(core.n_neurons, np.int64) if theta is None else np.asarray(theta)
-    work = build_root / f"session-{simulator}-{core.digest()}"
-    sources, env = session_inputs(core, weights, theta, samples, work, bias)
+    target = Target.of(config)
+    cores = target.cores
+    weights = target.shaped([initial_weights(c) if w is None else np.asarray(w) for c, w in
+                             zip(cores, target.per_layer(weights, "weights"), strict=True)])
+    theta = target.shaped([np.zeros(c.n_neurons, np.int64) if t is None else np.asarray(t)
+                           for c, t in zip(cores, target.per_layer(theta, "theta"),
+                                           strict=True)])
+    work = build_root / f"session-{simulator}-{target.digest()}"
+    sources, env = session_inputs(target.config, weights, theta, samples, work, bias)
     # one build per generated Verilog, shared with the tests (build_root/../sim by default)
     build_dir = harness_build_dir(simulator, sources, sim_root)
     passed, report = run_testbench(

@@ -4,13 +4,14 @@ The harness runs the core at simulator speed; computing the golden model in the 
 own process would then take about a third of its time (the digits core learning: about
 16 ms of golden model against 30 ms of simulation a sample).  :class:`GoldenStream`
 starts ``python -m plasticore.sim.golden_stream SESSION`` (the configuration as JSON on
-stdin), which runs :func:`~.core_session.golden_samples` and pickles each sample's
-expected spikes, counts and cycles to its stdout as soon as it has them, then the final
-weights and thresholds.  The testbench reads a sample's expectation when that sample has
-run, so on two cores the golden model and the simulation overlap; the comparison and its
-messages are unchanged.  The interpreter is ``PLASTICORE_PYTHON`` (set by
-``plasticore.sim.runner.run_cocotb`` to the interpreter that started the simulation), else
-``sys.executable``.
+stdin: a core's, or a network's, :meth:`.target.Target.to_json`), which runs
+:func:`~.core_session.golden_samples` and pickles each sample's expected spikes, counts
+and cycles (a network's: every layer's timestep ends too) to its stdout as soon as it has
+them, then the final weights, thresholds and biases (a network's: every layer's).  The
+testbench reads a sample's expectation when that sample has run, so on two cores the
+golden model and the simulation overlap; the comparison and its messages are unchanged.
+The interpreter is ``PLASTICORE_PYTHON`` (set by ``plasticore.sim.runner.run_cocotb`` to
+the interpreter that started the simulation), else ``sys.executable``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import sys
 import time
 from typing import IO, Any
 
-from ..config import CoreConfig
+from ..config import CoreConfig, NetworkConfig
 from .core_session import SessionResult, golden_samples
+from .target import Target, config_from_json
 
 __all__ = ["GoldenStream", "ENV_PYTHON"]
 
@@ -41,13 +43,13 @@ class GoldenStream:
         Seconds the reader waited for the golden process.
     """
 
-    def __init__(self, core: CoreConfig, session: str) -> None:
+    def __init__(self, config: CoreConfig | NetworkConfig, session: str) -> None:
         python = os.environ.get(ENV_PYTHON) or sys.executable
         self._proc = subprocess.Popen(
             [python, "-m", "plasticore.sim.golden_stream", session],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(core.to_json().encode())
+        self._proc.stdin.write(Target.of(config).to_json().encode())
         self._proc.stdin.close()
         self._out: IO[bytes] = self._proc.stdout
         self.expected = SessionResult()
@@ -68,8 +70,10 @@ class GoldenStream:
         """The expectation with samples ``0..n`` in it."""
         e = self.expected
         while len(e.counts) <= n:
-            kind, spikes, counts, cycles, total = self._next()
+            kind, spikes, counts, cycles, total, step_ends = self._next()
             assert kind == "sample"
+            if step_ends is not None:
+                e.step_ends.append(step_ends)
             e.spikes.append(spikes)
             e.counts.append(counts)
             e.cycles.append(cycles)
@@ -98,14 +102,15 @@ class GoldenStream:
 def _main(session: str) -> int:
     from .core_session import read_session
 
-    core = CoreConfig.from_json(sys.stdin.read())
+    config = config_from_json(sys.stdin.read())
     weights, theta, samples, bias = read_session(session)
     out = sys.stdout.buffer
     previous = 0
-    for result in golden_samples(core, weights, theta, samples, bias):
+    for result in golden_samples(config, weights, theta, samples, bias):
         for n in range(previous, len(result.counts)):
+            step_ends = result.step_ends[n] if result.step_ends else None
             pickle.dump(("sample", result.spikes[n], result.counts[n], result.cycles[n],
-                         result.totals[n]), out)
+                         result.totals[n], step_ends), out)
         previous = len(result.counts)
         out.flush()
     pickle.dump(("state", result.weights, result.theta, result.bias), out)

@@ -1,4 +1,4 @@
-"""A Verilog harness that runs the network core free, without Python in the loop per cycle.
+"""A Verilog harness that runs the core free, without Python in the loop per cycle.
 
 ``plasticore.sim.core_session.drive`` moves the core one clock at a time from Python; under
 cocotb every cycle then crosses the simulator interface, which caps Verilator at about
@@ -8,21 +8,30 @@ session script from a file and writes what the core produces into another, so th
 simulator runs a whole sample at its own speed and Python wakes once per sample:
 
 - the **script** (:func:`write_script`, whitespace-separated hex words read with
-  ``$fscanf``) holds the stall setting, the access writes (weights and thresholds), every
-  sample (command, then its pixel or raster words) and the access reads;
+  ``$fscanf``) holds the stall setting, the access writes (every layer's weights,
+  thresholds and biases), every sample (command, then its pixel or raster words) and the
+  access reads;
 - the harness drives the core's streams as ``drive`` does, cycle for cycle: a token is held
   until taken, the pixels follow the command's cycle back to back, the spike and count
   consumers drop ``ready`` with a seeded pattern (a xorshift generator in the harness,
   probability ``stall``), the spikes still queued after the last count are drained;
 - the **capture** (``$fwrite``, flushed after every sample) has a line per spike token
-  (``S``), timestep end (``T``, its cycle), count token (``C``), readback (``R``) and
-  sample end (``E started loaded last``); :func:`read_capture` turns it into the
+  (``S``), timestep end (``T cycle``; a network: ``T layer cycle``, one per layer),
+  count token (``C``), readback (``R``) and sample end (``E started loaded last``);
+  :class:`CaptureReader` turns it into the
   :class:`~plasticore.sim.core_session.SessionResult` ``drive`` would have returned;
 - the harness counts finished samples on its output ``samples_done`` and raises
   ``finished`` after the script's end, which the cocotb side awaits (``tb_core.py``).
 
 The cycle numbers (command, last pixel, timestep ends, last count) are those ``drive``
 records, so the cycles per timestep and per sample compare with the cycle model unchanged.
+
+The design is a :class:`~.target.Target`: one ``snn_core`` (a ``CoreConfig``), or a
+``network_core`` (``NetworkCore``, a ``NetworkConfig`` of several layers).  A network takes
+the first layer's command and input and gives the last layer's spikes and counts; its
+access words carry a ``layer`` field, its ``timestep_done`` has a bit per layer, each
+captured as its own ``T`` line, so every layer's timestep ends compare with
+``hdl.cycles.network_sample_cycles``.  A one-layer network is its core: the same harness.
 Under Verilator the harness needs ``--timing``: run it with ``run_cocotb(..., timing=True)``.
 """
 
@@ -38,17 +47,10 @@ from typing import Any, TextIO
 import numpy as np
 from amaranth import Shape
 
-from ..config import CoreConfig
-from ..hdl.core.layouts import (
-    access_bits,
-    access_layout,
-    command_layout,
-    count_layout,
-    pack_words,
-    spike_layout,
-    unpack_words,
-)
-from .core_session import Sample, SessionResult, bias_words
+from ..config import CoreConfig, NetworkConfig
+from ..hdl.core.layouts import command_layout, count_layout, input_stream, spike_layout
+from .core_session import Sample, SessionResult
+from .target import CORE_MODULE, Target
 
 __all__ = [
     "TOPLEVEL",
@@ -64,8 +66,9 @@ __all__ = [
 
 TOPLEVEL = "snn_harness"
 """Top module of the harness."""
-CORE_TOPLEVEL = "snn_core"
-"""Module name the harness instantiates (the core's Verilog)."""
+CORE_TOPLEVEL = CORE_MODULE
+"""Module name the harness instantiates for a single core (a network's:
+``Target.module``)."""
 SCRIPT_NAME = "harness_script.hex"
 """The script file, relative to the simulator's working directory."""
 CAPTURE_NAME = "harness_capture.txt"
@@ -82,20 +85,31 @@ def _width(layout: Any) -> int:
     return int(Shape.cast(layout).width)
 
 
-def harness_verilog(core: CoreConfig) -> str:
-    """The harness module (:data:`TOPLEVEL`) around ``snn_core`` of ``core``."""
-    rate = core.encoder.kind == "rate"
-    src = "pixels" if rate else "raster"
-    cw = _width(command_layout(core))
-    sw = core.encoder.lanes * core.encoder.pixel_bits if rate else core.n_inputs
-    pw = _width(spike_layout(core))
-    nw = _width(count_layout(core))
-    aw = _width(access_layout(core))
-    rw = access_bits(core)
-    loaded = "loaded <= cycle;" if rate else ""
+def harness_verilog(config: CoreConfig | NetworkConfig) -> str:
+    """The harness module (:data:`TOPLEVEL`) around the design of ``config``
+    (``snn_core``, or ``network_core`` for several layers)."""
+    target = Target.of(config)
+    first, last, layers = target.first, target.last, len(target.cores)
+    src, payload = input_stream(first)      # pixels (rate or current input), or a raster
+    pixels = src == "pixels"
+    cw = _width(command_layout(first))
+    sw = _width(payload)
+    pw = _width(spike_layout(last))
+    nw = _width(count_layout(last))
+    aw = _width(target.access_layout)
+    rw = target.readback_bits
+    loaded = "loaded <= cycle;" if pixels else ""
+    if target.layered:      # a timestep_done bit and a T line per layer
+        done_wires = f"busy;\n  wire [{layers - 1}:0] timestep_done;"
+        step_ends = "\n        ".join(
+            f'if (timestep_done[{n}]) $fwrite(fout, "T {n} %0d\\n", cycle);'
+            for n in range(layers))
+    else:
+        done_wires = "busy, timestep_done;"
+        step_ends = 'if (timestep_done) $fwrite(fout, "T %0d\\n", cycle);'
     return f"""\
 `timescale 1ns/1ps
-// Generated by plasticore.sim.harness: runs snn_core free from a script; see its docstring.
+// Generated by plasticore.sim.harness: runs {target.module} free from a script; see its docstring.
 // Only these ports are visible to cocotb: the build leaves out --public-flat-rw, which
 // makes the model about ten times slower
 module {TOPLEVEL}(start, samples_done, finished);
@@ -118,12 +132,12 @@ module {TOPLEVEL}(start, samples_done, finished);
   reg [{aw - 1}:0] access__payload = 0;
   reg readback__ready = 0;
   wire command__ready, {src}__ready, spikes__valid, counts__valid, access__ready;
-  wire readback__valid, busy, timestep_done;
+  wire readback__valid, {done_wires}
   wire [{pw - 1}:0] spikes__payload;
   wire [{nw - 1}:0] counts__payload;
   wire [{rw - 1}:0] readback__payload;
 
-  {CORE_TOPLEVEL} core (
+  {target.module} core (
     .clk(clk), .rst(rst),
     .command__valid(command__valid), .command__ready(command__ready),
     .command__payload(command__payload),
@@ -239,7 +253,7 @@ module {TOPLEVEL}(start, samples_done, finished);
             {src}__payload <= word;
           end else {src}__valid <= 0;
         end
-        if (timestep_done) $fwrite(fout, "T %0d\\n", cycle);
+        {step_ends}
         if (spikes__valid && spikes__ready) $fwrite(fout, "S %h\\n", spikes__payload);
         if (counts__valid && counts__ready) $fwrite(fout, "C %h\\n", counts__payload);
         if (counts__valid && counts__ready && counts__payload[{nw - 1}]) begin
@@ -288,45 +302,25 @@ def _hex(words: Iterable[int]) -> str:
     return " ".join(f"{w:x}" for w in words)
 
 
-def write_script(path: Path, core: CoreConfig, weights: Any, theta: Any,
+def write_script(path: Path, config: CoreConfig | NetworkConfig, weights: Any, theta: Any,
                  samples: list[Sample], stall: float = 0.0, seed: int = 7,
                  bias: Any = None) -> Path:
-    """Write the session script: the stall setting, the weight, threshold and bias writes,
-    the samples, the weight, threshold and bias reads (the order of ``drive``)."""
-    P, W = core.n_pe, core.derived.neurons_per_pe
-    wb, tb = core.widths.weight, core.widths.theta
-    access = access_layout(core)
-    command = command_layout(core)
-
-    def access_word(write: bool, is_theta: bool, addr: int, data: int = 0,
-                    is_bias: bool = False) -> int:
-        bias_bit = {"bias": int(is_bias)} if core.widths.bias else {}
-        return int(access.const({"write": int(write), "theta": int(is_theta), "addr": addr,
-                                 "data": data, **bias_bit}).as_bits())
-
+    """Write the session script: the stall setting, every layer's weight, threshold and
+    bias writes, the samples, every layer's weight, threshold and bias reads (the order of
+    ``drive``; :meth:`~.target.Target.writes`).  A network's ``weights``, ``theta`` and
+    ``bias`` hold one entry per layer."""
+    target = Target.of(config)
+    command = command_layout(target.first)
     threshold = min(_STALL_SCALE, max(0, round(stall * _STALL_SCALE)))
     state = random.Random(seed).getrandbits(32) or 1        # xorshift: never 0
     lines = [f"{_STALL:x} {threshold:x} {state:x}"]
-    lines += [f"{_WRITE:x} {access_word(True, False, a, w):x}"
-              for a, w in enumerate(pack_words(np.asarray(weights), P, wb))]
-    lines += [f"{_WRITE:x} {access_word(True, True, a, w):x}"
-              for a, w in enumerate(pack_words(np.asarray(theta), P, tb))]
-    lines += [f"{_WRITE:x} {access_word(True, False, a, w, is_bias=True):x}"
-              for a, w in enumerate(bias_words(core, bias))]
+    lines += [f"{_WRITE:x} {target.access_word(request):x}"
+              for request in target.writes(weights, theta, bias)]
     for s in samples:
-        if core.encoder.kind == "direct":
-            words = pack_words(np.asarray(s.pixels, dtype=np.int64), core.n_inputs, 1)
-        else:
-            words = pack_words(np.asarray(s.pixels, dtype=np.int64), core.encoder.lanes,
-                               core.encoder.pixel_bits)
+        words = target.input_words(s.pixels)
         cmd = int(command.const({"key": s.key, "learn": int(s.learn)}).as_bits())
         lines.append(f"{_SAMPLE:x} {cmd:x} {len(words):x} {_hex(words)}")
-    lines += [f"{_READ:x} {access_word(False, False, a):x}"
-              for a in range(core.n_inputs * W)]
-    lines += [f"{_READ:x} {access_word(False, True, a):x}" for a in range(W)]
-    if core.widths.bias:
-        lines += [f"{_READ:x} {access_word(False, False, a, is_bias=True):x}"
-                  for a in range(W)]
+    lines += [f"{_READ:x} {target.access_word(request):x}" for request in target.reads()]
     lines.append(f"{_END:x}")
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -334,22 +328,23 @@ def write_script(path: Path, core: CoreConfig, weights: Any, theta: Any,
 
 class CaptureReader:
     """Reads the capture file as the harness writes it: a sample at a time, then the
-    readback, into a :class:`SessionResult` (what ``drive`` returns)."""
+    readback, into a :class:`SessionResult` (what ``drive`` returns; for a network also
+    every layer's timestep ends, ``step_ends``)."""
 
-    def __init__(self, core: CoreConfig, stream: TextIO) -> None:
-        self.core = core
+    def __init__(self, config: CoreConfig | NetworkConfig, stream: TextIO) -> None:
+        self.target = Target.of(config)
         self.stream = stream
         self.result = SessionResult()
-        self._spike = spike_layout(core)
-        self._count = count_layout(core)
+        self._spike = spike_layout(self.target.last)
+        self._count = count_layout(self.target.last)
         self._pending = ""
         self._readback: list[int] = []
         self._new_sample()
 
     def _new_sample(self) -> None:
         self._spikes: list[tuple[int, int]] = []
-        self._counts = np.zeros(self.core.n_neurons, np.int64)
-        self._ends: list[int] = []
+        self._counts = np.zeros(self.target.last.n_neurons, np.int64)
+        self._ends: list[list[int]] = [[] for _ in self.target.cores]
 
     def _lines(self) -> list[str]:
         text = self._pending + self.stream.read()
@@ -360,7 +355,7 @@ class CaptureReader:
     def read_samples(self) -> int:
         """Read every sample the capture holds so far; returns how many were new (a
         sample's lines before its end line wait in the reader)."""
-        P = self.core.n_pe
+        P = self.target.last.n_pe
         new = 0
         for line in self._lines():
             kind, _, rest = line.partition(" ")
@@ -372,16 +367,11 @@ class CaptureReader:
                 token = self._count.from_bits(int(rest, 16))
                 self._counts[int(token.neuron)] = int(token.count)
             elif kind == "T":
-                self._ends.append(int(rest))
+                *layer, cycle = (int(x) for x in rest.split())
+                self._ends[layer[0] if layer else 0].append(cycle)
             elif kind == "E":
                 started, loaded, last = (int(x) for x in rest.split())
-                out = self.result
-                out.cycles.append(np.diff(np.array([loaded, *self._ends], dtype=np.int64)))
-                out.totals.append(last - started + 1)
-                out.spikes.append(np.array(sorted(self._spikes), dtype=np.int64
-                                           ).reshape(-1, 2))
-                out.counts.append(self._counts)
-                self._new_sample()
+                self._end_sample(started, loaded, last)
                 new += 1
             elif kind == "R":
                 self._readback.append(int(rest, 16))
@@ -389,25 +379,33 @@ class CaptureReader:
                 raise ValueError(f"harness capture: unknown line {line!r}")
         return new
 
-    def read_state(self) -> SessionResult:
-        """Read the rest (the readback) and fill in the final weights and thresholds."""
-        self.read_samples()
-        if self._pending or self._spikes or self._ends or self._counts.any():
-            raise ValueError("harness capture: a sample without its end")
-        core, P = self.core, self.core.n_pe
-        W = core.derived.neurons_per_pe
-        n_weights = core.n_inputs * W
-        n_bias = W if core.widths.bias else 0
-        if len(self._readback) != n_weights + W + n_bias:
-            raise ValueError(f"harness capture: {len(self._readback)} readback words, "
-                             f"{n_weights + W + n_bias} expected")
+    def _end_sample(self, started: int, loaded: int, last: int) -> None:
+        """A sample's end: its timesteps' cycles (a single core's from its last pixel, a
+        network's last layer's from the command, as the cycle models count them)."""
         out = self.result
-        out.weights = unpack_words(self._readback[:n_weights], P, core.widths.weight,
-                                   signed=core.widths.weight_signed
-                                   ).reshape(core.n_inputs, core.n_neurons)
-        out.theta = unpack_words(self._readback[n_weights:n_weights + W], P,
-                                 core.widths.theta)
-        if n_bias:
-            out.bias = unpack_words(self._readback[n_weights + W:], P, core.widths.bias,
-                                    signed=True)
+        ends = [np.array(e, dtype=np.int64) for e in self._ends]
+        if self.target.layered:
+            out.step_ends.append([e - started for e in ends])
+            out.cycles.append(np.diff(np.concatenate([[started], ends[-1]])))
+        else:
+            out.cycles.append(np.diff(np.concatenate([[loaded], ends[0]])))
+        out.totals.append(last - started + 1)
+        out.spikes.append(np.array(sorted(self._spikes), dtype=np.int64).reshape(-1, 2))
+        out.counts.append(self._counts)
+        self._new_sample()
+
+    def read_state(self) -> SessionResult:
+        """Read the rest (the readback) and fill in every layer's final weights, thresholds
+        and biases."""
+        self.read_samples()
+        if self._pending or self._spikes or any(self._ends) or self._counts.any():
+            raise ValueError("harness capture: a sample without its end")
+        try:
+            state = self.target.unpack(self._readback)
+        except ValueError as exc:
+            raise ValueError(f"harness capture: {exc}") from None
+        out, target = self.result, self.target
+        out.weights = target.shaped([s.weights for s in state])
+        out.theta = target.shaped([s.theta for s in state])
+        out.bias = target.shaped([s.bias for s in state])
         return out

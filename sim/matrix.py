@@ -4,15 +4,32 @@ One list, shared by all testbenches, so "weight widths 1 to 16, membrane widths 
 several timestep counts, both leak and reset modes, learning on and off" is defined once.
 :func:`scaled_core` derives neuron and learning parameters that are valid (and exercise
 both saturation rails) for any pair of widths.  ``quick=True`` is the CI subset.
+
+:func:`network_matrix` is the list of layered networks (``NetworkCore``) the co-simulation
+runs, built by :func:`scaled_network`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..config import CoreConfig, EncoderConfig, NeuronConfig, StdpConfig, Widths
+from ..config import (
+    CoreConfig,
+    EncoderConfig,
+    InputConfig,
+    LayerConfig,
+    NetworkConfig,
+    NeuronConfig,
+    RuleConfig,
+    StdpConfig,
+    Widths,
+)
 
-__all__ = ["MatrixEntry", "scaled_core", "config_matrix"]
+__all__ = ["MatrixEntry", "scaled_core", "config_matrix", "NetworkEntry", "scaled_network",
+           "network_matrix"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +119,77 @@ def config_matrix(quick: bool = False) -> list[MatrixEntry]:
                     trace_mode="add" if leak == "multiply" else "set",
                     t_ref=(weight % 5)) ))
     return entries
+
+
+# -- layered networks (NetworkCore) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkEntry:
+    """A named network of the co-simulation matrix and the stall probability of its
+    session's output consumers (cycles are compared only at 0)."""
+
+    label: str
+    network: NetworkConfig
+    stall: float = 0.0
+
+
+def scaled_network(sizes: Sequence[int], pes: Sequence[int], *, timesteps: int = 12,
+                   v_th: int = 700, kind: str = "rate", seed: int = 1,
+                   layers: Sequence[Mapping[str, Any]] = ()) -> NetworkConfig:
+    """A network without a learning rule of ``len(sizes) - 1`` layers: ``sizes[0]`` inputs
+    (``kind`` ``"rate"`` or ``"direct"``), layer ``l`` of ``sizes[l + 1]`` neurons on
+    ``pes[l]`` lanes; 8-bit unsigned weights and 16-bit membranes (:func:`scaled_core`),
+    thresholds ``v_th`` low enough for random weights to spike, rest and reset at 0, a
+    refractory timestep.  ``layers[l]`` replaces core fields of layer ``l``
+    (``{"widths.bias": 6, "neuron.leak_mode": "multiply"}``, ``row_banks``)."""
+    base = scaled_core(8, 16, timesteps=timesteps, learn=False, n_inputs=sizes[0],
+                       n_neurons=sizes[1], seed=seed).replace(**{
+        "neuron.v_th": v_th, "neuron.theta_plus": max(1, v_th >> 4),
+        "neuron.w_inh": max(1, v_th >> 4), "neuron.v_rest": 0, "neuron.v_reset": 0,
+        "neuron.t_ref": 1, "encoder.kind": kind})
+    options = [dict(option) for option in layers] + [{}] * (len(pes) - len(layers))
+    banks = [option.pop("row_banks", 1) for option in options]
+    cores = [base.replace(**option) for option in options]
+    return NetworkConfig(
+        timesteps=timesteps, seed=seed,
+        input=InputConfig(n_inputs=sizes[0], **dataclasses.asdict(base.encoder)),
+        layers=tuple(LayerConfig(n_neurons=n, n_pe=pe, row_banks=b, widths=core.widths,
+                                 neuron=core.neuron)
+                     for n, pe, b, core in zip(sizes[1:], pes, banks, cores, strict=True)),
+        rule=RuleConfig(kind="none"))
+
+
+#: Layer options of networks trained elsewhere: signed weights, a bias, the multiply leak and
+#: snnTorch's reset by subtraction of its own amount, no inhibition, no adaptive threshold.
+_IMPORTED = {"widths.weight_signed": True, "widths.bias": 10, "neuron.leak_mode": "multiply",
+             "neuron.reset_mode": "subtract", "neuron.reset_amount": 1000,
+             "neuron.theta_plus": 0, "neuron.w_inh": 0}
+
+
+def network_matrix(quick: bool = False) -> list[NetworkEntry]:
+    """The layered networks the co-simulation runs; ``quick`` is the subset CI runs: a
+    2-layer network on rate input (an STDP-style layer, then an imported one) and a 3-layer
+    one on direct input (imported layers, row banks, a bias-free middle layer with the
+    shift leak) under backpressure."""
+    direct = {**_IMPORTED, "neuron.reset_amount": 300}   # sparse input: lower thresholds
+    entries = [
+        NetworkEntry("16-12-4-rate-unsigned-signed-bias", scaled_network(
+            [16, 12, 4], [2, 2], v_th=900, layers=[{}, _IMPORTED])),
+        NetworkEntry("16-12-8-4-direct-signed-bias-mixed-banks2-stall", scaled_network(
+            [16, 12, 8, 4], [2, 4, 2], v_th=300, timesteps=16, kind="direct", layers=[
+                direct,
+                {**direct, "widths.bias": 0, "neuron.leak_mode": "shift",
+                 "neuron.reset_mode": "to_reset", "row_banks": 2},
+                {**direct, "widths.bias": 6}]), stall=0.3),
+    ]
+    if quick:
+        return entries
+    return entries + [
+        NetworkEntry("64-32-10-rate-pe4-lanes4", dataclasses.replace(
+            scaled_network([64, 32, 10], [4, 2], timesteps=20, v_th=2000),
+            input=InputConfig(n_inputs=64, max_rate=0.3, lanes=4))),
+        NetworkEntry("16-12-8-4-rate-signed-bias-stall", scaled_network(
+            [16, 12, 8, 4], [2, 2, 2], v_th=900, timesteps=15,
+            layers=[_IMPORTED] * 3), stall=0.4),
+    ]

@@ -49,19 +49,23 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     from ..sim import cosim
     from ..tools import repo_root
 
-    config = load_for_rtl(args.config)
-    core = config.core
+    config = load_for_rtl(args.config, layers=True)
+    network = config.network
+    layered = len(network.layers) > 1           # NetworkCore, a core per layer
+    design = network if layered else config.core
     if args.samples < 1:
         raise UserError(f"--samples {args.samples}: must be at least 1")
     weights = theta = bias = None
     if args.weights:
-        loaded = load_weights(args.weights, config.network)
-        weights, theta = loaded["weights"], loaded["theta"]
-        bias = loaded["layers"][0]["bias"]
+        layers = load_weights(args.weights, network)["layers"]
+        weights, theta, bias = ([layer[name] for layer in layers]
+                                for name in ("weights", "theta", "bias"))
+        if not layered:
+            weights, theta, bias = weights[0], theta[0], bias[0]
     try:
         with simulating():
-            samples = cosim.session_samples(core, args.samples, args.learn)
-            result = cosim.run(core, samples, args.simulator,
+            samples = cosim.session_samples(design, args.samples, args.learn)
+            result = cosim.run(design, samples, args.simulator,
                                repo_root() / "build" / "cosim", weights, theta,
                                waves=args.waves, bias=bias)
     except ValueError as exc:
@@ -72,13 +76,21 @@ def cmd_cosim(args: argparse.Namespace) -> int:
     else:
         verdict = ("everything matched the golden model" if result.matched
                    else f"MISMATCH: {result.difference}")
-        print(f"{config.source}: snn_core on {args.simulator}, {summary['samples']} "
-              f"sample(s) with learning {'on' if args.learn else 'off'}, "
+        module = (f"network_core ({len(network.layers)} layers)" if layered
+                  else "snn_core")
+        learning = "off (no learning rule)" if layered else "on" if args.learn else "off"
+        print(f"{config.source}: {module} on {args.simulator}, {summary['samples']} "
+              f"sample(s) with learning {learning}, "
               f"{summary['spikes']} output spikes: {verdict}")
         if summary["timesteps"]:
             print(f"cycles per timestep: measured {summary['cycles_per_timestep_measured']:.1f}"
                   f" (max {summary['cycles_per_timestep_max']:.0f}), predicted by the cycle "
                   f"model {summary['cycles_per_timestep_predicted']:.1f}")
+        for layer, (measured, predicted) in enumerate(zip(
+                summary.get("layer_cycles_per_timestep_measured", []),
+                summary.get("layer_cycles_per_timestep_predicted", []), strict=True)):
+            if measured is not None and predicted is not None:
+                print(f"  layer {layer}: measured {measured:.1f}, predicted {predicted:.1f}")
     return 0 if result.matched else 1
 
 
@@ -91,8 +103,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the manifest")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("cosim", help="co-simulate the network core of a config against "
-                                     "the golden model (exit 1 on the first mismatch)")
+    p = sub.add_parser("cosim", help="co-simulate the network core of a config (one layer, "
+                                     "or several) against the golden model (exit 1 on the "
+                                     "first mismatch)")
     p.add_argument("config")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--samples", type=int, default=4, metavar="N",
