@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..config import (
     CoreConfig,
     EncoderConfig,
@@ -29,7 +31,7 @@ from ..config import (
 )
 
 __all__ = ["MatrixEntry", "scaled_core", "config_matrix", "NetworkEntry", "scaled_network",
-           "network_matrix"]
+           "network_state", "network_matrix"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def scaled_network(sizes: Sequence[int], pes: Sequence[int], *, timesteps: int =
                        n_neurons=sizes[1], seed=seed).replace(**{
         "neuron.v_th": v_th, "neuron.theta_plus": max(1, v_th >> 4),
         "neuron.w_inh": max(1, v_th >> 4), "neuron.v_rest": 0, "neuron.v_reset": 0,
-        "neuron.t_ref": 1, "encoder.kind": kind})
+        "neuron.t_ref": 1, "encoder.kind": kind}).replace(stdp=RuleConfig("none").core_stdp)
     options = [dict(option) for option in layers] + [{}] * (len(pes) - len(layers))
     banks = [option.pop("row_banks", 1) for option in options]
     cores = [base.replace(**option) for option in options]
@@ -158,6 +160,30 @@ def scaled_network(sizes: Sequence[int], pes: Sequence[int], *, timesteps: int =
                                  neuron=core.neuron)
                      for n, pe, b, core in zip(sizes[1:], pes, banks, cores, strict=True)),
         rule=RuleConfig(kind="none"))
+
+
+def network_state(network: NetworkConfig, seed: int = 0) -> tuple[list[Any], list[Any],
+                                                                  list[Any]]:
+    """Seeded random weights, thresholds and biases of every layer of ``network``: weights
+    uniform over the layer's range (signed: every third neuron's made positive, so some
+    neurons are mostly excited), thresholds up to ``theta_plus``, biases (``None`` for a
+    layer without) within an eighth of their range with both extremes on neurons 0 and 1."""
+    rng = np.random.default_rng([seed, 0x5E55])
+    weights, theta, bias = [], [], []
+    for core in network.cores:
+        d = core.derived
+        w = rng.integers(d.w_min, d.w_max, (core.n_inputs, core.n_neurons), endpoint=True)
+        if core.widths.weight_signed:
+            w[:, 1::3] = np.abs(w[:, 1::3])
+        weights.append(w)
+        theta.append(rng.integers(0, core.neuron.theta_plus, core.n_neurons, endpoint=True))
+        if not core.widths.bias:
+            bias.append(None)
+            continue
+        b = rng.integers(d.bias_min >> 3, d.bias_max >> 3, core.n_neurons, endpoint=True)
+        b[:2] = d.bias_min, d.bias_max
+        bias.append(b)
+    return weights, theta, bias
 
 
 #: Layer options of networks trained elsewhere: signed weights, a bias, the multiply leak and

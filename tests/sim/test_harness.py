@@ -1,6 +1,6 @@
 """The harness's script and capture formats (``plasticore.sim.harness``), without a simulator:
 the words the harness plays and what :class:`CaptureReader` makes of its lines, worked out
-by hand from the payload layouts."""
+by hand from the payload layouts, for one core and for a network of two layers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from plasticore.config import NetworkConfig
 from plasticore.sim.core_session import Sample
 from plasticore.sim.harness import TOPLEVEL, CaptureReader, build_dir, harness_verilog, write_script
-from plasticore.sim.matrix import scaled_core
+from plasticore.sim.matrix import scaled_core, scaled_network
 
 # 4 inputs, 4 neurons in 2 words of 2 lanes, 4-bit weights, 5-bit thresholds, 8-bit pixels
 CORE = scaled_core(4, 8, n_inputs=4, n_neurons=4, timesteps=3).replace(n_pe=2)
@@ -68,3 +69,81 @@ def test_build_dir_follows_the_verilog(tmp_path: Path) -> None:
     assert build_dir("icarus", [a], tmp_path).name.startswith(f"{TOPLEVEL}-icarus-")
     assert build_dir("icarus", [a], tmp_path) != build_dir("verilator", [a], tmp_path)
     assert build_dir("icarus", [a], tmp_path) != build_dir("icarus", [b], tmp_path)
+
+
+# -- a network of two layers (NetworkCore) ---------------------------------------------------
+
+# 4 inputs -> 4 neurons (2 words of 2 lanes, 4-bit unsigned weights, 5-bit thresholds) ->
+# 2 neurons (2 words of 1 lane, 4-bit signed weights, 5-bit thresholds, 6-bit biases)
+NETWORK = scaled_network([4, 4, 2], [2, 1], timesteps=3, layers=[
+    {"widths.weight": 4, "widths.theta": 5, "neuron.theta_plus": 3},
+    {"widths.weight": 4, "widths.theta": 5, "widths.weight_signed": True, "widths.bias": 6,
+     "neuron.theta_plus": 0, "neuron.w_inh": 0}])
+
+
+def _access(write: int, theta: int, addr: int, data: int, layer: int, bias: int = 0) -> int:
+    """The network's access word by hand: write (bit 0), theta (1), addr (2..4: at most 8
+    weight words in a layer), data (5..14: the widest layer's 2 lanes of 5 bits), layer
+    (15), bias (16)."""
+    return write | theta << 1 | addr << 2 | data << 5 | layer << 15 | bias << 16
+
+
+def test_network_script_words(tmp_path: Path) -> None:
+    w0 = np.arange(16).reshape(4, 4) % 16
+    w1 = np.array([[-3, 1], [2, -8], [7, 0], [-1, 5]])
+    path = write_script(tmp_path / "s.hex", NETWORK, [w0, w1], [np.array([1, 2, 3, 4]),
+                        np.array([5, 6])], [Sample(np.array([9, 0, 0, 255]), key=2,
+                                                   learn=False)],
+                        bias=[None, np.array([3, -32])])
+    lines = path.read_text().splitlines()
+    writes = [int(line.split()[1], 16) for line in lines[1:23]]
+    assert all(line.split()[0] == "1" for line in lines[1:23])
+    assert writes[0] == _access(1, 0, 0, 0 | 1 << 4, 0)         # input 0, neurons 0 and 1
+    assert writes[7] == _access(1, 0, 7, 14 | 15 << 4, 0)       # input 3, neurons 2 and 3
+    assert writes[8] == _access(1, 1, 0, 1 | 2 << 5, 0)         # thresholds of neurons 0, 1
+    assert writes[10] == _access(1, 0, 0, 0b1101, 1)            # layer 1: -3 in 4 bits
+    assert writes[13] == _access(1, 0, 3, 0b1000, 1)            # input 1, neuron 1: -8
+    assert writes[18] == _access(1, 1, 0, 5, 1)                 # threshold of neuron 0
+    assert writes[20:] == [_access(1, 0, 0, 3, 1, bias=1),      # biases: 3, -32 in 6 bits
+                           _access(1, 0, 1, 0b100000, 1, bias=1)]
+    assert lines[23] == f"3 {2:x} 4 9 0 0 ff"                  # command (key 2), 4 pixels
+    reads = [int(line.split()[1], 16) for line in lines[24:-1]]
+    assert all(line.split()[0] == "2" for line in lines[24:-1]) and len(reads) == 22
+    assert reads[0] == 0 and reads[8] == _access(0, 1, 0, 0, 0)
+    assert reads[10] == _access(0, 0, 0, 0, 1) and reads[-1] == _access(0, 0, 1, 0, 1, 1)
+    assert lines[-1] == "0"
+
+
+def test_network_capture_reader() -> None:
+    # the last layer's spike payload: timestep (2 bits), word (1 bit), mask (1 bit); count:
+    # neuron (1 bit), count (2 bits: up to 3 timesteps), last
+    capture = io.StringIO(
+        "T 0 30\nT 0 41\nT 1 45\nS " + f"{2 | 1 << 2 | 1 << 3:x}\n" + "T 0 52\nT 1 56\n"
+        "T 1 67\n" + f"C {0 | 0 << 1}\nC {1 | 1 << 1 | 1 << 3:x}\n" + "E 10 14 75\n"
+        + "".join(f"R {w:x}\n" for w in [0] * 10 + [0b1101, 0] + [0] * 6 + [5, 6, 3, 32]))
+    reader = CaptureReader(NETWORK, capture)
+    assert reader.read_samples() == 1
+    got = reader.result
+    assert got.spikes[0].tolist() == [[2, 1]]              # timestep 2, word 1, lane 0
+    assert got.counts[0].tolist() == [0, 1]
+    assert [e.tolist() for e in got.step_ends[0]] == [[20, 31, 42], [35, 46, 57]]
+    assert got.cycles[0].tolist() == [35, 11, 11]          # the last layer's, from the command
+    assert got.totals == [66]                              # 75 - 10 + 1
+    state = reader.read_state()
+    assert state.weights[0].shape == (4, 4) and not state.weights[0].any()
+    assert state.weights[1].tolist() == [[-3, 0], [0, 0], [0, 0], [0, 0]]
+    assert [t.tolist() for t in state.theta] == [[0, 0, 0, 0], [5, 6]]
+    assert state.bias[0] is None and state.bias[1].tolist() == [3, -32]
+
+
+def test_network_harness_verilog() -> None:
+    """A network's harness instantiates network_core with a timestep_done bit and a T line
+    per layer; a one-layer network's is its core's, byte for byte."""
+    text = harness_verilog(NETWORK)
+    assert "  network_core core (" in text and "  wire [1:0] timestep_done;" in text
+    assert 'if (timestep_done[1]) $fwrite(fout, "T 1 %0d\\n", cycle);' in text
+    assert "reg [16:0] access__payload" in text                # 17 bits, see _access
+    assert "wire [9:0] readback__payload" in text
+    alone = NetworkConfig.from_core(CORE)
+    assert harness_verilog(alone) == harness_verilog(CORE)
+    assert "  snn_core core (" in harness_verilog(CORE)
