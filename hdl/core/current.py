@@ -135,12 +135,12 @@ class CurrentPass(wiring.Component):
         c3_first = delay(m, a == 0, 3, "c3_first")
         c3_last = delay(m, last, 3, "c3_last")
         total = Signal.like(product)            # the word's running sum, unshifted
-        current = Signal.like(product)
+        summed = Signal.like(product)
         for p in range(P):
-            m.d.comb += [current[p].eq(Mux(c3_first, 0, total[p]) + product[p]),
-                         cur_wr.data[p].eq(current[p] << core.widths.current_shift)]
+            m.d.comb += [summed[p].eq(Mux(c3_first, 0, total[p]) + product[p]),
+                         cur_wr.data[p].eq(summed[p] << core.widths.current_shift)]
         with m.If(c3_valid):
-            m.d.sync += total.eq(current)
+            m.d.sync += total.eq(summed)
         m.d.comb += [cur_wr.addr.eq(c3_k), cur_wr.en.eq(c3_valid & c3_last)]
 
         # -- sequence: load the pixels, let the list settle, then every word -----------------

@@ -181,12 +181,14 @@ class NeuronPass(wiring.Component):
             unsigned(d.weight_sum_bits), P)
         current = Signal(weight_sum)            # the running sum of this word's weights
         total = Signal(weight_sum, reset_less=True)
-        has = [delay(m, a < self.rows_count[b], 2, f"n2_has{b}") for b in range(R)]
+        has = [] if constant else [delay(m, a < self.rows_count[b], 2, f"n2_has{b}")
+                                   for b in range(R)]
         for p in range(P):
-            weight = tree((Mux(has[b], self.weights[b][p], 0) for b in range(R)), operator.add)
             if constant:
                 m.d.comb += current[p].eq((self.bias[p] if biased else 0) + self.constant[p])
-            elif biased:
+                continue
+            weight = tree((Mux(has[b], self.weights[b][p], 0) for b in range(R)), operator.add)
+            if biased:
                 m.d.comb += current[p].eq(Mux(n2_first, self.bias[p], total[p])
                                           + (weight << core.widths.current_shift))
             else:
