@@ -6,6 +6,7 @@ for cycle as ``hdl.cycles.sample_cycles``, in Amaranth's simulator."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from plasticore.config import ConfigError, CoreConfig, NetworkConfig, RuleConfig
 from plasticore.golden.network import Network
 from plasticore.hdl.core import SnnCore, check_core
 from plasticore.hdl.cycles import current_cycles, pass_depths, sample_cycles
+from plasticore.hdl.generate import generate, lint
 from plasticore.sim.core_session import AmaranthIO, Sample, SessionResult, compare, drive
 from plasticore.sim.matrix import scaled_core
 
@@ -226,3 +228,14 @@ def test_current_input_refuses_learning() -> None:
     learning = scaled_core(6, 12).replace(**{"encoder.kind": "current"})
     with pytest.raises(ConfigError, match=r"^input.kind = 'current': the RTL core learns"):
         check_core(learning)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("label", ["w6m16-shift-pe2",
+                                   "w5m16-signed-shift2-none-bias8-pe4-banks2-lanes4"])
+def test_lint_clean(label: str, tmp_path: Path) -> None:
+    """The generated Verilog of a current-input core lints clean (no constant comparison
+    of the row masks the neuron pass does not build)."""
+    manifest = generate(CASES[label], tmp_path)
+    problems = lint(tmp_path / m["file"] for m in manifest["modules"])
+    assert problems == [], "\n".join(problems)
