@@ -1,0 +1,324 @@
+"""Networks of several layers through the host link: the fake board (``FakeBoard``), the host
+driver, ``plasticore board run``, and the simulated board (``LinkedCore`` around
+``NetworkCore``).
+
+Expected values come from the golden model (``Network`` of the whole network) and from the
+supervised readout's definition, the argmax of the last layer's counts (``np.argmax``: ties
+to the lowest class); the protocol's byte layout is written out by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from plasticore.boards import board_sim
+from plasticore.boards.fakeboard import FakeBoard
+from plasticore.boards.host import BoardLink, LinkError, Transport, run_test_set
+from plasticore.boards.protocol import (
+    Command,
+    Geometry,
+    Identity,
+    LayerGeometry,
+    Status,
+    Target,
+    board_votes,
+    identify_payload,
+    request,
+    selector,
+)
+from plasticore.config import (
+    ClassifyConfig,
+    Config,
+    ConfigError,
+    LayerConfig,
+    NetworkConfig,
+    RuleConfig,
+    load_config,
+)
+from plasticore.golden.datasets import load_dataset
+from plasticore.golden.network import Network
+from plasticore.sim.matrix import scaled_core
+
+Array = Any
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def two_layers(readout: str = "count") -> Config:
+    """16 rate-coded inputs -> 8 neurons (2 lanes) -> 4 neurons (2 lanes), 8-bit signed
+    weights, a 6-bit bias per neuron, the multiply leak and a reset by subtraction: a small
+    network trained elsewhere, whose output neuron ``c`` is class ``c`` of 4."""
+    core = scaled_core(8, 16, timesteps=10, learn=False, n_inputs=16, n_neurons=8, seed=3)
+    core = core.replace(**{"neuron.v_th": 400, "neuron.theta_plus": 0, "neuron.w_inh": 0,
+                           "neuron.v_rest": 0, "neuron.v_reset": 0, "neuron.t_ref": 0})
+    one = NetworkConfig.from_core(core)     # the run and the input; the layers below
+    core = core.replace(**{"widths.weight_signed": True, "widths.bias": 6,
+                           "neuron.leak_mode": "multiply", "neuron.reset_mode": "subtract",
+                           "neuron.reset_amount": 400})
+    layers = tuple(LayerConfig(n_neurons=n, n_pe=2, row_banks=1, widths=core.widths,
+                               neuron=core.neuron) for n in (8, 4))
+    network = dataclasses.replace(one, layers=layers, rule=RuleConfig(kind="none"))
+    return Config.from_network(network, classify=ClassifyConfig(readout=readout, n_classes=4),
+                               source="two-layers")
+
+
+def parameters(config: Config, seed: int = 0) -> tuple[list[Array], list[Array], list[Array]]:
+    """Random signed weights biased upwards (so layer 1 fires), zero thresholds and random
+    biases over the whole bias range, per layer."""
+    rng = np.random.default_rng(seed)
+    weights, theta, bias = [], [], []
+    for core in config.network.cores:
+        d = core.derived
+        weights.append(rng.integers(-60, 128, size=(core.n_inputs, core.n_neurons)))
+        theta.append(np.zeros(core.n_neurons, np.int64))
+        bias.append(rng.integers(d.bias_min, d.bias_max + 1, size=core.n_neurons))
+    return weights, theta, bias
+
+
+class Direct(Transport):
+    """A transport straight into a :class:`FakeBoard` (no terminal)."""
+
+    def __init__(self, board: FakeBoard) -> None:
+        self.board = board
+        self.pending = b""
+
+    def write(self, data: bytes) -> None:
+        self.pending += b"".join(self.board.replies(data))
+
+    def read(self, n: int, timeout: float) -> bytes:
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def discard(self) -> None:
+        self.pending = b""
+
+
+def test_geometry_and_identity_of_two_layers():
+    """Every layer's memories by target byte (layer in bits 2-7), sizes worked out by hand,
+    and the identity's layer table."""
+    config = two_layers()
+    g = Geometry.of(config)
+    # layer 0: 16 inputs x 4 words of 2 lanes x 8 bits; theta 4 words of 2 x theta bits;
+    # bias 4 words of 2 x 6 bits; layer 1: 8 x 2 words; votes 4 classes x 4 neurons
+    theta_bits = config.network.cores[0].widths.theta
+    assert {k: (m.bits, m.depth) for k, m in g.memories.items()} == {
+        0: (16, 64), 1: (2 * theta_bits, 4), 3: (12, 4),
+        4: (16, 16), 5: (2 * theta_bits, 2), 7: (12, 2),
+        2: (8, 16)}
+    assert selector(Target.BIAS, 1) == 0b111
+    assert (g.n_inputs, g.n_neurons, g.timesteps) == (16, 4, 10)
+    payload = identify_payload(config)
+    assert len(payload) == 28 + 1 + 2 * 9
+    ident = Identity.parse(payload)
+    assert ident.layers == (LayerGeometry(16, 8, 2, 8, True, theta_bits, 6),
+                            LayerGeometry(8, 4, 2, 8, True, theta_bits, 6))
+    assert payload[28:29 + 9] == bytes([2, 16, 0, 8, 0, 2, 8, 1, theta_bits, 6])
+    assert ident.n_neurons == 4          # the output layer's: what RESULT counts
+
+
+def test_fake_board_runs_two_layers_like_golden():
+    """Signed weights and biases of both layers load, read back unchanged (two's
+    complement), and every sample's counts and class are the golden model's; the class is
+    the argmax of the counts."""
+    config = two_layers()
+    weights, theta, bias = parameters(config)
+    board = FakeBoard(config)
+    link = BoardLink(Direct(board), config, timeout=0.01)
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, size=(12, 16))
+    labels = rng.integers(0, 4, size=12)
+    report = run_test_set(link, weights, theta, None, images, labels, bias=bias)
+    assert report.matched and report.samples == 12
+    w, th, b, votes = link.read_state()
+    for index in range(2):
+        np.testing.assert_array_equal(w[index], weights[index])
+        np.testing.assert_array_equal(b[index], bias[index])
+        np.testing.assert_array_equal(th[index], theta[index])
+    assert (votes == np.eye(4, dtype=np.int64)).all()
+    assert any(weights[i].min() < 0 for i in range(2)) and bias[1].min() < 0
+    net = Network(config.network, weights=weights, theta=theta, bias=bias)
+    classes = []
+    for key, image in enumerate(images):
+        golden = net.run_sample(image, key=key, learn=False)
+        result = link.run_sample(image, key=key)
+        np.testing.assert_array_equal(result.counts, golden.counts)
+        assert result.predicted == int(np.argmax(golden.counts))
+        classes.append(result.predicted)
+    assert len(set(classes)) > 1, "the samples should not all fall in one class"
+    assert net.run_sample(images[0], key=0, learn=False).layer_counts[0].sum() > 0
+
+
+def test_fake_board_with_a_wrong_bias_is_caught():
+    """A board that drops layer 1's biases: the comparison with the golden model fails."""
+
+    class NoBias(FakeBoard):
+        def handle(self, command: int, payload: bytes):
+            if command == Command.WRITE_MEMORY and payload[0] == selector(Target.BIAS, 1):
+                payload = payload[:3] + bytes(len(payload) - 3)
+            return super().handle(command, payload)
+
+    config = two_layers()
+    weights, theta, bias = parameters(config)
+    bias[1] = np.full_like(bias[1], config.network.cores[1].derived.bias_max)
+    link = BoardLink(Direct(NoBias(config)), config, timeout=0.01)
+    images = np.random.default_rng(6).integers(0, 256, size=(6, 16))
+    report = run_test_set(link, weights, theta, None, images, np.zeros(6, np.int64),
+                          bias=bias)
+    assert not report.matched and report.first_mismatch
+
+
+def test_memory_frames_address_layers():
+    """A bias word of layer 1 by hand: target byte 0b111, address 1, two 6-bit lanes
+    (-3 and 5) in 12 bits, two bytes little-endian; an unknown layer is BAD_ADDRESS."""
+    config = two_layers()
+    board = FakeBoard(config)
+    word = ((-3) & 0x3F) | (5 << 6)
+    frame = request(Command.WRITE_MEMORY, bytes([0b111, 1, 0]) + word.to_bytes(2, "little"))
+    reply = b"".join(board.replies(frame))
+    assert reply[2] == Status.OK
+    assert board.memory[0b111][1] == word
+    _, _, b, _ = BoardLink(Direct(board), config, timeout=0.01).read_state()
+    assert list(b[1][2:4]) == [-3, 5]
+    for target in (selector(Target.WEIGHTS, 2), selector(Target.VOTES, 1)):
+        reply = b"".join(board.replies(request(Command.READ_MEMORY,
+                                               struct.pack("<BHH", target, 0, 1))))
+        assert reply[2] == Status.BAD_ADDRESS, target
+
+
+def test_a_board_of_other_layers_is_refused_naming_the_layer():
+    config = two_layers()
+    other_network = dataclasses.replace(config.network, layers=(
+        config.network.layers[0], dataclasses.replace(config.network.layers[1], n_pe=4)))
+    other = Config.from_network(other_network, classify=config.classify)
+    link = BoardLink(Direct(FakeBoard(other)), config, timeout=0.01)
+    with pytest.raises(LinkError, match=r"^the board's layer 1 has n_pe = 4, the "
+                                        r"configuration 2 \(two-layers\)$"):
+        link.check_identity()
+    one = load_config("digits")
+    link = BoardLink(Direct(FakeBoard(one)), config, timeout=0.01)
+    with pytest.raises(LinkError, match="network of 1 layer"):
+        link.check_identity()
+
+
+@pytest.mark.parametrize("readout", ["membrane_max", "membrane_final"])
+def test_membrane_readouts_are_refused(readout, tmp_path, cli):
+    config = two_layers(readout)
+    with pytest.raises(ConfigError, match=rf"^classify.readout = '{readout}': the board "
+                                          "reads spike counts only"):
+        Geometry.of(config)
+    path = tmp_path / "m.toml"
+    config.save(path)
+    result = cli("board", "run", str(path), "--weights", str(tmp_path / "w.npz"),
+                 "--simulate", "verilator")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("plasticore: error: ") and result.stderr.count("\n") == 1
+    assert "classify.readout" in result.stderr
+
+
+def test_board_votes_count_readout_is_argmax():
+    """Identity votes: predict_votes equals argmax of the counts, ties to the lowest."""
+    from plasticore.golden.classify import predict_votes
+
+    votes = board_votes(two_layers(), None)
+    counts = np.array([[3, 7, 7, 1], [0, 0, 0, 0], [2, 1, 0, 9]])
+    assert list(predict_votes(counts, votes)) == [1, 0, 3]
+
+
+def imported_digits_mlp_rate(tmp_path: Path, cli) -> Path:
+    """``plasticore nir import`` of the shipped NIR file, with the arguments the shipped
+    config came from (``configs/digits-mlp-rate.toml``'s header)."""
+    weights = tmp_path / "W.npz"
+    result = cli("nir", "import", str(ROOT / "examples" / "nir" / "digits-mlp-rate.nir"),
+                 "--dataset", "digits", "--timesteps", "25", "--encoder", "rate",
+                 "--out", str(tmp_path / "mlp.toml"), "--weights-out", str(weights))
+    assert result.returncode == 0, result.stderr
+    return weights
+
+
+def test_digits_mlp_rate_on_the_fake_board_equals_eval(tmp_path, cli):
+    """The trained network through the fake board on a pseudo-terminal: every count and
+    class as the golden model, and the accuracy ``plasticore eval`` reports on the same 40
+    images."""
+    from plasticore.boards.fakeboard import PtyBoard
+
+    weights = imported_digits_mlp_rate(tmp_path, cli)
+    config = load_config("digits-mlp-rate")
+    conf = str(ROOT / "configs" / "digits-mlp-rate.toml")
+    with PtyBoard(FakeBoard(config)) as pty:
+        result = cli("board", "run", conf, "--weights", str(weights), "--port", pty.path,
+                     "--samples", "40", "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    board = json.loads(result.stdout)
+    assert board["matched"] and board["samples"] == 40
+    evaluated = cli("eval", conf, "--weights", str(weights), "--test-samples", "40",
+                    "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    accuracy = json.loads(evaluated.stdout)["accuracy"]
+    assert board["correct"] == round(accuracy * 40)
+
+
+@pytest.mark.sim
+@pytest.mark.icarus
+def test_two_layers_on_the_simulated_board(tmp_path):
+    """The small signed network with biases through ``LinkedCore`` around ``NetworkCore``
+    (Icarus; Verilator runs digits-mlp-rate below): every count and class as the golden
+    model; then fuzz frames, after which every layer's weights, thresholds and biases read
+    back as loaded (two's complement)."""
+    config = two_layers()
+    weights, theta, bias = parameters(config)
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, size=(3, 16))
+    result = board_sim.run(config, weights, theta, None, images, np.arange(3) % 4,
+                           "icarus", tmp_path, bias=bias)
+    assert result.passed, result.report
+    assert result.report["counts_equal"] == result.report["class_equal"] == 3
+    result = board_sim.run(config, weights, theta, None, np.zeros((0, 16)), np.zeros(0),
+                           "icarus", tmp_path, fuzz_frames=3, seed=3, bias=bias)
+    assert result.passed, result.report
+    assert result.report["unchanged"] and result.report["frames"] == 3
+
+
+@pytest.mark.verilator
+def test_digits_mlp_rate_on_the_simulated_board(tmp_path, cli):
+    """The imported 64-100-10 network on three digits test images through the simulated
+    board (Verilator): counts and classes as the golden model."""
+    from plasticore.golden.train import load_weights
+
+    weights = imported_digits_mlp_rate(tmp_path, cli)
+    config = load_config("digits-mlp-rate")
+    layers = load_weights(weights, config.network)["layers"]
+    _, test = load_dataset("digits", None, 8)
+    result = board_sim.run(config, [x["weights"] for x in layers],
+                           [x["theta"] for x in layers], None, test.images[:3],
+                           test.labels[:3], "verilator", tmp_path,
+                           bias=[x["bias"] for x in layers])
+    assert result.passed, result.report
+    assert result.report["counts_equal"] == result.report["class_equal"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.verilator
+def test_digits_mlp_rate_whole_test_set_on_the_simulated_board(tmp_path, cli):
+    """``plasticore board run configs/digits-mlp-rate.toml --simulate verilator``: all 597
+    test images, every count and class as the golden model, accuracy as ``plasticore
+    eval``'s."""
+    import json
+
+    weights = imported_digits_mlp_rate(tmp_path, cli)
+    conf = str(ROOT / "configs" / "digits-mlp-rate.toml")
+    result = cli("board", "run", conf, "--weights", str(weights), "--simulate",
+                 "verilator", "--json")
+    assert result.returncode == 0, result.stderr
+    board = json.loads(result.stdout)
+    assert board["matched"] and board["samples"] == 597
+    evaluated = cli("eval", conf, "--weights", str(weights), "--json")
+    accuracy = json.loads(evaluated.stdout)["accuracy"]
+    assert board["correct"] == round(accuracy * 597)
