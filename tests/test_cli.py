@@ -94,8 +94,8 @@ def test_config_check_resolves_the_flat_form(tmp_path: Path,
 def test_config_check_two_layers(tmp_path: Path) -> None:
     """A two-layer network without a learning rule passes config check (each layer's
     derived widths printed); layer 1's own errors are one line, exit 2; generate writes the
-    network core (a core per layer), the commands that drive one core refuse it in one
-    line."""
+    network core (a core per layer); train refuses it in one line (its weights come from
+    elsewhere; tests/sim co-simulates such networks)."""
     network = tmp_path / "two.toml"
     text = ("timesteps = 100\n\n[input]\nn_inputs = 64\n\n"
             "[[layers]]\nn_neurons = 32\nn_pe = 4\n\n"
@@ -109,11 +109,11 @@ def test_config_check_two_layers(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "rtl").iterdir()) == [
         "manifest.json", "network_core.v"]
-    result = run_cli("cosim", str(network))
+    result = run_cli("train", str(network))
     assert result.returncode == 2
-    assert result.stderr == (f"plasticore: error: {network}: layers: 2 layers: the RTL core "
-                             "runs one layer for now (the golden model runs them all: "
-                             "plasticore eval)\n")
+    assert result.stderr == (f"plasticore: error: {network}: rule.kind = 'none': nothing to "
+                             "train (the weights come from elsewhere: plasticore eval "
+                             "--weights, plasticore nir import)\n")
     network.write_text(text.replace("v_th = 2000", "v_rest = 10\nv_reset = 0\nv_th = 5"))
     result = run_cli("config", "check", str(network))
     assert result.returncode == 2
