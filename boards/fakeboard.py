@@ -207,11 +207,12 @@ class FakeBoard:
                 self.memory[selector(target)] = words
         votes = np.array(self.memory[selector(Target.VOTES)], np.int64).reshape(
             g.n_classes, g.n_neurons)
+        pixels = sample if core.encoder.kind == "current" else None
         if len(net.layers) == 1:
-            cycles = sample_cycles(core, res.input_raster, res.raster, learn).total
+            cycles = sample_cycles(core, res.input_raster, res.raster, learn, pixels).total
         else:
             cycles = network_sample_cycles(net.network.cores, res.input_raster,
-                                           layer_rasters(net, sample, key)).total
+                                           layer_rasters(net, sample, key), pixels).total
         self.last_cycles, self.busy_cycles = cycles, self.busy_cycles + cycles
         counts = np.asarray(res.counts, np.int64)
         head = struct.pack("<BIII", int(predict_votes(counts, votes)[0]), int(counts.sum()),

@@ -148,13 +148,15 @@ def slowest_sample_s(config: Config) -> float:
     input and every neuron spiking at every timestep, learning on, at
     ``board.clock_mhz``."""
     cores = config.network.cores
-    T = cores[0].timesteps
-    inputs = np.ones((T, cores[0].n_inputs), bool)
+    T, n_inputs = cores[0].timesteps, cores[0].n_inputs
+    current = cores[0].encoder.kind == "current"       # no input spikes: every pixel lit
+    inputs = None if current else np.ones((T, n_inputs), bool)
+    pixels = np.ones(n_inputs, np.int64) if current else None
     rasters = [np.ones((T, core.n_neurons), bool) for core in cores]
     if len(cores) == 1:
-        total = sample_cycles(cores[0], inputs, rasters[0], learn=True).total
+        total = sample_cycles(cores[0], inputs, rasters[0], learn=True, pixels=pixels).total
     else:
-        total = network_sample_cycles(cores, inputs, rasters).total
+        total = network_sample_cycles(cores, inputs, rasters, pixels).total
     return total / config.board.clock_hz
 
 
