@@ -94,7 +94,7 @@ def layer_rasters(network: Any, weights: list[Any], theta: list[Any],
         result = Network(alone, weights=[weights[index]], theta=[theta[index]],
                          bias=[bias[index]]).run_sample(source, key, learn=False,
                                                         record=True)
-        if input_raster is None:
+        if index == 0:      # None with current input
             input_raster = result.input_raster
         rasters.append(result.raster)
         source = result.raster
@@ -131,7 +131,7 @@ def measure_network(config_name: str, test_samples: int = 100, clock_mhz: float 
     totals = []
     for n, pixels in enumerate(images):
         input_raster, rasters = layer_rasters(network, w, theta, bias, pixels, n)
-        predicted = network_sample_cycles(cores, input_raster, rasters)
+        predicted = network_sample_cycles(cores, input_raster, rasters, pixels=pixels)
         inputs = [input_raster, *rasters[:-1]]
         bounds = np.array([[lower_bound(core, work, False)
                             for work in work_of(core, inputs[index], rasters[index])]

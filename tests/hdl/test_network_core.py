@@ -597,6 +597,26 @@ def test_bench_core_of_a_layered_network() -> None:
     assert "100-10 neurons, n_pe = 4, 2" in format_table(result)
 
 
+def test_bench_core_of_a_current_input_network() -> None:
+    """``plasticore bench core`` of ``configs/digits-mlp.toml`` (current input): no input
+    raster, layer 1 takes layer 0's spikes, and a sample's cycles are the cycle model's of
+    its pixels (the current pass over its non-zero pixels) and rasters."""
+    from plasticore.bench.corecycles import layer_rasters, measure
+    from plasticore.config import load_config
+    from plasticore.golden.network import initial_weights
+
+    network = load_config("digits-mlp").network
+    cores = network.cores
+    pixels = load_dataset("digits", None, 8)[1].images[0]
+    weights = [initial_weights(core) for core in cores]
+    theta = [np.zeros(core.n_neurons, np.int64) for core in cores]
+    input_raster, rasters = layer_rasters(network, weights, theta, [None, None], pixels, 0)
+    assert input_raster is None and [r.shape for r in rasters] == [(25, 100), (25, 10)]
+    result = measure("digits-mlp", test_samples=1, clock_mhz=60)
+    total = network_sample_cycles(cores, None, rasters, pixels=pixels).total
+    assert result["rows"][-1]["cycles_per_sample"] == total
+
+
 def test_a_converter_that_closes_on_timestep_done_alone_fails(monkeypatch) -> None:
     """Fault injected on purpose: a converter that closes a timestep at its
     ``timestep_done`` and takes every token as it comes (no timestep check) puts the
