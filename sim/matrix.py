@@ -31,7 +31,7 @@ from ..config import (
 )
 
 __all__ = ["MatrixEntry", "scaled_core", "config_matrix", "NetworkEntry", "scaled_network",
-           "network_state", "network_matrix"]
+           "network_state", "current_network", "network_matrix"]
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,15 @@ _IMPORTED = {"widths.weight_signed": True, "widths.bias": 10, "neuron.leak_mode"
              "neuron.theta_plus": 0, "neuron.w_inh": 0}
 
 
+def current_network() -> NetworkConfig:
+    """A 16-12-4 network on current input (the pixels as a constant current into layer 0,
+    whose threshold sits high enough for some 12-bit currents to cross it), both layers
+    imported ones."""
+    return scaled_network([16, 12, 4], [2, 2], v_th=20000, kind="current", layers=[
+        {**_IMPORTED, "neuron.reset_amount": 20000},
+        {**_IMPORTED, "neuron.v_th": 900, "neuron.reset_amount": 900}])
+
+
 def network_matrix(quick: bool = False) -> list[NetworkEntry]:
     """The layered networks the co-simulation runs; ``quick`` is the subset CI runs: a
     2-layer network on rate input (an STDP-style layer, then an imported one) and a 3-layer
@@ -212,6 +221,7 @@ def network_matrix(quick: bool = False) -> list[NetworkEntry]:
     if quick:
         return entries
     return entries + [
+        NetworkEntry("16-12-4-current-signed-bias", current_network()),
         NetworkEntry("64-32-10-rate-pe4-lanes4", dataclasses.replace(
             scaled_network([64, 32, 10], [4, 2], timesteps=20, v_th=2000),
             input=InputConfig(n_inputs=64, max_rate=0.3, lanes=4))),
