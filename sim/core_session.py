@@ -26,7 +26,7 @@ threshold word ``k`` the thresholds of neurons ``k * P + p``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,15 +139,16 @@ def golden_samples(config: CoreConfig | NetworkConfig, weights: Array, theta: Ar
     yield out
 
 
-def layer_rasters(target: Target, weights: list[Array], theta: list[Array],
-                  bias: list[Array], sample: Array, key: int) -> tuple[Array, list[Array]]:
+def layer_rasters(network: NetworkConfig, weights: Sequence[Array], theta: Sequence[Array],
+                  bias: Sequence[Array | None], sample: Array,
+                  key: int) -> tuple[Array | None, list[Array]]:
     """The input raster (``None`` with current input) and every layer's output raster of
-    ``sample`` with learning off:
-    each layer run as a one-layer golden ``Network`` on the previous layer's raster
-    (:meth:`~.target.Target.layer_alone`; the multi-layer ``Network`` records only the
-    last layer's)."""
+    ``sample`` with learning off: each layer run as a one-layer golden ``Network`` on the
+    previous layer's raster (:meth:`~.target.Target.layer_alone`; the multi-layer
+    ``Network`` records only the last layer's)."""
+    target = Target(network)
     source, rasters, input_raster = sample, [], None
-    for index in range(len(target.cores)):
+    for index in range(len(network.layers)):
         result = Network(target.layer_alone(index), weights=[weights[index]],
                          theta=[theta[index]], bias=[bias[index]]).run_sample(
             source, key, learn=False, record=True)
@@ -168,13 +169,15 @@ def golden_network_samples(target: Target, weights: list[Array], theta: list[Arr
     (:func:`layer_rasters`, held equal to the ``Network``'s last layer); at the end every
     layer's weights, thresholds and biases (zeros for a layer with a bias and none
     given; ``None`` for a layer without)."""
+    network = target.config
+    assert isinstance(network, NetworkConfig)
     w, th = target.per_layer(weights, "weights"), target.per_layer(theta, "theta")
     b = target.per_layer(bias, "bias")
-    net = Network(target.config, weights=w, theta=th, bias=b)
+    net = Network(network, weights=w, theta=th, bias=b)
     out = SessionResult()
     for n, s in enumerate(samples):
         res = net.run_sample(s.pixels, s.key, learn=False, record=True)
-        input_raster, rasters = layer_rasters(target, w, th, b, s.pixels, s.key)
+        input_raster, rasters = layer_rasters(network, w, th, b, s.pixels, s.key)
         assert res.raster is not None
         if not (rasters[-1] == res.raster).all():
             raise RuntimeError(f"golden model: sample {n}: the layers run one by one "

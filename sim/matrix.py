@@ -169,7 +169,9 @@ def network_state(network: NetworkConfig, seed: int = 0) -> tuple[list[Any], lis
     neurons are mostly excited), thresholds up to ``theta_plus``, biases (``None`` for a
     layer without) within an eighth of their range with both extremes on neurons 0 and 1."""
     rng = np.random.default_rng([seed, 0x5E55])
-    weights, theta, bias = [], [], []
+    weights: list[Any] = []
+    theta: list[Any] = []
+    bias: list[Any] = []
     for core in network.cores:
         d = core.derived
         w = rng.integers(d.w_min, d.w_max, (core.n_inputs, core.n_neurons), endpoint=True)
