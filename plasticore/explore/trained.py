@@ -209,7 +209,8 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
 def _same_arrays(name: str, mine: Sequence[Array | None],
                  theirs: Sequence[Array | None]) -> str | None:
     for index, (x, y) in enumerate(zip(mine, theirs, strict=True)):
-        if (x is None) != (y is None) or (x is not None and not np.array_equal(x, y)):
+        if (x is None) != (y is None) or (x is not None and y is not None
+                                          and not np.array_equal(x, y)):
             return f"layer {index}'s {name}"
     return None
 
