@@ -213,7 +213,7 @@ def _fuzz_frame(rng: random.Random, g: Geometry) -> tuple[str, bytes, Status | N
     none at all for line noise)."""
     kind = rng.choice(["status", "identify", "read", "bad_crc", "unknown", "bad_length",
                        "bad_address", "sample_length", "truncated", "noise", "oversize",
-                       "write_length"])
+                       "write_length", "bad_target"])
     if kind == "status":
         return kind, request(Command.STATUS), Status.OK
     if kind == "identify":
@@ -242,6 +242,11 @@ def _fuzz_frame(rng: random.Random, g: Geometry) -> tuple[str, bytes, Status | N
         memory = g.memories[target]
         return kind, request(Command.WRITE_MEMORY, struct.pack(
             "<BH", target, memory.depth) + bytes(memory.bytes)), Status.BAD_ADDRESS
+    if kind == "bad_target":
+        # a target byte that names no memory: an unknown target, a layer past the last
+        target = rng.choice([t for t in range(256) if t not in g.memories])
+        return kind, request(Command.READ_MEMORY, struct.pack("<BHH", target, 0, 1)), \
+            Status.BAD_ADDRESS
     if kind == "write_length":
         target = rng.choice([t for t, m in sorted(g.memories.items()) if m.bytes > 1])
         return kind, request(Command.WRITE_MEMORY, struct.pack("<BH", target, 0)

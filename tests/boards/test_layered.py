@@ -322,3 +322,44 @@ def test_digits_mlp_rate_whole_test_set_on_the_simulated_board(tmp_path, cli):
     evaluated = cli("eval", conf, "--weights", str(weights), "--json")
     accuracy = json.loads(evaluated.stdout)["accuracy"]
     assert board["correct"] == round(accuracy * 597)
+
+
+def test_digits_mlp_current_input_on_the_fake_board(tmp_path, cli):
+    """Current input (``configs/digits-mlp.toml``): the pixels go to the board as for the
+    rate encoder; every count and class as the golden model on 20 images."""
+    import json
+
+    from plasticore.boards.fakeboard import PtyBoard
+
+    weights = tmp_path / "W.npz"
+    result = cli("nir", "import", str(ROOT / "examples" / "nir" / "digits-mlp.nir"),
+                 "--dataset", "digits", "--timesteps", "25", "--out", str(tmp_path / "m.toml"),
+                 "--weights-out", str(weights))
+    assert result.returncode == 0, result.stderr
+    conf = str(ROOT / "configs" / "digits-mlp.toml")
+    with PtyBoard(FakeBoard(load_config("digits-mlp"))) as pty:
+        result = cli("board", "run", conf, "--weights", str(weights), "--port", pty.path,
+                     "--samples", "20", "--json")
+    assert result.returncode == 0, result.stderr
+    board = json.loads(result.stdout)
+    assert board["matched"] and board["samples"] == 20
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.verilator
+def test_digits_mlp_current_input_on_the_simulated_board(tmp_path, cli):
+    """``configs/digits-mlp.toml`` (current input) on five test images through the simulated
+    board: counts and classes as the golden model."""
+    import json
+
+    weights = tmp_path / "W.npz"
+    result = cli("nir", "import", str(ROOT / "examples" / "nir" / "digits-mlp.nir"),
+                 "--dataset", "digits", "--timesteps", "25", "--out", str(tmp_path / "m.toml"),
+                 "--weights-out", str(weights))
+    assert result.returncode == 0, result.stderr
+    result = cli("board", "run", str(ROOT / "configs" / "digits-mlp.toml"), "--weights",
+                 str(weights), "--simulate", "verilator", "--samples", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    board = json.loads(result.stdout)
+    assert board["matched"] and board["samples"] == 5
