@@ -45,9 +45,9 @@ then ``W * (1 + n_pe)`` to send the counts.
 With current input (``encoder.kind = "current"``) there is no encode pass (``E = 0``):
 the pixels load as for the rate encoder, then the current pass
 (``hdl/core/current.py``) computes every neuron's pixel current before timestep 0, taking
-``X = depth["append"] + W * max(A, 1) + depth["current"]`` cycles (``A`` the non-zero
-pixels; :func:`current_cycles`) where the encode pass of timestep 0 would take ``E``;
-every timestep then has no spiking input (``Ab = 0``)::
+``X = depth["settle"] + W * max(Ab, 1) + depth["current"]`` cycles (``Ab`` the most
+non-zero pixels in one row bank; :func:`current_cycles`) where the encode pass of
+timestep 0 would take ``E``; every timestep then has no spiking input (``Ab = 0``)::
 
     cycles(0) = X + 1 + M_0
     cycles(t) = 1 + M_t
@@ -101,9 +101,10 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
     ``rescale`` (the normalization's rescale pass): weight read, weight register, product
     register (round, clip and write back in the product's cycle); ``current`` (current
     input's pass): row-list read, weight and pixel read, product register (add and write
-    in the next cycle); ``append``: a row list's last appended rows landing (its writes
-    land two cycles late with more than one encoder lane), before the current pass reads
-    it.
+    in the next cycle); ``settle``: before the current pass reads its row lists (one
+    per row bank, ``encoder.lanes / row_banks`` lanes each), their last appended rows
+    landing (two cycles late with more than one lane), and with row banks one more
+    cycle to latch the longest list.
     """
     return {
         "encode": 1 + ENCODER_LATENCY + TRACE_LATENCY,
@@ -111,7 +112,8 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
         "learn": 2 + stdp_latency(core),
         "rescale": 3,
         "current": 3,
-        "append": 2 if core.encoder.lanes > 1 else 0,
+        "settle": (2 if core.encoder.lanes > core.row_banks else 0)
+        + (1 if core.row_banks > 1 else 0),
     }
 
 
@@ -171,11 +173,13 @@ def encode_cycles(core: CoreConfig) -> int:
 
 def current_cycles(core: CoreConfig, pixels: Array) -> int:
     """Cycles of the current pass (``X``, current input) from the last pixel word taken
-    until it is done: the row list settling, ``max(A, 1)`` tokens for each of the ``W``
-    neuron words (``A`` the non-zero ``pixels``), then its drain."""
+    until it is done: the row lists settling, ``max(Ab, 1)`` tokens for each of the ``W``
+    neuron words (``Ab`` the most non-zero ``pixels`` in one row bank, pixel ``j`` in bank
+    ``j % row_banks``), then its drain."""
     depth = pass_depths(core)
-    active = int(np.count_nonzero(np.asarray(pixels)))
-    return depth["append"] + core.derived.neurons_per_pe * max(active, 1) + depth["current"]
+    nonzero = np.asarray(pixels).reshape(-1, core.row_banks) != 0
+    active = int(np.count_nonzero(nonzero, axis=0).max())
+    return depth["settle"] + core.derived.neurons_per_pe * max(active, 1) + depth["current"]
 
 
 def first_wait(core: CoreConfig, pixels: Array | None) -> int:

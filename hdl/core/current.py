@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+import operator
+
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import exact_log2
 
 from ...config import CoreConfig, bits_for
 from ..cycles import pass_depths
 from .layouts import current_word_layout, pixel_word_layout, weight_word_layout
-from .pipeline import Drain, delay, delay_valid, lane_of, select, word_of
+from .pipeline import Drain, delay, delay_valid, lane_of, maximum, select, tree, word_of
 from .rows import RowList
 
 __all__ = ["CurrentPass"]
@@ -28,21 +29,23 @@ class CurrentPass(wiring.Component):
     the neuron pass reads with the neuron state at every timestep (it adds the bias there).
     There are no input spikes and nothing else to do per timestep.
 
-    Loading: ``n_inputs / E`` pixel words (``E = encoder.lanes``), one per cycle, into a
-    pixel memory and, the non-zero pixels flagged, into a :class:`~.rows.RowList`: the
-    zero pixels (most of an image) cost nothing.  Then for each word ``k``, ``max(A, 1)``
-    tokens (``A`` the non-zero pixels; a token with ``A = 0`` adds nothing): token ``a``
-    multiplies the ``n_pe`` weights of row ``j`` (slot ``a`` of the list) by ``pixel_j``.
-    The multiply is Amaranth's ``*`` (``pixel_bits`` unsigned by ``widths.weight``, one
-    DSP48 per lane on the Artix-7, product registered): a shift-add over the pixel's bits
-    would take ``pixel_bits`` cycles per pixel, and the pass is the largest share of a
-    sample's cycles.  Stages: c0 read slot ``a``; c1 read the weight word (one row per
-    cycle, whatever ``row_banks``) and the pixel word; c2 multiply; c3 add, and at the
-    word's last token write it (``hdl.cycles.pass_depths``: ``current``).
+    Loading: ``n_inputs / E`` pixel words (``E = encoder.lanes``), one per cycle, into
+    pixel memories and, the non-zero pixels flagged, into row lists (:class:`~.rows.RowList`),
+    one of each per weight row bank (``R = row_banks``; pixel ``j`` in bank ``j % R``, as
+    its weights): the zero pixels (most of an image) cost nothing.  Then for each word
+    ``k``, ``max(Ab, 1)`` tokens (``Ab`` the most non-zero pixels in one bank; a token past
+    a bank's list adds nothing there): token ``a`` multiplies, in every bank, the ``n_pe``
+    weights of the row in slot ``a`` by its pixel, and adds the ``R`` products.  The
+    multiply is Amaranth's ``*`` (``pixel_bits`` unsigned by ``widths.weight``, one DSP48
+    per lane and bank on the Artix-7, product registered): a shift-add over the pixel's
+    bits would take ``pixel_bits`` cycles per pixel, and the pass is the largest share of
+    a sample's cycles.  Stages: c0 read slot ``a``; c1 read the weight words and the pixel
+    words; c2 multiply; c3 add, and at the word's last token write it
+    (``hdl.cycles.pass_depths``: ``current``).
 
-    Cycles after the last pixel word until ``busy`` falls: ``depth["append"]`` (the row
-    list's last writes landing) ``+ W * max(A, 1) + depth["current"]``
-    (``hdl.cycles.current_cycles``).
+    Cycles after the last pixel word until ``busy`` falls: ``depth["settle"]`` (the
+    lists' last writes landing; with banks the longest list latched)
+    ``+ W * max(Ab, 1) + depth["current"]`` (``hdl.cycles.current_cycles``).
 
     Members
     -------
@@ -83,68 +86,75 @@ class CurrentPass(wiring.Component):
         core = self._core
         N_in, E, C = core.n_inputs, core.encoder.lanes, core.derived.input_words
         P, W, R = core.n_pe, core.derived.neurons_per_pe, core.row_banks
+        B = E // R                              # lanes per bank: pixel j in bank j % R
         depth = pass_depths(core)
 
-        m.submodules.pixel_mem = pixel_mem = Memory(
-            shape=pixel_word_layout(core), depth=C, init=[])
-        m.submodules.rows = rows = RowList(N_in, E, ("current",))
+        # -- per bank b (inputs j = r * R + b, row r): its pixels, the list of its non-zero
+        #    ones; pixel word c's lanes b, b + R, ... are the bank's word c
+        pixel_mems, lists = [], []
+        for b in range(R):
+            m.submodules[f"pixel_mem{b}"] = memory = Memory(
+                shape=data.ArrayLayout(unsigned(core.encoder.pixel_bits), B), depth=C,
+                init=[])
+            m.submodules[f"rows{b}"] = rows = RowList(N_in // R, B, ("current",))
+            pixel_mems.append(memory)
+            lists.append(rows)
+        pix_wr = [mem.write_port() for mem in pixel_mems]
+        pix_rd = [mem.read_port() for mem in pixel_mems]
         m.submodules.currents = currents = Memory(
             shape=current_word_layout(core), depth=W, init=[])
-        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
         cur_rd, cur_wr = currents.read_port(), currents.write_port()
         m.d.comb += [cur_rd.addr.eq(self.constant_addr), self.constant.eq(cur_rd.data)]
 
-        # -- load: pixel word c into the memory and the row list (non-zero pixels flagged)
+        # -- load: pixel word c into the memories and the lists (non-zero pixels flagged)
         load_c = Signal(bits_for(C - 1))
-        m.d.comb += [
-            pix_wr.addr.eq(load_c), pix_wr.data.eq(self.pixels.payload),
-            rows.append.word.eq(load_c),
-            *(rows.append.flags[e].eq(self.pixels.payload[e] != 0) for e in range(E)),
-        ]
+        for b in range(R):
+            lanes = [self.pixels.payload[e] for e in range(b, E, R)]
+            m.d.comb += [
+                pix_wr[b].addr.eq(load_c), pix_wr[b].data.eq(Cat(*lanes)),
+                lists[b].append.word.eq(load_c),
+                lists[b].append.flags.eq(Cat(*(pixel != 0 for pixel in lanes))),
+            ]
 
-        # -- the pass: token a of word k ----------------------------------------------------
+        # -- the pass: token a of word k, slot a of every bank's list ------------------------
         issue = Signal()
         k = Signal(bits_for(W - 1))
-        a = Signal(bits_for(N_in - 1))
-        most = rows.flagged                     # A, final once the appends have landed
+        a = Signal(bits_for(N_in // R - 1))
+        # the longest list: final once the appends have landed (latched with banks)
+        most = lists[0].flagged if R == 1 else Signal(range(N_in // R + 1))
         last = Signal()
-        m.d.comb += [last.eq((most == 0) | (a == most - 1)),
-                     rows.current_en.eq(issue), rows.current_slot.eq(a)]
+        m.d.comb += last.eq((most == 0) | (a == most - 1))
         c1_valid = delay_valid(m, issue, 1, "c1_valid")
         c1_k = delay(m, k, 1, "c1_k")
-        c1_has = delay(m, a < most, 1, "c1_has")
-        row = rows.row
-        in_bank = row if R == 1 else row[exact_log2(R):]
-        m.d.comb += [
-            self.weights_rows.en.eq(c1_valid),
-            *(self.weights_rows.addr[b].eq(in_bank * W + c1_k) for b in range(R)),
-            pix_rd.addr.eq(word_of(row, E)),
-        ]
-        c2_bank = delay(m, row[:exact_log2(R)], 1, "c2_bank") if R > 1 else None
-        c2_lane = delay(m, lane_of(row, E), 1, "c2_lane") if E > 1 else None
-        c2_has = delay(m, c1_has, 1, "c2_has")
-        pixel = Mux(c2_has, select([pix_rd.data[e] for e in range(E)], c2_lane, E), 0)
-        weight = weight_word_layout(core)(
-            select([self.weights[b].as_value() for b in range(R)], c2_bank, R))
-        product = Signal(data.ArrayLayout(
-            current_word_layout(core).elem_shape, P), reset_less=True)
-        for p in range(P):
-            m.d.sync += product[p].eq(pixel * weight[p])
+        m.d.comb += self.weights_rows.en.eq(c1_valid)
+        products = []
+        for b, rows in enumerate(lists):
+            m.d.comb += [rows.current_en.eq(issue), rows.current_slot.eq(a),
+                         self.weights_rows.addr[b].eq(rows.row * W + c1_k),
+                         pix_rd[b].addr.eq(word_of(rows.row, B))]
+            c2_lane = delay(m, lane_of(rows.row, B), 1, f"c2_lane{b}") if B > 1 else None
+            c2_has = delay(m, a < rows.flagged, 2, f"c2_has{b}")
+            pixel = Mux(c2_has, select([pix_rd[b].data[e] for e in range(B)], c2_lane, B), 0)
+            product = Signal(current_word_layout(core), name=f"product{b}", reset_less=True)
+            for p in range(P):
+                m.d.sync += product[p].eq(pixel * self.weights[b][p])
+            products.append(product)
         c3_valid = delay_valid(m, c1_valid, 2, "c3_valid")
         c3_k = delay(m, c1_k, 2, "c3_k")
         c3_first = delay(m, a == 0, 3, "c3_first")
         c3_last = delay(m, last, 3, "c3_last")
-        total = Signal.like(product)            # the word's running sum, unshifted
-        summed = Signal.like(product)
+        total = Signal(current_word_layout(core))   # the word's running sum, unshifted
+        summed = Signal.like(total)
         for p in range(P):
-            m.d.comb += [summed[p].eq(Mux(c3_first, 0, total[p]) + product[p]),
+            added = tree((product[p] for product in products), operator.add)
+            m.d.comb += [summed[p].eq(Mux(c3_first, 0, total[p]) + added),
                          cur_wr.data[p].eq(summed[p] << core.widths.current_shift)]
         with m.If(c3_valid):
             m.d.sync += total.eq(summed)
         m.d.comb += [cur_wr.addr.eq(c3_k), cur_wr.en.eq(c3_valid & c3_last)]
 
         # -- sequence: load the pixels, let the list settle, then every word -----------------
-        settle = Drain(m, depth["append"]) if depth["append"] else None
+        settle = Drain(m, depth["settle"]) if depth["settle"] else None
         drain = Drain(m, depth["current"])
 
         def begin():
@@ -154,13 +164,13 @@ class CurrentPass(wiring.Component):
         with m.FSM(name="current"):
             with m.State("IDLE"):
                 with m.If(self.load):
-                    m.d.comb += rows.clear.eq(1)
+                    m.d.comb += [rows.clear.eq(1) for rows in lists]
                     m.d.sync += load_c.eq(0)
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [self.busy.eq(1), self.pixels.ready.eq(1),
-                             pix_wr.en.eq(self.pixels.valid),
-                             rows.append.valid.eq(self.pixels.valid)]
+                             *(port.en.eq(self.pixels.valid) for port in pix_wr),
+                             *(rows.append.valid.eq(self.pixels.valid) for rows in lists)]
                 with m.If(self.pixels.valid):
                     m.d.sync += load_c.eq(load_c + 1)
                     with m.If(load_c == C - 1):
@@ -173,6 +183,8 @@ class CurrentPass(wiring.Component):
                 with m.State("SETTLE"):
                     m.d.comb += self.busy.eq(1)
                     with m.If(settle.last()):
+                        if R > 1:
+                            m.d.sync += most.eq(maximum(rows.flagged for rows in lists))
                         begin()
             with m.State("ISSUE"):
                 m.d.comb += [self.busy.eq(1), issue.eq(1)]
