@@ -60,7 +60,8 @@ CLOSE_TIMEOUT = 10.0
 WORKER_MODULES = ["numpy", "plasticore", "plasticore.explore.runs", "plasticore.golden.train",
                   "plasticore.golden.datasets", "plasticore.explore.cost",
                   "plasticore.explore.precision", "plasticore.topspark",
-                  "plasticore.explore.scoring", "plasticore.hdl.cycles"]
+                  "plasticore.explore.scoring", "plasticore.hdl.cycles",
+                  "plasticore.sim.core_session"]
 
 Progress = Callable[[dict[str, Any]], None]
 #: A run's task: ``(configuration TOML, run) -> result`` (:func:`.runs.train_run`, or

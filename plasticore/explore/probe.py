@@ -13,7 +13,8 @@ from typing import Any
 __all__ = ["probe", "identity"]
 
 #: Packages whose sources decide a run's result (the digest of :func:`identity`).
-SOURCE_PACKAGES = ("plasticore", "plasticore.golden", "plasticore.explore", "plasticore.hdl")
+SOURCE_PACKAGES = ("plasticore", "plasticore.golden", "plasticore.explore", "plasticore.hdl",
+                   "plasticore.sim")
 
 
 def identity() -> dict[str, str]:

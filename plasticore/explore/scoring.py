@@ -16,7 +16,7 @@ Splits (the validation split chooses, the test split is only reported):
 - ``test``: the test split (a labelling readout labels with the whole training split).
 
 With ``costs``, the first ``costs`` test samples are rerun layer by layer with their spike
-rasters recorded (:func:`layer_rasters`) for the pipeline's exact cycle model
+rasters recorded (``sim/core_session.py: layer_rasters``) for the pipeline's exact cycle model
 (``hdl/cycles.py: network_sample_cycles``) and the operation counts of the energy estimate
 (:func:`.cost.energy`, per layer): per layer the mean cycle its last timestep ends, its
 mean cycles per timestep, and its input spikes, weight words read, synaptic adds and
@@ -43,7 +43,7 @@ from ..files import write_text
 from .cluster import Runner, run_grid
 from .grid import CacheError, _digest, _fields, _number, _short
 
-__all__ = ["Scoring", "score_run", "layer_rasters", "measure_network", "ScoringEvaluator",
+__all__ = ["Scoring", "score_run", "measure_network", "ScoringEvaluator",
            "arrays_json", "LAYER_COUNTS", "SCORING_VERSION"]
 
 Array = Any
@@ -108,30 +108,6 @@ def _arrays(text: str) -> tuple[list[Array], list[Array], list[Array | None]]:
              for layer in layers])
 
 
-def layer_rasters(network: Any, weights: Sequence[Array], theta: Sequence[Array],
-                  bias: Sequence[Array | None], sample: Array,
-                  key: int) -> tuple[Array | None, list[Array]]:
-    """The input raster (``None`` with current input) and every layer's output raster of
-    ``sample`` with learning off: each layer run as a one-layer ``Network`` on the previous
-    layer's raster (the whole network's ``run_sample`` records only the last layer)."""
-    from ..golden.network import Network
-
-    source, rasters, input_raster = sample, [], None
-    for index, layer in enumerate(network.layers):
-        alone = dataclasses.replace(network, layers=(layer,), input=network.input
-                                    if index == 0 else dataclasses.replace(
-                                        network.input, n_inputs=network.layer_inputs(index),
-                                        kind="direct", lanes=layer.row_banks))
-        result = Network(alone, weights=[weights[index]], theta=[theta[index]],
-                         bias=[bias[index]]).run_sample(source, key, learn=False,
-                                                        record=True)
-        if index == 0:
-            input_raster = result.input_raster
-        rasters.append(result.raster)
-        source = result.raster
-    return input_raster, rasters
-
-
 def measure_network(network: Any, weights: Sequence[Array], theta: Sequence[Array],
                     bias: Sequence[Array | None], images: Array) -> dict[str, Any]:
     """The cycle model and the operation counts of ``images`` (sample ``k`` with key ``k``,
@@ -140,6 +116,7 @@ def measure_network(network: Any, weights: Sequence[Array], theta: Sequence[Arra
     import numpy as np
 
     from ..hdl.cycles import network_sample_cycles, work_of
+    from ..sim.core_session import layer_rasters
 
     cores = network.cores
     L, T = len(cores), network.timesteps

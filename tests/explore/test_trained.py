@@ -109,10 +109,7 @@ def golden_scores(network: Any, weights: Any, theta: Any, bias: Any,
         # the per-layer rerun gives the whole network's output spikes
         whole = net.run_sample(test_set.images[k], k, learn=False, record=True)
         assert np.array_equal(rasters[-1], whole.raster)
-        current = network.input.kind == "current"
-        # bench's helper returns the next layer's input raster when layer 0 has none
-        input_raster = None if current else input_raster
-        pixels = test_set.images[k] if current else None
+        pixels = test_set.images[k] if input_raster is None else None    # current input
         cycles.append(network_sample_cycles(network.cores, input_raster, rasters,
                                             pixels=pixels).total)
     return test, validation, float(np.mean(cycles))
