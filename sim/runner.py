@@ -322,15 +322,36 @@ def _parse_results(path: Path) -> dict[str, object]:
 # event, so those blocks first run only when one of their inputs changes: a flag that is 0
 # in an FSM's idle state stays X until the FSM moves.  Declaring the register without an
 # initializer and setting it in an ``initial`` block after a zero delay makes the X -> 0
-# event that starts them.
+# event that starts them.  A block that assigns one field of a struct alone (``always @*``
+# and a single statement, no trigger: a field driven apart from the others) reads no
+# trigger at all and stays X until its input first changes; it is given its module's.
 _TIME_ZERO = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;")
+_BARE_ALWAYS = re.compile(r"^( *)always @\*\n( +)([^\n]*;)\n", re.MULTILINE)
+_OWN_TRIGGER = "\\$auto$verilog_backend.cc:0:dump_module$0"   # matched by _TIME_ZERO
+
+
+def _trigger_bare_blocks(module: str) -> str:
+    """``module``'s text with every bare ``always @*`` block reading the module's time-zero
+    trigger (a trigger of its own declared when Yosys gave the module none)."""
+    if not _BARE_ALWAYS.search(module):
+        return module
+    found = _TIME_ZERO.search(module)
+    trigger = found[1] if found else _OWN_TRIGGER
+    module = _BARE_ALWAYS.sub(lambda m: f"{m[1]}always @* begin\n{m[2]}if ({trigger} ) begin "
+                              f"end\n{m[2]}{m[3]}\n{m[1]}end\n", module)
+    if not found:
+        header = module.index(";\n") + 2           # after the module's port list
+        module = f"{module[:header]}  reg {trigger}  = 0;\n{module[header:]}"
+    return module
 
 
 def _icarus_time_zero(source: Path) -> Path:
     """``source``, or a copy beside it (``.icarus.v``) with Yosys' time-zero trigger made
-    to fire under Icarus (see above)."""
+    to fire under Icarus, for every combinational block (see above)."""
     text = source.read_text()
-    patched = _TIME_ZERO.sub(lambda m: f"reg {m[1]} ; initial #0 {m[1]} = 0;", text)
+    modules = re.split(r"(?m)^(?=module )", text)
+    patched = "".join(_trigger_bare_blocks(module) for module in modules)
+    patched = _TIME_ZERO.sub(lambda m: f"reg {m[1]} ; initial #0 {m[1]} = 0;", patched)
     if patched == text:
         return source
     copy = source.with_name(f"{source.stem}.icarus{source.suffix}")

@@ -16,7 +16,7 @@ from plasticore.config import Config
 from plasticore.golden.network import Network
 from plasticore.golden.train import save_weights
 from plasticore.sim import cosim
-from plasticore.sim.matrix import network_matrix, network_state
+from plasticore.sim.matrix import current_network, network_matrix, network_state
 
 QUICK = {entry.label: entry for entry in network_matrix(quick=True)}
 FULL = {entry.label: entry for entry in network_matrix() if entry.label not in QUICK}
@@ -52,18 +52,10 @@ def test_network_cocotb(label: str, run_sim: Any, simulator: str, tmp_path: Path
 @pytest.mark.sim
 @pytest.mark.slow
 @pytest.mark.parametrize("label", list(FULL))
-def test_network_cocotb_matrix(label: str, run_sim: Any, simulator: str, tmp_path: Path,
-                               request: pytest.FixtureRequest) -> None:
+def test_network_cocotb_matrix(label: str, run_sim: Any, simulator: str,
+                               tmp_path: Path) -> None:
     """The rest of the layered matrix (``make sim``): digits-sized layers with encoder lanes,
-    current input, three imported layers under backpressure.
-
-    Current input fails on Icarus: the generated Verilog of its current pass computes
-    undefined (``x``) neuron state there, which Amaranth's simulator and Verilator (two
-    states) hide; a single current-input core does the same.  Strict: the test fails once
-    the RTL is fixed, and this mark must go."""
-    if "current" in label and simulator == "icarus":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="x in the current pass's "
-                                              "Verilog under Icarus"))
+    current input, three imported layers under backpressure."""
     _network_cocotb(FULL[label], run_sim, simulator, tmp_path, samples=3)
 
 
@@ -87,11 +79,11 @@ def test_a_fault_in_a_hidden_layer_fails_the_run(tmp_path: Path,
 
 @pytest.fixture(scope="module")
 def layered(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 2-layer network of the CI matrix (rate input, a layer with signed weights and a
-    bias), its config and a weights file (every layer's weights, thresholds, biases) as
-    ``plasticore train`` or ``nir import`` write them."""
+    """A 16-12-4 network on current input (signed weights, biases), its config and a
+    weights file (every layer's weights, thresholds, biases) as ``plasticore train`` or
+    ``nir import`` write them."""
     folder = tmp_path_factory.mktemp("layered")
-    network = QUICK["16-12-4-rate-unsigned-signed-bias"].network
+    network = current_network()
     config = Config.from_network(network)
     (folder / "net.toml").write_text(config.to_toml())
     weights, theta, bias = network_state(network)
@@ -102,8 +94,8 @@ def layered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.sim
 def test_cosim_cli_on_a_layered_config(layered: Path, cli: Any) -> None:
-    """``plasticore cosim`` of a 2-layer config and its weights file on Icarus: bit-exact,
-    each layer's cycles per timestep as the cycle model's."""
+    """``plasticore cosim`` of a 2-layer config on current input and its weights file on
+    Icarus: bit-exact, each layer's cycles per timestep as the cycle model's."""
     proc = cli("cosim", "net.toml", "--weights", "w.npz", "--samples", "2", "--simulator",
                "icarus", cwd=layered)
     assert proc.returncode == 0, proc.stderr + proc.stdout

@@ -268,3 +268,70 @@ def test_regress_command(tmp_path: Path) -> None:
     assert cmd[-3:] == ["-m", "sim", "-n0"]
     cmd = regress.pytest_command(tmp_path, quick=False, extra_pytest_args=[], cores=1)
     assert "-n" not in cmd
+
+
+#: A module as Yosys writes a struct field driven alone (a bare ``always @*``, no time-zero
+#: trigger), and one whose module has no trigger register at all.
+_BARE = r"""module \m (out, other);
+  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
+  output [3:0] out;
+  reg [3:0] out;
+  output [1:0] other;
+  reg [1:0] other;
+  reg [3:0] r = 4'h5;
+  always @*
+    out[3:0] = r;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    other = r[1:0];
+  end
+endmodule
+module \n (out);
+  output out;
+  reg out;
+  reg r = 1'h1;
+  always @*
+    out = r;
+endmodule
+module top;
+  wire [3:0] o;
+  wire [1:0] p;
+  wire q;
+  \m  u (.out(o), .other(p));
+  \n  v (.out(q));
+  initial #1 $display("%b %b %b", o, p, q);
+endmodule
+"""
+
+
+def test_icarus_time_zero_starts_bare_blocks(tmp_path: Path) -> None:
+    """Every combinational block reads its module's trigger (a module without one gets
+    one), which fires at #0: a field driven alone is 5, not x, before its input changes."""
+    source = tmp_path / "bare.v"
+    source.write_text(_BARE)
+    patched = runner._icarus_time_zero(source).read_text()
+    assert patched.count(r"if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end") == 2
+    assert r"if (\$auto$verilog_backend.cc:0:dump_module$0 ) begin end" in patched
+    assert patched.count("initial #0") == 2
+    assert runner._icarus_time_zero(tmp_path / "bare.icarus.v").name == "bare.icarus.v"
+
+
+@pytest.mark.sim
+@pytest.mark.icarus
+def test_icarus_time_zero_under_icarus(tmp_path: Path) -> None:
+    """Under Icarus (SystemVerilog mode, as cocotb builds) the unpatched text leaves every
+    combinational output x until an input changes; the patched one gives the registers'
+    values."""
+    import subprocess
+
+    runner.find_simulator("icarus")
+    source = tmp_path / "bare.v"
+    source.write_text(_BARE)
+    shown = []
+    for path in (source, runner._icarus_time_zero(source)):
+        subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "a.vvp"), str(path)],
+                       check=True)
+        out = subprocess.run(["vvp", "-n", str(tmp_path / "a.vvp")], capture_output=True,
+                             text=True, check=True).stdout
+        shown.append(out.strip().splitlines()[-1])
+    assert shown == ["xxxx xx x", "0101 01 1"]
