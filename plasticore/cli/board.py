@@ -127,8 +127,8 @@ def cmd_board_fuzz(args: argparse.Namespace) -> int:
     elif sim.passed:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(sim.report["kinds"].items()))
         print(f"{config.source}: {args.frames} fuzz frames on {args.simulator} ({kinds}): "
-              "every one answered as the protocol says, weights, thresholds and votes "
-              "unchanged")
+              "every one answered as the protocol says, every layer's weights, thresholds "
+              "and biases and the votes unchanged")
     else:
         print(f"{config.source}: fuzzing FAILED; see build/board-sim/*{args.simulator}*/"
               "sim.log", file=sys.stderr)
