@@ -100,18 +100,18 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
     LIF unit, post trace; ``learn``: row and word-list read, weight read, STDP unit;
     ``rescale`` (the normalization's rescale pass): weight read, weight register, product
     register (round, clip and write back in the product's cycle); ``current`` (current
-    input's pass): row-list read, weight and pixel read, product register (add and write
-    in the next cycle); ``settle``: before the current pass reads its row lists (one
-    per row bank, ``encoder.lanes / row_banks`` lanes each), their last appended rows
-    landing (two cycles late with more than one lane), and with row banks one more
-    cycle to latch the longest list.
+    input's pass): row-list read, weight and pixel read, product register, the banks'
+    sum register (add to the word's sum and write in the next cycle); ``settle``: before
+    the current pass reads its row lists (one per row bank, ``encoder.lanes /
+    row_banks`` lanes each), their last appended rows landing (two cycles late with more
+    than one lane), and with row banks one more cycle to latch the longest list.
     """
     return {
         "encode": 1 + ENCODER_LATENCY + TRACE_LATENCY,
         "neurons": 2 + LIF_LATENCY + TRACE_LATENCY,
         "learn": 2 + stdp_latency(core),
         "rescale": 3,
-        "current": 3,
+        "current": 4,
         "settle": (2 if core.encoder.lanes > core.row_banks else 0)
         + (1 if core.row_banks > 1 else 0),
     }

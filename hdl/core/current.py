@@ -40,7 +40,8 @@ class CurrentPass(wiring.Component):
     per lane and bank on the Artix-7, product registered): a shift-add over the pixel's
     bits would take ``pixel_bits`` cycles per pixel, and the pass is the largest share of
     a sample's cycles.  Stages: c0 read slot ``a``; c1 read the weight words and the pixel
-    words; c2 multiply; c3 add, and at the word's last token write it
+    words; c2 multiply (registered: the DSP's M register); c3 add the banks' products
+    (registered); c4 add to the word's sum, and at its last token write it
     (``hdl.cycles.pass_depths``: ``current``).
 
     Cycles after the last pixel word until ``busy`` falls: ``depth["settle"]`` (the
@@ -139,19 +140,21 @@ class CurrentPass(wiring.Component):
             for p in range(P):
                 m.d.sync += product[p].eq(pixel * self.weights[b][p])
             products.append(product)
-        c3_valid = delay_valid(m, c1_valid, 2, "c3_valid")
-        c3_k = delay(m, c1_k, 2, "c3_k")
-        c3_first = delay(m, a == 0, 3, "c3_first")
-        c3_last = delay(m, last, 3, "c3_last")
+        added = Signal(current_word_layout(core), reset_less=True)  # the banks' products
+        for p in range(P):
+            m.d.sync += added[p].eq(tree((product[p] for product in products), operator.add))
+        c4_valid = delay_valid(m, c1_valid, 3, "c4_valid")
+        c4_k = delay(m, c1_k, 3, "c4_k")
+        c4_first = delay(m, a == 0, 4, "c4_first")
+        c4_last = delay(m, last, 4, "c4_last")
         total = Signal(current_word_layout(core))   # the word's running sum, unshifted
         summed = Signal.like(total)
         for p in range(P):
-            added = tree((product[p] for product in products), operator.add)
-            m.d.comb += [summed[p].eq(Mux(c3_first, 0, total[p]) + added),
+            m.d.comb += [summed[p].eq(Mux(c4_first, 0, total[p]) + added[p]),
                          cur_wr.data[p].eq(summed[p] << core.widths.current_shift)]
-        with m.If(c3_valid):
+        with m.If(c4_valid):
             m.d.sync += total.eq(summed)
-        m.d.comb += [cur_wr.addr.eq(c3_k), cur_wr.en.eq(c3_valid & c3_last)]
+        m.d.comb += [cur_wr.addr.eq(c4_k), cur_wr.en.eq(c4_valid & c4_last)]
 
         # -- sequence: load the pixels, let the list settle, then every word -----------------
         settle = Drain(m, depth["settle"]) if depth["settle"] else None
