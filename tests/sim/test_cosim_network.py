@@ -60,21 +60,22 @@ def test_network_cocotb_matrix(label: str, run_sim: Any, simulator: str,
 
 
 @pytest.mark.sim
-def test_a_fault_in_a_hidden_layer_fails_the_run(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("fault, message", [
+    ("deep", "sample 0: spike at timestep "),
+    pytest.param("weight", "layer 2: weight from input 0 to neuron 0: RTL ",
+                 marks=pytest.mark.slow)])
+def test_a_fault_fails_the_run(fault: str, message: str, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
     """``PLASTICORE_CORRUPT=deep`` loads the RTL's layer 1 (the middle one of three) with
     the largest weight from every input to its neuron 0: only the last layer's spikes can
     show it, and the first sample already does; ``weight`` flips an expected weight of the
     last layer, which the readback catches."""
-    entry = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall"]
-    network = entry.network
+    network = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall"].network
     weights, theta, bias = network_state(network)
     samples = cosim.session_samples(network, 1, learn=False)
-    for fault, message in [("deep", "sample 0: spike at timestep "),
-                           ("weight", "layer 2: weight from input 0 to neuron 0: RTL ")]:
-        monkeypatch.setenv("PLASTICORE_CORRUPT", fault)
-        result = cosim.run(network, samples, "icarus", tmp_path, weights, theta, bias=bias)
-        assert not result.matched and str(result.difference).startswith(message), fault
+    monkeypatch.setenv("PLASTICORE_CORRUPT", fault)
+    result = cosim.run(network, samples, "icarus", tmp_path, weights, theta, bias=bias)
+    assert not result.matched and str(result.difference).startswith(message)
 
 
 @pytest.fixture(scope="module")
