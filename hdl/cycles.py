@@ -104,7 +104,7 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
     sum register (add to the word's sum and write in the next cycle); ``settle``: before
     the current pass reads its row lists (one per row bank, ``encoder.lanes /
     row_banks`` lanes each), their last appended rows landing (two cycles late with more
-    than one lane), and with row banks one more cycle to latch the longest list.
+    than one lane).
     """
     return {
         "encode": 1 + ENCODER_LATENCY + TRACE_LATENCY,
@@ -112,8 +112,7 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
         "learn": 2 + stdp_latency(core),
         "rescale": 3,
         "current": 4,
-        "settle": (2 if core.encoder.lanes > core.row_banks else 0)
-        + (1 if core.row_banks > 1 else 0),
+        "settle": 2 if core.encoder.lanes > core.row_banks else 0,
     }
 
 

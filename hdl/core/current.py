@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from ...config import CoreConfig, bits_for
 from ..cycles import pass_depths
 from .layouts import current_word_layout, pixel_word_layout, weight_word_layout
-from .pipeline import Drain, delay, delay_valid, lane_of, maximum, select, tree, word_of
+from .pipeline import Drain, delay, delay_valid, lane_of, select, tree, word_of
 from .rows import RowList
 
 __all__ = ["CurrentPass"]
@@ -45,7 +45,7 @@ class CurrentPass(wiring.Component):
     (``hdl.cycles.pass_depths``: ``current``).
 
     Cycles after the last pixel word until ``busy`` falls: ``depth["settle"]`` (the
-    lists' last writes landing; with banks the longest list latched)
+    lists' last writes landing)
     ``+ W * max(Ab, 1) + depth["current"]`` (``hdl.cycles.current_cycles``).
 
     Members
@@ -121,10 +121,10 @@ class CurrentPass(wiring.Component):
         issue = Signal()
         k = Signal(bits_for(W - 1))
         a = Signal(bits_for(N_in // R - 1))
-        # the longest list: final once the appends have landed (latched with banks)
-        most = lists[0].flagged if R == 1 else Signal(range(N_in // R + 1))
+        # the word's last token: every bank's list (final once the appends have landed)
+        # ends at the next slot; one compare per bank, no longest list to find
         last = Signal()
-        m.d.comb += last.eq((most == 0) | (a == most - 1))
+        m.d.comb += last.eq(Cat(*(rows.flagged <= a + 1 for rows in lists)).all())
         c1_valid = delay_valid(m, issue, 1, "c1_valid")
         c1_k = delay(m, k, 1, "c1_k")
         m.d.comb += self.weights_rows.en.eq(c1_valid)
@@ -186,8 +186,6 @@ class CurrentPass(wiring.Component):
                 with m.State("SETTLE"):
                     m.d.comb += self.busy.eq(1)
                     with m.If(settle.last()):
-                        if R > 1:
-                            m.d.sync += most.eq(maximum(rows.flagged for rows in lists))
                         begin()
             with m.State("ISSUE"):
                 m.d.comb += [self.busy.eq(1), issue.eq(1)]

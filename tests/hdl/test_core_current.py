@@ -178,24 +178,24 @@ def test_random_current_cores(seed: int) -> None:
 
 def test_current_pass_cycles_by_hand() -> None:
     """The current pass of the 4-lane, 2-bank case: 16 inputs, 8 neurons in 4 lanes
-    (W = 2), 10 non-zero pixels, 4 in bank 0 (even inputs) and 6 in bank 1: 3 (the lists
-    of 2 lanes settling, the longest latched) + 2 * 6 + 4 (the drain) = 19 cycles; all
-    zero pixels still one token per word: 3 + 2 + 4 = 9.  Timestep 0 waits for it, later timesteps
+    (W = 2), 10 non-zero pixels, 4 in bank 0 (even inputs) and 6 in bank 1: 2 (the lists
+    of 2 lanes settling) + 2 * 6 + 4 (the drain) = 18 cycles; all zero pixels still one
+    token per word: 2 + 2 + 4 = 8.  Timestep 0 waits for it, later timesteps
     do not (no encode pass)."""
     core = CASES["w5m16-signed-shift2-none-bias8-pe4-banks2-lanes4"]
     assert (core.n_inputs, core.derived.neurons_per_pe, core.row_banks) == (16, 2, 2)
     pixels = np.zeros(core.n_inputs, np.int64)
     pixels[[0, 3, 5, 6, 7, 9, 10, 11, 12, 15]] = 1
     depth = pass_depths(core)
-    assert (depth["settle"], depth["current"]) == (3, 4)
-    assert current_cycles(core, pixels) == 3 + 2 * 6 + 4
-    assert current_cycles(core, np.zeros_like(pixels)) == 3 + 2 + 4
+    assert (depth["settle"], depth["current"]) == (2, 4)
+    assert current_cycles(core, pixels) == 2 + 2 * 6 + 4
+    assert current_cycles(core, np.zeros_like(pixels)) == 2 + 2 + 4
     one_bank = core.replace(row_banks=1)
     assert current_cycles(one_bank, pixels) == 2 + 2 * 10 + 4
     raster = np.zeros((core.timesteps, core.n_neurons), bool)
     cycles = sample_cycles(core, None, raster, False, pixels=pixels)
     main = 2 * 1 + pass_depths(core)["neurons"] + 2     # W tokens, drain, decide, end
-    assert cycles.timesteps[0] == 19 + 1 + main
+    assert cycles.timesteps[0] == 18 + 1 + main
     assert (cycles.timesteps[1:] == 1 + main).all()
     assert cycles.load == 1 + core.derived.input_words
     with pytest.raises(ValueError, match="needs the sample's pixels"):
