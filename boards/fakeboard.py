@@ -17,7 +17,6 @@ delaying or fragmenting the replies; tests subclass :class:`FakeBoard` to misbeh
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import select
 import struct
@@ -33,6 +32,7 @@ from ..config import Config
 from ..golden.classify import predict_votes
 from ..golden.network import Network
 from ..hdl.cycles import network_sample_cycles, sample_cycles
+from ..sim.core_session import layer_rasters
 from .protocol import (
     CHUNK_BYTES,
     Command,
@@ -211,31 +211,17 @@ class FakeBoard:
         if len(net.layers) == 1:
             cycles = sample_cycles(core, res.input_raster, res.raster, learn, pixels).total
         else:
-            cycles = network_sample_cycles(net.network.cores, res.input_raster,
-                                           layer_rasters(net, sample, key), pixels).total
+            layers = net.layers
+            _, rasters = layer_rasters(net.network, [x.weights for x in layers],
+                                       [x.theta for x in layers], [x.bias for x in layers],
+                                       sample, key)
+            cycles = network_sample_cycles(net.network.cores, res.input_raster, rasters,
+                                           pixels).total
         self.last_cycles, self.busy_cycles = cycles, self.busy_cycles + cycles
         counts = np.asarray(res.counts, np.int64)
         head = struct.pack("<BIII", int(predict_votes(counts, votes)[0]), int(counts.sum()),
                            cycles, self.samples)
         return head + b"".join(int(c).to_bytes(g.count_bytes, "little") for c in counts)
-
-
-def layer_rasters(net: Network, sample: Array, key: int) -> list[Array]:
-    """Every layer's output raster ``(timesteps, n_neurons_l)`` of ``sample`` with learning
-    off: each layer run as a one-layer network on the previous layer's raster (the
-    multi-layer ``Network`` records only the last layer's; the cycle model of the layer
-    pipeline takes them all)."""
-    network, source, rasters = net.network, sample, []
-    for index, (spec, layer) in enumerate(zip(network.layers, net.layers, strict=True)):
-        alone = dataclasses.replace(network, layers=(spec,), input=network.input
-                                    if index == 0 else dataclasses.replace(
-                                        network.input, n_inputs=network.layer_inputs(index),
-                                        kind="direct", lanes=spec.row_banks))
-        result = Network(alone, weights=[layer.weights], theta=[layer.theta],
-                         bias=[layer.bias]).run_sample(source, key, learn=False, record=True)
-        rasters.append(result.raster)
-        source = result.raster
-    return rasters
 
 
 class PtyBoard:
