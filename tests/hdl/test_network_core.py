@@ -509,6 +509,44 @@ def _imported_digits_mlp(n_images: int) -> None:
     assert difference is None, difference
 
 
+def mnist_mlp_banked(network: NetworkConfig) -> NetworkConfig:
+    """``configs/mnist-5k-mlp.toml``'s network (784-128-10) with hardware for the issue's
+    latency goal, the same arithmetic: 8 pixels per token, layer 0's weights in 8 row
+    banks (its current pass multiplies a row of each per cycle), layer 1 in 5 lanes and 4
+    row banks (``docs/results.md``)."""
+    first, second = network.layers
+    return dataclasses.replace(
+        network, input=dataclasses.replace(network.input, lanes=8),
+        layers=(dataclasses.replace(first, row_banks=8),
+                dataclasses.replace(second, n_pe=5, row_banks=4)))
+
+
+@pytest.mark.slow
+def test_imported_mnist_mlp_banked() -> None:
+    """The trained 784-128-10 network of ``configs/mnist-5k-mlp.toml`` (current input) on
+    the banked hardware of :func:`mnist_mlp_banked`, on one mnist-5k test image: every
+    layer's spikes, the counts and the cycles as the golden and the cycle model's."""
+    from pathlib import Path
+
+    nir = pytest.importorskip("nir")
+    from plasticore.interchange.graph import network_of
+    from plasticore.interchange.quantize import ImportOptions, quantize
+
+    root = Path(__file__).resolve().parents[2]
+    source = network_of(nir.read(str(root / "examples" / "nir" / "mnist-5k-mlp.nir")), 1e-4)
+    imported = quantize(source, ImportOptions(dataset="mnist-5k", timesteps=25))
+    network = mnist_mlp_banked(imported.config.network)
+    images = load_dataset("mnist-5k", None, network.input.pixel_bits)[1].images[:1]
+    samples = [(np.asarray(image), n) for n, image in enumerate(images)]
+    expected = [_golden(network, imported.weights, imported.theta, pixels, key,
+                        imported.bias) for pixels, key in samples]
+    assert all(e.counts.any() for e in expected)
+    got = run_network(network, imported.weights, imported.theta, samples,
+                      bias=imported.bias)
+    difference = compare(network, got, expected)
+    assert difference is None, difference
+
+
 def test_imported_digits_mlp() -> None:
     """The trained current-input 64-100-10 network on one digits test image."""
     _imported_digits_mlp(1)
