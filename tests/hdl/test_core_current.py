@@ -233,6 +233,86 @@ def test_current_input_refuses_learning() -> None:
         check_core(learning)
 
 
+def _current_pass(core: CoreConfig, weights: Any, pixels: Any, stall: float = 0.0
+                  ) -> tuple[Any, int]:
+    """``CurrentPass`` beside a ``WeightStore`` (loaded through its access write) in
+    Amaranth's simulator: the pixel words in (the producer idle with probability
+    ``stall``), then every word of currents read back; and the cycles from the last pixel
+    word taken to ``busy`` low."""
+    import random
+
+    from amaranth import Module
+
+    from plasticore.hdl.core.current import CurrentPass
+    from plasticore.hdl.core.layouts import pack_words, unpack_words
+    from plasticore.hdl.core.weights import WeightStore
+
+    m = Module()
+    m.submodules.current = dut = CurrentPass(core)
+    m.submodules.weights = store = WeightStore(core, ())
+    m.d.comb += [store.rows.eq(dut.weights_rows), dut.weights.eq(store.bank_data)]
+    P, W = core.n_pe, core.derived.neurons_per_pe
+    words = pack_words(np.asarray(weights), P, core.widths.weight)
+    tokens = pack_words(np.asarray(pixels), core.encoder.lanes, core.encoder.pixel_bits)
+    out: list[Any] = []
+    rng = random.Random(7)
+
+    async def bench(ctx: Any) -> None:
+        for addr, word in enumerate(words):
+            ctx.set(store.access_write.en, 1)
+            ctx.set(store.access_write.addr, addr)
+            ctx.set(store.access_write.data.as_value(), word)
+            await ctx.tick()
+        ctx.set(store.access_write.en, 0)
+        ctx.set(dut.load, 1)
+        await ctx.tick()
+        ctx.set(dut.load, 0)
+        pending, last = list(tokens), 0
+        cycle = 0
+        while pending or ctx.get(dut.busy):
+            offered = bool(pending) and rng.random() >= stall
+            ctx.set(dut.pixels.valid, int(offered))
+            if offered:
+                ctx.set(dut.pixels.payload.as_value(), pending[0])
+            if offered and ctx.get(dut.pixels.ready):
+                pending.pop(0)
+                last = cycle
+            await ctx.tick()
+            cycle += 1
+        ctx.set(dut.pixels.valid, 0)
+        currents = []
+        for k in range(W):
+            ctx.set(dut.constant_addr, k)
+            await ctx.tick()
+            currents.append(int(ctx.get(dut.constant.as_value())))
+        out.append(unpack_words(currents, P, core.derived.current_bits,
+                                signed=core.derived.current_min < 0))
+        out.append(cycle - last - 1)
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("label", list(CASES))
+def test_current_pass_matches_golden_pixel_current(label: str) -> None:
+    """The pass alone: its stored currents are the golden layer's pixel current without
+    the bias (``Layer.pixel_current``), for every neuron, and it takes the cycles of
+    ``current_cycles`` after the last pixel word (also when the pixels come with gaps)."""
+    core = CASES[label]
+    weights, theta, _, samples = _network(core, seed=11)
+    layer = Network(NetworkConfig.from_core(core, RuleConfig(kind="none")), weights=weights,
+                    theta=theta).layers[0]
+    for stall, sample in zip((0.0, 0.5, 0.0), samples, strict=True):
+        expected = layer.pixel_current(sample.pixels)
+        got, cycles = _current_pass(core, weights, sample.pixels, stall)
+        assert (got == expected).all(), (got, expected)
+        assert cycles == current_cycles(core, sample.pixels)
+    assert np.abs(expected).max() == 0          # the last sample: all pixels zero
+
+
 @pytest.mark.verilator
 @pytest.mark.parametrize("label", ["w6m16-shift-pe2",
                                    "w5m16-signed-shift2-none-bias8-pe4-banks2-lanes4"])
