@@ -107,14 +107,17 @@ class CurrentPass(wiring.Component):
         cur_rd, cur_wr = currents.read_port(), currents.write_port()
         m.d.comb += [cur_rd.addr.eq(self.constant_addr), self.constant.eq(cur_rd.data)]
 
-        # -- load: pixel word c into the memories and the lists (non-zero pixels flagged)
+        # -- load: pixel word c into the memories and the lists (non-zero pixels flagged);
+        #    each list's append driven whole (valid, word, flags), no field alone
         load_c = Signal(bits_for(C - 1))
+        appending = Signal()
         for b in range(R):
             lanes = [self.pixels.payload[e] for e in range(b, E, R)]
             m.d.comb += [
                 pix_wr[b].addr.eq(load_c), pix_wr[b].data.eq(Cat(*lanes)),
-                lists[b].append.word.eq(load_c),
-                lists[b].append.flags.eq(Cat(*(pixel != 0 for pixel in lanes))),
+                pix_wr[b].en.eq(appending),
+                lists[b].append.eq(Cat(appending, load_c,
+                                       Cat(*(pixel != 0 for pixel in lanes)))),
             ]
 
         # -- the pass: token a of word k, slot a of every bank's list ------------------------
@@ -156,7 +159,7 @@ class CurrentPass(wiring.Component):
             m.d.sync += total.eq(summed)
         m.d.comb += [cur_wr.addr.eq(c4_k), cur_wr.en.eq(c4_valid & c4_last)]
 
-        # -- sequence: load the pixels, let the list settle, then every word -----------------
+        # -- sequence: load the pixels, let the lists settle, then every word ----------------
         settle = Drain(m, depth["settle"]) if depth["settle"] else None
         drain = Drain(m, depth["current"])
 
@@ -172,8 +175,7 @@ class CurrentPass(wiring.Component):
                     m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [self.busy.eq(1), self.pixels.ready.eq(1),
-                             *(port.en.eq(self.pixels.valid) for port in pix_wr),
-                             *(rows.append.valid.eq(self.pixels.valid) for rows in lists)]
+                             appending.eq(self.pixels.valid)]
                 with m.If(self.pixels.valid):
                     m.d.sync += load_c.eq(load_c + 1)
                     with m.If(load_c == C - 1):
