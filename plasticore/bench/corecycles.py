@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ConfigError, load_config
+from ..sim.core_session import layer_rasters  # every layer's raster: one definition
 
 __all__ = ["measure", "measure_network", "layer_rasters", "format_table", "mnist_like",
            "latency", "format_latency"]
@@ -74,31 +75,6 @@ def measure(config_name: str, train_samples: int = 20, test_samples: int = 100,
     return {"config": config.source, "n_inputs": core.n_inputs, "n_neurons": core.n_neurons,
             "n_pe": core.n_pe, "timesteps": core.timesteps, "clock_mhz": clock_mhz,
             "weights": weights or "initial", "rows": rows}
-
-
-def layer_rasters(network: Any, weights: list[Any], theta: list[Any],
-                  bias: list[Any], sample: Any, key: int) -> tuple[Any, list[Any]]:
-    """The input raster and every layer's output raster of ``sample`` with learning off:
-    each layer run as a one-layer network on the previous layer's raster (equal to the
-    multi-layer ``Network``'s, which records only the last layer)."""
-    import dataclasses
-
-    from ..golden.network import Network
-
-    source, rasters, input_raster = sample, [], None
-    for index, layer in enumerate(network.layers):
-        alone = dataclasses.replace(network, layers=(layer,), input=network.input
-                                    if index == 0 else dataclasses.replace(
-                                        network.input, n_inputs=network.layer_inputs(index),
-                                        kind="direct", lanes=layer.row_banks))
-        result = Network(alone, weights=[weights[index]], theta=[theta[index]],
-                         bias=[bias[index]]).run_sample(source, key, learn=False,
-                                                        record=True)
-        if index == 0:      # None with current input
-            input_raster = result.input_raster
-        rasters.append(result.raster)
-        source = result.raster
-    return input_raster, rasters
 
 
 def measure_network(config_name: str, test_samples: int = 100, clock_mhz: float = 100.0,
