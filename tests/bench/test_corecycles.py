@@ -76,7 +76,7 @@ def test_trained_weights_price_the_inference_rows(tmp_path) -> None:
     from plasticore.golden.datasets import load_dataset
     from plasticore.golden.network import Network
     from plasticore.golden.train import save_weights
-    from plasticore.hdl.cycles import network_sample_cycles
+    from plasticore.hdl.cycles import network_sample_cycles, sample_cycles
 
     config = load_config("digits-mlp-rate")
     cores = config.network.cores
@@ -93,13 +93,17 @@ def test_trained_weights_price_the_inference_rows(tmp_path) -> None:
                        weights=str(tmp_path / "firing.npz"))
     assert result["weights"].endswith("zero.npz")
     _, test_set = load_dataset("digits", None, cores[0].encoder.pixel_bits)
-    totals = []
+    totals, in_turn = [], []
     for n, pixels in enumerate(test_set.images[:2]):
         input_raster = silent.input_spikes(pixels, n)
         empty = [np.zeros((config.network.timesteps, c.n_neurons), bool) for c in cores]
         totals.append(network_sample_cycles(cores, input_raster, empty).total)
+        in_turn.append(sample_cycles(cores[0], input_raster, empty[0], False).total
+                       + sample_cycles(cores[1], empty[0], empty[1], False).total)
     network_row = result["rows"][-1]
     assert network_row["cycles_per_sample"] == np.mean(totals)
+    # one engine running the layers in turn takes at least their own cycles added up
+    assert result["in_turn"]["cycles_per_sample"] == np.mean(in_turn) > np.mean(totals)
     # layer 1 keeps layer 0's pace, but its own work (the bound) follows layer 0's spikes
     assert (result["rows"][1]["bound_per_timestep"]
             < baseline["rows"][1]["bound_per_timestep"])
