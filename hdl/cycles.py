@@ -40,7 +40,10 @@ the ``G = norm_groups`` groups of lanes a division and a rescale pass::
 
     normalize  W * (n_inputs + G * (1 + derived.quotient_bits + n_inputs + depth["rescale"]))
 
-then ``W * (1 + n_pe)`` to send the counts.
+then ``W * (1 + n_pe)`` to send the counts, and with a membrane readout
+(``hdl/core/membrane.py``, ``classify.readout`` ``membrane_max`` or ``membrane_final``)
+``2 * W`` more to send the membrane words (a read and a send cycle each)
+(:func:`readout_cycles`).
 
 With current input (``encoder.kind = "current"``) there is no encode pass (``E = 0``):
 the pixels load as for the rate encoder, then the current pass
@@ -71,6 +74,7 @@ from .trace import TRACE_LATENCY
 __all__ = [
     "normalizes",
     "pass_depths",
+    "readout_cycles",
     "TimestepWork",
     "SampleCycles",
     "learned_words",
@@ -218,7 +222,7 @@ class SampleCycles:
     normalize : int
         The weight normalization after the last timestep (0 without learning).
     counts : int
-        Sending the per-sample counts.
+        Sending the per-sample counts, then any membrane words (:func:`readout_cycles`).
     """
 
     timesteps: Array
@@ -228,8 +232,16 @@ class SampleCycles:
 
     @property
     def total(self) -> int:
-        """Cycles from accepting the command to the last count."""
+        """Cycles from accepting the command to the last count (or membrane word)."""
         return self.load + int(self.timesteps.sum()) + self.normalize + self.counts
+
+
+def readout_cycles(core: CoreConfig, membrane: str | None = None) -> int:
+    """Cycles of the readout after the last timestep: ``W * (1 + n_pe)`` for the counts
+    (``CountReadout``), plus ``2 * W`` for the membrane words with a membrane readout
+    (``MembraneReadout``, ``membrane`` ``"max"`` or ``"final"``), the consumer ready."""
+    W = core.derived.neurons_per_pe
+    return W * (1 + core.n_pe) + (2 * W if membrane else 0)
 
 
 def work_of(core: CoreConfig, input_raster: Array | None, raster: Array
@@ -281,9 +293,11 @@ def timestep_cycles(core: CoreConfig, works: list[TimestepWork], learn: bool,
 
 
 def sample_cycles(core: CoreConfig, input_raster: Array | None, raster: Array,
-                  learn: bool, pixels: Array | None = None) -> SampleCycles:
+                  learn: bool, pixels: Array | None = None,
+                  membrane: str | None = None) -> SampleCycles:
     """Predicted cycles of a sample from its spike rasters (see :func:`work_of`); with
-    current input (``input_raster`` ``None``) from its ``pixels`` too."""
+    current input (``input_raster`` ``None``) from its ``pixels`` too; ``membrane`` the
+    core's membrane readout (``None``: counts only)."""
     learn = learn and core.stdp.learn
     W = core.derived.neurons_per_pe
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn,
@@ -292,7 +306,7 @@ def sample_cycles(core: CoreConfig, input_raster: Array | None, raster: Array,
     group = 1 + core.derived.quotient_bits + N + pass_depths(core)["rescale"]
     normalize = W * (N + core.norm_groups * group) if learn and normalizes(core) else 0
     pixel_words = core.derived.input_words if core.encoder.kind != "direct" else 0
-    return SampleCycles(steps, 1 + pixel_words, normalize, W * (1 + core.n_pe))
+    return SampleCycles(steps, 1 + pixel_words, normalize, readout_cycles(core, membrane))
 
 
 def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
@@ -335,7 +349,8 @@ class NetworkSampleCycles:
 
 def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
                           input_raster: Array | None, rasters: list[Array],
-                          pixels: Array | None = None) -> NetworkSampleCycles:
+                          pixels: Array | None = None,
+                          membrane: str | None = None) -> NetworkSampleCycles:
     """Predicted cycles of a sample of the layer pipeline (``NetworkCore``, learning off,
     the last layer's spike and count consumers always ready), from the input raster and
     every layer's output raster (``rasters[l]``, ``(timesteps, n_neurons_l)``); with current
@@ -362,7 +377,8 @@ def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
 
     (``f_(t-1)`` of layer ``l + 1``: the output register is free once layer ``l + 1`` has
     taken the previous raster.)  Layer ``l`` sends its counts after its last timestep,
-    ``W_l * (1 + n_pe_l)`` cycles; the sample's ``total`` ends with the last layer's, and
+    ``W_l * (1 + n_pe_l)`` cycles (the last layer with ``membrane`` then its membrane
+    words: :func:`readout_cycles`); the sample's ``total`` ends with the last layer's, and
     the network is ``idle`` once every layer's have gone.
     """
     L, T = len(cores), cores[0].timesteps
@@ -408,6 +424,6 @@ def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
             if index < L - 1:
                 free = f[index + 1][t - 1] if t > 0 else never
                 close[index][t] = max(s[index][t], last_taken[index][t] + 1, free)
-    counts = [s[index][T - 1] + core.derived.neurons_per_pe * (1 + core.n_pe)
+    counts = [s[index][T - 1] + readout_cycles(core, membrane if index == L - 1 else None)
               for index, core in enumerate(cores)]
     return NetworkSampleCycles(np.array(s, dtype=np.int64), counts[-1] + 1, max(counts) + 1)

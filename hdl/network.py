@@ -12,8 +12,10 @@ from .core.layouts import (
     command_layout,
     count_layout,
     input_stream,
+    membrane_layout,
     spike_layout,
 )
+from .core.membrane import MEMBRANE_MODES
 from .core.raster import SpikeRaster
 from .core.support import check_network
 from .core.top import SnnCore
@@ -68,6 +70,9 @@ class NetworkCore(wiring.Component):
     ----------
     network : NetworkConfig
         The layers; :func:`~.core.support.check_network` must accept it (``layers=True``).
+    membrane : "max", "final" or None
+        The last layer's membrane readout (``SnnCore``'s ``membrane``); ``None``: counts
+        only.
 
     Members
     -------
@@ -80,6 +85,8 @@ class NetworkCore(wiring.Component):
         The last layer's output spikes.
     counts : Out(stream.Signature(count_layout(core(L - 1))))
         The last layer's per-sample spike counts.
+    membranes : Out(stream.Signature(membrane_layout(core(L - 1))))
+        With ``membrane`` only: the last layer's membrane words, after its counts.
     access : In(stream.Signature(network_access_layout(network)))
         Weight and threshold reads and writes of layer ``layer``, between samples.
     readback : Out(stream.Signature(unsigned(network_access_bits(network))))
@@ -90,12 +97,17 @@ class NetworkCore(wiring.Component):
         Bit ``l``: layer ``l``'s end-of-timestep pulse (for cycle counting).
     """
 
-    def __init__(self, network: NetworkConfig) -> None:
+    def __init__(self, network: NetworkConfig, membrane: str | None = None) -> None:
         if not isinstance(network, NetworkConfig):
             raise TypeError(f"network must be a NetworkConfig, not {network!r}")
+        if membrane is not None and membrane not in MEMBRANE_MODES.values():
+            raise ValueError(f"membrane must be None or one of "
+                             f"{tuple(MEMBRANE_MODES.values())}, not {membrane!r}")
         check_network(network, layers=True)
-        self._network = network
-        self._cores = tuple(SnnCore(core) for core in network.cores)
+        self._network, self._membrane = network, membrane
+        L = len(network.cores)
+        self._cores = tuple(SnnCore(core, membrane if index == L - 1 else None)
+                            for index, core in enumerate(network.cores))
         self._rasters = tuple(SpikeRaster(core) for core in network.cores[:-1])
         first, last = network.cores[0], network.cores[-1]
         source, payload = input_stream(first)
@@ -104,6 +116,8 @@ class NetworkCore(wiring.Component):
             source: In(stream.Signature(payload)),
             "spikes": Out(stream.Signature(spike_layout(last))),
             "counts": Out(stream.Signature(count_layout(last))),
+            **({"membranes": Out(stream.Signature(membrane_layout(last)))}
+               if membrane else {}),
             "access": In(stream.Signature(network_access_layout(network))),
             "readback": Out(stream.Signature(unsigned(network_access_bits(network)))),
             "busy": Out(1),
@@ -114,6 +128,11 @@ class NetworkCore(wiring.Component):
     def network(self) -> NetworkConfig:
         """The configuration the network was built for."""
         return self._network
+
+    @property
+    def membrane(self) -> str | None:
+        """The last layer's membrane readout: ``"max"``, ``"final"`` or ``None``."""
+        return self._membrane
 
     @property
     def cores(self) -> tuple[SnnCore, ...]:
@@ -151,6 +170,8 @@ class NetworkCore(wiring.Component):
                          cores[index].counts.ready.eq(1)]
         wiring.connect(m, cores[-1].spikes, wiring.flipped(self.spikes))
         wiring.connect(m, cores[-1].counts, wiring.flipped(self.counts))
+        if self._membrane:
+            wiring.connect(m, cores[-1].membranes, wiring.flipped(self.membranes))
         m.d.comb += [self.busy.eq(Cat(core.busy for core in cores).any()),
                      self.timestep_done.eq(Cat(core.timestep_done for core in cores))]
 

@@ -80,6 +80,9 @@ class SessionResult:
         order.
     counts : list of (n_neurons,) int arrays
         Per sample, the spike counts.
+    membranes : list of (n_neurons,) int arrays
+        With a membrane readout only (else empty): per sample, the last layer's membrane
+        readout (the golden ``v_max`` or ``v_final``).
     cycles : list of (timesteps,) int arrays
         Per sample, clock cycles of every timestep (a network: of the last layer, the first
         counted from the command).
@@ -100,6 +103,7 @@ class SessionResult:
 
     spikes: list[Array] = field(default_factory=list)
     counts: list[Array] = field(default_factory=list)
+    membranes: list[Array] = field(default_factory=list)
     cycles: list[Array] = field(default_factory=list)
     totals: list[int] = field(default_factory=list)
     step_ends: list[list[Array]] = field(default_factory=list)
@@ -108,7 +112,16 @@ class SessionResult:
     bias: Array = None
 
 
-def golden_samples(config: CoreConfig | NetworkConfig, weights: Array, theta: Array,
+def _membrane_of(target: Target, result: Any) -> Array | None:
+    """The golden membrane readout of a sample result (``v_max`` or ``v_final``), or
+    ``None`` without a membrane readout."""
+    if target.membrane is None:
+        return None
+    v = result.v_max if target.membrane == "max" else result.v_final
+    return np.asarray(v, dtype=np.int64).copy()
+
+
+def golden_samples(config: CoreConfig | NetworkConfig | Target, weights: Array, theta: Array,
                    samples: list[Sample], bias: Array = None) -> Iterator[SessionResult]:
     """The golden session a sample at a time: after each sample, the result so far (the
     same object, grown by that sample); after the last, with the final weights, thresholds
@@ -120,14 +133,19 @@ def golden_samples(config: CoreConfig | NetworkConfig, weights: Array, theta: Ar
         return
     core = target.first
     net = Network(core, weights=weights, theta=theta, bias=bias)
+    # the literal loop records the membranes (the event-driven one, held equal, does not)
+    net.event_driven = target.membrane is None
     out = SessionResult()
     for s in samples:
         res = net.run_sample(s.pixels, s.key, learn=s.learn, record=True)
         assert res.raster is not None
         out.spikes.append(np.argwhere(res.raster))
         out.counts.append(res.counts.copy())
+        membranes = _membrane_of(target, res)
+        if membranes is not None:
+            out.membranes.append(membranes)
         predicted = sample_cycles(core, res.input_raster, res.raster, s.learn,
-                                  pixels=s.pixels)
+                                  pixels=s.pixels, membrane=target.membrane)
         out.cycles.append(predicted.timesteps)
         out.totals.append(predicted.total)
         yield out
@@ -184,8 +202,11 @@ def golden_network_samples(target: Target, weights: list[Array], theta: list[Arr
                                "differ from the network run whole")
         out.spikes.append(np.argwhere(res.raster))
         out.counts.append(res.counts.copy())
+        membranes = _membrane_of(target, res)
+        if membranes is not None:
+            out.membranes.append(membranes)
         predicted = network_sample_cycles(target.cores, input_raster, rasters,
-                                          pixels=s.pixels)
+                                          pixels=s.pixels, membrane=target.membrane)
         out.step_ends.append(list(predicted.step_ends))
         out.cycles.append(predicted.timesteps)
         out.totals.append(predicted.total)
@@ -198,7 +219,7 @@ def golden_network_samples(target: Target, weights: list[Array], theta: list[Arr
     yield out
 
 
-def golden_session(config: CoreConfig | NetworkConfig, weights: Array, theta: Array,
+def golden_session(config: CoreConfig | NetworkConfig | Target, weights: Array, theta: Array,
                    samples: list[Sample], bias: Array = None) -> SessionResult:
     """The golden model's spikes, counts, predicted cycles and final state for a session."""
     *_, out = golden_samples(config, weights, theta, samples, bias)
@@ -267,7 +288,7 @@ class CoreIO:
         raise NotImplementedError
 
 
-async def drive(io: CoreIO, config: CoreConfig | NetworkConfig, weights: Array,
+async def drive(io: CoreIO, config: CoreConfig | NetworkConfig | Target, weights: Array,
                 theta: Array, samples: list[Sample], stall: float = 0.0, seed: int = 0,
                 max_cycles: int = 100_000_000,
                 on_sample: Callable[[int, SessionResult], None] | None = None,
@@ -276,12 +297,15 @@ async def drive(io: CoreIO, config: CoreConfig | NetworkConfig, weights: Array,
     ``weights``, ``theta`` and ``bias``): load, run every sample, read back.
 
     ``stall`` is the probability that the spike and count consumers hold ``ready`` low in a
-    cycle (seeded by ``seed``); cycles are only comparable with the model at ``stall = 0``.
+    cycle (seeded by ``seed``; the membrane consumer follows the count consumer); cycles
+    are only comparable with the model at ``stall = 0``.  With a membrane readout the
+    sample ends at the last membrane word.
     ``on_sample(n, result)`` is called after sample ``n`` (e.g. to check it and stop at
     the first difference, or to report progress).
     """
     target = Target.of(config)
     P = target.last.n_pe
+    membrane = target.membrane is not None
     direct = target.first.encoder.kind == "direct"
     source = "raster" if direct else "pixels"
     rng = random.Random(seed)
@@ -332,6 +356,7 @@ async def drive(io: CoreIO, config: CoreConfig | NetworkConfig, weights: Array,
         await transfer("command", {"key": s.key, "learn": int(s.learn)})
         spikes: list[tuple[int, int]] = []
         counts = np.zeros(target.last.n_neurons, np.int64)
+        membranes = np.zeros(target.last.n_neurons, np.int64)
         step_ends: list[list[int]] = [[] for _ in target.cores]
         pending = target.input_words(s.pixels)
         started = loaded = last = cycle - 1    # the command's cycle (direct: no pixels)
@@ -343,6 +368,8 @@ async def drive(io: CoreIO, config: CoreConfig | NetworkConfig, weights: Array,
             spike_ready, count_ready = int(rng.random() >= stall), int(rng.random() >= stall)
             io.set("spikes", "ready", spike_ready)
             io.set("counts", "ready", count_ready)
+            if membrane:
+                io.set("membranes", "ready", count_ready)
             await io.settle()
             if pending and io.get(source, "ready"):
                 pending.pop(0)
@@ -357,11 +384,19 @@ async def drive(io: CoreIO, config: CoreConfig | NetworkConfig, weights: Array,
             if count_ready and io.get("counts", "valid"):
                 token = io.get("counts", "payload")
                 counts[token["neuron"]] = token["count"]
+                finished = bool(token["last"]) and not membrane
+                last = cycle
+            if membrane and count_ready and io.get("membranes", "valid"):
+                token = io.get("membranes", "payload")
+                membranes[token["word"] * P:(token["word"] + 1) * P] = token["v"]
                 finished = bool(token["last"])
                 last = cycle
             await tick()
         io.set(source, "valid", 0)
         io.set("counts", "ready", 0)
+        if membrane:
+            io.set("membranes", "ready", 0)
+            out.membranes.append(membranes)
         io.set("spikes", "ready", 1)            # spikes still queued (only after stalls)
         while True:
             await io.settle()
@@ -418,14 +453,22 @@ class AmaranthIO(CoreIO):
         value = self.ctx.get(signal)
         layout = getattr(signal, "shape", lambda: None)()
         if isinstance(layout, data.StructLayout):
-            return {name: int(getattr(value, name)) for name, _ in layout}
+            return {name: _plain(getattr(value, name)) for name, _ in layout}
         return int(value)
 
     async def tick(self) -> None:
         await self.ctx.tick()
 
 
-def run_amaranth(config: CoreConfig | NetworkConfig, weights: Array, theta: Array,
+def _plain(value: Any) -> Any:
+    """A field read from the simulator as Python: an int, or a list of an array's."""
+    if isinstance(value, data.View | data.Const) and isinstance(value.shape(),
+                                                                data.ArrayLayout):
+        return [int(item) for item in value]
+    return int(value)
+
+
+def run_amaranth(config: CoreConfig | NetworkConfig | Target, weights: Array, theta: Array,
                  samples: list[Sample], stall: float = 0.0, seed: int = 0,
                  vcd: str | None = None, bias: Array = None) -> SessionResult:
     """Run a session (:func:`drive`) on ``SnnCore`` (or ``NetworkCore``) in Amaranth's
@@ -465,6 +508,14 @@ def compare_sample(got: SessionResult, expected: SessionResult, n: int,
     if (g != e).any():
         i = int(np.flatnonzero(g != e)[0])
         return f"sample {n}: count of neuron {i}: RTL {g[i]}, golden {e[i]}"
+    if expected.membranes:
+        if len(got.membranes) <= n:
+            return f"sample {n}: no membrane readout"
+        g, e = got.membranes[n], expected.membranes[n]
+        if (g != e).any():
+            i = int(np.flatnonzero(g != e)[0])
+            return (f"sample {n}, last layer: membrane readout of neuron {i}: RTL {g[i]}, "
+                    f"golden {e[i]}")
     if not cycles:
         return None
     if expected.step_ends:
@@ -497,7 +548,7 @@ def _step_ends_difference(got: list[Array], expected: list[Array], n: int) -> st
     return None
 
 
-def compare(config: CoreConfig | NetworkConfig, got: SessionResult,
+def compare(config: CoreConfig | NetworkConfig | Target, got: SessionResult,
             expected: SessionResult, cycles: bool = True) -> str | None:
     """The first difference between two session results, or ``None``: per sample in
     order (spikes, counts, cycles), then every layer's final weights, thresholds and

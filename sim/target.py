@@ -31,7 +31,7 @@ from ..hdl.core.layouts import access_bits, access_layout, pack_words, unpack_wo
 from ..hdl.cycles import network_sample_cycles, sample_cycles
 
 __all__ = ["CORE_MODULE", "NETWORK_MODULE", "AccessRequest", "LayerState", "Target",
-           "config_from_json"]
+           "config_from_json", "target_from_json"]
 
 Array = Any
 
@@ -68,9 +68,19 @@ def config_from_json(text: str) -> CoreConfig | NetworkConfig:
     """Inverse of :meth:`Target.to_json`: a ``CoreConfig``, or a ``NetworkConfig`` (the
     layered form, a ``layers`` list)."""
     raw = json.loads(text)
+    raw.pop(_MEMBRANE_KEY, None)
     if "layers" in raw:
         return NetworkConfig.from_dict(raw)
     return CoreConfig.from_dict(raw)
+
+
+def target_from_json(text: str) -> Target:
+    """Inverse of :meth:`Target.to_json`: the target, its membrane readout included."""
+    return Target.of(config_from_json(text), json.loads(text).get(_MEMBRANE_KEY))
+
+
+#: The key :meth:`Target.to_json` adds for a membrane readout (absent without one).
+_MEMBRANE_KEY = "membrane_readout"
 
 
 @dataclass(frozen=True)
@@ -82,23 +92,29 @@ class Target:
     config : CoreConfig or NetworkConfig
         A single core, or a network of at least two layers (:meth:`of` turns a one-layer
         network into its core).
+    membrane : "max", "final" or None
+        The last layer's membrane readout (``hdl.core.membrane.membrane_mode`` of the
+        configuration's ``classify``): its ``membranes`` stream after the counts.
     cores : tuple of CoreConfig
         Every layer's flat core (one for a single core).
     """
 
     config: CoreConfig | NetworkConfig
+    membrane: str | None = None
 
     @classmethod
-    def of(cls, config: CoreConfig | NetworkConfig | Target) -> Target:
-        """The target of ``config`` (a one-layer network: its core)."""
+    def of(cls, config: CoreConfig | NetworkConfig | Target,
+           membrane: str | None = None) -> Target:
+        """The target of ``config`` (a one-layer network: its core), with the membrane
+        readout ``membrane`` (a ``Target`` given keeps its own unless one is given)."""
         if isinstance(config, Target):
-            return config
+            return config if membrane is None else cls(config.config, membrane)
         if isinstance(config, NetworkConfig) and len(config.layers) == 1:
-            return cls(config.core(0))
+            return cls(config.core(0), membrane)
         if not isinstance(config, CoreConfig | NetworkConfig):
             raise TypeError(f"a session drives a CoreConfig or a NetworkConfig, not "
                             f"{config!r}")
-        return cls(config)
+        return cls(config, membrane)
 
     # -- the design -----------------------------------------------------------------------
 
@@ -132,21 +148,25 @@ class Target:
         if isinstance(self.config, NetworkConfig):
             from ..hdl.network import NetworkCore
 
-            return NetworkCore(self.config)
+            return NetworkCore(self.config, self.membrane)
         from ..hdl.core import SnnCore
 
-        return SnnCore(self.config)
+        return SnnCore(self.config, self.membrane)
 
     def to_json(self) -> str:
         """The configuration as JSON (how the testbench and the golden process receive it;
-        :func:`config_from_json` reads it back)."""
+        :func:`target_from_json` reads it back; a membrane readout adds a key)."""
         if isinstance(self.config, NetworkConfig):
-            return json.dumps(self.config.to_dict())
-        return self.config.to_json()
+            text = json.dumps(self.config.to_dict())
+        else:
+            text = self.config.to_json()
+        if self.membrane is None:
+            return text
+        return json.dumps({**json.loads(text), _MEMBRANE_KEY: self.membrane})
 
     def digest(self) -> str:
         """16 hex digits naming the configuration (a core's ``digest()``)."""
-        if isinstance(self.config, CoreConfig):
+        if isinstance(self.config, CoreConfig) and self.membrane is None:
             return self.config.digest()
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
@@ -296,5 +316,7 @@ class Target:
         inputs = (None if first.encoder.kind == "current"
                   else np.ones((T, first.n_inputs), bool))
         if not self.layered:
-            return sample_cycles(first, inputs, full[0], learn=True, pixels=pixels).total
-        return network_sample_cycles(self.cores, inputs, full, pixels=pixels).idle
+            return sample_cycles(first, inputs, full[0], learn=True, pixels=pixels,
+                                 membrane=self.membrane).total
+        return network_sample_cycles(self.cores, inputs, full, pixels=pixels,
+                                     membrane=self.membrane).idle

@@ -18,6 +18,7 @@ __all__ = [
     "input_stream",
     "spike_layout",
     "count_layout",
+    "membrane_layout",
     "access_layout",
     "access_bits",
     "neuron_layout",
@@ -78,6 +79,21 @@ def count_layout(core: CoreConfig) -> data.StructLayout:
     return data.StructLayout({
         "neuron": unsigned(bits_for(core.n_neurons - 1)),
         "count": unsigned(core.derived.count_bits),
+        "last": 1,
+    })
+
+
+def membrane_layout(core: CoreConfig) -> data.StructLayout:
+    """Payload of the membrane readout stream (``classify.readout`` ``membrane_max`` or
+    ``membrane_final`` only): one token per neuron word, in word order, after the counts.
+
+    Fields (LSB first): ``word`` the neuron word ``k``, unsigned; ``v`` ``n_pe`` membranes,
+    lane ``p`` neuron ``k * n_pe + p``, each signed ``widths.membrane`` bits (two's
+    complement, membrane LSBs); ``last`` 1 bit on word ``W - 1``.
+    """
+    return data.StructLayout({
+        "word": unsigned(bits_for(core.derived.neurons_per_pe - 1)),
+        "v": data.ArrayLayout(signed(core.widths.membrane), core.n_pe),
         "last": 1,
     })
 

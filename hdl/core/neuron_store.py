@@ -16,7 +16,7 @@ __all__ = ["NeuronStore", "READERS"]
 
 #: The passes that may read neuron words, in priority order (they never overlap); access,
 #: the last, reads when none of the others is enabled.
-READERS = ("neurons", "learn", "normalize", "counts", "access")
+READERS = ("neurons", "learn", "normalize", "counts", "membranes", "access")
 
 
 class NeuronStore(wiring.Component):

@@ -17,9 +17,11 @@ from .layouts import (
     command_layout,
     count_layout,
     input_stream,
+    membrane_layout,
     spike_layout,
 )
 from .learn import StdpLearnPass
+from .membrane import MEMBRANE_MODES, MembraneReadout
 from .neuron_store import NeuronStore
 from .neurons import NeuronPass
 from .normalize import Normalizer
@@ -52,6 +54,9 @@ class SnnCore(wiring.Component):
     ----------
     core : CoreConfig
         Everything: sizes, widths, neuron and STDP parameters, ``n_pe`` lanes.
+    membrane : "max", "final" or None
+        The membrane readout after the counts (``membrane.membrane_mode`` of the
+        configuration's ``classify``; ``None``: counts only, the core as without it).
 
     Members
     -------
@@ -66,27 +71,35 @@ class SnnCore(wiring.Component):
         Output spikes per timestep (a word and its lane mask).
     counts : Out(stream.Signature(count_layout(core)))
         Per-sample spike count of every neuron.
+    membranes : Out(stream.Signature(membrane_layout(core)))
+        With ``membrane`` only: after the counts, the sample's membrane words
+        (:class:`~.membrane.MembraneReadout`).
     access : In(stream.Signature(access_layout(core)))
         Weight, threshold and bias reads and writes, between samples.
     readback : Out(stream.Signature(unsigned(access_bits(core))))
         Answers to ``access`` reads, lane 0 at the LSB.
     busy : Out(1)
-        High from a command until its last count has gone out.
+        High from a command until its last count (or membrane word) has gone out.
     timestep_done : Out(1)
         One-cycle pulse when a timestep's last pass has finished (for cycle counting).
     """
 
-    def __init__(self, core: CoreConfig) -> None:
+    def __init__(self, core: CoreConfig, membrane: str | None = None) -> None:
         if not isinstance(core, CoreConfig):
             raise TypeError(f"core must be a CoreConfig, not {core!r}")
+        if membrane is not None and membrane not in MEMBRANE_MODES.values():
+            raise ValueError(f"membrane must be None or one of "
+                             f"{tuple(MEMBRANE_MODES.values())}, not {membrane!r}")
         check_core(core)
-        self._core = core
+        self._core, self._membrane = core, membrane
         source, payload = input_stream(core)
         super().__init__({
             "command": In(stream.Signature(command_layout(core))),
             source: In(stream.Signature(payload)),
             "spikes": Out(stream.Signature(spike_layout(core))),
             "counts": Out(stream.Signature(count_layout(core))),
+            **({"membranes": Out(stream.Signature(membrane_layout(core)))}
+               if membrane else {}),
             "access": In(stream.Signature(access_layout(core))),
             "readback": Out(stream.Signature(unsigned(access_bits(core)))),
             "busy": Out(1),
@@ -97,6 +110,15 @@ class SnnCore(wiring.Component):
     def core(self) -> CoreConfig:
         """The configuration the core was built for."""
         return self._core
+
+    @property
+    def membrane(self) -> str | None:
+        """The membrane readout: ``"max"``, ``"final"`` or ``None``."""
+        return self._membrane
+
+    def _store_readers(self, *passes: str) -> tuple[str, ...]:
+        """The neuron store's readers: ``passes``, the counts, the final membranes, access."""
+        return (*passes, "counts", *("membranes",) * (self._membrane == "final"), "access")
 
     @property
     def words(self) -> int:
@@ -120,7 +142,7 @@ class SnnCore(wiring.Component):
         rule_passes = ("learn",) * learning + ("normalize",) * normalizing
         m.submodules.weights = weights = WeightStore(core, rule_passes)
         m.submodules.neuron_store = store = NeuronStore(
-            core, ("neurons", *rule_passes, "counts", "access"))
+            core, self._store_readers("neurons", *rule_passes))
         m.submodules.access = access = AccessPort(core)
         m.submodules.readout = readout = CountReadout(core)
         learn = normalizer = None
@@ -224,7 +246,7 @@ class SnnCore(wiring.Component):
         m.submodules.current = current = CurrentPass(core)
         m.submodules.neurons = neurons = NeuronPass(core)
         m.submodules.weights = weights = WeightStore(core, ())
-        m.submodules.neuron_store = store = NeuronStore(core, ("neurons", "counts", "access"))
+        m.submodules.neuron_store = store = NeuronStore(core, self._store_readers("neurons"))
         m.submodules.access = access = AccessPort(core)
         m.submodules.readout = readout = CountReadout(core)
 
@@ -260,8 +282,9 @@ class SnnCore(wiring.Component):
         wiring.connect(m, readout.counts, wiring.flipped(self.counts))
         wiring.connect(m, wiring.flipped(self.access), access.access)
         wiring.connect(m, access.readback, wiring.flipped(self.readback))
+        done = self._membranes(m, seq, readout, store, neurons)
         m.d.comb += [
-            readout.start.eq(seq.counts_start), seq.counts_done.eq(readout.done),
+            readout.start.eq(seq.counts_start), seq.counts_done.eq(done),
             store.counts_read.eq(readout.store_read), readout.stored.eq(store.data),
             access.enable.eq(seq.idle), seq.access_free.eq(access.free),
             weights.access_addr.eq(access.weights_addr),
@@ -272,3 +295,19 @@ class SnnCore(wiring.Component):
         if core.widths.bias:    # the biases, read with the state; loaded through access
             m.d.comb += [neurons.bias.eq(store.bias), access.biases.eq(store.bias),
                          store.bias_write.eq(access.bias_write)]
+
+    def _membranes(self, m: Module, seq, readout, store, neurons):
+        """The membrane readout after the counts (with ``membrane``); returns the signal
+        that ends the sample's readout: the last count's, or the last membrane word's."""
+        if self._membrane is None:
+            return readout.done
+        m.submodules.membranes = membranes = MembraneReadout(self._core, self._membrane)
+        wiring.connect(m, membranes.membranes, wiring.flipped(self.membranes))
+        m.d.comb += membranes.start.eq(readout.done)
+        if self._membrane == "max":
+            m.d.comb += [membranes.written.eq(neurons.store_write),
+                         membranes.first.eq(seq.first)]
+        else:
+            m.d.comb += [store.membranes_read.eq(membranes.store_read),
+                         membranes.stored.eq(store.data)]
+        return membranes.done
