@@ -26,6 +26,23 @@ from .common import (
 __all__ = ["add_commands"]
 
 
+
+def _synth_hook(args: argparse.Namespace, config: Any, make_hook: Any) -> Any:
+    """``--synth [BOARD]``: ``make_hook(config, board, progress=...)`` (each point through
+    Yosys) after checking the board and Yosys in one line; ``None`` without the option."""
+    if args.synth is None:
+        return None
+    from ..boards.catalog import board_named
+    from ..boards.synth import SynthError, find_yosys
+
+    board = args.synth or config.board.name
+    try:
+        board_named(board)
+        find_yosys()
+    except (ConfigError, SynthError) as exc:
+        raise UserError(f"--synth {board}: {exc}") from None
+    return make_hook(config, board, progress=None if args.quiet else stderr_progress)
+
 def cmd_explore(args: argparse.Namespace) -> int:
     import shlex
     import time
@@ -43,19 +60,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
             raise UserError(f"{option}: only for a network trained elsewhere (rule.kind = "
                             f"'none'); {args.config} learns its weights with STDP")
     config = _with_data_options(load_for_rtl(args.config, data_path=args.data), args)
-    synth = None
-    if args.synth is not None:
-        from ..boards.catalog import board_named
-        from ..boards.synth import find_yosys
-        from ..explore.cost import synth_hook
+    from ..explore.cost import synth_hook
 
-        board = args.synth or config.board.name
-        try:
-            board_named(board)
-            find_yosys()
-        except (ConfigError, SynthError) as exc:
-            raise UserError(f"--synth {board}: {exc}") from None
-        synth = synth_hook(config, board, progress=None if args.quiet else stderr_progress)
+    synth = _synth_hook(args, config, synth_hook)
     out = output_dir(args.out, "--out")
     train_set, test_set = datasets(config, None, None)   # fails early on a bad dataset
     try:
@@ -177,20 +184,9 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
         layers = load_weights(args.weights, config.network)["layers"]
     except WeightsError as exc:
         raise UserError(f"--weights: {exc}") from None
-    synth = None
-    if args.synth is not None:
-        from ..boards.catalog import board_named
-        from ..boards.synth import find_yosys
-        from ..explore.cost import network_synth_hook
+    from ..explore.cost import network_synth_hook
 
-        board = args.synth or config.board.name
-        try:
-            board_named(board)
-            find_yosys()
-        except (ConfigError, SynthError) as exc:
-            raise UserError(f"--synth {board}: {exc}") from None
-        synth = network_synth_hook(config, board,
-                                   progress=None if args.quiet else stderr_progress)
+    synth = _synth_hook(args, config, network_synth_hook)
     out = output_dir(args.out, "--out")
     train_set, test_set = datasets(config, None, None)   # fails early on a bad dataset
     try:
