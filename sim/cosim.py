@@ -86,7 +86,7 @@ class CosimResult:
         }
 
 
-def session_samples(config: CoreConfig | NetworkConfig, count: int, learn: bool,
+def session_samples(config: CoreConfig | NetworkConfig | Target, count: int, learn: bool,
                     seed: int = 0) -> list[Sample]:
     """``count`` samples of the (first layer's) input: bundled test images (digits for 64
     inputs, the MNIST sample for 784), seeded random pixels else; with direct input, seeded
@@ -111,7 +111,7 @@ def session_samples(config: CoreConfig | NetworkConfig, count: int, learn: bool,
     return [Sample(images[n], key=n, learn=learn) for n in range(count)]
 
 
-def run(config: CoreConfig | NetworkConfig, samples: list[Sample], simulator: str,
+def run(config: CoreConfig | NetworkConfig | Target, samples: list[Sample], simulator: str,
         build_root: Path, weights: Any = None, theta: Any = None, waves: bool = False,
         sim_root: Path | None = None, bias: Any = None) -> CosimResult:
     """Generate, build and co-simulate; returns the testbench's verdict and report.
@@ -135,7 +135,7 @@ def run(config: CoreConfig | NetworkConfig, samples: list[Sample], simulator: st
                            for c, t in zip(cores, target.per_layer(theta, "theta"),
                                            strict=True)])
     work = build_root / f"session-{simulator}-{target.digest()}"
-    sources, env = session_inputs(target.config, weights, theta, samples, work, bias)
+    sources, env = session_inputs(target, weights, theta, samples, work, bias)
     # one build per generated Verilog, shared with the tests (build_root/../sim by default)
     build_dir = harness_build_dir(simulator, sources, sim_root)
     passed, report = run_testbench(

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from ..config import CoreConfig, NetworkConfig
 from .core_session import SessionResult, golden_samples
-from .target import Target, config_from_json
+from .target import Target, target_from_json
 
 __all__ = ["GoldenStream", "ENV_PYTHON"]
 
@@ -43,7 +43,7 @@ class GoldenStream:
         Seconds the reader waited for the golden process.
     """
 
-    def __init__(self, config: CoreConfig | NetworkConfig, session: str) -> None:
+    def __init__(self, config: CoreConfig | NetworkConfig | Target, session: str) -> None:
         python = os.environ.get(ENV_PYTHON) or sys.executable
         self._proc = subprocess.Popen(
             [python, "-m", "plasticore.sim.golden_stream", session],
@@ -70,8 +70,10 @@ class GoldenStream:
         """The expectation with samples ``0..n`` in it."""
         e = self.expected
         while len(e.counts) <= n:
-            kind, spikes, counts, cycles, total, step_ends = self._next()
+            kind, spikes, counts, cycles, total, step_ends, membranes = self._next()
             assert kind == "sample"
+            if membranes is not None:
+                e.membranes.append(membranes)
             if step_ends is not None:
                 e.step_ends.append(step_ends)
             e.spikes.append(spikes)
@@ -102,15 +104,16 @@ class GoldenStream:
 def _main(session: str) -> int:
     from .core_session import read_session
 
-    config = config_from_json(sys.stdin.read())
+    config = target_from_json(sys.stdin.read())
     weights, theta, samples, bias = read_session(session)
     out = sys.stdout.buffer
     previous = 0
     for result in golden_samples(config, weights, theta, samples, bias):
         for n in range(previous, len(result.counts)):
             step_ends = result.step_ends[n] if result.step_ends else None
+            membranes = result.membranes[n] if result.membranes else None
             pickle.dump(("sample", result.spikes[n], result.counts[n], result.cycles[n],
-                         result.totals[n], step_ends), out)
+                         result.totals[n], step_ends, membranes), out)
         previous = len(result.counts)
         out.flush()
     pickle.dump(("state", result.weights, result.theta, result.bias), out)

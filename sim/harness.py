@@ -17,7 +17,10 @@ simulator runs a whole sample at its own speed and Python wakes once per sample:
   probability ``stall``), the spikes still queued after the last count are drained;
 - the **capture** (``$fwrite``, flushed after every sample) has a line per spike token
   (``S``), timestep end (``T cycle``; a network: ``T layer cycle``, one per layer),
-  count token (``C``), readback (``R``) and sample end (``E started loaded last``);
+  count token (``C``), membrane token (``M``, with a membrane readout only: the
+  ``membrane_layout`` word, after the counts; its consumer stalls with the count
+  consumer's draw, and its last token, not the last count, ends the sample), readback
+  (``R``) and sample end (``E started loaded last``);
   :class:`CaptureReader` turns it into the
   :class:`~plasticore.sim.core_session.SessionResult` ``drive`` would have returned;
 - the harness counts finished samples on its output ``samples_done`` and raises
@@ -48,7 +51,13 @@ import numpy as np
 from amaranth import Shape
 
 from ..config import CoreConfig, NetworkConfig
-from ..hdl.core.layouts import command_layout, count_layout, input_stream, spike_layout
+from ..hdl.core.layouts import (
+    command_layout,
+    count_layout,
+    input_stream,
+    membrane_layout,
+    spike_layout,
+)
 from .core_session import Sample, SessionResult
 from .target import CORE_MODULE, Target
 
@@ -85,9 +94,31 @@ def _width(layout: Any) -> int:
     return int(Shape.cast(layout).width)
 
 
-def harness_verilog(config: CoreConfig | NetworkConfig) -> str:
+def _membrane_parts(target: Target) -> dict[str, str]:
+    """The harness's Verilog for the membrane stream (empty strings without one): its
+    registers and wires, its port connections, its capture, its stall draw, and the end
+    of the sample (the last membrane token instead of the last count)."""
+    nw = _width(count_layout(target.last))
+    ends_on_count = f"counts__valid && counts__ready && counts__payload[{nw - 1}]"
+    if target.membrane is None:
+        return dict(wires="", ports="", capture="", draw="", stop="", end=ends_on_count)
+    mw = _width(membrane_layout(target.last))
+    return dict(
+        wires=f"\n  reg membranes__ready = 0;\n  wire membranes__valid;"
+              f"\n  wire [{mw - 1}:0] membranes__payload;",
+        ports="\n    .membranes__valid(membranes__valid), .membranes__ready(membranes__ready),"
+              "\n    .membranes__payload(membranes__payload),",
+        capture='\n        if (membranes__valid && membranes__ready) '
+                '$fwrite(fout, "M %h\\n", membranes__payload);',
+        draw="\n      membranes__ready <= {1'b0, rnd[31:16]} >= stall;",
+        stop="\n          membranes__ready <= 0;",
+        end=f"membranes__valid && membranes__ready && membranes__payload[{mw - 1}]")
+
+
+def harness_verilog(config: CoreConfig | NetworkConfig | Target) -> str:
     """The harness module (:data:`TOPLEVEL`) around the design of ``config``
-    (``snn_core``, or ``network_core`` for several layers)."""
+    (``snn_core``, or ``network_core`` for several layers; a ``Target`` with a membrane
+    readout also takes its ``membranes``)."""
     target = Target.of(config)
     first, last, layers = target.first, target.last, len(target.cores)
     src, payload = input_stream(first)      # pixels (rate or current input), or a raster
@@ -99,6 +130,9 @@ def harness_verilog(config: CoreConfig | NetworkConfig) -> str:
     aw = _width(target.access_layout)
     rw = target.readback_bits
     loaded = "loaded <= cycle;" if pixels else ""
+    membrane = _membrane_parts(target)
+    captures = ('if (counts__valid && counts__ready) $fwrite(fout, "C %h\\n", counts__payload);'
+                + membrane["capture"])
     if target.layered:      # a timestep_done bit and a T line per layer
         done_wires = f"busy;\n  wire [{layers - 1}:0] timestep_done;"
         step_ends = "\n        ".join(
@@ -135,7 +169,7 @@ module {TOPLEVEL}(start, samples_done, finished);
   wire readback__valid, {done_wires}
   wire [{pw - 1}:0] spikes__payload;
   wire [{nw - 1}:0] counts__payload;
-  wire [{rw - 1}:0] readback__payload;
+  wire [{rw - 1}:0] readback__payload;{membrane["wires"]}
 
   {target.module} core (
     .clk(clk), .rst(rst),
@@ -145,7 +179,7 @@ module {TOPLEVEL}(start, samples_done, finished);
     .spikes__valid(spikes__valid), .spikes__ready(spikes__ready),
     .spikes__payload(spikes__payload),
     .counts__valid(counts__valid), .counts__ready(counts__ready),
-    .counts__payload(counts__payload),
+    .counts__payload(counts__payload),{membrane["ports"]}
     .access__valid(access__valid), .access__ready(access__ready),
     .access__payload(access__payload),
     .readback__valid(readback__valid), .readback__ready(readback__ready),
@@ -202,7 +236,7 @@ module {TOPLEVEL}(start, samples_done, finished);
       rnd = rnd ^ (rnd >> 17);
       rnd = rnd ^ (rnd << 5);
       spikes__ready <= {{1'b0, rnd[15:0]}} >= stall;
-      counts__ready <= {{1'b0, rnd[31:16]}} >= stall;
+      counts__ready <= {{1'b0, rnd[31:16]}} >= stall;{membrane["draw"]}
     end
   endtask
 
@@ -255,11 +289,11 @@ module {TOPLEVEL}(start, samples_done, finished);
         end
         {step_ends}
         if (spikes__valid && spikes__ready) $fwrite(fout, "S %h\\n", spikes__payload);
-        if (counts__valid && counts__ready) $fwrite(fout, "C %h\\n", counts__payload);
-        if (counts__valid && counts__ready && counts__payload[{nw - 1}]) begin
+        {captures}
+        if ({membrane["end"]}) begin
           last <= cycle;
           {src}__valid <= 0;
-          counts__ready <= 0;
+          counts__ready <= 0;{membrane["stop"]}
           spikes__ready <= 1;
           state <= DRAIN;
         end else draw;
@@ -331,12 +365,13 @@ class CaptureReader:
     readback, into a :class:`SessionResult` (what ``drive`` returns; for a network also
     every layer's timestep ends, ``step_ends``)."""
 
-    def __init__(self, config: CoreConfig | NetworkConfig, stream: TextIO) -> None:
+    def __init__(self, config: CoreConfig | NetworkConfig | Target, stream: TextIO) -> None:
         self.target = Target.of(config)
         self.stream = stream
         self.result = SessionResult()
         self._spike = spike_layout(self.target.last)
         self._count = count_layout(self.target.last)
+        self._membrane = membrane_layout(self.target.last)
         self._pending = ""
         self._readback: list[int] = []
         self._new_sample()
@@ -344,6 +379,7 @@ class CaptureReader:
     def _new_sample(self) -> None:
         self._spikes: list[tuple[int, int]] = []
         self._counts = np.zeros(self.target.last.n_neurons, np.int64)
+        self._membranes = np.zeros(self.target.last.n_neurons, np.int64)
         self._ends: list[list[int]] = [[] for _ in self.target.cores]
 
     def _lines(self) -> list[str]:
@@ -366,6 +402,10 @@ class CaptureReader:
             elif kind == "C":
                 token = self._count.from_bits(int(rest, 16))
                 self._counts[int(token.neuron)] = int(token.count)
+            elif kind == "M" and self.target.membrane is not None:
+                token = self._membrane.from_bits(int(rest, 16))
+                k = int(token.word)
+                self._membranes[k * P:(k + 1) * P] = [int(v) for v in token.v]
             elif kind == "T":
                 *layer, cycle = (int(x) for x in rest.split())
                 self._ends[layer[0] if layer else 0].append(cycle)
@@ -392,13 +432,16 @@ class CaptureReader:
         out.totals.append(last - started + 1)
         out.spikes.append(np.array(sorted(self._spikes), dtype=np.int64).reshape(-1, 2))
         out.counts.append(self._counts)
+        if self.target.membrane is not None:
+            out.membranes.append(self._membranes)
         self._new_sample()
 
     def read_state(self) -> SessionResult:
         """Read the rest (the readback) and fill in every layer's final weights, thresholds
         and biases."""
         self.read_samples()
-        if self._pending or self._spikes or any(self._ends) or self._counts.any():
+        if (self._pending or self._spikes or any(self._ends) or self._counts.any()
+                or self._membranes.any()):
             raise ValueError("harness capture: a sample without its end")
         try:
             state = self.target.unpack(self._readback)

@@ -128,12 +128,15 @@ def config_matrix(quick: bool = False) -> list[MatrixEntry]:
 
 @dataclass(frozen=True)
 class NetworkEntry:
-    """A named network of the co-simulation matrix and the stall probability of its
-    session's output consumers (cycles are compared only at 0)."""
+    """A named network of the co-simulation matrix, the stall probability of its
+    session's output consumers (cycles are compared only at 0) and its membrane readout
+    (``"max"``, ``"final"``; ``None``: counts only; the design is
+    ``Target.of(network, membrane)``)."""
 
     label: str
     network: NetworkConfig
     stall: float = 0.0
+    membrane: str | None = None
 
 
 def scaled_network(sizes: Sequence[int], pes: Sequence[int], *, timesteps: int = 12,
@@ -206,19 +209,25 @@ def current_network() -> NetworkConfig:
 
 def network_matrix(quick: bool = False) -> list[NetworkEntry]:
     """The layered networks the co-simulation runs; ``quick`` is the subset CI runs: a
-    2-layer network on rate input (an STDP-style layer, then an imported one) and a 3-layer
+    2-layer network on rate input (an STDP-style layer, then an imported one), a 3-layer
     one on direct input (imported layers, row banks, a bias-free middle layer with the
-    shift leak) under backpressure."""
+    shift leak) under backpressure with the ``membrane_final`` readout, and a small 2-layer
+    imported network with the ``membrane_max`` readout."""
     direct = {**_IMPORTED, "neuron.reset_amount": 300}   # sparse input: lower thresholds
+    small = {**_IMPORTED, "neuron.reset_amount": 400}
+    deep = "16-12-8-4-direct-signed-bias-mixed-banks2-stall-membrane-final"
     entries = [
         NetworkEntry("16-12-4-rate-unsigned-signed-bias", scaled_network(
             [16, 12, 4], [2, 2], v_th=900, layers=[{}, _IMPORTED])),
-        NetworkEntry("16-12-8-4-direct-signed-bias-mixed-banks2-stall", scaled_network(
+        NetworkEntry(deep, scaled_network(
             [16, 12, 8, 4], [2, 4, 2], v_th=300, timesteps=16, kind="direct", layers=[
                 direct,
                 {**direct, "widths.bias": 0, "neuron.leak_mode": "shift",
                  "neuron.reset_mode": "to_reset", "row_banks": 2},
-                {**direct, "widths.bias": 6}]), stall=0.3),
+                {**direct, "widths.bias": 6}]), stall=0.3, membrane="final"),
+        NetworkEntry("16-8-4-rate-signed-bias-membrane-max", scaled_network(
+            [16, 8, 4], [2, 2], v_th=400, timesteps=10, layers=[small, small]),
+            membrane="max"),
     ]
     if quick:
         return entries

@@ -8,8 +8,9 @@ timing=True)``) on the design's Verilog wrapped in the harness of :mod:`.harness
 samples, read everything back.  The harness runs the design free with its own clock, from a
 script this test writes, and counts the samples it has finished; the test wakes once per
 sample, reads what the harness captured and compares it with ``golden_session``: every
-(last-layer) spike and count, every layer's weights, thresholds and biases, and (without
-stalls) the cycles of every timestep (a network: every layer's timestep ends) and sample.
+(last-layer) spike, count and (with a membrane readout) membrane, every layer's weights,
+thresholds and biases, and (without stalls) the cycles of every timestep (a network:
+every layer's timestep ends) and sample.
 The first difference fails the test with its sample, layer, timestep, neuron and values.
 
 Environment: ``PLASTICORE_CORE`` (the configuration, JSON: a core's or a network's,
@@ -19,6 +20,7 @@ Environment: ``PLASTICORE_CORE`` (the configuration, JSON: a core's or a network
 ``plasticore cosim``), ``PLASTICORE_CORRUPT`` (checks of the harness, the comparison must
 fail: ``weight`` flips one expected final weight of the last layer, ``bias`` one expected
 bias of the last layer with a bias, ``count`` changes one expected count of the first
+sample; ``membrane``, with a membrane readout only, one expected membrane of the first
 sample; ``deep``, a network only, loads the RTL's layer 1 with the largest weight from every
 input to its neuron 0, a fault that only layer 1 and the layers after it can show),
 ``PLASTICORE_PROGRESS`` (optional: a file rewritten after each sample with ``done total``).
@@ -58,7 +60,7 @@ from .harness import (
     write_script,
 )
 from .harness import TOPLEVEL as TOPLEVEL
-from .target import Target, config_from_json
+from .target import Target, target_from_json
 
 __all__ = ["TOPLEVEL", "COCOTB_TESTS", "ENV_SESSION", "ENV_STALL", "ENV_REPORT",
            "session_inputs", "write_session", "read_session"]
@@ -71,14 +73,14 @@ ENV_CORRUPT = "PLASTICORE_CORRUPT"
 ENV_PROGRESS = "PLASTICORE_PROGRESS"
 
 
-def session_inputs(config: CoreConfig | NetworkConfig, weights: Any, theta: Any,
+def session_inputs(config: CoreConfig | NetworkConfig | Target, weights: Any, theta: Any,
                    samples: list[Sample], work: Path,
                    bias: Any = None) -> tuple[list[Path], dict[str, str]]:
     """Write the design's Verilog (``<work>/snn_core.v``, or ``network_core.v`` for a
     network of several layers), the harness (``<work>/snn_harness.v``) and the session
     into ``work``; returns the sources and the testbench's environment, for
     ``run_cocotb(..., timing=True)``.  A network's ``weights``, ``theta`` and ``bias``
-    hold one entry per layer."""
+    hold one entry per layer; a ``Target`` with a membrane readout passes it on."""
     from ..hdl.verilog import write_verilog
     from .pe_testbench import ENV_CORE
 
@@ -86,7 +88,7 @@ def session_inputs(config: CoreConfig | NetworkConfig, weights: Any, theta: Any,
     work.mkdir(parents=True, exist_ok=True)
     source = write_verilog(target.component(), target.module, work)
     harness = work / f"{TOPLEVEL}.v"
-    text = harness_verilog(target.config)
+    text = harness_verilog(target)
     if not harness.is_file() or harness.read_text() != text:
         harness.write_text(text)
     session = write_session(work / "session.npz", weights, theta, samples, bias)
@@ -102,11 +104,11 @@ def _cpu_seconds() -> float:
 async def core_session(dut: Any) -> None:
     """Load, run and read back one session in the harness; everything must equal the
     golden model.  Python wakes once per sample (``samples_done``) and compares it."""
-    target = Target.of(config_from_json(os.environ["PLASTICORE_CORE"]))
+    target = target_from_json(os.environ["PLASTICORE_CORE"])
     weights, theta, samples, bias = read_session(os.environ[ENV_SESSION])
     stall = float(os.environ.get(ENV_STALL, "0"))
     # the golden model runs in a second process while the harness runs (golden_stream)
-    golden = GoldenStream(target.config, os.environ[ENV_SESSION])
+    golden = GoldenStream(target, os.environ[ENV_SESSION])
     expected = golden.expected
     corrupt = os.environ.get(ENV_CORRUPT)      # harness checks: the comparison must fail
 
@@ -124,6 +126,8 @@ async def core_session(dut: Any) -> None:
             golden.upto(n)
         if corrupt == "count" and had == 0 and expected.counts:
             expected.counts[0][0] += 1
+        if corrupt == "membrane" and had == 0 and expected.membranes:
+            expected.membranes[0][0] += 1
         if corrupt == "weight" and n is None:
             last_layer(expected.weights)[0, 0] ^= 1
         if corrupt == "bias" and n is None and last_layer(expected.bias) is not None:
@@ -191,7 +195,7 @@ async def core_session(dut: Any) -> None:
         while checked < len(samples):
             await next_change(dut.samples_done, f"sample {checked}")
             if reader is None:
-                reader = CaptureReader(target.config, stack.enter_context(open(capture_path)))
+                reader = CaptureReader(target, stack.enter_context(open(capture_path)))
             reader.read_samples()
             got = reader.result
             for n in range(checked, len(got.counts)):
@@ -205,9 +209,9 @@ async def core_session(dut: Any) -> None:
         while not int(dut.finished.value):
             await next_change(dut.finished, "the readback")
         if reader is None:
-            reader = CaptureReader(target.config, stack.enter_context(open(capture_path)))
+            reader = CaptureReader(target, stack.enter_context(open(capture_path)))
         got = reader.read_state()
-        difference = compare(target.config, got, expect(None), cycles=stall == 0)
+        difference = compare(target, got, expect(None), cycles=stall == 0)
     if difference is None and stall > 0 and samples and sum(got.totals) <= sum(
             expected.totals):
         difference = (f"stall {stall}: the samples took {sum(got.totals)} cycles, no more "

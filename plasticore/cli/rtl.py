@@ -46,13 +46,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_cosim(args: argparse.Namespace) -> int:
     from ..golden.train import load_weights
+    from ..hdl.core.membrane import membrane_mode
     from ..sim import cosim
+    from ..sim.target import Target
     from ..tools import repo_root
 
     config = load_for_rtl(args.config, layers=True)
     network = config.network
     layered = len(network.layers) > 1           # NetworkCore, a core per layer
-    design = network if layered else config.core
+    design = Target.of(network if layered else config.core, membrane_mode(config.classify))
     if args.samples < 1:
         raise UserError(f"--samples {args.samples}: must be at least 1")
     weights = theta = bias = None

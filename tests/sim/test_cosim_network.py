@@ -12,11 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from plasticore.config import Config
+from plasticore.config import ClassifyConfig, Config
 from plasticore.golden.network import Network
 from plasticore.golden.train import save_weights
 from plasticore.sim import cosim
+from plasticore.sim.core_session import golden_session
 from plasticore.sim.matrix import current_network, network_matrix, network_state
+from plasticore.sim.target import Target
 
 QUICK = {entry.label: entry for entry in network_matrix(quick=True)}
 FULL = {entry.label: entry for entry in network_matrix() if entry.label not in QUICK}
@@ -30,10 +32,13 @@ def _network_cocotb(entry: Any, run_sim: Any, simulator: str, tmp_path: Path,
     from plasticore.sim.tb_core import COCOTB_TESTS, ENV_STALL, TOPLEVEL, session_inputs
 
     network = entry.network
+    target = Target.of(network, entry.membrane)
     weights, theta, bias = network_state(network)
+    if not target.layered:                  # a one-layer network runs as its core
+        weights, theta, bias = weights[0], theta[0], bias[0]
     session = cosim.session_samples(network, samples, learn=False)
-    sources, env = session_inputs(network, weights, theta, session, tmp_path, bias)
-    assert sources[0].name == "network_core.v"
+    sources, env = session_inputs(target, weights, theta, session, tmp_path, bias)
+    assert sources[0].name == f"{target.module}.v"
     result = run_sim(toplevel=TOPLEVEL, sources=sources, test_module="plasticore.sim.tb_core",
                      extra_env={**env, ENV_STALL: str(entry.stall)},
                      build_dir=build_dir(simulator, sources), timing=True, public=False)
@@ -45,7 +50,9 @@ def _network_cocotb(entry: Any, run_sim: Any, simulator: str, tmp_path: Path,
 def test_network_cocotb(label: str, run_sim: Any, simulator: str, tmp_path: Path) -> None:
     """CI: a 2-layer network on rate input and a 3-layer one on direct input under
     backpressure, every spike, count, layer's weights, thresholds and biases, and (without
-    stalls) every layer's timestep ends equal to the golden and cycle models."""
+    stalls) every layer's timestep ends equal to the golden and cycle models; the
+    membrane readouts (``membrane_max`` of two layers, ``membrane_final`` of one under
+    backpressure): every membrane word as the golden ``v_max`` / ``v_final``."""
     _network_cocotb(QUICK[label], run_sim, simulator, tmp_path)
 
 
@@ -70,12 +77,53 @@ def test_a_fault_fails_the_run(fault: str, message: str, tmp_path: Path,
     the largest weight from every input to its neuron 0: only the last layer's spikes can
     show it, and the first sample already does; ``weight`` flips an expected weight of the
     last layer, which the readback catches."""
-    network = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall"].network
+    entry = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall-membrane-final"]
+    network = entry.network
     weights, theta, bias = network_state(network)
     samples = cosim.session_samples(network, 1, learn=False)
     monkeypatch.setenv("PLASTICORE_CORRUPT", fault)
-    result = cosim.run(network, samples, "icarus", tmp_path, weights, theta, bias=bias)
+    result = cosim.run(Target.of(network, entry.membrane), samples, "icarus", tmp_path,
+                       weights, theta, bias=bias)
     assert not result.matched and str(result.difference).startswith(message)
+
+
+@pytest.mark.sim
+def test_a_membrane_fault_fails_the_run(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PLASTICORE_CORRUPT=membrane`` changes one expected membrane of the first sample
+    (neuron 0's ``v_max``): spikes and counts still match, only the membrane comparison
+    names it."""
+    entry = QUICK["16-8-4-rate-signed-bias-membrane-max"]
+    weights, theta, bias = network_state(entry.network)
+    samples = cosim.session_samples(entry.network, 1, learn=False)
+    target = Target.of(entry.network, entry.membrane)
+    expected = golden_session(target, weights, theta, samples, bias).membranes[0][0]
+    monkeypatch.setenv("PLASTICORE_CORRUPT", "membrane")
+    result = cosim.run(target, samples, "icarus", tmp_path, weights, theta, bias=bias)
+    assert not result.matched
+    assert result.difference == (f"sample 0, last layer: membrane readout of neuron 0: RTL "
+                                 f"{expected}, golden {expected + 1}")
+
+
+@pytest.mark.sim
+def test_cosim_cli_membrane_readout(cli: Any, tmp_path: Path) -> None:
+    """``plasticore cosim`` of a config whose ``classify.readout`` is ``membrane_max``
+    builds the design with the membrane readout (the CI entry's) and compares its
+    membranes: bit-exact on Icarus."""
+    entry = QUICK["16-8-4-rate-signed-bias-membrane-max"]
+    config = Config.from_network(entry.network, classify=ClassifyConfig(
+        readout="membrane_max", n_classes=4))
+    (tmp_path / "net.toml").write_text(config.to_toml())
+    weights, theta, bias = network_state(entry.network)
+    save_weights(tmp_path / "w.npz", config, Network(entry.network, weights=weights,
+                                                      theta=theta, bias=bias))
+    proc = cli("cosim", "net.toml", "--weights", "w.npz", "--samples", "2", "--simulator",
+               "icarus", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "everything matched the golden model" in proc.stdout
+    session = (Path(__file__).resolve().parents[2] / "build" / "cosim"
+               / f"session-icarus-{Target.of(entry.network, 'max').digest()}")
+    assert "membranes__payload" in (session / "network_core.v").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -50,20 +50,23 @@ def test_silent_sample_by_hand() -> None:
 
 @pytest.mark.parametrize("label", list(QUICK))
 def test_network_session_in_amaranth(label: str) -> None:
-    """The CI networks' sessions on ``NetworkCore`` in Amaranth's simulator (loaded and read
-    back through the ``layer`` field, stalled outputs where the entry says so): equal to
-    the golden session, every layer's timestep ends included (without stalls); every
-    layer spikes."""
+    """The CI networks' sessions on ``NetworkCore`` (a one-layer one on its ``SnnCore``) in
+    Amaranth's simulator (loaded and read back through the ``layer`` field, stalled
+    outputs where the entry says so): equal to the golden session, every layer's timestep
+    ends and the membrane readout included (without stalls); every layer spikes."""
     entry = QUICK[label]
     network = entry.network
-    weights, theta, bias = network_state(network)
+    target = Target.of(network, entry.membrane)
+    weights, theta, bias = (target.shaped(v) for v in network_state(network))
     samples = session_samples(network, 2, learn=False)
-    expected = golden_session(network, weights, theta, samples, bias)
-    got = run_amaranth(network, weights, theta, samples, stall=entry.stall, seed=3,
+    expected = golden_session(target, weights, theta, samples, bias)
+    got = run_amaranth(target, weights, theta, samples, stall=entry.stall, seed=3,
                        bias=bias)
-    assert compare(network, got, expected, cycles=entry.stall == 0) is None
+    assert compare(target, got, expected, cycles=entry.stall == 0) is None
     assert len(got.spikes[0]) + len(got.spikes[1]) > 0
-    assert [b is None for b in got.bias] == [not c.widths.bias for c in network.cores]
+    assert len(got.membranes) == (2 if entry.membrane else 0)
+    assert [b is None for b in target.per_layer(got.bias, "bias")] == [
+        not c.widths.bias for c in network.cores]
     if entry.stall:
         assert sum(got.totals) > sum(expected.totals)
 
@@ -72,7 +75,7 @@ def test_a_fault_in_a_hidden_layer_is_named() -> None:
     """The RTL loaded with one hidden-layer neuron's weights at the maximum (layer 1 of
     three): the last layer's spikes differ in the first sample.  Faults injected into
     copies of the golden session name their layer."""
-    network = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall"].network
+    network = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall-membrane-final"].network
     weights, theta, bias = network_state(network)
     samples = session_samples(network, 1, learn=False)
     expected = golden_session(network, weights, theta, samples, bias)
@@ -102,7 +105,7 @@ def test_a_fault_in_a_hidden_layer_is_named() -> None:
 def test_session_file_holds_every_layer(tmp_path: Path) -> None:
     """Every layer's arrays under the weights file's names (``weights``, ``weights_1``, ...;
     a bias only where a layer has one); a single core's file keeps its names."""
-    network = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall"].network
+    network = QUICK["16-12-8-4-direct-signed-bias-mixed-banks2-stall-membrane-final"].network
     weights, theta, bias = network_state(network)
     samples = session_samples(network, 2, learn=False)
     path = write_session(tmp_path / "s.npz", weights, theta, samples, bias)
