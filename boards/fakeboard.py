@@ -9,7 +9,8 @@ rate (:func:`measure_throughput`).
 :class:`FakeBoard` is the protocol (requests in, reply frames out, no I/O): memories as
 ``WRITE_MEMORY`` stores them (every layer's), samples run by
 :class:`~plasticore.golden.network.Network` and
-classified by :func:`~plasticore.golden.classify.predict_votes`.  It does not model the
+classified as the link's readout does (:func:`~.protocol.board_class`: the vote scores of
+the counts, or the highest membrane with a membrane readout).  It does not model the
 receive timeout (a truncated request waits for its rest) and takes an oversize length for
 ``BAD_LENGTH`` at once.  :class:`PtyBoard` serves it from a thread, optionally pacing,
 delaying or fragmenting the replies; tests subclass :class:`FakeBoard` to misbehave.
@@ -29,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from ..golden.classify import predict_votes
 from ..golden.network import Network
+from ..hdl.core.membrane import membrane_mode
 from ..hdl.cycles import network_sample_cycles, sample_cycles
 from ..sim.core_session import layer_rasters
 from .protocol import (
@@ -41,6 +42,7 @@ from .protocol import (
     Status,
     StatusReport,
     Target,
+    board_class,
     board_votes,
     identify_payload,
     layer_values,
@@ -183,6 +185,8 @@ class FakeBoard:
                       for index in range(len(self.geometry.layers))]
             weights, theta, bias = (list(p) for p in zip(*params, strict=True))
             self._net = Network(self.config.network, weights=weights, theta=theta, bias=bias)
+            # a membrane readout needs the literal loop, which records the membranes
+            self._net.event_driven = membrane_mode(self.config.classify) is None
         return self._net
 
     def run(self, data: bytes, key: int, learn: bool) -> bytes:
@@ -208,18 +212,20 @@ class FakeBoard:
         votes = np.array(self.memory[selector(Target.VOTES)], np.int64).reshape(
             g.n_classes, g.n_neurons)
         pixels = sample if core.encoder.kind == "current" else None
+        membrane = membrane_mode(self.config.classify)
         if len(net.layers) == 1:
-            cycles = sample_cycles(core, res.input_raster, res.raster, learn, pixels).total
+            cycles = sample_cycles(core, res.input_raster, res.raster, learn, pixels,
+                                   membrane).total
         else:
             layers = net.layers
             _, rasters = layer_rasters(net.network, [x.weights for x in layers],
                                        [x.theta for x in layers], [x.bias for x in layers],
                                        sample, key)
             cycles = network_sample_cycles(net.network.cores, res.input_raster, rasters,
-                                           pixels).total
+                                           pixels, membrane).total
         self.last_cycles, self.busy_cycles = cycles, self.busy_cycles + cycles
         counts = np.asarray(res.counts, np.int64)
-        head = struct.pack("<BIII", int(predict_votes(counts, votes)[0]), int(counts.sum()),
+        head = struct.pack("<BIII", board_class(self.config, res, votes), int(counts.sum()),
                            cycles, self.samples)
         return head + b"".join(int(c).to_bytes(g.count_bytes, "little") for c in counts)
 

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..config import SUPERVISED_READOUTS, Config
-from ..golden.classify import Readout, predict_votes
+from ..golden.classify import Readout
 from ..golden.network import Network
+from ..hdl.core.membrane import membrane_mode
 from ..hdl.cycles import network_sample_cycles, sample_cycles
 from .protocol import (
     REPLY_OVERHEAD,
@@ -32,6 +33,7 @@ from .protocol import (
     Status,
     StatusReport,
     Target,
+    board_class,
     board_votes,
     command_name,
     config_digest,
@@ -153,10 +155,12 @@ def slowest_sample_s(config: Config) -> float:
     inputs = None if current else np.ones((T, n_inputs), bool)
     pixels = np.ones(n_inputs, np.int64) if current else None
     rasters = [np.ones((T, core.n_neurons), bool) for core in cores]
+    membrane = membrane_mode(config.classify)
     if len(cores) == 1:
-        total = sample_cycles(cores[0], inputs, rasters[0], learn=True, pixels=pixels).total
+        total = sample_cycles(cores[0], inputs, rasters[0], learn=True, pixels=pixels,
+                              membrane=membrane).total
     else:
-        total = network_sample_cycles(cores, inputs, rasters, pixels).total
+        total = network_sample_cycles(cores, inputs, rasters, pixels, membrane).total
     return total / config.board.clock_hz
 
 
@@ -411,8 +415,11 @@ def golden_network(config: Config, weights: Array, theta: Array,
     """The golden network of ``config`` with these weights, thresholds and biases (per
     layer, or one layer's arrays)."""
     n = len(config.network.layers)
-    return Network(config.network, weights=per_layer(weights, n), theta=per_layer(theta, n),
-                   bias=per_layer(bias, n))
+    net = Network(config.network, weights=per_layer(weights, n), theta=per_layer(theta, n),
+                  bias=per_layer(bias, n))
+    # a membrane readout needs the literal loop, which records the membranes
+    net.event_driven = membrane_mode(config.classify) is None
+    return net
 
 
 def host_readout(config: Config, rates: Array | None) -> Readout:
@@ -432,8 +439,8 @@ def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array | N
     """Load the network (every layer's weights, thresholds and biases, per layer or one
     layer's arrays), classify ``images`` on the board (learning off, key = index, as
     ``golden.train.evaluate`` does), and compare every sample's counts and class with the
-    golden model (:func:`~plasticore.golden.classify.predict_votes` of
-    :func:`~.protocol.board_votes`)."""
+    golden model (:func:`~.protocol.board_class`: the vote scores of the counts, or with a
+    membrane readout the highest membrane)."""
     config = link.config
     votes = board_votes(config, rates)
     link.check_identity()
@@ -443,7 +450,7 @@ def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array | N
     report = RunReport()
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         golden = net.run_sample(image, key=i, learn=False)
-        expected = int(predict_votes(golden.counts, votes)[0])
+        expected = board_class(config, golden, votes)
         got = link.run_sample(image, key=i)
         report.samples += 1
         report.cycles.append(got.cycles)
@@ -451,7 +458,9 @@ def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array | N
         report.counts_equal += same_counts
         report.class_equal += got.predicted == expected
         report.correct += got.predicted == int(label)
-        report.float_agree += expected == int(float_readout.predict(golden.counts[None])[0])
+        scores: Array = {"membrane_max": golden.v_max, "membrane_final": golden.v_final
+                         }.get(config.classify.readout, golden.counts)
+        report.float_agree += expected == int(float_readout.predict(scores[None])[0])
         if not report.first_mismatch and (not same_counts or got.predicted != expected):
             diff = np.flatnonzero(got.counts != golden.counts)
             where = (f"neuron {diff[0]}: count {got.counts[diff[0]]}, golden "

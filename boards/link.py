@@ -16,7 +16,10 @@ simulates exactly what the bitstream contains apart from clocking:
   pixels (or the spike raster, one word per timestep) from the receive buffer;
 - the **collector**: stores the core's per-sample counts, then the **readout** scores every
   class, ``sum_i count[i] * vote[c, i]``, and keeps the argmax (ties to the lowest class:
-  ``golden.classify.predict_votes``).
+  ``golden.classify.predict_votes``); with a membrane readout (``classify.readout``
+  ``membrane_max`` or ``membrane_final``) the class is instead the output neuron whose
+  membrane word value is the highest, ties to the lowest (``protocol.board_class``), kept
+  as the core's membrane words arrive after the counts.
 
 A frame is validated completely (CRC, length, target, address range, busy) before it changes
 anything, so a bad frame leaves the core's state intact.  While a sample runs, requests that
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -36,6 +39,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import Config
 from ..hdl.core import SnnCore
+from ..hdl.core.membrane import membrane_mode
 from ..hdl.network import NetworkCore
 from .protocol import (
     CRC,
@@ -62,9 +66,12 @@ _RESULT_HEAD = 13
 
 
 def network_core(config: Config) -> SnnCore | NetworkCore:
-    """The core a board runs: ``SnnCore`` for one layer, ``NetworkCore`` for several."""
-    network = config.network
-    return SnnCore(config.core) if len(network.layers) == 1 else NetworkCore(network)
+    """The core a board runs: ``SnnCore`` for one layer, ``NetworkCore`` for several; with
+    the membrane readout ``classify.readout`` names (``membrane_mode``)."""
+    network, membrane = config.network, membrane_mode(config.classify)
+    if len(network.layers) == 1:
+        return SnnCore(config.core, membrane)
+    return NetworkCore(network, membrane)
 
 
 class _Shared:
@@ -622,6 +629,7 @@ class LinkedCore(wiring.Component):
         best = Signal(g.score_bits)
         best_class = Signal(8)
         valid = Signal()                 # counts_r / votes_r data belong to a product
+        membrane = membrane_mode(self.config.classify) is not None
         with m.FSM(name="readout"):
             with m.State("WAIT"):
                 with m.If(core.counts.valid):
@@ -629,25 +637,48 @@ class LinkedCore(wiring.Component):
                     with m.If(core.counts.payload.last):
                         m.d.sync += [neuron.eq(0), klass.eq(0), score.eq(0), best.eq(0),
                                      best_class.eq(0), valid.eq(0)]
-                        m.next = "SCORE"
-            with m.State("SCORE"):
-                m.d.comb += [s.scoring.eq(1), counts_r.addr.eq(neuron),
-                             votes_r.addr.eq(klass * N + neuron)]
-                with m.If(valid):
-                    m.d.sync += score.eq(score + counts_r.data * votes_r.data)
-                m.d.sync += valid.eq(neuron != N)
-                with m.If(neuron != N):
-                    m.d.sync += neuron.eq(neuron + 1)
-                with m.Elif(~valid):
-                    # class `klass` scored: keep it if strictly better (ties: lowest class)
-                    with m.If((klass == 0) | (score > best)):
-                        m.d.sync += [best.eq(score), best_class.eq(klass)]
-                    m.d.sync += [klass.eq(klass + 1), neuron.eq(0), score.eq(0)]
-                    with m.If(klass == C - 1):
-                        m.next = "DONE"
+                        m.next = "MEMBRANES" if membrane else "SCORE"
+            if membrane:
+                self._membrane_argmax(m, core, best_class, s)
+            else:
+                with m.State("SCORE"):
+                    m.d.comb += [s.scoring.eq(1), counts_r.addr.eq(neuron),
+                                 votes_r.addr.eq(klass * N + neuron)]
+                    with m.If(valid):
+                        m.d.sync += score.eq(score + counts_r.data * votes_r.data)
+                    m.d.sync += valid.eq(neuron != N)
+                    with m.If(neuron != N):
+                        m.d.sync += neuron.eq(neuron + 1)
+                    with m.Elif(~valid):
+                        # class `klass` scored: keep it if strictly better (ties: lowest class)
+                        with m.If((klass == 0) | (score > best)):
+                            m.d.sync += [best.eq(score), best_class.eq(klass)]
+                        m.d.sync += [klass.eq(klass + 1), neuron.eq(0), score.eq(0)]
+                        with m.If(klass == C - 1):
+                            m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += s.scoring.eq(1)
                 m.d.sync += [s.result_class.eq(best_class), s.result_ready.eq(1),
                              s.spikes.eq(spikes), s.sample_cycles.eq(cycles),
                              s.samples.eq(s.samples + 1)]
                 m.next = "WAIT"
+
+    def _membrane_argmax(self, m, core, best_class, s) -> None:
+        """State ``MEMBRANES`` of the readout: the class is the output neuron with the
+        highest membrane (``membrane_layout`` words in neuron order; a lane replaces the
+        best only when strictly higher, so ties go to the lowest neuron), then ``DONE``."""
+        token = core.membranes.payload
+        P = len(token.v)
+        best = Signal(token.v.shape().elem_shape, name="best_membrane")
+        m.d.comb += core.membranes.ready.eq(1)
+        with m.State("MEMBRANES"):
+            m.d.comb += s.scoring.eq(1)
+            with m.If(core.membranes.valid):
+                value, index = best, best_class
+                for p in range(P):
+                    take = (token.v[p] > value) | ((token.word == 0) & (p == 0))
+                    value = Mux(take, token.v[p], value)
+                    index = Mux(take, token.word * P + p, index)
+                m.d.sync += [best.eq(value), best_class.eq(index)]
+                with m.If(token.last):
+                    m.next = "DONE"

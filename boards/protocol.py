@@ -26,12 +26,13 @@ from amaranth.lib.crc import Algorithm, catalog
 
 from .. import __version__
 from ..config import SUPERVISED_READOUTS, Config, ConfigError, CoreConfig
+from ..hdl.core.membrane import membrane_mode
 
 __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_BYTES",
            "CHUNK_BYTES", "MAX_LAYERS", "Command", "Status", "Target", "CRC", "crc16",
            "selector", "LayerGeometry", "MemoryGeometry", "Geometry", "network_json",
            "config_digest",
-           "board_votes", "per_layer", "layer_words", "layer_values",
+           "board_votes", "board_class", "per_layer", "layer_words", "layer_values",
            "request", "reply_frame", "REPLY_OVERHEAD", "RequestParser", "Reply", "ReplyParser",
            "command_name", "identify_payload", "Identity", "StatusReport", "Result"]
 
@@ -192,8 +193,32 @@ def network_json(config: Config) -> str:
 
 def config_digest(config: Config) -> str:
     """The configuration digest the identity carries: the first 16 hex digits of the
-    SHA-256 of :func:`network_json` (``CoreConfig.digest()`` for one layer)."""
-    return hashlib.sha256(network_json(config).encode()).hexdigest()[:16]
+    SHA-256 of :func:`network_json` (``CoreConfig.digest()`` for one layer), followed for a
+    membrane readout by a line naming it (the bitstream's readout hardware differs)."""
+    text = network_json(config)
+    if membrane_mode(config.classify) is not None:
+        text += f"\nclassify.readout = {config.classify.readout}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def board_class(config: Config, result: Any, votes: Any) -> int:
+    """The class the board reports for a sample whose golden result is ``result`` (a
+    ``SampleResult``): for a membrane readout the output neuron with the highest membrane
+    readout (``v_max`` or ``v_final``), ties to the lowest index, as the link's collector
+    finds it; else the argmax of the vote scores of the counts
+    (``golden.classify.predict_votes``, ``votes`` from :func:`board_votes`)."""
+    import numpy as np
+
+    from ..golden.classify import predict_votes
+
+    mode = membrane_mode(config.classify)
+    if mode is None:
+        return int(predict_votes(np.asarray(result.counts), votes)[0])
+    membranes = result.v_max if mode == "max" else result.v_final
+    if membranes is None:
+        raise ValueError("a membrane readout needs the golden network's literal loop "
+                         "(Network.event_driven = False), which records the membranes")
+    return int(np.argmax(membranes))
 
 
 def board_votes(config: Config, rates: Any) -> Any:
@@ -291,10 +316,6 @@ class Geometry:
         cores = network.cores
         first, last = cores[0], cores[-1]
         readout = config.classify.readout
-        if readout in ("membrane_max", "membrane_final"):
-            raise ConfigError(f"classify.readout = {readout!r}: the board reads spike counts "
-                              "only (the core does not expose membranes); use readout = "
-                              "'count'")
         if readout in SUPERVISED_READOUTS and last.n_neurons != config.classify.n_classes:
             raise ConfigError(f"classify.readout = {readout!r}: the board's class is output "
                               f"neuron c, so the last layer's n_neurons ({last.n_neurons}) "

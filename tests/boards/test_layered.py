@@ -205,19 +205,68 @@ def test_a_board_of_other_layers_is_refused_naming_the_layer():
         link.check_identity()
 
 
+def _membrane_classes(config: Config, weights, theta, bias, images) -> tuple[list, list]:
+    """Per image the golden last layer's membrane readout (``v_max`` or ``v_final`` of the
+    literal loop) and its counts."""
+    net = Network(config.network, weights=weights, theta=theta, bias=bias)
+    net.event_driven = False
+    out = [net.run_sample(image, key=key, learn=False) for key, image in enumerate(images)]
+    field = "v_max" if config.classify.readout == "membrane_max" else "v_final"
+    return [getattr(r, field) for r in out], [r.counts for r in out]
+
+
 @pytest.mark.parametrize("readout", ["membrane_max", "membrane_final"])
-def test_membrane_readouts_are_refused(readout, tmp_path, cli):
+def test_fake_board_membrane_readouts(readout):
+    """With a membrane readout the board's class is the output neuron with the highest
+    membrane readout (``np.argmax``: ties to the lowest), not the argmax of the counts, and
+    the counts stay the golden model's; one layer and two."""
+    for config in (two_layers(readout), one_layer(readout)):
+        weights, theta, bias = parameters(config)
+        link = BoardLink(Direct(FakeBoard(config)), config, timeout=0.01)
+        images = np.random.default_rng(8).integers(0, 256, size=(12, 16))
+        report = run_test_set(link, weights, theta, None, images, np.zeros(12, np.int64),
+                              bias=bias)
+        assert report.matched and report.samples == 12
+        membranes, counts = _membrane_classes(config, weights, theta, bias, images)
+        got = [link.run_sample(image, key=key) for key, image in enumerate(images)]
+        assert [r.predicted for r in got] == [int(np.argmax(v)) for v in membranes]
+        assert any(int(np.argmax(v)) != int(np.argmax(c))
+                   for v, c in zip(membranes, counts, strict=True)), \
+            "the membrane readout should differ from the counts' somewhere"
+        for r, c in zip(got, counts, strict=True):
+            np.testing.assert_array_equal(r.counts, c)
+
+
+def one_layer(readout: str) -> Config:
+    """The first layer of :func:`two_layers` alone, 4 neurons (an ``SnnCore`` on the
+    board)."""
     config = two_layers(readout)
-    with pytest.raises(ConfigError, match=rf"^classify.readout = '{readout}': the board "
-                                          "reads spike counts only"):
-        Geometry.of(config)
-    path = tmp_path / "m.toml"
-    config.save(path)
-    result = cli("board", "run", str(path), "--weights", str(tmp_path / "w.npz"),
-                 "--simulate", "verilator")
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("plasticore: error: ") and result.stderr.count("\n") == 1
-    assert "classify.readout" in result.stderr
+    network = config.network
+    layer = dataclasses.replace(network.layers[0], n_neurons=4)
+    return Config.from_network(dataclasses.replace(network, layers=(layer,)),
+                               classify=config.classify, source="one-layer")
+
+
+def test_membrane_ties_and_identity():
+    """Ties go to the lowest neuron; a board built for the counts readout is refused for a
+    membrane readout (the readout is in the configuration digest), and the counts
+    readout's digest is the network's alone, as before."""
+    from plasticore.boards.protocol import board_class, config_digest, network_json
+    from plasticore.golden.network import SampleResult
+
+    config = two_layers("membrane_final")
+    result = SampleResult(np.array([9, 0, 0, 0]), np.zeros(10, np.int64), None, None, [],
+                          v_max=np.array([5, 7, 7, -3]), v_final=np.array([-2, -1, -1, -8]))
+    assert board_class(config, result, None) == 1
+    assert board_class(two_layers("membrane_max"), result, None) == 1
+    assert board_class(two_layers(), result, board_votes(two_layers(), None)) == 0
+    import hashlib
+
+    assert config_digest(two_layers()) == hashlib.sha256(
+        network_json(two_layers()).encode()).hexdigest()[:16]
+    link = BoardLink(Direct(FakeBoard(two_layers())), config, timeout=0.01)
+    with pytest.raises(LinkError, match="rebuild the bitstream"):
+        link.check_identity()
 
 
 def test_board_votes_count_readout_is_argmax():
@@ -283,6 +332,25 @@ def test_two_layers_on_the_simulated_board(tmp_path):
                            "icarus", tmp_path, fuzz_frames=3, seed=3, bias=bias)
     assert result.passed, result.report
     assert result.report["unchanged"] and result.report["frames"] == 3
+
+
+@pytest.mark.sim
+@pytest.mark.icarus
+@pytest.mark.parametrize("readout", ["membrane_max", "membrane_final"])
+def test_membrane_readout_on_the_simulated_board(readout, tmp_path):
+    """The small two-layer network with a membrane readout through ``LinkedCore`` (Icarus):
+    every count and class (the argmax of the membranes the core sends) as the golden
+    model."""
+    config = two_layers(readout)
+    weights, theta, bias = parameters(config)
+    images = np.random.default_rng(8).integers(0, 256, size=(3, 16))
+    membranes, counts = _membrane_classes(config, weights, theta, bias, images)
+    assert any(int(np.argmax(v)) != int(np.argmax(c))          # a counts readout would fail
+               for v, c in zip(membranes, counts, strict=True))
+    result = board_sim.run(config, weights, theta, None, images, np.arange(3) % 4,
+                           "icarus", tmp_path, bias=bias)
+    assert result.passed, result.report
+    assert result.report["counts_equal"] == result.report["class_equal"] == 3
 
 
 @pytest.mark.verilator
