@@ -35,7 +35,6 @@ from plasticore.boards.protocol import (
 from plasticore.config import (
     ClassifyConfig,
     Config,
-    ConfigError,
     LayerConfig,
     NetworkConfig,
     RuleConfig,
