@@ -28,6 +28,7 @@ from typing import Any
 
 from ..config import Config, ConfigError
 from ..files import write_text
+from ..hdl.core.membrane import membrane_mode
 from .catalog import Board, board_named
 from .protocol import network_json
 from .timing import ARTIX7_1, DelayModel, TimingEstimate, estimate_timing
@@ -344,20 +345,13 @@ def design_rtlil(config: Config, board: Board, design: str) -> tuple[str, str]:
             BoardTop(config, board), name="top", emit_src=False)
         text = plan.files["top.il"]
         return "top", text if isinstance(text, str) else text.decode()
-    if design == "core" and len(config.network.layers) > 1:
+    if design == "core":        # with the membrane readout classify.readout names
         from amaranth.back import rtlil
 
-        from ..hdl.network import NetworkCore
+        from .link import network_core
 
-        return "network_core", rtlil.convert(NetworkCore(config.network),
-                                             name="network_core", emit_src=False)
-    if design == "core":
-        from amaranth.back import rtlil
-
-        from ..hdl.core import SnnCore
-
-        return "snn_core", rtlil.convert(SnnCore(config.core), name="snn_core",
-                                         emit_src=False)
+        name = "network_core" if len(config.network.layers) > 1 else "snn_core"
+        return name, rtlil.convert(network_core(config), name=name, emit_src=False)
     raise ConfigError(f"unknown design {design!r} (known: {', '.join(DESIGNS)})")
 
 
@@ -490,12 +484,19 @@ def synthesize_verilog(source: str, top: str, workdir: Path, *, pins: bool,
 
 
 def _config_digest(config: Config, design: str) -> str:
+    """The synthesis cache key: the design's configuration (a membrane readout named, its
+    hardware differs), and for the board design the board."""
+    readout = (f"\nclassify.readout = {config.classify.readout}"
+               if membrane_mode(config.classify) else "")
     if design == "core" and len(config.network.layers) > 1:
-        text = json.dumps(config.network.to_dict(), sort_keys=True)
+        text = json.dumps(config.network.to_dict(), sort_keys=True) + readout
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-    if design == "core":
+    if design == "core" and not readout:
         return config.core.digest()
-    text = network_json(config) + json.dumps(config.board.to_dict(), sort_keys=True)
+    if design == "core":
+        return hashlib.sha256((config.core.to_json() + readout).encode()).hexdigest()[:16]
+    text = (network_json(config) + json.dumps(config.board.to_dict(), sort_keys=True)
+            + readout)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -430,3 +430,21 @@ def test_digits_mlp_current_input_on_the_simulated_board(tmp_path, cli):
     assert result.returncode == 0, result.stderr
     board = json.loads(result.stdout)
     assert board["matched"] and board["samples"] == 5
+
+
+def test_synth_builds_the_membrane_readout():
+    """``plasticore synth`` elaborates the core a membrane readout needs (its membranes
+    port and the readout's memory), under a cache key of its own."""
+    from plasticore.boards.catalog import board_named
+    from plasticore.boards.synth import _config_digest, design_rtlil
+
+    board = board_named("arty_a7_35")
+    for config in (two_layers("membrane_max"), one_layer("membrane_max")):
+        _, text = design_rtlil(config, board, "core")
+        assert "membranes__payload" in text and "vmax" in text
+        counts = dataclasses.replace(config, classify=ClassifyConfig(readout="count",
+                                                                     n_classes=4))
+        _, plain = design_rtlil(counts, board, "core")
+        assert "membranes__payload" not in plain
+        for design in ("core", "board"):
+            assert _config_digest(config, design) != _config_digest(counts, design)
