@@ -64,6 +64,10 @@ class LayerState:
     bias: Array = None
 
 
+#: The key :meth:`Target.to_json` adds for a membrane readout (absent without one).
+_MEMBRANE_KEY = "membrane_readout"
+
+
 def config_from_json(text: str) -> CoreConfig | NetworkConfig:
     """Inverse of :meth:`Target.to_json`: a ``CoreConfig``, or a ``NetworkConfig`` (the
     layered form, a ``layers`` list)."""
@@ -78,9 +82,6 @@ def target_from_json(text: str) -> Target:
     """Inverse of :meth:`Target.to_json`: the target, its membrane readout included."""
     return Target.of(config_from_json(text), json.loads(text).get(_MEMBRANE_KEY))
 
-
-#: The key :meth:`Target.to_json` adds for a membrane readout (absent without one).
-_MEMBRANE_KEY = "membrane_readout"
 
 
 @dataclass(frozen=True)
