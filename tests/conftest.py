@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ from typing import Any
 import pytest
 
 from plasticore.sim import runner
+
+# A shell starts a background job (`cmd &` without job control, `nohup`) with SIGINT
+# ignored, and every process inherits that: the tests that stop a child with Ctrl-C's
+# signal (board serve, explore's interrupt) would then wait for nothing.  The tests run
+# children as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 QUICK_TOKENS = 300
 """Random tokens per random cocotb test in the quick tier."""
