@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -18,7 +20,7 @@ from .pipeline import Drain, delay, delay_valid, shared
 from .rows import append_layout
 from .weights import read_layout
 
-__all__ = ["EncodePass"]
+__all__ = ["EncodePass", "generates"]
 
 
 class EncodePass(wiring.Component):
@@ -58,6 +60,11 @@ class EncodePass(wiring.Component):
     learn_lookup, normalize_lookup : In(read_layout)
         Read the generator states and pre traces of input word ``addr`` in ``lookup_bank``
         (normalization first); ``lookup_state`` and ``lookup_trace`` the next cycle.
+
+    A core that does not learn (``stdp.learn`` false) has none of ``accumulate``,
+    ``seen`` and the lookups, and builds no pre trace; nor, with direct input, any
+    generator (:func:`generates`; ``key`` goes too): the raster's spikes go through
+    registers as deep as the encoders and traces, so the pass takes the same cycles.
     """
 
     def __init__(self, core: CoreConfig) -> None:
@@ -65,23 +72,25 @@ class EncodePass(wiring.Component):
         E, C = core.encoder.lanes, core.derived.input_words
         word = bits_for(C - 1)
         source, payload = input_stream(core)
+        learns = core.stdp.learn               # the members STDP alone needs
         super().__init__({
             source: In(stream.Signature(payload)),
-            "key": In(STATE_BITS),
+            **({"key": In(STATE_BITS)} if generates(core) else {}),
             "load": In(1),
             "start": In(1),
             "timestep": In(core.derived.timestep_bits),
-            "accumulate": In(1),
+            **({"accumulate": In(1)} if learns else {}),
             "busy": Out(1),
             "rows_clear": Out(1),
             "rows_bank": Out(1),
             "appended": Out(append_layout(core.n_inputs, E)),
-            "seen": Out(E),
-            "learn_lookup": In(read_layout(word)),
-            "normalize_lookup": In(read_layout(word)),
-            "lookup_bank": In(1),
-            "lookup_state": Out(data.ArrayLayout(unsigned(STATE_BITS), E)),
-            "lookup_trace": Out(data.ArrayLayout(unsigned(core.widths.trace), E)),
+            **({"seen": Out(E),
+                "learn_lookup": In(read_layout(word)),
+                "normalize_lookup": In(read_layout(word)),
+                "lookup_bank": In(1),
+                "lookup_state": Out(data.ArrayLayout(unsigned(STATE_BITS), E)),
+                "lookup_trace": Out(data.ArrayLayout(unsigned(core.widths.trace), E))}
+               if learns else {}),
         })
 
     def elaborate(self, platform) -> Module:
@@ -89,44 +98,51 @@ class EncodePass(wiring.Component):
         core = self._core
         N_in, E, C = core.n_inputs, core.encoder.lanes, core.derived.input_words
         direct = core.encoder.kind == "direct"
-        interval = core.stdp.update_every > 1
+        # what a core builds (docs/architecture.md, "A core that does not learn"): the
+        # generators (pixels, base states, states, encoders) when it draws from them, for
+        # the rate encoder or for STDP's rounding; the pre traces and the lookups only
+        # when it learns
+        learning, generating = core.stdp.learn, generates(core)
+        interval = learning and core.stdp.update_every > 1
 
         # -- per-input memories: C words of E lanes --------------------------------------------
-        m.submodules.pixel_mem = pixel_mem = Memory(
-            shape=pixel_word_layout(core), depth=C, init=[])
-        bases = base_states(core.seed, STREAM_INPUT, N_in)
-        m.submodules.input_base = input_base = Memory(
-            shape=data.ArrayLayout(unsigned(STATE_BITS), E), depth=C,
-            init=[[int(bases[c * E + e]) for e in range(E)] for c in range(C)])
-        m.submodules.input_state = input_state = Memory(
-            shape=data.ArrayLayout(unsigned(STATE_BITS), E), depth=2 * C, init=[])
-        m.submodules.x_pre_mem = x_pre_mem = Memory(
-            shape=data.ArrayLayout(unsigned(core.widths.trace), E), depth=2 * C, init=[])
-        pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
-        base_rd = input_base.read_port()
-        ist_rd, ist_wr = input_state.read_port(), input_state.write_port()
-        xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()
-        ist_look, xpre_look = input_state.read_port(), x_pre_mem.read_port()
+        if generating:
+            m.submodules.pixel_mem = pixel_mem = Memory(
+                shape=pixel_word_layout(core), depth=C, init=[])
+            bases = base_states(core.seed, STREAM_INPUT, N_in)
+            m.submodules.input_base = input_base = Memory(
+                shape=data.ArrayLayout(unsigned(STATE_BITS), E), depth=C,
+                init=[[int(bases[c * E + e]) for e in range(E)] for c in range(C)])
+            m.submodules.input_state = input_state = Memory(
+                shape=data.ArrayLayout(unsigned(STATE_BITS), E), depth=2 * C, init=[])
+        if learning:
+            m.submodules.x_pre_mem = x_pre_mem = Memory(
+                shape=data.ArrayLayout(unsigned(core.widths.trace), E), depth=2 * C, init=[])
+        if generating:
+            pix_rd, pix_wr = pixel_mem.read_port(), pixel_mem.write_port()
+            base_rd = input_base.read_port()
+            ist_rd, ist_wr = input_state.read_port(), input_state.write_port()
 
         def banked(bank, index):
             """Word ``index`` of ``bank`` of a double-buffered per-input memory."""
             return Mux(bank, C + index, index)
 
-        # -- lookups for the learning rule's passes ----------------------------------------------
-        look = Signal(bits_for(C - 1))
-        shared(m, [(self.normalize_lookup.en, [look.eq(self.normalize_lookup.addr)])],
-               [look.eq(self.learn_lookup.addr)])
-        m.d.comb += [ist_look.addr.eq(banked(self.lookup_bank, look)),
-                     xpre_look.addr.eq(banked(self.lookup_bank, look)),
-                     self.lookup_state.eq(ist_look.data), self.lookup_trace.eq(xpre_look.data)]
+        if learning:
+            xpre_rd, xpre_wr = x_pre_mem.read_port(), x_pre_mem.write_port()
+            ist_look, xpre_look = input_state.read_port(), x_pre_mem.read_port()
+            # -- lookups for the learning rule's passes ------------------------------------------
+            look = Signal(bits_for(C - 1))
+            shared(m, [(self.normalize_lookup.en, [look.eq(self.normalize_lookup.addr)])],
+                   [look.eq(self.learn_lookup.addr)])
+            m.d.comb += [ist_look.addr.eq(banked(self.lookup_bank, look)),
+                         xpre_look.addr.eq(banked(self.lookup_bank, look)),
+                         self.lookup_state.eq(ist_look.data),
+                         self.lookup_trace.eq(xpre_look.data)]
 
         # -- lanes: fixed-latency pipes (outputs always ready, never stalled) --------------------
-        encoder = [RateEncoder(core) for _ in range(E)]
-        pre_trace = [TraceUnit(core, "pre") for _ in range(E)]
-        for e in range(E):
-            m.submodules[f"encoder{e}"] = encoder[e]
-            m.submodules[f"pre_trace{e}"] = pre_trace[e]
-            m.d.comb += [encoder[e].o.ready.eq(1), pre_trace[e].o.ready.eq(1)]
+        lanes = [self._lane(m, e) for e in range(E)]
+        encoder = [lane["encoder"] for lane in lanes] if generating else []
+        pre_trace = [lane["pre_trace"] for lane in lanes] if learning else []
 
         # -- the pass: e0 read word c; e1 encoders in; e4 encoders out, traces in; e6 traces out
         issue = Signal()
@@ -137,14 +153,14 @@ class EncodePass(wiring.Component):
         m.d.comb += [first.eq(t == 0), bank.eq(t[0]), self.rows_bank.eq(bank)]
         raster_word = Signal(N_in)              # direct input: this timestep's input spikes
         m.d.comb += [
-            pix_rd.addr.eq(c), base_rd.addr.eq(c),
-            ist_rd.addr.eq(banked(~bank, c)),   # the previous timestep's bank
-            xpre_rd.addr.eq(banked(~bank, c)),
+            *([pix_rd.addr.eq(c), base_rd.addr.eq(c),
+               ist_rd.addr.eq(banked(~bank, c))] if generating else []),   # previous bank
+            *([xpre_rd.addr.eq(banked(~bank, c))] if learning else []),
         ]
         e1_valid = delay_valid(m, issue, 1, "e1_valid")
         e1_c = delay(m, c, 1, "e1_c")
         e1_first = delay(m, first, 1, "e1_first")
-        for e in range(E):
+        for e in range(len(encoder)):
             m.d.comb += [
                 encoder[e].i.valid.eq(e1_valid),
                 encoder[e].i.payload.pixel.eq(pix_rd.data[e]),
@@ -152,7 +168,9 @@ class EncodePass(wiring.Component):
                 encoder[e].i.payload.key.eq(self.key),
                 encoder[e].i.payload.reseed.eq(e1_first),
             ]
-        e4_valid = encoder[0].o.valid
+        # without generators, registers as deep as the encoders (the same cycles)
+        e4_valid = encoder[0].o.valid if generating else \
+            delay_valid(m, e1_valid, ENCODER_LATENCY, "e4_valid")
         e4_c = delay(m, e1_c, ENCODER_LATENCY, "e4_c")
         spikes = Signal(E)                      # e4: the spikes of word c, lane e at bit e
         if direct:
@@ -163,18 +181,18 @@ class EncodePass(wiring.Component):
             m.d.comb += spikes.eq(Cat(encoder[e].o.payload.spike for e in range(E)))
         for e in range(E):
             m.d.comb += [
-                pre_trace[e].i.valid.eq(e4_valid),
-                pre_trace[e].i.payload.x.eq(delay(m, Mux(e1_first, 0, xpre_rd.data[e]),
-                                                  ENCODER_LATENCY, f"e4_x{e}")),
-                pre_trace[e].i.payload.spike.eq(spikes[e]),
-                ist_wr.data[e].eq(encoder[e].o.payload.state),
-                xpre_wr.data[e].eq(pre_trace[e].o.payload.x),
+                *([pre_trace[e].i.valid.eq(e4_valid),
+                   pre_trace[e].i.payload.x.eq(delay(m, Mux(e1_first, 0, xpre_rd.data[e]),
+                                                     ENCODER_LATENCY, f"e4_x{e}")),
+                   pre_trace[e].i.payload.spike.eq(spikes[e])] if learning else []),
+                *([ist_wr.data[e].eq(encoder[e].o.payload.state)] if generating else []),
+                *([xpre_wr.data[e].eq(pre_trace[e].o.payload.x)] if learning else []),
             ]
         m.d.comb += [
-            ist_wr.addr.eq(banked(bank, e4_c)),
-            ist_wr.en.eq(e4_valid),
-            xpre_wr.addr.eq(banked(bank, delay(m, e4_c, TRACE_LATENCY, "e6_c"))),
-            xpre_wr.en.eq(pre_trace[0].o.valid),
+            *([ist_wr.addr.eq(banked(bank, e4_c)), ist_wr.en.eq(e4_valid)]
+              if generating else []),
+            *([xpre_wr.addr.eq(banked(bank, delay(m, e4_c, TRACE_LATENCY, "e6_c"))),
+               xpre_wr.en.eq(pre_trace[0].o.valid)] if learning else []),
             self.appended.valid.eq(e4_valid),
             self.appended.word.eq(e4_c),
             self.appended.flags.eq(spikes),
@@ -214,7 +232,7 @@ class EncodePass(wiring.Component):
                         m.d.sync += load_c.eq(0)
                         m.next = "LOAD"
                 with m.Elif(self.start):
-                    begin(self.timestep, self.accumulate)
+                    begin(self.timestep, self.accumulate if learning else 0)
             if not direct:
                 with m.State("LOAD"):
                     m.d.comb += [self.busy.eq(1), self.pixels.ready.eq(1),
@@ -240,3 +258,25 @@ class EncodePass(wiring.Component):
                 with m.If(drain.last()):
                     m.next = "IDLE"
         return m
+
+    def _lane(self, m: Module, e: int) -> dict[str, Any]:
+        """Lane ``e``'s units, added to ``m``: the rate encoder (the input's generator, when
+        the core draws from it: :func:`generates`), and in a core that learns the pre trace
+        (``encoder<e>``, ``pre_trace<e>``)."""
+        core = self._core
+        units: dict[str, Any] = {}
+        if generates(core):
+            units["encoder"] = RateEncoder(core)
+        if core.stdp.learn:
+            units["pre_trace"] = TraceUnit(core, "pre")
+        for name, unit in units.items():
+            m.submodules[f"{name}{e}"] = unit
+        m.d.comb += [unit.o.ready.eq(1) for unit in units.values()]
+        return units
+
+
+def generates(core: CoreConfig) -> bool:
+    """Whether a core draws from its input generators: for the rate encoder's spikes, or
+    (learning) for STDP's stochastic rounding and normalization draws, which step them with
+    direct input too.  A core with direct input that does not learn builds none."""
+    return core.encoder.kind == "rate" or core.stdp.learn

@@ -126,9 +126,18 @@ def access_bits(core: CoreConfig) -> int:
 
 def neuron_layout(core: CoreConfig) -> data.StructLayout:
     """State of one neuron lane in the neuron-word memory (fields LSB first): the LIF unit's
-    output (``lif_output_layout``: membrane, refractory count, threshold, spike) and what
-    the core keeps beside it."""
+    output (``lif_output_layout``: membrane, refractory count, threshold, spike), the spike
+    ``count``, and for a core that learns (``stdp.learn``) what STDP reads of a neuron:
+    ``post_seen`` (a spike since the last update), ``x_post`` (the post trace, unsigned
+    ``widths.trace``) and ``state`` (its generator, unsigned 32 bits).  A core that does not
+    learn keeps none of these three (``docs/numerics.md``: with learning off no trace or
+    neuron generator is ever read)."""
     d = core.derived
+    if not core.stdp.learn:
+        return data.StructLayout({
+            **{name: field.shape for name, field in lif_output_layout(core)},
+            "count": unsigned(d.count_bits),
+        })
     return data.StructLayout({
         **{name: field.shape for name, field in lif_output_layout(core)},
         "post_seen": 1,                 # a spike since the last STDP update (update_every)

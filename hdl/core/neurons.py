@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -61,10 +62,11 @@ class NeuronPass(wiring.Component):
     done : Out(1)
         High in the pass's last cycle.
     key, learn, timestep, first : In
-        The sample key and learn flag; the timestep, and whether it is timestep 0 (read
-        the reset state, reseed the generators).
+        The sample key and learn flag (a core that learns only); the timestep, and whether
+        it is timestep 0 (read the reset state, reseed the generators).
     accumulate : In(1)
-        Post events add to those since the last STDP update (else they restart).
+        A core that learns only: post events add to those since the last STDP update
+        (else they restart).
     slots : Out(read_layout)  /  rows, rows_count, rows_flagged : In
         Slot ``a`` of every bank's row list; the rows in it, one cycle later; the spiking
         rows of each list in this timestep, and in the one being encoded.
@@ -81,7 +83,12 @@ class NeuronPass(wiring.Component):
     spikes : Out(stream.Signature(spike_layout(core)))
         A token per word with a spike; ``queue_empty`` when all have gone out.
     updated : Out(updated_layout(core))
-        Each word as it is written back (for the learning rule).
+        A core that learns only: each word as it is written back (for the learning rule).
+
+    A core that does not learn (``stdp.learn`` false) builds no post trace, generator or
+    base-state ROM (``_PostLearning``): its lanes are LIF units alone, and registers of
+    the trace's depth keep the pass's cycles.  The STDP parts of a core that learns are
+    spliced in where they always were, so its netlist is unchanged (``test_core_signed``).
     """
 
     def __init__(self, core: CoreConfig) -> None:
@@ -90,14 +97,14 @@ class NeuronPass(wiring.Component):
         bank_rows = core.n_inputs // R
         bank_depth = bank_rows * W
         count = data.ArrayLayout(unsigned(bits_for(bank_rows)), R)
+        learns = core.stdp.learn               # the members STDP alone needs
         super().__init__({
             "start": In(1),
             "done": Out(1),
-            "key": In(STATE_BITS),
-            "learn": In(1),
+            **({"key": In(STATE_BITS), "learn": In(1)} if learns else {}),
             "timestep": In(core.derived.timestep_bits),
             "first": In(1),
-            "accumulate": In(1),
+            **({"accumulate": In(1)} if learns else {}),
             "slots": Out(data.StructLayout({"en": 1, "slot": unsigned(bits_for(bank_rows - 1))})),
             "rows": In(data.ArrayLayout(unsigned(bits_for(bank_rows - 1)), R)),
             "rows_count": In(count),
@@ -113,7 +120,7 @@ class NeuronPass(wiring.Component):
                if core.encoder.kind == "current" else {}),
             "spikes": Out(stream.Signature(spike_layout(core))),
             "queue_empty": Out(1),
-            "updated": Out(updated_layout(core)),
+            **({"updated": Out(updated_layout(core))} if learns else {}),
         })
 
     def elaborate(self, platform) -> Module:
@@ -122,20 +129,9 @@ class NeuronPass(wiring.Component):
         d, n = core.derived, core.neuron
         P, W, R, N_in = core.n_pe, d.neurons_per_pe, core.row_banks, core.n_inputs
 
-        lif = [LIFNeuronUnit(core) for _ in range(P)]
-        post_trace = [TraceUnit(core, "post") for _ in range(P)]
-        generator = [LFSR(core) for _ in range(P)]
-        for p in range(P):
-            m.submodules[f"lif{p}"] = lif[p]
-            m.submodules[f"post_trace{p}"] = post_trace[p]
-            m.submodules[f"neuron_gen{p}"] = generator[p]
-            m.d.comb += [lif[p].o.ready.eq(1), post_trace[p].o.ready.eq(1),
-                         generator[p].o.ready.eq(1)]
-        bases = base_states(core.seed, STREAM_NEURON, core.n_neurons)
-        m.submodules.neuron_base = neuron_base = Memory(
-            shape=data.ArrayLayout(unsigned(STATE_BITS), P), depth=W,
-            init=[[int(bases[k * P + p]) for p in range(P)] for k in range(W)])
-        base_rd = neuron_base.read_port()
+        lanes = [self._lane(m, p) for p in range(P)]
+        lif = [lane["lif"] for lane in lanes]
+        learning = _PostLearning(m, core, lanes) if core.stdp.learn else None
 
         # -- the output spike queue: at most W tokens per timestep, drained before the next
         #    pass (SyncFIFOBuffered of depth d takes d - 1 writes in consecutive cycles)
@@ -169,7 +165,7 @@ class NeuronPass(wiring.Component):
             *(self.weights_rows.addr[b].eq(self.rows[b] * W + n1_k) for b in range(R)),
             self.store_read.en.eq(n1_valid),
             self.store_read.addr.eq(n1_k),
-            base_rd.addr.eq(n1_k),
+            *(learning.read_bases(n1_k) if learning else []),
         ]
         # with a bias the running sum starts from it and adds the weights shifted (the
         # current, in membrane LSBs, needs no adder after the sum); else it adds weights
@@ -218,46 +214,37 @@ class NeuronPass(wiring.Component):
                 lif[p].i.payload.theta.eq(lane.theta),
                 lif[p].i.payload.current.eq(synaptic),
                 lif[p].i.payload.inhibition.eq(inhibition),
-                lif[p].i.payload.learn.eq(self.learn),
-                generator[p].i.valid.eq(update),
-                generator[p].i.payload.state.eq(Mux(self.first, base_rd.data[p], lane.state)),
-                generator[p].i.payload.key.eq(self.key),
-                generator[p].i.payload.reseed.eq(self.first),
+                # a core that does not learn never adapts its thresholds (step 6)
+                lif[p].i.payload.learn.eq(self.learn if learning else 0),
+                *(learning.step_generator(p, update, self.first, self.key, lane)
+                  if learning else []),
             ]
         n5_valid = lif[0].o.valid
         n5_k = delay(m, n2_k, LIF_LATENCY, "n5_k")
         n5_stored = delay(m, stored, LIF_LATENCY, "n5_stored")
         n5_first = delay(m, self.first, LIF_LATENCY, "n5_first")
-        n5_carry = delay(m, self.accumulate, LIF_LATENCY, "n5_carry")
-        for p in range(P):
-            m.d.comb += [
-                post_trace[p].i.valid.eq(n5_valid),
-                post_trace[p].i.payload.x.eq(Mux(n5_first, 0, n5_stored[p].x_post)),
-                post_trace[p].i.payload.spike.eq(lif[p].o.payload.spike),
-            ]
-        n7_valid = post_trace[0].o.valid
+        # n5 -> n7: the post traces (learning), else registers of the same depth, so the
+        # pass takes the same cycles (hdl.cycles.pass_depths)
+        n7_valid = learning.trace(n5_valid, n5_first, n5_stored, self.accumulate) \
+            if learning else delay_valid(m, n5_valid, TRACE_LATENCY, "n7_valid")
         n7_k = delay(m, n5_k, TRACE_LATENCY, "n7_k")
         updated = Signal(neuron_word_layout(core))
         spiked = Signal(P)
         for p in range(P):
             neuron = lif[p].o.payload
             count = Mux(n5_first, 0, n5_stored[p].count) + neuron.spike
-            post_seen = neuron.spike | (n5_carry & n5_stored[p].post_seen)
-            state = delay(m, generator[p].o.payload.state, LIF_LATENCY - LFSR_LATENCY,
-                          f"n5_state{p}")
+            post = learning.post_fields(p) if learning else None
             m.d.comb += [
                 updated[p].v.eq(delay(m, neuron.v, TRACE_LATENCY, f"n7_v{p}")),
                 updated[p].refractory.eq(
                     delay(m, neuron.refractory, TRACE_LATENCY, f"n7_refractory{p}")),
                 updated[p].theta.eq(delay(m, neuron.theta, TRACE_LATENCY, f"n7_theta{p}")),
                 updated[p].spike.eq(delay(m, neuron.spike, TRACE_LATENCY, f"n7_spike{p}")),
-                updated[p].post_seen.eq(delay(m, post_seen, TRACE_LATENCY, f"n7_seen{p}")),
+                *(post.seen(updated[p]) if post else []),
                 updated[p].count.eq(delay(m, count, TRACE_LATENCY, f"n7_count{p}")),
-                updated[p].x_post.eq(post_trace[p].o.payload.x),
-                updated[p].state.eq(delay(m, state, TRACE_LATENCY, f"n7_state{p}")),
+                *(post.trace_and_state(updated[p]) if post else []),
                 spiked[p].eq(updated[p].spike),
-                self.updated.post[p].eq(updated[p].post_seen),
-                self.updated.live[p].eq(post_trace[p].o.payload.x != 0),
+                *(post.tell(updated[p], self.updated) if post else []),
             ]
         with m.If(n7_valid):
             m.d.sync += fired.eq(fired + sum(spiked[p] for p in range(P)))
@@ -266,8 +253,7 @@ class NeuronPass(wiring.Component):
             self.store_write.en.eq(n7_valid),
             self.store_write.addr.eq(n7_k),
             self.store_write.data.eq(updated),
-            self.updated.valid.eq(n7_valid),
-            self.updated.word.eq(n7_k),
+            *(learning.tell_word(self.updated, n7_valid, n7_k) if learning else []),
             token.timestep.eq(self.timestep),
             token.word.eq(n7_k),
             token.mask.eq(spiked),
@@ -299,3 +285,101 @@ class NeuronPass(wiring.Component):
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
         return m
+
+    def _lane(self, m: Module, p: int) -> dict[str, Any]:
+        """Lane ``p``'s units, added to ``m``: the LIF unit, and in a core that learns its
+        post trace and generator (``lif<p>``, ``post_trace<p>``, ``neuron_gen<p>``)."""
+        core = self._core
+        units = {"lif": LIFNeuronUnit(core)}
+        if core.stdp.learn:
+            units.update(post_trace=TraceUnit(core, "post"), neuron_gen=LFSR(core))
+        for name, unit in units.items():
+            m.submodules[f"{name}{p}"] = unit
+        m.d.comb += [unit.o.ready.eq(1) for unit in units.values()]
+        return units
+
+
+class _PostLearning:
+    """What STDP keeps of every neuron, in a core that learns (``stdp.learn``): the post
+    trace (``TraceUnit``, n5 to n7), the generator (``LFSR``, stepped at n2, its state
+    delayed to n5) and its base states (a ROM read at n1), and the flag of a spike since
+    the last update; added to the word written back at n7 and told to the learn pass
+    (``updated``).  A core that does not learn builds none of it: nothing reads a post
+    trace or a neuron generator with learning off (``golden.rule.NoLearning``).
+
+    The methods return statements for the neuron pass to put where a core that learns has
+    always had them (so its netlist stays the same)."""
+
+    def __init__(self, m: Module, core: CoreConfig, lanes: list[dict[str, Any]]) -> None:
+        P, W = core.n_pe, core.derived.neurons_per_pe
+        self._m, self._core = m, core
+        self._lif = [lane["lif"] for lane in lanes]
+        self._trace = [lane["post_trace"] for lane in lanes]
+        self._generator = [lane["neuron_gen"] for lane in lanes]
+        bases = base_states(core.seed, STREAM_NEURON, core.n_neurons)
+        m.submodules.neuron_base = neuron_base = Memory(
+            shape=data.ArrayLayout(unsigned(STATE_BITS), P), depth=W,
+            init=[[int(bases[k * P + p]) for p in range(P)] for k in range(W)])
+        base_rd = neuron_base.read_port()
+        self._base = base_rd
+
+    def read_bases(self, n1_k) -> list:
+        """n1: read word ``n1_k``'s base states."""
+        return [self._base.addr.eq(n1_k)]
+
+    def step_generator(self, p: int, update, first, key, stored_lane) -> list:
+        """n2: step lane ``p``'s generator (from its base state at timestep 0)."""
+        generator = self._generator[p]
+        return [
+            generator.i.valid.eq(update),
+            generator.i.payload.state.eq(Mux(first, self._base.data[p], stored_lane.state)),
+            generator.i.payload.key.eq(key),
+            generator.i.payload.reseed.eq(first),
+        ]
+
+    def trace(self, n5_valid, n5_first, n5_stored, accumulate):
+        """n5: the post traces of the LIF units' spikes; returns the n7 valid flag."""
+        m = self._m
+        self._n5_stored = n5_stored
+        self._n5_carry = delay(m, accumulate, LIF_LATENCY, "n5_carry")
+        for p, trace in enumerate(self._trace):
+            m.d.comb += [
+                trace.i.valid.eq(n5_valid),
+                trace.i.payload.x.eq(Mux(n5_first, 0, n5_stored[p].x_post)),
+                trace.i.payload.spike.eq(self._lif[p].o.payload.spike),
+            ]
+        return self._trace[0].o.valid
+
+    def post_fields(self, p: int) -> _PostLane:
+        """Lane ``p``'s STDP fields at n5 (the spike flag, the generator state)."""
+        spike = self._lif[p].o.payload.spike
+        post_seen = spike | (self._n5_carry & self._n5_stored[p].post_seen)
+        state = delay(self._m, self._generator[p].o.payload.state,
+                      LIF_LATENCY - LFSR_LATENCY, f"n5_state{p}")
+        return _PostLane(self._m, p, post_seen, state, self._trace[p])
+
+    @staticmethod
+    def tell_word(out, n7_valid, n7_k) -> list:
+        """n7: the word written back, for the learn pass."""
+        return [out.valid.eq(n7_valid), out.word.eq(n7_k)]
+
+
+class _PostLane:
+    """One lane's STDP fields from n5 to the word written back at n7."""
+
+    def __init__(self, m: Module, p: int, post_seen, state, trace: TraceUnit) -> None:
+        self._m, self._p, self._post_seen, self._state, self._trace = \
+            m, p, post_seen, state, trace
+
+    def seen(self, word) -> list:
+        return [word.post_seen.eq(delay(self._m, self._post_seen, TRACE_LATENCY,
+                                        f"n7_seen{self._p}"))]
+
+    def trace_and_state(self, word) -> list:
+        return [word.x_post.eq(self._trace.o.payload.x),
+                word.state.eq(delay(self._m, self._state, TRACE_LATENCY,
+                                    f"n7_state{self._p}"))]
+
+    def tell(self, word, out) -> list:
+        return [out.post[self._p].eq(word.post_seen),
+                out.live[self._p].eq(self._trace.o.payload.x != 0)]

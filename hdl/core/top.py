@@ -10,7 +10,7 @@ from ...config import CoreConfig
 from ..cycles import normalizes
 from .access import AccessPort
 from .current import CurrentPass
-from .encode import EncodePass
+from .encode import EncodePass, generates
 from .layouts import (
     access_bits,
     access_layout,
@@ -131,7 +131,7 @@ class SnnCore(wiring.Component):
         N_in, E, R = core.n_inputs, core.encoder.lanes, core.row_banks
         learning = core.stdp.learn
         normalizing = normalizes(core)
-        interval = core.stdp.update_every > 1
+        interval = learning and core.stdp.update_every > 1
 
         m.submodules.sequencer = seq = Sequencer(core, normalizing)
         if core.encoder.kind == "current":
@@ -164,7 +164,8 @@ class SnnCore(wiring.Component):
             return lst
 
         spikes = encode.appended.flags
-        main_readers = (("neurons",) if R == 1 else ()) + (() if interval else ("learn",))
+        main_readers = (("neurons",) if R == 1 else ()) + (
+            ("learn",) if learning and not interval else ())
         rows = row_list("rows", N_in, E, main_readers, spikes) if main_readers else None
         bank_lists = [rows] if R == 1 else [
             row_list(f"bank{b}_rows", N_in // R, E // R, ("neurons",),
@@ -180,10 +181,12 @@ class SnnCore(wiring.Component):
             wiring.connect(m, wiring.flipped(self.raster), encode.raster)
         m.d.comb += [
             self.busy.eq(seq.busy), self.timestep_done.eq(seq.timestep_done),
-            encode.key.eq(seq.key), encode.load.eq(seq.encode_load),
+            *([encode.key.eq(seq.key)] if generates(core) else []),
+            encode.load.eq(seq.encode_load),
             encode.start.eq(seq.encode_start), encode.timestep.eq(seq.encode_timestep),
-            encode.accumulate.eq(seq.encode_accumulate), seq.encode_busy.eq(encode.busy),
-            encode.lookup_bank.eq(seq.step_bank),
+            *([encode.accumulate.eq(seq.encode_accumulate)] if learning else []),
+            seq.encode_busy.eq(encode.busy),
+            *([encode.lookup_bank.eq(seq.step_bank)] if learning else []),
         ]
 
         # -- the neuron pass ---------------------------------------------------------------------
@@ -191,9 +194,9 @@ class SnnCore(wiring.Component):
         m.d.comb += [
             neurons.start.eq(seq.neurons_start), seq.neurons_done.eq(neurons.done),
             seq.queue_empty.eq(neurons.queue_empty),
-            neurons.key.eq(seq.key), neurons.learn.eq(seq.learn),
+            *([neurons.key.eq(seq.key), neurons.learn.eq(seq.learn)] if learning else []),
             neurons.timestep.eq(seq.timestep), neurons.first.eq(seq.first),
-            neurons.accumulate.eq(seq.accumulate),
+            *([neurons.accumulate.eq(seq.accumulate)] if learning else []),
             weights.rows.eq(neurons.weights_rows), neurons.weights.eq(weights.bank_data),
             store.neurons_read.eq(neurons.store_read), store.neurons_write.eq(
                 neurons.store_write), neurons.stored.eq(store.data),
@@ -266,9 +269,7 @@ class SnnCore(wiring.Component):
         m.d.comb += [
             neurons.start.eq(seq.neurons_start), seq.neurons_done.eq(neurons.done),
             seq.queue_empty.eq(neurons.queue_empty),
-            neurons.key.eq(seq.key), neurons.learn.eq(seq.learn),
             neurons.timestep.eq(seq.timestep), neurons.first.eq(seq.first),
-            neurons.accumulate.eq(seq.accumulate),
             store.neurons_read.eq(neurons.store_read), store.neurons_write.eq(
                 neurons.store_write), neurons.stored.eq(store.data),
             neurons.constant.eq(current.constant),
