@@ -48,6 +48,7 @@ from .protocol import (
     layer_values,
     layer_words,
     reply_frame,
+    result_payload,
     selector,
 )
 
@@ -194,8 +195,9 @@ class FakeBoard:
         g, core = self.geometry, self.config.core
         self.samples += 1
         if not self.compute:
-            return struct.pack("<BIII", 0, 0, 0, self.samples) + bytes(g.n_neurons
-                                                                         * g.count_bytes)
+            zeros = np.zeros(g.n_neurons, np.int64)
+            return result_payload(g, 0, 0, 0, self.samples, zeros,
+                                  zeros if g.membrane_bytes else None)
         if g.direct:
             rows = np.frombuffer(data, np.uint8).reshape(g.timesteps, g.raster_bytes)
             sample = np.unpackbits(rows, axis=1, bitorder="little")[:, :g.n_inputs]
@@ -225,9 +227,9 @@ class FakeBoard:
                                            pixels, membrane).total
         self.last_cycles, self.busy_cycles = cycles, self.busy_cycles + cycles
         counts = np.asarray(res.counts, np.int64)
-        head = struct.pack("<BIII", board_class(self.config, res, votes), int(counts.sum()),
-                           cycles, self.samples)
-        return head + b"".join(int(c).to_bytes(g.count_bytes, "little") for c in counts)
+        membranes = {"max": res.v_max, "final": res.v_final, None: None}[membrane]
+        return result_payload(g, board_class(self.config, res, votes), int(counts.sum()),
+                              cycles, self.samples, counts, membranes)
 
 
 class PtyBoard:

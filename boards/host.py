@@ -395,7 +395,12 @@ def _parsed(parse: Callable[..., _Parsed], *args: Any) -> _Parsed:
 
 @dataclass
 class RunReport:
-    """How a board's answers compared with the golden model's."""
+    """How a board's answers compared with the golden model's.
+
+    ``membranes_equal`` (samples whose every membrane equals the golden one) and
+    ``membranes`` (the board's membranes, a list per sample) are ``None`` for a counts
+    readout, whose RESULT carries no membranes.
+    """
 
     samples: int = 0
     counts_equal: int = 0
@@ -404,10 +409,25 @@ class RunReport:
     float_agree: int = 0
     cycles: list[int] = field(default_factory=list)
     first_mismatch: str = ""
+    membranes_equal: int | None = None
+    membranes: list[list[int]] | None = None
 
     @property
     def matched(self) -> bool:
-        return self.samples > 0 and self.counts_equal == self.class_equal == self.samples
+        return (self.samples > 0 and self.counts_equal == self.class_equal == self.samples
+                and self.membranes_equal in (None, self.samples))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as ``plasticore board run --json`` prints it (before its summary
+        fields); the membrane fields only for a membrane readout."""
+        out: dict[str, Any] = {
+            "samples": self.samples, "counts_equal": self.counts_equal,
+            "class_equal": self.class_equal, "correct": self.correct,
+            "float_agree": self.float_agree, "cycles": self.cycles,
+            "first_mismatch": self.first_mismatch}
+        if self.membranes is not None:
+            out.update(membranes_equal=self.membranes_equal, membranes=self.membranes)
+        return out
 
 
 def golden_network(config: Config, weights: Array, theta: Array,
@@ -440,14 +460,19 @@ def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array | N
     layer's arrays), classify ``images`` on the board (learning off, key = index, as
     ``golden.train.evaluate`` does), and compare every sample's counts and class with the
     golden model (:func:`~.protocol.board_class`: the vote scores of the counts, or with a
-    membrane readout the highest membrane)."""
+    membrane readout the highest membrane), and with a membrane readout every membrane
+    with the golden last layer's ``v_max`` or ``v_final``.  The first difference is named
+    in :attr:`RunReport.first_mismatch`: a count, else a membrane, else the class."""
     config = link.config
     votes = board_votes(config, rates)
     link.check_identity()
     link.load(weights, theta, votes, bias)
     net = golden_network(config, weights, theta, bias)
     float_readout = host_readout(config, rates)
+    mode = membrane_mode(config.classify)
     report = RunReport()
+    if mode is not None:
+        report.membranes_equal, report.membranes = 0, []
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         golden = net.run_sample(image, key=i, learn=False)
         expected = board_class(config, golden, votes)
@@ -458,17 +483,34 @@ def run_test_set(link: BoardLink, weights: Array, theta: Array, rates: Array | N
         report.counts_equal += same_counts
         report.class_equal += got.predicted == expected
         report.correct += got.predicted == int(label)
-        scores: Array = {"membrane_max": golden.v_max, "membrane_final": golden.v_final
-                         }.get(config.classify.readout, golden.counts)
+        membranes = {"max": golden.v_max, "final": golden.v_final}.get(mode or "")
+        same_membranes = True
+        if membranes is not None and report.membranes is not None:
+            same_membranes = bool(np.array_equal(got.membranes, membranes))
+            report.membranes_equal = (report.membranes_equal or 0) + same_membranes
+            report.membranes.append([int(v) for v in got.membranes])
+        scores: Array = golden.counts if membranes is None else membranes
         report.float_agree += expected == int(float_readout.predict(scores[None])[0])
-        if not report.first_mismatch and (not same_counts or got.predicted != expected):
-            diff = np.flatnonzero(got.counts != golden.counts)
-            where = (f"neuron {diff[0]}: count {got.counts[diff[0]]}, golden "
-                     f"{golden.counts[diff[0]]}" if diff.size else
-                     f"class {got.predicted}, golden {expected}")
-            report.first_mismatch = f"sample {i}: {where}"
+        if not report.first_mismatch and (not same_counts or not same_membranes
+                                          or got.predicted != expected):
+            report.first_mismatch = f"sample {i}: " + _difference(got, golden.counts,
+                                                                  membranes, expected)
             if stop_at_mismatch:
                 break
         if progress:
             progress(i + 1, len(labels))
     return report
+
+
+def _difference(got: Result, counts: Array, membranes: Array | None, expected: int) -> str:
+    """The first difference of a board's result from the golden one: a count, else a
+    membrane, else the class."""
+    diff = np.flatnonzero(got.counts != counts)
+    if diff.size:
+        return f"neuron {diff[0]}: count {got.counts[diff[0]]}, golden {counts[diff[0]]}"
+    if membranes is not None:
+        diff = np.flatnonzero(got.membranes != membranes)
+        if diff.size:
+            return (f"neuron {diff[0]}: membrane {got.membranes[diff[0]]}, golden "
+                    f"{membranes[diff[0]]}")
+    return f"class {got.predicted}, golden {expected}"

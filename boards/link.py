@@ -19,7 +19,9 @@ simulates exactly what the bitstream contains apart from clocking:
   ``golden.classify.predict_votes``); with a membrane readout (``classify.readout``
   ``membrane_max`` or ``membrane_final``) the class is instead the output neuron whose
   membrane word value is the highest, ties to the lowest (``protocol.board_class``), kept
-  as the core's membrane words arrive after the counts.
+  as the core's membrane words arrive after the counts, and the words are stored (a memory
+  of ``W`` words of ``n_pe`` membranes of the output layer) for RESULT, which sends every
+  membrane after the counts.
 
 A frame is validated completely (CRC, length, target, address range, busy) before it changes
 anything, so a bad frame leaves the core's state intact.  While a sample runs, requests that
@@ -43,6 +45,7 @@ from ..hdl.core.membrane import membrane_mode
 from ..hdl.network import NetworkCore
 from .protocol import (
     CRC,
+    RESULT_HEAD,
     SYNC_REPLY,
     SYNC_REQUEST,
     TIMEOUT_BYTES,
@@ -60,9 +63,6 @@ __all__ = ["status_layout", "LinkedCore", "network_core"]
 
 #: Status flags the board shows on its LEDs.
 status_layout = data.StructLayout({"idle": 1, "learning": 1, "busy": 1, "error": 1})
-
-#: Bytes of the RESULT header: class (1), spikes (4), cycles (4), sample number (4).
-_RESULT_HEAD = 13
 
 
 def network_core(config: Config) -> SnnCore | NetworkCore:
@@ -143,6 +143,7 @@ class LinkedCore(wiring.Component):
                                             init=[])
         votes_w, votes_r, score_votes_r = (votes.write_port(), votes.read_port(),
                                            votes.read_port())
+        membranes = self._membrane_memory(m)
         m.submodules.crc_rx = crc_rx = CRC.create()
         m.submodules.crc_tx = crc_tx = CRC.create()
 
@@ -156,15 +157,30 @@ class LinkedCore(wiring.Component):
         ]
 
         self._frame_engine(m, g, core, byte_in, uart_tx, crc_rx, crc_tx, rx_w, rx_r, tx_w,
-                           tx_r, id_r, len(identity), counts_r, votes_w, votes_r, s)
+                           tx_r, id_r, len(identity), counts_r, votes_w, votes_r,
+                           membranes and membranes[1], s)
         self._feeder(m, g, core, feed_r, s)
-        self._collector(m, g, core, counts_w, score_counts_r, score_votes_r, s)
+        self._collector(m, g, core, counts_w, score_counts_r, score_votes_r,
+                        membranes and membranes[0], s)
         return m
+
+    def _membrane_memory(self, m):
+        """For a membrane readout, the memory of the output layer's membranes (``W`` words
+        of ``n_pe`` lanes of its membrane width, as ``membrane_layout``'s ``v``): its write
+        and read ports; else ``None``."""
+        if not self.geometry.membrane_bits:
+            return None
+        last = self.config.network.cores[-1]
+        m.submodules.membranes = memory = Memory(
+            shape=last.n_pe * self.geometry.membrane_bits,
+            depth=last.derived.neurons_per_pe, init=[])
+        return memory.write_port(), memory.read_port()
 
     # -- frame engine ----------------------------------------------------------------------
 
     def _frame_engine(self, m, g, core, byte_in, uart_tx, crc_rx, crc_tx, rx_w, rx_r, tx_w,
-                      tx_r, id_r, id_len, counts_r, votes_w, votes_r, s) -> None:
+                      tx_r, id_r, id_len, counts_r, votes_w, votes_r, membranes_r,
+                      s) -> None:
         busy = s.busy
         timeout_cycles = self.timeout_bytes * 10 * self.divisor
 
@@ -184,7 +200,9 @@ class LinkedCore(wiring.Component):
         words = Signal(16)               # words the frame carries / asks for
         rest = Signal(16)                # bytes left to divide into words
         memories = g.memories
-        most_bytes = max(memory.bytes for memory in memories.values())
+        lanes = self.config.network.cores[-1].n_pe      # membranes in a stored word
+        most_bytes = max(*(memory.bytes for memory in memories.values()), g.count_bytes,
+                         lanes * g.membrane_bytes)
         word = Signal(8 * most_bytes)
         byte = Signal(range(most_bytes + 1))
         out_index = Signal(16)
@@ -206,7 +224,7 @@ class LinkedCore(wiring.Component):
             s.good_frames, s.bad_frames)
         assert len(status_bytes) == 8 * StatusReport.SIZE
         result_head = Cat(s.result_class, s.spikes, s.sample_cycles, s.samples)
-        assert len(result_head) == 8 * _RESULT_HEAD
+        assert len(result_head) == 8 * RESULT_HEAD
 
         def access_request(payload):
             """The core's access fields for the memory word at ``address`` of ``target``:
@@ -365,8 +383,8 @@ class LinkedCore(wiring.Component):
                 m.d.comb += [tx_w.addr.eq(index), tx_w.en.eq(1),
                              tx_w.data.eq(result_head.word_select(index, 8))]
                 m.d.sync += index.eq(index + 1)
-                with m.If(index == _RESULT_HEAD - 1):
-                    m.d.sync += [address.eq(0), out_index.eq(_RESULT_HEAD)]
+                with m.If(index == RESULT_HEAD - 1):
+                    m.d.sync += [address.eq(0), out_index.eq(RESULT_HEAD)]
                     m.next = "RESULT_READ"
             with m.State("RESULT_READ"):
                 m.d.comb += counts_r.addr.eq(address)
@@ -378,10 +396,17 @@ class LinkedCore(wiring.Component):
                 def count_sent():
                     m.d.sync += address.eq(address + 1)
                     with m.If(address == g.n_neurons - 1):
-                        reply(Status.OK, g.result_bytes)
+                        if membranes_r is None:
+                            reply(Status.OK, g.result_bytes)
+                        else:
+                            m.d.sync += address.eq(0)
+                            m.next = "RESULT_MEMBRANE_READ"
                     with m.Else():
                         m.next = "RESULT_READ"
                 send_word(g.count_bytes, count_sent)
+            if membranes_r is not None:
+                self._send_membranes(m, g, lanes, membranes_r, address, word, byte,
+                                     send_word, reply)
 
             # ---- WRITE_MEMORY / READ_MEMORY: target (1), address (2)[, count (2)] -------------
             with m.State("MEM_HEADER"):
@@ -556,6 +581,30 @@ class LinkedCore(wiring.Component):
                     with m.Else():
                         m.d.sync += s.bad_frames.eq(s.bad_frames + 1)
 
+    @staticmethod
+    def _send_membranes(m, g, lanes, membranes_r, address, word, byte, send_word,
+                        reply) -> None:
+        """RESULT after the counts: every stored membrane word (``n_neurons / lanes``), a
+        lane at a time from lane 0, each membrane sign-extended to ``membrane_bytes``
+        (little-endian), then the reply."""
+        bits, size = g.membrane_bits, 8 * g.membrane_bytes
+        with m.State("RESULT_MEMBRANE_READ"):
+            m.d.comb += membranes_r.addr.eq(address)
+            m.next = "RESULT_MEMBRANE_LATCH"
+        with m.State("RESULT_MEMBRANE_LATCH"):
+            fields = [membranes_r.data[p * bits:(p + 1) * bits] for p in range(lanes)]
+            m.d.sync += [word.eq(Cat(*(Cat(v, v[-1].replicate(size - bits)) for v in fields))),
+                         byte.eq(0)]
+            m.next = "RESULT_MEMBRANE_BYTES"
+        with m.State("RESULT_MEMBRANE_BYTES"):
+            def membranes_sent():
+                m.d.sync += address.eq(address + 1)
+                with m.If(address == g.n_neurons // lanes - 1):
+                    reply(Status.OK, g.result_bytes)
+                with m.Else():
+                    m.next = "RESULT_MEMBRANE_READ"
+            send_word(lanes * g.membrane_bytes, membranes_sent)
+
     # -- sample feeder ---------------------------------------------------------------------
 
     def _feeder(self, m, g, core, feed_r, s) -> None:
@@ -610,7 +659,7 @@ class LinkedCore(wiring.Component):
 
     # -- counts and readout ------------------------------------------------------------------
 
-    def _collector(self, m, g, core, counts_w, counts_r, votes_r, s) -> None:
+    def _collector(self, m, g, core, counts_w, counts_r, votes_r, membranes_w, s) -> None:
         N, C = g.n_neurons, g.n_classes
         m.d.comb += [core.spikes.ready.eq(1), core.counts.ready.eq(1)]
         spikes = Signal(32)
@@ -639,7 +688,7 @@ class LinkedCore(wiring.Component):
                                      best_class.eq(0), valid.eq(0)]
                         m.next = "MEMBRANES" if membrane else "SCORE"
             if membrane:
-                self._membrane_argmax(m, core, best_class, s)
+                self._membrane_argmax(m, core, best_class, membranes_w, s)
             else:
                 with m.State("SCORE"):
                     m.d.comb += [s.scoring.eq(1), counts_r.addr.eq(neuron),
@@ -663,14 +712,17 @@ class LinkedCore(wiring.Component):
                              s.samples.eq(s.samples + 1)]
                 m.next = "WAIT"
 
-    def _membrane_argmax(self, m, core, best_class, s) -> None:
-        """State ``MEMBRANES`` of the readout: the class is the output neuron with the
-        highest membrane (``membrane_layout`` words in neuron order; a lane replaces the
-        best only when strictly higher, so ties go to the lowest neuron), then ``DONE``."""
+    def _membrane_argmax(self, m, core, best_class, membranes_w, s) -> None:
+        """State ``MEMBRANES`` of the readout: every ``membrane_layout`` word stored at its
+        word address for RESULT; the class is the output neuron with the highest membrane
+        (words in neuron order; a lane replaces the best only when strictly higher, so ties
+        go to the lowest neuron), then ``DONE``."""
         token = core.membranes.payload
         P = len(token.v)
         best = Signal(token.v.shape().elem_shape, name="best_membrane")
-        m.d.comb += core.membranes.ready.eq(1)
+        m.d.comb += [core.membranes.ready.eq(1),
+                     membranes_w.addr.eq(token.word), membranes_w.data.eq(token.v),
+                     membranes_w.en.eq(core.membranes.valid)]
         with m.State("MEMBRANES"):
             m.d.comb += s.scoring.eq(1)
             with m.If(core.membranes.valid):

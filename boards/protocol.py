@@ -29,12 +29,13 @@ from ..config import SUPERVISED_READOUTS, Config, ConfigError, CoreConfig
 from ..hdl.core.membrane import membrane_mode
 
 __all__ = ["SYNC_REQUEST", "SYNC_REPLY", "PROTOCOL_VERSION", "MAGIC", "TIMEOUT_BYTES",
-           "CHUNK_BYTES", "MAX_LAYERS", "Command", "Status", "Target", "CRC", "crc16",
-           "selector", "LayerGeometry", "MemoryGeometry", "Geometry", "network_json",
+           "CHUNK_BYTES", "MAX_LAYERS", "RESULT_HEAD", "Command", "Status", "Target", "CRC",
+           "crc16", "selector", "LayerGeometry", "MemoryGeometry", "Geometry", "network_json",
            "config_digest",
            "board_votes", "board_class", "per_layer", "layer_words", "layer_values",
            "request", "reply_frame", "REPLY_OVERHEAD", "RequestParser", "Reply", "ReplyParser",
-           "command_name", "identify_payload", "Identity", "StatusReport", "Result"]
+           "command_name", "identify_payload", "Identity", "StatusReport", "Result",
+           "result_payload"]
 
 SYNC_REQUEST = 0xA5
 SYNC_REPLY = 0x5A
@@ -46,6 +47,8 @@ TIMEOUT_BYTES = 256
 CHUNK_BYTES = 512
 #: Most layers the link addresses: the layer is bits 2-7 of a memory frame's target byte.
 MAX_LAYERS = 64
+#: Bytes of a RESULT payload before the counts: class (1), spikes (4), cycles (4), sample (4).
+RESULT_HEAD = 13
 
 #: The frame check: CRC-16/IBM-3740 over bytes (``amaranth.lib.crc``; the gateware uses the
 #: same parameters through ``CRC.create()``).
@@ -288,9 +291,9 @@ class Geometry:
     """Every size of the link for one configuration.
 
     ``n_inputs``, ``timesteps``, the input's sizes are the network's (layer 0's input);
-    ``n_neurons`` and the counts are the output layer's (what RESULT carries); ``layers``
-    every layer's, ``memories`` every memory the link reaches by target byte
-    (:func:`selector`).
+    ``n_neurons``, the counts and the membranes are the output layer's (what RESULT
+    carries); ``layers`` every layer's, ``memories`` every memory the link reaches by target
+    byte (:func:`selector`).
     """
 
     n_inputs: int
@@ -303,6 +306,8 @@ class Geometry:
     memories: dict[int, MemoryGeometry]   #: by target byte
     count_bits: int
     count_bytes: int
+    membrane_bits: int         #: the output layer's membrane width; 0: a counts readout
+    membrane_bytes: int        #: bytes of one membrane in RESULT (0: none sent)
     n_classes: int
     vote_bits: int
     score_bits: int
@@ -343,12 +348,15 @@ class Geometry:
         count_bits = last.derived.count_bits
         score_bits = (count_bits + config.classify.vote_bits
                       + max(1, (last.n_neurons - 1).bit_length()))
-        result = 1 + 4 + 4 + 4 + last.n_neurons * _bytes(count_bits)
+        membrane_bits = (last.widths.membrane if membrane_mode(config.classify) is not None
+                         else 0)
+        result = RESULT_HEAD + last.n_neurons * (_bytes(count_bits) + _bytes(membrane_bits))
         return cls(
             n_inputs=first.n_inputs, n_neurons=last.n_neurons, timesteps=first.timesteps,
             direct=direct, pixel_bytes=pixel_bytes, raster_bytes=raster_bytes,
             layers=layers, memories=memories,
             count_bits=count_bits, count_bytes=_bytes(count_bits),
+            membrane_bits=membrane_bits, membrane_bytes=_bytes(membrane_bits),
             n_classes=config.classify.n_classes, vote_bits=config.classify.vote_bits,
             score_bits=score_bits,
             baud_divisor=round(config.board.clock_hz / config.board.baud),
@@ -373,7 +381,9 @@ class Geometry:
 
     @property
     def result_bytes(self) -> int:
-        return 13 + self.n_neurons * self.count_bytes
+        """Bytes of a RESULT payload: the head, every output neuron's count and, for a
+        membrane readout, its membrane."""
+        return RESULT_HEAD + self.n_neurons * (self.count_bytes + self.membrane_bytes)
 
 
 # -- frames -----------------------------------------------------------------------------
@@ -609,24 +619,52 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class Result:
-    """RESULT payload: ``class (1), spikes (4), cycles (4), sample number (4)``, then every
-    neuron's count (``count_bytes`` each)."""
+    """RESULT payload: ``class (1), spikes (4), cycles (4), sample number (4)``
+    (:data:`RESULT_HEAD` bytes), then every output neuron's count (``count_bytes`` each)
+    and, for a membrane readout only, every output neuron's membrane readout (signed,
+    ``membrane_bytes`` each, two's complement little-endian); ``membranes`` is ``None``
+    for a counts readout."""
 
     predicted: int
     spikes: int
     cycles: int
     sample: int
     counts: Any
+    membranes: Any = None
 
     @classmethod
     def parse(cls, payload: bytes, geometry: Geometry) -> Result:
-        import numpy as np
-
-        if len(payload) != geometry.result_bytes:
+        """Decode a RESULT payload; :class:`ValueError` naming the expected length."""
+        g = geometry
+        if len(payload) != g.result_bytes:
             raise ValueError(f"the RESULT reply has {len(payload)} payload bytes, expected "
-                             f"{geometry.result_bytes}")
+                             f"{g.result_bytes}")
         predicted, spikes, cycles, sample = struct.unpack_from("<BIII", payload)
-        raw = np.frombuffer(payload[13:], dtype=np.uint8).reshape(geometry.n_neurons,
-                                                                 geometry.count_bytes)
-        counts = (raw.astype(np.int64) << (8 * np.arange(geometry.count_bytes))).sum(axis=1)
-        return cls(predicted, spikes, cycles, sample, counts)
+        counts = _fields(payload[RESULT_HEAD:RESULT_HEAD + g.n_neurons * g.count_bytes],
+                         g.count_bytes, signed=False)
+        membranes = (_fields(payload[RESULT_HEAD + g.n_neurons * g.count_bytes:],
+                             g.membrane_bytes, signed=True) if g.membrane_bytes else None)
+        return cls(predicted, spikes, cycles, sample, counts, membranes)
+
+
+def _fields(data: bytes, size: int, signed: bool) -> Any:
+    """``data`` as little-endian integers of ``size`` bytes each (an int64 array)."""
+    import numpy as np
+
+    return np.array([int.from_bytes(data[i:i + size], "little", signed=signed)
+                     for i in range(0, len(data), size)], dtype=np.int64)
+
+
+def result_payload(geometry: Geometry, predicted: int, spikes: int, cycles: int,
+                   sample: int, counts: Any, membranes: Any = None) -> bytes:
+    """The RESULT payload :meth:`Result.parse` reads (the fake board's; the gateware
+    writes the same bytes): ``membranes`` only for a membrane readout."""
+    g = geometry
+    if (membranes is not None) != bool(g.membrane_bytes):
+        raise ValueError("membranes go with a membrane readout, and only with one")
+    out = struct.pack("<BIII", predicted, spikes, cycles, sample)
+    out += b"".join(int(c).to_bytes(g.count_bytes, "little") for c in counts)
+    if membranes is not None:
+        out += b"".join(int(v).to_bytes(g.membrane_bytes, "little", signed=True)
+                        for v in membranes)
+    return out

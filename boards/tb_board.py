@@ -13,11 +13,14 @@ protocol, checked end to end without hardware.  Two tests, chosen by the runner:
   unchanged at the end.
 
 Environment: ``PLASTICORE_BOARD_SESSION`` (an ``.npz`` written by :func:`write_session`),
-``PLASTICORE_BOARD_REPORT`` (JSON written at the end), ``PLASTICORE_BOARD_PROGRESS``.
+``PLASTICORE_BOARD_REPORT`` (JSON written at the end), ``PLASTICORE_BOARD_PROGRESS``;
+``PLASTICORE_CORRUPT=membrane`` (a check of the host's comparison, which must then fail)
+adds 1 to output neuron 0's membrane in every result the host receives.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -39,6 +42,7 @@ from .protocol import (
     Geometry,
     Reply,
     ReplyParser,
+    Result,
     Status,
     Target,
     board_votes,
@@ -58,6 +62,7 @@ PERIOD_NS = 10
 ENV_SESSION = "PLASTICORE_BOARD_SESSION"
 ENV_REPORT = "PLASTICORE_BOARD_REPORT"
 ENV_PROGRESS = "PLASTICORE_BOARD_PROGRESS"
+ENV_CORRUPT = "PLASTICORE_CORRUPT"
 
 
 def write_session(path: Path, config: Config, weights: Any, theta: Any, rates: Any,
@@ -186,23 +191,34 @@ def _progress(done: int, total: int) -> None:
 _TIMEOUT_S = 0.02
 
 
+class _CorruptMembrane(BoardLink):
+    """The host driver receiving output neuron 0's membrane one higher than the board sent
+    (``PLASTICORE_CORRUPT=membrane``)."""
+
+    def wait_result(self) -> Result:
+        result = super().wait_result()
+        if result.membranes is None:
+            raise AssertionError(f"{ENV_CORRUPT}=membrane: needs a membrane readout")
+        membranes = np.array(result.membranes)
+        membranes[0] += 1
+        return dataclasses.replace(result, membranes=membranes)
+
+
 @cocotb.test()
 async def board_test_set(dut: Any) -> None:
     """Classify the session's samples through the link; all must equal the golden model."""
     line, s = await _start(dut)
     # poll for the result as often as the session asks (board_sim: from the cycle model)
-    link = BoardLink(SimTransport(line), s["config"], timeout=_TIMEOUT_S,
-                     poll=float(s["poll_s"]))
+    kind = _CorruptMembrane if os.environ.get(ENV_CORRUPT) == "membrane" else BoardLink
+    link = kind(SimTransport(line), s["config"], timeout=_TIMEOUT_S, poll=float(s["poll_s"]))
     report: RunReport = await bridge(run_test_set)(
         link, s["weights"], s["theta"], s["rates"], s["images"], s["labels"],
         progress=_progress, stop_at_mismatch=True, bias=s["bias"])
-    _report({"samples": report.samples, "counts_equal": report.counts_equal,
-             "class_equal": report.class_equal, "correct": report.correct,
-             "float_agree": report.float_agree, "cycles": report.cycles,
-             "first_mismatch": report.first_mismatch})
+    _report(report.to_dict())
     assert report.matched, report.first_mismatch
-    dut._log.info("%d samples: counts and classes all equal to the golden model; "
-                  "%d correct", report.samples, report.correct)
+    dut._log.info("%d samples: counts%s and classes all equal to the golden model; "
+                  "%d correct", report.samples,
+                  "" if report.membranes is None else ", membranes", report.correct)
 
 
 # -- fuzzing ---------------------------------------------------------------------------------

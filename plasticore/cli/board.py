@@ -83,20 +83,19 @@ def cmd_board_run(args: argparse.Namespace) -> int:
         finally:
             if transport is not None:
                 transport.close()
-        summary = {"samples": report.samples, "counts_equal": report.counts_equal,
-                   "class_equal": report.class_equal, "correct": report.correct,
-                   "float_agree": report.float_agree, "cycles": report.cycles,
-                   "first_mismatch": report.first_mismatch}
+        summary = report.to_dict()
         where = f"board on {args.port}"
     n = summary["samples"]
-    matched = n == len(labels) and summary["counts_equal"] == summary["class_equal"] == n
+    matched = (n == len(labels) and summary["counts_equal"] == summary["class_equal"] == n
+               and summary.get("membranes_equal", n) == n)
     cycles = summary.pop("cycles", [])
     summary["cycles_per_sample"] = sum(cycles) / len(cycles) if cycles else 0.0
     summary["matched"] = matched
     if args.json:
         print_json(summary)
     else:
-        verdict = ("every count and class equal to the golden model" if matched
+        checked = "count, membrane" if "membranes" in summary else "count"
+        verdict = (f"every {checked} and class equal to the golden model" if matched
                    else f"MISMATCH: {summary['first_mismatch'] or 'samples missing'}")
         print(f"{config.source}: {where}, {n} test sample(s): {verdict}")
         if n:

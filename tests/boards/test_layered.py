@@ -234,6 +234,113 @@ def test_fake_board_membrane_readouts(readout):
             "the membrane readout should differ from the counts' somewhere"
         for r, c in zip(got, counts, strict=True):
             np.testing.assert_array_equal(r.counts, c)
+        # RESULT carries every membrane, equal to the golden readout
+        for r, v in zip(got, membranes, strict=True):
+            np.testing.assert_array_equal(r.membranes, v)
+        assert report.membranes_equal == 12
+        assert report.membranes == [[int(x) for x in v] for v in membranes]
+        assert min(min(v) for v in report.membranes) < 0 or readout == "membrane_max"
+
+
+def narrow(config: Config, bits: int) -> Config:
+    """``config`` with a ``bits``-wide membrane (8-bit thresholds) in every layer."""
+    network = config.network
+    layers = tuple(dataclasses.replace(layer, widths=dataclasses.replace(
+        layer.widths, membrane=bits, theta=8)) for layer in network.layers)
+    return Config.from_network(dataclasses.replace(network, layers=layers),
+                               classify=config.classify, source=config.source)
+
+
+def test_result_frames_by_hand():
+    """The RESULT reply frame byte for byte.  A counts readout: 13 head bytes and one
+    byte per count (4 neurons, 4-bit counts), as before the membranes.  A membrane readout
+    adds every output neuron's membrane, 12 bits signed rounded up to 2 bytes,
+    little-endian, two's complement."""
+    from plasticore.boards.protocol import Result, crc16, reply_frame
+
+    counts_config = two_layers()
+    board = FakeBoard(counts_config, compute=False)
+    list(board.replies(request(Command.RUN_SAMPLE, bytes(5 + 16))))
+    frame = b"".join(board.replies(request(Command.RESULT)))
+    body = bytes([0x06, 0x00, 17, 0]) + bytes([0]) + bytes(4) + bytes(4) \
+        + bytes([1, 0, 0, 0]) + bytes(4)
+    assert frame == bytes([0x5A]) + body + crc16(body).to_bytes(2, "little")
+    assert Geometry.of(counts_config).result_bytes == 17
+
+    config = narrow(two_layers("membrane_final"), 12)
+    g = Geometry.of(config)
+    assert (g.membrane_bits, g.membrane_bytes, g.result_bytes) == (12, 2, 13 + 4 + 4 * 2)
+    # class 2, 9 spikes, 300 cycles, sample 5; counts 3 0 6 0; membranes -11 398 -2048 7
+    payload = (bytes([2]) + bytes([9, 0, 0, 0]) + bytes([0x2C, 0x01, 0, 0])
+               + bytes([5, 0, 0, 0]) + bytes([3, 0, 6, 0])
+               + bytes([0xF5, 0xFF, 0x8E, 0x01, 0x00, 0xF8, 0x07, 0x00]))
+    result = Result.parse(payload, g)
+    assert (result.predicted, result.spikes, result.cycles, result.sample) == (2, 9, 300, 5)
+    assert list(result.counts) == [3, 0, 6, 0]
+    assert list(result.membranes) == [-11, 398, -2048, 7]
+    assert Result.parse(frame[5:-2], Geometry.of(counts_config)).membranes is None
+    with pytest.raises(ValueError, match=r"^the RESULT reply has 24 payload bytes, "
+                                         r"expected 25$"):
+        Result.parse(payload[:-1], g)
+    frame = reply_frame(Command.RESULT, Status.OK, payload)
+
+    class Replay(Transport):
+        def write(self, data: bytes) -> None:
+            pass
+
+        def read(self, n: int, timeout: float) -> bytes:
+            return frame
+
+    assert list(BoardLink(Replay(), config, timeout=0.01).wait_result().membranes) == [
+        -11, 398, -2048, 7]
+    frame = reply_frame(Command.RESULT, Status.OK, payload[:-2])
+    with pytest.raises(LinkError, match=r"^the RESULT reply has 23 payload bytes, "
+                                        r"expected 25$"):
+        BoardLink(Replay(), config, timeout=0.01).wait_result()
+
+
+def test_fake_board_result_carries_the_golden_membranes_in_bytes():
+    """A computed sample of a membrane readout: the RESULT payload is the head, the
+    golden counts (1 byte each) and the golden ``v_final`` (2 bytes each, signed LE),
+    assembled here by hand."""
+    config = narrow(two_layers("membrane_final"), 12)
+    weights, theta, bias = parameters(config)
+    link = BoardLink(Direct(board := FakeBoard(config)), config, timeout=0.01)
+    link.load(weights, theta, None, bias)
+    images = np.random.default_rng(8).integers(0, 256, size=(3, 16))
+    membranes, counts = _membrane_classes(config, weights, theta, bias, images)
+    assert membranes[2].min() < 0            # a negative membrane on the line
+    for key, image in enumerate(images):
+        link.start_sample(image, key)
+        payload = link.call(Command.RESULT)
+        v, c = membranes[key], counts[key]
+        head = struct.pack("<BIII", int(np.argmax(v)), int(c.sum()), board.last_cycles,
+                           key + 1)
+        assert payload == head + bytes(int(x) for x in c) + b"".join(
+            (int(x) & 0xFFFF).to_bytes(2, "little") for x in v)
+
+
+def test_a_corrupted_membrane_is_caught_on_the_fake_board():
+    """A board that sends output neuron 3's membrane one too high: the counts and the
+    class may agree, the membrane comparison names the first difference."""
+
+    class Off(FakeBoard):
+        def run(self, data: bytes, key: int, learn: bool) -> bytes:
+            payload = super().run(data, key, learn)
+            v = int.from_bytes(payload[-2:], "little", signed=True) + 1
+            return payload[:-2] + v.to_bytes(2, "little", signed=True)
+
+    config = two_layers("membrane_max")
+    weights, theta, bias = parameters(config)
+    link = BoardLink(Direct(Off(config)), config, timeout=0.01)
+    images = np.random.default_rng(8).integers(0, 256, size=(3, 16))
+    report = run_test_set(link, weights, theta, None, images, np.zeros(3, np.int64),
+                          bias=bias)
+    membranes, _ = _membrane_classes(config, weights, theta, bias, images)
+    v = int(membranes[0][3])
+    assert not report.matched and report.membranes_equal == 0
+    assert report.counts_equal == 3
+    assert report.first_mismatch == f"sample 0: neuron 3: membrane {v + 1}, golden {v}"
 
 
 def one_layer(readout: str) -> Config:
@@ -291,8 +398,11 @@ def imported_digits_mlp_rate(tmp_path: Path, cli) -> Path:
 def test_digits_mlp_rate_on_the_fake_board_equals_eval(tmp_path, cli):
     """The trained network through the fake board on a pseudo-terminal: every count and
     class as the golden model, and the accuracy ``plasticore eval`` reports on the same 40
-    images."""
+    images; no membranes in the JSON of this counts readout.  Read out by
+    ``membrane_max``: the JSON has the membrane comparison and every membrane, the golden
+    ``v_max`` of the first three test images."""
     from plasticore.boards.fakeboard import PtyBoard
+    from plasticore.golden.train import load_weights
 
     weights = imported_digits_mlp_rate(tmp_path, cli)
     config = load_config("digits-mlp-rate")
@@ -305,11 +415,31 @@ def test_digits_mlp_rate_on_the_fake_board_equals_eval(tmp_path, cli):
 
     board = json.loads(result.stdout)
     assert board["matched"] and board["samples"] == 40
+    assert "membranes" not in board and "membranes_equal" not in board
     evaluated = cli("eval", conf, "--weights", str(weights), "--test-samples", "40",
                     "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     accuracy = json.loads(evaluated.stdout)["accuracy"]
     assert board["correct"] == round(accuracy * 40)
+
+    config = dataclasses.replace(config, classify=dataclasses.replace(
+        config.classify, readout="membrane_max"))
+    membrane_conf = tmp_path / "membrane.toml"
+    membrane_conf.write_text(config.to_toml())
+    with PtyBoard(FakeBoard(config)) as pty:
+        result = cli("board", "run", str(membrane_conf), "--weights", str(weights),
+                     "--port", pty.path, "--samples", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    board = json.loads(result.stdout)
+    assert board["matched"] and board["samples"] == 3
+    layers = load_weights(weights, config.network)["layers"]
+    net = Network(config.network, weights=[x["weights"] for x in layers],
+                  theta=[x["theta"] for x in layers], bias=[x["bias"] for x in layers])
+    net.event_driven = False
+    _, test = load_dataset("digits", None, 8)
+    assert board["membranes_equal"] == 3
+    assert board["membranes"] == [net.run_sample(image, key=key, learn=False).v_max.tolist()
+                                  for key, image in enumerate(test.images[:3])]
 
 
 @pytest.mark.sim
@@ -335,21 +465,35 @@ def test_two_layers_on_the_simulated_board(tmp_path):
 
 @pytest.mark.sim
 @pytest.mark.icarus
-@pytest.mark.parametrize("readout", ["membrane_max", "membrane_final"])
-def test_membrane_readout_on_the_simulated_board(readout, tmp_path):
+@pytest.mark.parametrize(("readout", "bits"), [("membrane_max", 16), ("membrane_final", 12)])
+def test_membrane_readout_on_the_simulated_board(readout, bits, tmp_path, monkeypatch):
     """The small two-layer network with a membrane readout through ``LinkedCore`` (Icarus):
-    every count and class (the argmax of the membranes the core sends) as the golden
-    model."""
-    config = two_layers(readout)
+    every count, class (the argmax of the membranes the core sends) and membrane (RESULT
+    carries them, a 12-bit membrane sign-extended to 2 bytes) as the golden model.  With
+    ``membrane_max``, ``PLASTICORE_CORRUPT=membrane`` (the host receives output neuron 0's
+    membrane one too high) fails the run, naming the membrane."""
+    config = narrow(two_layers(readout), bits)
     weights, theta, bias = parameters(config)
     images = np.random.default_rng(8).integers(0, 256, size=(3, 16))
     membranes, counts = _membrane_classes(config, weights, theta, bias, images)
     assert any(int(np.argmax(v)) != int(np.argmax(c))          # a counts readout would fail
                for v, c in zip(membranes, counts, strict=True))
+    assert bits == 16 or min(v.min() for v in membranes) < 0   # a negative one on the line
     result = board_sim.run(config, weights, theta, None, images, np.arange(3) % 4,
                            "icarus", tmp_path, bias=bias)
     assert result.passed, result.report
     assert result.report["counts_equal"] == result.report["class_equal"] == 3
+    assert result.report["membranes_equal"] == 3
+    assert result.report["membranes"] == [v.tolist() for v in membranes]
+    if readout == "membrane_max":
+        monkeypatch.setenv("PLASTICORE_CORRUPT", "membrane")
+        result = board_sim.run(config, weights, theta, None, images[:1], np.zeros(1),
+                               "icarus", tmp_path, bias=bias)
+        v = int(membranes[0][0])
+        assert not result.passed
+        assert result.report["membranes_equal"] == 0 and result.report["counts_equal"] == 1
+        assert result.report["first_mismatch"] == (f"sample 0: neuron 0: membrane {v + 1}, "
+                                                   f"golden {v}")
 
 
 @pytest.mark.verilator
