@@ -172,7 +172,8 @@ def build_manifest(core: CoreConfig, modules: list[dict[str, Any]]) -> dict[str,
 
 
 def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
-             modules: Iterable[PEModule] = PE_MODULES) -> dict[str, Any]:
+             modules: Iterable[PEModule] = PE_MODULES,
+             membrane: str | None = None) -> dict[str, Any]:
     """Write the Verilog of every PE module and ``manifest.json`` into ``out_dir``.
 
     Parameters
@@ -183,6 +184,10 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
         Created if needed; files are only rewritten when their text changes.
     modules : list of PEModule
         What to generate (default :data:`PE_MODULES`).
+    membrane : "max", "final" or None
+        The core's membrane readout (``hdl.core.membrane.membrane_mode`` of the
+        configuration's ``classify``): ``snn_core`` is built with it (its ``params`` in the
+        manifest say so), as co-simulation and synthesis build it.
 
     Returns
     -------
@@ -200,6 +205,8 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
     out.mkdir(parents=True, exist_ok=True)
     entries = []
     for pe in modules:
+        if membrane is not None and pe.cls is SnnCore:
+            pe = PEModule(pe.top, pe.cls, (*pe.kwargs, ("membrane", membrane)))
         component = pe.build(core)
         text = to_verilog(component, pe.top)
         ports = _ports(component)
@@ -224,10 +231,11 @@ def generate(core: CoreConfig, out_dir: str | os.PathLike[str],
 NETWORK_TOP = "network_core"
 
 
-def generate_network(network: NetworkConfig,
-                     out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def generate_network(network: NetworkConfig, out_dir: str | os.PathLike[str],
+                     membrane: str | None = None) -> dict[str, Any]:
     """Write ``network_core.v`` (:class:`~.network.NetworkCore`: every layer's core and the
-    converters between them, as submodules) and ``manifest.json`` into ``out_dir``.
+    converters between them, as submodules, the last with the membrane readout
+    ``membrane`` names, as :func:`generate`) and ``manifest.json`` into ``out_dir``.
 
     The manifest is :func:`generate`'s, with the network's layered configuration as
     ``config``, a list of every layer's derived widths as ``derived`` (the flat
@@ -239,7 +247,7 @@ def generate_network(network: NetworkConfig,
         raise TypeError(f"network must be a NetworkConfig, not {network!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    component = NetworkCore(network)
+    component = NetworkCore(network, membrane)
     text = to_verilog(component, NETWORK_TOP)
     ports = _ports(component)
     _check_ports(text, NETWORK_TOP, ports)
@@ -251,7 +259,8 @@ def generate_network(network: NetworkConfig,
         "derived": [core.derived.to_dict() for core in network.cores],
         "modules": [{"name": NETWORK_TOP, "file": filename, "top": NETWORK_TOP,
                      "class": f"{NetworkCore.__module__}.{NetworkCore.__qualname__}",
-                     "params": {}, "latency": None, "ports": ports}],
+                     "params": {} if membrane is None else {"membrane": membrane},
+                     "latency": None, "ports": ports}],
     }
     _write_if_changed(out / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -27,14 +27,16 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from ..hdl.core.membrane import membrane_mode
     from ..hdl.generate import generate, generate_network, manifest_summary
 
     config = load_for_rtl(args.config, layers=True)
     out = output_dir(args.out, "--out")
+    membrane = membrane_mode(config.classify)  # the core cosim and synth build
     if len(config.network.layers) > 1:        # one module: a core per layer
-        manifest = generate_network(config.network, out)
+        manifest = generate_network(config.network, out, membrane)
     else:
-        manifest = generate(config.core, out)
+        manifest = generate(config.core, out, membrane=membrane)
     if args.json:
         print_json(manifest)
         return 0

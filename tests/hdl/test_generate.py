@@ -210,3 +210,48 @@ def test_lint_without_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     with pytest.raises(LintError, match="verilator missing"):
         lint([tmp_path / "x.v"])
 
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_generate_writes_the_membrane_readout(layers: int, tmp_path: Path) -> None:
+    """``plasticore generate`` of a ``membrane_max`` configuration writes the core
+    co-simulation and synthesis build: its ``membranes`` stream (word index 1 bit, 2 lanes
+    of 12-bit membranes, last: 26 bits for 4 output neurons of 2 lanes) and the running
+    maximum's memory; ``membrane_final`` the stream without it; a counts readout
+    neither (two layers; one layer, whose generate writes every PE too, ``membrane_max``
+    alone)."""
+    import dataclasses
+
+    from plasticore.cli import main
+    from plasticore.config import ClassifyConfig, Config, LayerConfig, NetworkConfig, RuleConfig
+
+    core = CORE.replace(n_inputs=16, n_neurons=4, n_pe=2, **{
+        "stdp.learn": False, "neuron.v_th": 400, "neuron.v_rest": 0, "neuron.v_reset": 0,
+        "neuron.theta_plus": 0, "neuron.w_inh": 0})
+    widths = dataclasses.replace(core.widths, membrane=12, theta=8)
+    shapes = [(8, 2), (4, 2)][-layers:]
+    network = dataclasses.replace(
+        NetworkConfig.from_core(core), rule=RuleConfig(kind="none"),
+        layers=tuple(LayerConfig(n_neurons=n, n_pe=p, row_banks=1, widths=widths,
+                                 neuron=core.neuron) for n, p in shapes))
+    top = "network_core" if layers > 1 else "snn_core"
+    found = {}
+    readouts = ("membrane_max", "membrane_final", "count")[:3 if layers > 1 else 1]
+    for readout in readouts:
+        config = Config.from_network(network, classify=ClassifyConfig(readout=readout,
+                                                                      n_classes=4))
+        path = tmp_path / f"{readout}.toml"
+        path.write_text(config.to_toml())
+        out = tmp_path / readout
+        assert main(["generate", str(path), "--out", str(out)]) == 0
+        manifest = json.loads((out / MANIFEST_NAME).read_text())
+        module = next(m for m in manifest["modules"] if m["top"] == top)
+        ports = {p["name"]: p for p in module["ports"]}
+        text = (out / f"{top}.v").read_text()
+        found[readout] = ("membranes__payload" in ports, "vmax" in text, module["params"])
+        if readout != "count":
+            assert ports["membranes__payload"]["width"] == 1 + 2 * 12 + 1
+            assert _declared_ports(text, top)["membranes__payload"] == ("output", 26)
+    assert found == {readout: {"membrane_max": (True, True, {"membrane": "max"}),
+                               "membrane_final": (True, False, {"membrane": "final"}),
+                               "count": (False, False, {})}[readout] for readout in readouts}
