@@ -136,20 +136,22 @@ def _walk_memories(component: Any) -> tuple[tuple[str, int, int], ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _memories(core_json: str) -> tuple[tuple[str, int, int], ...]:
+def _memories(core_json: str, membrane: str | None) -> tuple[tuple[str, int, int], ...]:
     from ..hdl.core import SnnCore
 
-    return _walk_memories(SnnCore(CoreConfig.from_json(core_json)))
+    return _walk_memories(SnnCore(CoreConfig.from_json(core_json), membrane))
 
 
 @functools.lru_cache(maxsize=64)
-def _network_memories(network_json: str) -> tuple[tuple[str, int, int], ...]:
+def _network_memories(network_json: str,
+                      membrane: str | None) -> tuple[tuple[str, int, int], ...]:
     import json
 
     from ..config import NetworkConfig
     from ..hdl.network import NetworkCore
 
-    return _walk_memories(NetworkCore(NetworkConfig.from_dict(json.loads(network_json))))
+    return _walk_memories(NetworkCore(NetworkConfig.from_dict(json.loads(network_json)),
+                                      membrane))
 
 
 def _is_weight_memory(path: str) -> bool:
@@ -157,23 +159,28 @@ def _is_weight_memory(path: str) -> bool:
     return path.split("/")[0] == "weights"
 
 
-def memory_bits(core: CoreConfig) -> dict[str, Any]:
-    """Bits of every memory of the RTL core for ``core``.
+def memory_bits(core: CoreConfig, membrane: str | None = None) -> dict[str, Any]:
+    """Bits of every memory of the RTL core for ``core``, with the membrane readout
+    ``membrane`` (``hdl.core.membrane.membrane_mode`` of the configuration's ``classify``;
+    ``"max"`` adds its running-maximum memory to the state).
 
     Returns ``weight_bits`` (the weight memory), ``state_bits`` (all other memories) and
     ``memories``: ``{name: [depth, width]}``.  Only configuration fields the RTL depends on
     matter (the seed, for instance, only fills ROMs).
     """
-    mems = _memories(core.replace(seed=0).to_json())
+    mems = _memories(core.replace(seed=0).to_json(), membrane)
     weights = sum(d * w for name, d, w in mems if _is_weight_memory(name))
     total = sum(d * w for _, d, w in mems)
     return {"weight_bits": weights, "state_bits": total - weights,
             "memories": {name: [d, w] for name, d, w in mems}}
 
 
-def network_memory_bits(network: Any) -> dict[str, Any]:
+def network_memory_bits(network: Any, membrane: str | None = None) -> dict[str, Any]:
     """Bits of every memory of the layer pipeline (``hdl/network.py: NetworkCore``) for the
-    :class:`~plasticore.config.NetworkConfig` ``network``, per layer.
+    :class:`~plasticore.config.NetworkConfig` ``network``, per layer, with the membrane
+    readout ``membrane`` (``hdl.core.membrane.membrane_mode`` of the configuration's
+    ``classify``): ``"max"`` adds the running-maximum memory, ``W`` words of ``n_pe``
+    membranes, to the last layer's state.
 
     Returns ``layers``: per layer ``{"weight_bits", "state_bits", "lanes"}`` (the memories
     of its core, ``layerN/...``; ``lanes`` its ``n_pe``), ``other_bits`` (memories outside
@@ -184,7 +191,7 @@ def network_memory_bits(network: Any) -> dict[str, Any]:
     import json
 
     mems = _network_memories(json.dumps(dataclasses.replace(network, seed=0).to_dict(),
-                                        sort_keys=True))
+                                        sort_keys=True), membrane)
     layers = []
     inside = 0
     for index, layer in enumerate(network.layers):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
+from ..hdl.core.membrane import membrane_mode
 from . import cost
 from .pareto import choose, pareto_front
 from .scoring import Scoring, ScoringEvaluator, arrays_json
@@ -52,13 +53,15 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
                             tests: list[dict[str, Any]], validations: list[dict[str, Any]],
                             base_test: list[float], base_validation: list[float],
                             clock_mhz: float,
-                            synth: Callable[[Any], dict[str, Any]] | None = None
-                            ) -> dict[str, Any]:
+                            synth: Callable[[Any], dict[str, Any]] | None = None,
+                            membrane: str | None = None) -> dict[str, Any]:
     """A point's row: test accuracies (``accuracy``...), validation accuracies
     (``validation_accuracy``...), memory, lanes, cycles, latency and energy per layer and
     in all.  With current input (nothing random) a difference from the baseline is exact
     and counts as distinguishable.  With ``synth`` (a network -> resources and
-    ``fmax_mhz``) the row has its ``synth`` and the latency is taken at that Fmax."""
+    ``fmax_mhz``) the row has its ``synth`` and the latency is taken at that Fmax.
+    ``membrane`` (``membrane_mode`` of the readout) is the core's membrane readout, whose
+    memory the state memory counts."""
     network = point.network
     exact = network.input.kind == "current"
     row: dict[str, Any] = {
@@ -72,7 +75,7 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
     val = _accuracies(validations, base_validation, exact)
     row.update({f"validation_{k}": v for k, v in val.items()})
     row["validation_distinguishable"] = val["p_vs_baseline"] < 0.05
-    mem = cost.network_memory_bits(network)
+    mem = cost.network_memory_bits(network, membrane)
     row["weight_memory_bits"] = mem["weight_bits"]
     row["state_memory_bits"] = mem["state_bits"]
     row["memory_bits"] = mem["weight_bits"] + mem["state_bits"]
@@ -147,7 +150,7 @@ def explore_trained(settings: TrainedSettings, evaluator: ScoringEvaluator,
         rows.append(summarize_trained_point(
             key[0], key[1], settings.points[key], [r for r in res if r["split"] == "test"],
             [r for r in res if r["split"] == "validation"], base_test, base_val,
-            settings.clock_mhz, settings.synth))
+            settings.clock_mhz, settings.synth, membrane_mode(config.classify)))
     views = [choice_view(r) for r in rows]
     chosen_view = choose(views, settings.constraints, minimize=settings.minimize)
     chosen = None if chosen_view is None else rows[views.index(chosen_view)]

@@ -69,3 +69,37 @@ def test_latency_is_the_cycle_model() -> None:
     lat = latency(counts, 50.0)
     assert lat["latency_us"] == pytest.approx(sum(expected) / 3 / 50)
     assert counts["neuron_updates"] == 20 * 100
+
+
+def test_membrane_max_memory_by_hand() -> None:
+    """A ``membrane_max`` readout keeps a running maximum of every output neuron's
+    membrane: ``W`` words x ``n_pe`` lanes x membrane bits more state, in the last layer
+    only; ``membrane_final`` reads the neuron store and adds no memory."""
+    import dataclasses
+
+    from plasticore.config import LayerConfig, NetworkConfig, RuleConfig
+    from plasticore.explore.cost import network_memory_bits
+
+    # one core: 2 neurons, 1 lane, 16-bit membrane: 2 words x 1 x 16 = 32 bits
+    base = memory_bits(tiny())
+    assert memory_bits(tiny(), "max")["state_bits"] - base["state_bits"] == 2 * 1 * 16
+    assert memory_bits(tiny(), "max")["weight_bits"] == base["weight_bits"]
+    assert memory_bits(tiny(), "final")["state_bits"] == base["state_bits"]
+    # two layers, 16 -> 8 -> 4 neurons of 2 lanes, a 12-bit membrane in the last:
+    # 4 / 2 = 2 words x 2 lanes x 12 bits = 48 bits in layer 1
+    core = tiny(n_inputs=16, n_neurons=8, n_pe=2, **{
+        "stdp.learn": False, "neuron.v_th": 400, "neuron.v_rest": 0, "neuron.v_reset": 0,
+        "neuron.theta_plus": 0, "neuron.w_inh": 0})
+    one = NetworkConfig.from_core(core)
+    layers = (LayerConfig(n_neurons=8, n_pe=2, row_banks=1, widths=core.widths,
+                          neuron=core.neuron),
+              LayerConfig(n_neurons=4, n_pe=2, row_banks=1,
+                          widths=dataclasses.replace(core.widths, membrane=12, theta=8),
+                          neuron=core.neuron))
+    network = dataclasses.replace(one, layers=layers, rule=RuleConfig(kind="none"))
+    counts, vmax = network_memory_bits(network), network_memory_bits(network, "max")
+    assert [b["state_bits"] for b in vmax["layers"]] == [
+        counts["layers"][0]["state_bits"], counts["layers"][1]["state_bits"] + 2 * 2 * 12]
+    assert vmax["state_bits"] - counts["state_bits"] == 48
+    assert vmax["weight_bits"] == counts["weight_bits"]
+    assert network_memory_bits(network, "final")["state_bits"] == counts["state_bits"]
