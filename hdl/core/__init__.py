@@ -18,6 +18,10 @@ The core is a set of components (``docs/architecture.md``, "The core"):
 - :class:`~.access.AccessPort` (weights and thresholds in and out between samples);
 - :class:`~.sequencer.Sequencer` (the timestep order), and :class:`~.top.SnnCore`, which
   instantiates and wires them.
+
+A core that does not learn (``stdp.learn`` false) instantiates none of the learning parts:
+no learn pass or normalizer, no trace units, no neuron generators; input generators only
+for the rate encoder (``docs/architecture.md``, "A core that does not learn").
 """
 
 from .layouts import (
