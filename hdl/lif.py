@@ -23,7 +23,7 @@ __all__ = [
 LIF_LATENCY = 3
 
 
-def lif_input_layout(core: CoreConfig) -> data.StructLayout:
+def lif_input_layout(core: CoreConfig, adapts: bool = True) -> data.StructLayout:
     """Payload of the neuron unit's input stream, one neuron and one timestep per token.
 
     Fields (LSB first): ``v`` membrane, signed ``widths.membrane`` bits; ``refractory``
@@ -33,7 +33,8 @@ def lif_input_layout(core: CoreConfig) -> data.StructLayout:
     ``derived.current_min < 0``: signed weights or a bias; :func:`current_shape`);
     ``inhibition`` exact lateral inhibition ``w_inh * (other neurons' spikes at t-1)``,
     unsigned ``derived.inhibition_bits``; ``learn`` 1 bit, adapt the threshold on this
-    token.
+    token (only with ``adapts``: a unit without it never adapts, the core's that does not
+    learn).
     Membrane, threshold, current and inhibition are in membrane LSBs.
     """
     d = core.derived
@@ -43,7 +44,7 @@ def lif_input_layout(core: CoreConfig) -> data.StructLayout:
         "theta": unsigned(core.widths.theta),
         "current": current_shape(core),
         "inhibition": unsigned(d.inhibition_bits),
-        "learn": 1,
+        **({"learn": 1} if adapts else {}),
     })
 
 
@@ -129,8 +130,15 @@ class LIFNeuronUnit(StreamUnit):
         The neuron's new state and its spike, in input order.
     """
 
-    def __init__(self, core: CoreConfig) -> None:
-        super().__init__(core, lif_input_layout, lif_output_layout)
+    def __init__(self, core: CoreConfig, adapts: bool = True) -> None:
+        self._adapts = adapts
+        super().__init__(core, lambda c: lif_input_layout(c, adapts), lif_output_layout)
+
+    @property
+    def adapts(self) -> bool:
+        """Whether the unit has the adaptive-threshold update (and the ``learn`` field);
+        without it ``theta`` passes through (a core that does not learn)."""
+        return self._adapts
 
     @property
     def latency(self) -> int:
@@ -160,13 +168,14 @@ class LIFNeuronUnit(StreamUnit):
         s1_v = Signal(signed(membrane), reset_less=True)
         s1_refractory = Signal(unsigned(d.refractory_bits), reset_less=True)
         s1_theta = Signal(unsigned(theta_bits), reset_less=True)
-        s1_learn = Signal(reset_less=True)
+        s1_learn = Signal(name="s1_learn", reset_less=True) if self._adapts else None
         # current - inhibition, exact: the difference's own shape (unsigned current: signed,
         # one bit wider than the wider operand)
         drive = neuron.current - neuron.inhibition
         s1_drive = Signal(drive.shape(), reset_less=True)
         s1_threshold = Signal(signed(membrane), reset_less=True)  # v_th + theta <= v_max
-        s1_theta_decayed = Signal(unsigned(theta_bits), reset_less=True)
+        s1_theta_decayed = Signal(unsigned(theta_bits), name="s1_theta_decayed",
+                                  reset_less=True) if self._adapts else None
 
         if n.leak_mode == "none":
             pass                                # leak(d) = d: stage 2 adds v itself
@@ -194,10 +203,10 @@ class LIFNeuronUnit(StreamUnit):
                 s1_v.eq(neuron.v),
                 s1_refractory.eq(neuron.refractory),
                 s1_theta.eq(neuron.theta),
-                s1_learn.eq(neuron.learn),
+                *([s1_learn.eq(neuron.learn)] if self._adapts else []),
                 s1_drive.eq(drive),
                 s1_threshold.eq(n.v_th + neuron.theta),
-                s1_theta_decayed.eq(theta_decayed),
+                *([s1_theta_decayed.eq(theta_decayed)] if self._adapts else []),
             ]
             if n.leak_mode == "shift":
                 m.d.sync += s1_leaked.eq(leak_next)
@@ -228,9 +237,11 @@ class LIFNeuronUnit(StreamUnit):
         s2_threshold = Signal(signed(membrane), reset_less=True)
         s2_countdown = Signal(unsigned(d.refractory_bits), reset_less=True)
         s2_theta_silent = Signal(unsigned(theta_bits), reset_less=True)  # theta if no spike
-        s2_theta_spiking = Signal(unsigned(theta_bits), reset_less=True)  # theta on a spike
+        s2_theta_spiking = Signal(unsigned(theta_bits), name="s2_theta_spiking",
+                                  reset_less=True) if self._adapts else None  # theta on a spike
 
-        theta_bumped = _saturate(s1_theta_decayed + n.theta_plus, 0, d.theta_max)
+        theta_bumped = _saturate(s1_theta_decayed + n.theta_plus, 0, d.theta_max) \
+            if self._adapts else None
         with m.If(advance):
             m.d.sync += [
                 s2_valid.eq(s1_valid),
@@ -239,8 +250,9 @@ class LIFNeuronUnit(StreamUnit):
                 s2_integrated.eq(_saturate(membrane_sum, d.v_min, d.v_max)),
                 s2_threshold.eq(s1_threshold),
                 s2_countdown.eq(Mux(s1_refractory == 0, 0, s1_refractory - 1)),
-                s2_theta_silent.eq(Mux(s1_learn, s1_theta_decayed, s1_theta)),
-                s2_theta_spiking.eq(Mux(s1_learn, theta_bumped, s1_theta)),
+                *([s2_theta_silent.eq(Mux(s1_learn, s1_theta_decayed, s1_theta)),
+                   s2_theta_spiking.eq(Mux(s1_learn, theta_bumped, s1_theta))]
+                  if self._adapts else [s2_theta_silent.eq(s1_theta)]),
             ]
 
         # -- Stage 3: spike, reset, refractory start; the output registers ---------------------
@@ -259,7 +271,8 @@ class LIFNeuronUnit(StreamUnit):
                 self.o.valid.eq(s2_valid),
                 out.v.eq(Mux(s2_active, Mux(spike, fired, s2_integrated), s2_v)),
                 out.refractory.eq(Mux(spike, n.t_ref, s2_countdown)),
-                out.theta.eq(Mux(spike, s2_theta_spiking, s2_theta_silent)),
+                out.theta.eq(Mux(spike, s2_theta_spiking, s2_theta_silent)
+                             if self._adapts else s2_theta_silent),
                 out.spike.eq(spike),
             ]
 

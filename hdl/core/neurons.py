@@ -214,8 +214,8 @@ class NeuronPass(wiring.Component):
                 lif[p].i.payload.theta.eq(lane.theta),
                 lif[p].i.payload.current.eq(synaptic),
                 lif[p].i.payload.inhibition.eq(inhibition),
-                # a core that does not learn never adapts its thresholds (step 6)
-                lif[p].i.payload.learn.eq(self.learn if learning else 0),
+                # a core that does not learn has no threshold adaptation (step 6)
+                *([lif[p].i.payload.learn.eq(self.learn)] if learning else []),
                 *(learning.step_generator(p, update, self.first, self.key, lane)
                   if learning else []),
             ]
@@ -287,10 +287,11 @@ class NeuronPass(wiring.Component):
         return m
 
     def _lane(self, m: Module, p: int) -> dict[str, Any]:
-        """Lane ``p``'s units, added to ``m``: the LIF unit, and in a core that learns its
-        post trace and generator (``lif<p>``, ``post_trace<p>``, ``neuron_gen<p>``)."""
+        """Lane ``p``'s units, added to ``m``: the LIF unit (with the threshold adaptation
+        only in a core that learns), and in a core that learns its post trace and generator
+        (``lif<p>``, ``post_trace<p>``, ``neuron_gen<p>``)."""
         core = self._core
-        units = {"lif": LIFNeuronUnit(core)}
+        units = {"lif": LIFNeuronUnit(core, adapts=core.stdp.learn)}
         if core.stdp.learn:
             units.update(post_trace=TraceUnit(core, "post"), neuron_gen=LFSR(core))
         for name, unit in units.items():

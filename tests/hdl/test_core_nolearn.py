@@ -27,6 +27,7 @@ from plasticore.hdl.core.neurons import NeuronPass
 from plasticore.hdl.core.normalize import Normalizer
 from plasticore.hdl.encoder import RateEncoder
 from plasticore.hdl.lfsr import LFSR
+from plasticore.hdl.lif import LIFNeuronUnit, lif_input_layout
 from plasticore.hdl.network import NetworkCore
 from plasticore.hdl.trace import TraceUnit
 from plasticore.sim.matrix import scaled_core
@@ -120,6 +121,20 @@ def test_neuron_word_without_stdp_state() -> None:
     assert "key" in encode                      # the rate encoder reseeds from the key
     assert "key" not in EncodePass(CASES["direct"]).signature.members
     assert {"key", "learn", "accumulate", "updated"} <= set(NeuronPass(on).signature.members)
+
+
+def test_lif_lanes_without_threshold_adaptation() -> None:
+    """The LIF units of a core that does not learn have no threshold adaptation (no
+    ``learn`` field); a core that learns keeps it, as the PE on its own does."""
+    def lifs(core: CoreConfig) -> list[Any]:
+        return [obj for _, obj in _tree(SnnCore(core)) if isinstance(obj, LIFNeuronUnit)]
+    off = lifs(CASES["rate"])
+    on = lifs(scaled_core(6, 12, timesteps=6).replace(n_pe=2))
+    assert len(off) == len(on) == 2
+    assert not any(unit.adapts for unit in off) and all(unit.adapts for unit in on)
+    assert "learn" not in off[0].i.payload.shape().members
+    assert "learn" in on[0].i.payload.shape().members
+    assert "learn" in lif_input_layout(CASES["rate"]).members     # the PE alone: unchanged
 
 
 def test_shipped_network_builds_no_learning_hardware() -> None:
