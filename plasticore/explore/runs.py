@@ -36,7 +36,7 @@ from typing import Any
 
 from ..config import Config, CoreConfig
 
-__all__ = ["Run", "train_run", "cycled", "RULES", "TIMING_FIELDS"]
+__all__ = ["Run", "train_run", "run_splits", "cycled", "RULES", "TIMING_FIELDS"]
 
 #: The rules a run can train by (module docstring).
 RULES = ("full", "naive", "enhanced", "float", "point")
@@ -93,7 +93,6 @@ def train_run(config_toml: str, run: Run) -> dict[str, Any]:
     and, with ``run.costs``, ``costs``."""
     import tomllib
 
-    from ..golden.datasets import load_dataset
     from ..golden.train import evaluate, train
     from ..topspark import reduce_timesteps
 
@@ -111,22 +110,10 @@ def train_run(config_toml: str, run: Run) -> dict[str, Any]:
     elif run.rule not in RULES:
         raise ValueError(f"rule = {run.rule!r}: must be one of {', '.join(RULES)}")
     data = config.data
-    train_set, test_set = load_dataset(data.dataset, data.path or None,
-                                       core.encoder.pixel_bits)
-    if data.train_samples:
-        train_set = train_set.subset(0, data.train_samples)
-    if data.test_samples:
-        test_set = test_set.subset(0, data.test_samples)
-    fit_set = label_set = train_set
-    if run.split == "validation":
-        n = len(train_set) - run.validation
-        if n < 1 or run.validation < 1:
-            raise ValueError(f"validation = {run.validation}: must lie in 1..{len(train_set) - 1}"
-                             f" (the training set has {len(train_set)} samples)")
-        label_set, test_set = train_set.subset(0, n), train_set.subset(n)
-        fit_set = cycled(label_set, len(train_set))
-    elif run.split != "test":
-        raise ValueError(f"split = {run.split!r}: must be 'test' or 'validation'")
+    train_set, label_set, test_set = run_splits(config, core.encoder.pixel_bits, run.split,
+                                                run.validation)
+    fit_set = (cycled(label_set, len(train_set)) if run.split == "validation"
+               else train_set)
     arithmetic = "float" if run.rule == "float" else "integer"
     net, seconds, _ = train(core, fit_set, data.epochs, arithmetic)
     if run.deploy is not None:
@@ -144,6 +131,32 @@ def train_run(config_toml: str, run: Run) -> dict[str, Any]:
                                                                          len(test_set))))
     result["cpu_seconds"] = time.process_time() - cpu
     return result
+
+
+def run_splits(config: Config, pixel_bits: int, split: str,
+               validation: int) -> tuple[Any, Any, Any]:
+    """``(train, label, test)`` sets of a run: the config's dataset cut to
+    ``data.train_samples`` / ``data.test_samples``; with ``split = "validation"`` the last
+    ``validation`` training samples are the test set and the others the label set (the
+    training set stays whole, for the caller to cut), with ``"test"`` the label set is the
+    training set."""
+    from ..golden.datasets import load_dataset
+
+    data = config.data
+    train_set, test_set = load_dataset(data.dataset, data.path or None, pixel_bits)
+    if data.train_samples:
+        train_set = train_set.subset(0, data.train_samples)
+    if data.test_samples:
+        test_set = test_set.subset(0, data.test_samples)
+    if split == "test":
+        return train_set, train_set, test_set
+    if split != "validation":
+        raise ValueError(f"split = {split!r}: must be 'test' or 'validation'")
+    n = len(train_set) - validation
+    if n < 1 or validation < 1:
+        raise ValueError(f"validation = {validation}: must lie in 1..{len(train_set) - 1}"
+                         f" (the training set has {len(train_set)} samples)")
+    return train_set, train_set.subset(0, n), train_set.subset(n)
 
 
 def cycled(dataset: Any, length: int) -> Any:

@@ -42,6 +42,7 @@ from ..config import Config
 from ..files import write_text
 from .cluster import Runner, run_grid
 from .grid import CacheError, _digest, _fields, _number, _short
+from .runs import run_splits
 
 __all__ = ["Scoring", "score_run", "measure_network", "ScoringEvaluator",
            "arrays_json", "LAYER_COUNTS", "SCORING_VERSION"]
@@ -158,7 +159,6 @@ def score_run(config_toml: str, run: Scoring) -> dict[str, Any]:
     (:func:`measure_network`)."""
     import tomllib
 
-    from ..golden.datasets import load_dataset
     from ..golden.network import Network
     from ..golden.train import evaluate
 
@@ -167,22 +167,8 @@ def score_run(config_toml: str, run: Scoring) -> dict[str, Any]:
     config = Config.from_dict(tomllib.loads(run.config))
     network = dataclasses.replace(config.network, seed=run.seed)
     weights, theta, bias = _arrays(run.arrays)
-    data = config.data
-    train_set, test_set = load_dataset(data.dataset, data.path or None,
-                                       network.input.pixel_bits)
-    if data.train_samples:
-        train_set = train_set.subset(0, data.train_samples)
-    if data.test_samples:
-        test_set = test_set.subset(0, data.test_samples)
-    label_set = train_set
-    if run.split == "validation":
-        n = len(train_set) - run.validation
-        if n < 1 or run.validation < 1:
-            raise ValueError(f"validation = {run.validation}: must lie in 1..{len(train_set) - 1}"
-                             f" (the training set has {len(train_set)} samples)")
-        label_set, test_set = train_set.subset(0, n), train_set.subset(n)
-    elif run.split != "test":
-        raise ValueError(f"split = {run.split!r}: must be 'test' or 'validation'")
+    _, label_set, test_set = run_splits(config, network.input.pixel_bits, run.split,
+                                        run.validation)
     net = Network(network, weights=weights, theta=theta, bias=bias)
     ev = evaluate(net, label_set, test_set, readout=config.classify.readout)
     result: dict[str, Any] = {
