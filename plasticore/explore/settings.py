@@ -64,6 +64,25 @@ def _check_ints(option: str, values: Sequence[int], lo: int, hi: int,
         raise SettingsError(f"{option} {shown}: a value appears twice")
 
 
+def check_run_sizes(config: Config, clock_mhz: float | None, validation: int,
+                    cost_samples: int, dataset_sizes: tuple[int, int] | None
+                    ) -> tuple[float, int]:
+    """``(clock_mhz, cost_samples)`` of a sweep: ``--clock-mhz`` (default the board's)
+    finite and positive; with the dataset's ``(train, test)`` sizes, ``--validation``
+    below the training samples and the cost samples at most the test samples."""
+    if clock_mhz is None:
+        clock_mhz = float(config.board.clock_mhz)
+    elif not clock_mhz > 0 or clock_mhz == float("inf"):
+        raise SettingsError(f"--clock-mhz {clock_mhz}: expected a finite positive number")
+    if dataset_sizes is not None:
+        train_size, test_size = dataset_sizes
+        if validation >= train_size:
+            raise SettingsError(f"--validation {validation}: must be below the "
+                                f"{train_size} training samples")
+        cost_samples = min(cost_samples, test_size)
+    return clock_mhz, cost_samples
+
+
 def _names(text: str) -> list[str]:
     """``"a,b"`` -> ``["a", "b"]``; ``""`` and ``"none"`` -> ``[]``."""
     if text.strip() in ("", "none"):
@@ -190,17 +209,8 @@ class Settings:
         if self.variant_timesteps is not None and not 1 <= self.variant_timesteps <= T0:
             raise SettingsError(f"--variant-timesteps {self.variant_timesteps}: must be at "
                                 f"most the config's {T0}")
-        if self.clock_mhz is None:
-            self.clock_mhz = float(config.board.clock_mhz)
-        elif not self.clock_mhz > 0 or self.clock_mhz == float("inf"):
-            raise SettingsError(f"--clock-mhz {self.clock_mhz}: expected a finite positive "
-                                "number")
-        if dataset_sizes is not None:
-            train_size, test_size = dataset_sizes
-            if self.validation >= train_size:
-                raise SettingsError(f"--validation {self.validation}: must be below the "
-                                    f"{train_size} training samples")
-            self.cost_samples = min(self.cost_samples, test_size)
+        self.clock_mhz, self.cost_samples = check_run_sizes(
+            config, self.clock_mhz, self.validation, self.cost_samples, dataset_sizes)
         try:
             self.runner()
         except ClusterError as exc:

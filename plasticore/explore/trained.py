@@ -42,7 +42,7 @@ from ..config import Config, ConfigError, NetworkConfig
 from ..fixedpoint import saturate, shr_floor
 from .cluster import ClusterError, Runner
 from .pareto import METRICS, Constraint, ConstraintError, parse_constraints
-from .settings import SettingsError, _check_ints, int_list
+from .settings import SettingsError, _check_ints, check_run_sizes, int_list
 
 __all__ = ["TrainedSettings", "PointNetwork", "NirSource", "FileSource", "requantize_weights",
            "TIMESTEP_FRACTIONS", "NIR_WEIGHT_BITS", "MAX_TIMESTEPS"]
@@ -315,17 +315,8 @@ class TrainedSettings:
         if self.minimize not in METRICS:
             raise SettingsError(f"--minimize {self.minimize!r}: unknown metric (known: "
                                 f"{', '.join(METRICS)})")
-        if self.clock_mhz is None:
-            self.clock_mhz = float(self.config.board.clock_mhz)
-        elif not self.clock_mhz > 0 or self.clock_mhz == float("inf"):
-            raise SettingsError(f"--clock-mhz {self.clock_mhz}: expected a finite positive "
-                                "number")
-        if dataset_sizes is not None:
-            train_size, test_size = dataset_sizes
-            if self.validation >= train_size:
-                raise SettingsError(f"--validation {self.validation}: must be below the "
-                                    f"{train_size} training samples")
-            self.cost_samples = min(self.cost_samples, test_size)
+        self.clock_mhz, self.cost_samples = check_run_sizes(
+            self.config, self.clock_mhz, self.validation, self.cost_samples, dataset_sizes)
         for b in self.weight_bits:
             source.check_bits(b)
         self._build(source, T0, b0)
