@@ -37,6 +37,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ __all__ = [
     "RuleConfig",
     "NetworkConfig",
     "RULE_KINDS",
+    "BpttConfig",
     "INPUT_KINDS",
     "LEAK_MODES",
     "LABELLING_READOUTS",
@@ -91,7 +93,7 @@ DATASET_NAMES: tuple[str, ...] = ("digits", "mnist-5k", "mnist", "fashion-mnist"
 #: The datasets a package ships: they take no path.
 BUNDLED_DATASETS: tuple[str, ...] = ("digits", "mnist-5k")
 
-#: Learning rules ``rule.kind`` names; ``"bptt"`` is not supported yet.
+#: Learning rules ``rule.kind`` names.
 RULE_KINDS: tuple[str, ...] = ("stdp", "bptt", "none")
 
 #: Input kinds ``input.kind`` names (:class:`EncoderConfig`).
@@ -768,6 +770,90 @@ class LayerConfig:
 
 
 @dataclass(frozen=True)
+class BpttConfig:
+    """Supervised training by backpropagation through time (``[rule]`` with ``kind = "bptt"``).
+
+    Trained off chip for now (``plasticore train``, :mod:`plasticore.golden.bptt`): the
+    forward pass is the integer golden forward pass, the backward pass uses a surrogate
+    derivative of the spike function, straight through the weight, bias and threshold grids.
+    A BPTT network's core builds no learning hardware yet (``RuleConfig.core_stdp``).
+
+    Members
+    -------
+    batch : int
+        Samples per mini-batch, 1..65536.
+    optimizer : "adam" or "sgd"
+        Adam, or SGD with ``momentum``.
+    learning_rate : float
+        Initial step size (> 0).
+    momentum : float
+        SGD momentum, 0 <= momentum < 1.
+    schedule : "constant", "cosine" or "step"
+        Learning-rate schedule over the epochs (``step``: halved every third of them).
+    weight_decay : float
+        Decoupled weight decay per step (>= 0).
+    surrogate : "fast_sigmoid" or "arctan"
+        Surrogate derivative of the spike function (``docs/numerics.md``).
+    slope : float
+        Steepness of the surrogate per threshold unit (> 0).
+    backward : "float" or "integer"
+        Arithmetic of the backward pass and the weight update: the float64 reference, or
+        the fixed-point gradient path of ``docs/numerics.md``.
+    validation : int
+        Training samples held out (the last ones of the training split) to choose the
+        epoch; 0 keeps the last epoch.
+    patience : int
+        Stop after this many epochs without a better validation accuracy (0: never).
+    augment_shift : int
+        Shift each training image by up to this many pixels in each direction (0: off).
+    """
+
+    batch: int = 32
+    optimizer: Literal["adam", "sgd"] = "adam"
+    learning_rate: float = 0.002
+    momentum: float = 0.9
+    schedule: Literal["constant", "cosine", "step"] = "cosine"
+    weight_decay: float = 0.0
+    surrogate: Literal["fast_sigmoid", "arctan"] = "fast_sigmoid"
+    slope: float = 5.0
+    backward: Literal["float", "integer"] = "float"
+    validation: int = 0
+    patience: int = 0
+    augment_shift: int = 0
+
+    def _validate(self, prefix: str) -> None:
+        _check_int(f"{prefix}batch", self.batch, 1, 1 << 16)
+        _check_choice(f"{prefix}optimizer", self.optimizer, ("adam", "sgd"))
+        _check_positive_float(f"{prefix}learning_rate", self.learning_rate)
+        _check_float(f"{prefix}momentum", self.momentum, 0.0, 1.0, hi_open=True)
+        _check_choice(f"{prefix}schedule", self.schedule, ("constant", "cosine", "step"))
+        _check_float(f"{prefix}weight_decay", self.weight_decay, 0.0, None)
+        _check_choice(f"{prefix}surrogate", self.surrogate, ("fast_sigmoid", "arctan"))
+        _check_positive_float(f"{prefix}slope", self.slope)
+        _check_choice(f"{prefix}backward", self.backward, ("float", "integer"))
+        _check_int(f"{prefix}validation", self.validation, 0, 1 << 24)
+        _check_int(f"{prefix}patience", self.patience, 0, 1 << 16)
+        _check_int(f"{prefix}augment_shift", self.augment_shift, 0, 8)
+
+
+def _check_float(path: str, value: Any, lo: float | None, hi: float | None,
+                 hi_open: bool = False) -> None:
+    """``value`` is a finite real number (an int is fine) in ``lo .. hi``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(path, value, "must be a finite number")
+    if lo is not None and value < lo:
+        _fail(path, value, f"must be at least {lo}")
+    if hi is not None and (value >= hi if hi_open else value > hi):
+        _fail(path, value, f"must be {'below' if hi_open else 'at most'} {hi}")
+
+
+def _check_positive_float(path: str, value: Any) -> None:
+    _check_float(path, value, 0.0, None)
+    if value <= 0:
+        _fail(path, value, "must be above 0")
+
+
+@dataclass(frozen=True)
 class RuleConfig:
     """The learning rule of the network (the ``[rule]`` table).
 
@@ -775,29 +861,42 @@ class RuleConfig:
     -------
     kind : "stdp", "bptt" or "none"
         ``stdp``: trace-based pair STDP on chip, with the parameters of ``stdp`` written flat
-        in ``[rule]``.  ``bptt``: fixed-point backpropagation through time.  ``none``: no
-        learning rule, so no rule parameters: the weights are only loaded (trained
-        elsewhere, or imported).  ``bptt`` can be written and is refused as not yet
-        supported.  ``none`` is not learning off: an STDP network with learning off is
+        in ``[rule]``.  ``bptt``: supervised backpropagation through time, trained off chip
+        by the golden model (``plasticore train``), with the parameters of ``bptt`` flat in
+        ``[rule]``; its cores build no learning hardware.  ``none``: no learning rule, so
+        no rule parameters: the weights are only loaded (trained elsewhere, or imported).
+        ``none`` is not learning off: an STDP network with learning off is
         ``kind = "stdp"`` with ``learn = false``, which keeps its STDP parameters (the
         initial weights, the rule its weights were trained with).
     stdp : StdpConfig or None
         The STDP parameters; present exactly when ``kind`` is ``"stdp"`` (the default
         :class:`StdpConfig` when not given).
+    bptt : BpttConfig or None
+        The BPTT parameters; present exactly when ``kind`` is ``"bptt"`` (the default
+        :class:`BpttConfig` when not given).
 
     Validated by the :class:`NetworkConfig` that holds it, against every layer.
     """
 
     kind: Literal["stdp", "bptt", "none"] = "stdp"
     stdp: StdpConfig | None = None
+    bptt: BpttConfig | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "stdp" and self.stdp is None:
             object.__setattr__(self, "stdp", StdpConfig())
+        if self.kind == "bptt" and self.bptt is None:
+            object.__setattr__(self, "bptt", BpttConfig())
 
     def _validate(self, layers: tuple[LayerConfig, ...], inputs: list[int],
                   input_kind: str) -> None:
         _check_choice("rule.kind", self.kind, RULE_KINDS)
+        if self.kind != "bptt" and self.bptt is not None:
+            _fail("rule.kind", self.kind, "takes no BPTT parameters (bptt must be None)")
+        if self.kind == "bptt":
+            if not isinstance(self.bptt, BpttConfig):
+                _fail("rule.bptt", self.bptt, "must be a BpttConfig")
+            self.bptt._validate("rule.")
         if self.kind != "stdp":
             if self.stdp is not None:
                 _fail("rule.kind", self.kind, "takes no STDP parameters (stdp must be None)")
@@ -824,9 +923,6 @@ class RuleConfig:
                 raise ConfigError(f"{exc} (for layers[{i}], {n_inputs} inputs)") from None
 
     def _check_supported(self, n_layers: int) -> None:
-        if self.kind == "bptt":
-            _fail("rule.kind", self.kind, "BPTT learning is not yet supported (the rules "
-                  "for now are 'stdp' and 'none')")
         if self.kind == "stdp" and n_layers > 1:
             raise ConfigError(f"layers: {n_layers} layers with rule.kind = 'stdp': STDP "
                               "learns one layer for now (a multi-layer network trained "
@@ -835,14 +931,16 @@ class RuleConfig:
     @property
     def core_stdp(self) -> StdpConfig:
         """The STDP table of the layers' :class:`CoreConfig`: the rule's, or for ``none``
-        learning off, no initial weights and no normalization."""
+        and ``bptt`` (trained off chip) learning off, no initial weights and no
+        normalization."""
         return self.stdp if self.stdp is not None else _NO_RULE_STDP
 
     def to_dict(self) -> dict[str, Any]:
         """The file form: ``kind`` and, for STDP, its parameters flat beside it."""
         out: dict[str, Any] = {"kind": self.kind}
-        if self.stdp is not None:
-            out.update(dataclasses.asdict(self.stdp))
+        for params in (self.stdp, self.bptt):
+            if params is not None:
+                out.update(dataclasses.asdict(params))
         return out
 
 
@@ -868,9 +966,9 @@ class NetworkConfig:
         The learning rule of every layer.
 
     Construction validates every field, naming it as the layered file spells it
-    (``layers[1].neuron.v_th``, ``input.lanes``, ``rule.eta_post``).  The rule ``"bptt"``,
-    and STDP in a network of more than one layer, are valid here and refused by
-    :meth:`check_supported` (and so by :class:`Config`) until the golden model runs them.
+    (``layers[1].neuron.v_th``, ``input.lanes``, ``rule.eta_post``).  STDP in a network of
+    more than one layer is valid here and refused by :meth:`check_supported` (and so by
+    :class:`Config`) until the golden model runs it.
     """
 
     timesteps: int = 350
@@ -1238,6 +1336,9 @@ def _rule_from_dict(raw: Any) -> RuleConfig:
     rest = {key: value for key, value in raw.items() if key != "kind"}
     if kind == "stdp":
         return RuleConfig(kind="stdp", stdp=_build(StdpConfig, rest, "rule.",
+                                                   also_valid=("kind",)))
+    if kind == "bptt":
+        return RuleConfig(kind="bptt", bptt=_build(BpttConfig, rest, "rule.",
                                                    also_valid=("kind",)))
     _check_keys(rest, "rule.", ("kind",), f" with kind = {kind!r}")
     return RuleConfig(kind=kind)

@@ -13,6 +13,7 @@ import pytest
 import tomli_w
 
 from plasticore.config import (
+    BpttConfig,
     Config,
     ConfigError,
     CoreConfig,
@@ -517,32 +518,55 @@ def test_later_layers_are_validated_with_their_inputs(tmp_path: Path) -> None:
     assert NetworkConfig.from_dict(raw).layers[1].row_banks == 2
 
 
-def test_rule_bptt_is_not_yet_supported_and_none_is_inference(tmp_path: Path) -> None:
-    """``bptt`` and ``none`` can be written (with no STDP keys); ``bptt`` is refused in one
-    line, ``none`` loads as a network whose layers never learn.  ``none`` is not learning
-    off, which stays ``kind = "stdp"``, ``learn = false`` (with its STDP parameters)."""
-    for kind in ("bptt", "none"):
-        network = NetworkConfig(rule=RuleConfig(kind=kind))    # type: ignore[arg-type]
-        assert network.rule.stdp is None
-        assert network.rule.to_dict() == {"kind": kind}
-        with pytest.raises(ConfigError) as info:
-            load_config(write_layered(tmp_path, {"rule": {"kind": kind, "eta_pre": 7}}))
-        assert f"unknown key 'rule.eta_pre' (valid keys here with kind = {kind!r}: kind)" \
-            in str(info.value)
-    path = write_layered(tmp_path, {"rule": {"kind": "bptt"}})
+def test_rule_none_is_inference(tmp_path: Path) -> None:
+    """``none`` can be written (with no STDP keys) and loads as a network whose layers never
+    learn.  ``none`` is not learning off, which stays ``kind = "stdp"``, ``learn = false``
+    (with its STDP parameters)."""
+    network = NetworkConfig(rule=RuleConfig(kind="none"))
+    assert network.rule.stdp is None and network.rule.bptt is None
+    assert network.rule.to_dict() == {"kind": "none"}
     with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert str(info.value) == (f"{path}: rule.kind = 'bptt': BPTT learning is not yet "
-                               "supported (the rules for now are 'stdp' and 'none')")
-    with pytest.raises(ConfigError, match="not yet supported"):
-        NetworkConfig(rule=RuleConfig(kind="bptt")).core(0)
+        load_config(write_layered(tmp_path, {"rule": {"kind": "none", "eta_pre": 7}}))
+    assert "unknown key 'rule.eta_pre' (valid keys here with kind = 'none': kind)" \
+        in str(info.value)
     none = load_config(write_layered(tmp_path, {"rule": {"kind": "none"}}))
     assert none.network.rule.kind == "none" and none.core.stdp.learn is False
     with pytest.raises(ConfigError, match="takes no STDP parameters"):
         NetworkConfig(rule=RuleConfig(kind="none", stdp=StdpConfig()))
+    with pytest.raises(ConfigError, match="takes no BPTT parameters"):
+        NetworkConfig(rule=RuleConfig(kind="none", bptt=BpttConfig()))
     off = load_config(write_layered(tmp_path, {"rule.learn": False}))
     assert off.core.stdp.learn is False and off.network.rule.kind == "stdp"
     assert off.layered is None
+
+
+def test_rule_bptt_parameters(tmp_path: Path) -> None:
+    """``bptt`` takes its own parameters flat in ``[rule]`` (defaults when absent), refuses
+    STDP keys and bad values in one line naming them, round-trips through the file form,
+    and its cores build no learning hardware (``stdp.learn`` false)."""
+    network = NetworkConfig(rule=RuleConfig(kind="bptt"))
+    assert network.rule.bptt == BpttConfig() and network.rule.stdp is None
+    assert network.core(0).stdp.learn is False
+    loaded = load_config(write_layered(tmp_path, {"rule": {"kind": "bptt", "batch": 16,
+                                                           "optimizer": "sgd"}}))
+    assert loaded.network.rule.bptt == BpttConfig(batch=16, optimizer="sgd")
+    assert loaded.layered is not None and loaded.core.stdp.learn is False
+    assert Config.from_dict(loaded.to_dict()) == loaded
+    with pytest.raises(ConfigError) as info:
+        load_config(write_layered(tmp_path, {"rule": {"kind": "bptt", "eta_pre": 7}}))
+    assert "unknown key 'rule.eta_pre'" in str(info.value)
+    for key, value, rule in [("batch", 0, "must be at least 1"),
+                             ("optimizer", "rmsprop", "must be one of"),
+                             ("learning_rate", 0.0, "must be above 0"),
+                             ("learning_rate", float("nan"), "must be a finite number"),
+                             ("momentum", 1.0, "must be below 1.0"),
+                             ("slope", "5", "must be a finite number"),
+                             ("backward", "fixed", "must be one of")]:
+        path = write_layered(tmp_path, {"rule": {"kind": "bptt", key: value}})
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert_one_line_naming(info.value, f"rule.{key}", repr(value))
+        assert rule in str(info.value)
 
 
 def test_network_construction_validates() -> None:

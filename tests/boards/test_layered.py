@@ -536,8 +536,8 @@ def test_digits_mlp_rate_whole_test_set_on_the_simulated_board(tmp_path, cli):
 
 
 def test_digits_mlp_current_input_on_the_fake_board(tmp_path, cli):
-    """Current input (``configs/digits-mlp.toml``): the pixels go to the board as for the
-    rate encoder; every count and class as the golden model on 20 images."""
+    """Current input (``configs/digits-mlp-snntorch.toml``): the pixels go to the board as
+    for the rate encoder; every count and class as the golden model on 20 images."""
     import json
 
     from plasticore.boards.fakeboard import PtyBoard
@@ -547,8 +547,8 @@ def test_digits_mlp_current_input_on_the_fake_board(tmp_path, cli):
                  "--dataset", "digits", "--timesteps", "25", "--out", str(tmp_path / "m.toml"),
                  "--weights-out", str(weights))
     assert result.returncode == 0, result.stderr
-    conf = str(ROOT / "configs" / "digits-mlp.toml")
-    with PtyBoard(FakeBoard(load_config("digits-mlp"))) as pty:
+    conf = str(ROOT / "configs" / "digits-mlp-snntorch.toml")
+    with PtyBoard(FakeBoard(load_config("digits-mlp-snntorch"))) as pty:
         result = cli("board", "run", conf, "--weights", str(weights), "--port", pty.path,
                      "--samples", "20", "--json")
     assert result.returncode == 0, result.stderr
@@ -560,8 +560,8 @@ def test_digits_mlp_current_input_on_the_fake_board(tmp_path, cli):
 @pytest.mark.sim
 @pytest.mark.verilator
 def test_digits_mlp_current_input_on_the_simulated_board(tmp_path, cli):
-    """``configs/digits-mlp.toml`` (current input) on five test images through the simulated
-    board: counts and classes as the golden model."""
+    """``configs/digits-mlp-snntorch.toml`` (current input) on five test images through the
+    simulated board: counts and classes as the golden model."""
     import json
 
     weights = tmp_path / "W.npz"
@@ -569,7 +569,7 @@ def test_digits_mlp_current_input_on_the_simulated_board(tmp_path, cli):
                  "--dataset", "digits", "--timesteps", "25", "--out", str(tmp_path / "m.toml"),
                  "--weights-out", str(weights))
     assert result.returncode == 0, result.stderr
-    result = cli("board", "run", str(ROOT / "configs" / "digits-mlp.toml"), "--weights",
+    result = cli("board", "run", str(ROOT / "configs" / "digits-mlp-snntorch.toml"), "--weights",
                  str(weights), "--simulate", "verilator", "--samples", "5", "--json")
     assert result.returncode == 0, result.stderr
     board = json.loads(result.stdout)

@@ -481,7 +481,7 @@ def test_imported_digits_mlp_rate() -> None:
 
 
 def _imported_digits_mlp(n_images: int) -> None:
-    """``configs/digits-mlp.toml`` (current input, as ``plasticore nir import`` writes it
+    """``configs/digits-mlp-snntorch.toml`` (current input, as ``plasticore nir import`` writes it
     from ``examples/nir/digits-mlp.nir``) with its trained weights on the first digits
     test images: every layer's spikes, the counts and the cycles as the golden and the
     cycle model's."""
@@ -496,7 +496,7 @@ def _imported_digits_mlp(n_images: int) -> None:
     source = network_of(nir.read(str(root / "examples" / "nir" / "digits-mlp.nir")), 1e-4)
     imported = quantize(source, ImportOptions(dataset="digits", timesteps=25))
     network = imported.config.network
-    assert network == load_config("digits-mlp").network
+    assert network == load_config("digits-mlp-snntorch").network
     assert network.input.kind == "current"
     images = load_dataset("digits", None, network.input.pixel_bits)[1].images[:n_images]
     samples = [(np.asarray(image), n) for n, image in enumerate(images)]
@@ -639,21 +639,21 @@ def test_bench_core_of_a_layered_network() -> None:
 
 
 def test_bench_core_of_a_current_input_network() -> None:
-    """``plasticore bench core`` of ``configs/digits-mlp.toml`` (current input): no input
+    """``plasticore bench core`` of ``configs/digits-mlp-snntorch.toml`` (current input): no input
     raster, layer 1 takes layer 0's spikes, and a sample's cycles are the cycle model's of
     its pixels (the current pass over its non-zero pixels) and rasters."""
     from plasticore.bench.corecycles import layer_rasters, measure
     from plasticore.config import load_config
     from plasticore.golden.network import initial_weights
 
-    network = load_config("digits-mlp").network
+    network = load_config("digits-mlp-snntorch").network
     cores = network.cores
     pixels = load_dataset("digits", None, 8)[1].images[0]
     weights = [initial_weights(core) for core in cores]
     theta = [np.zeros(core.n_neurons, np.int64) for core in cores]
     input_raster, rasters = layer_rasters(network, weights, theta, [None, None], pixels, 0)
     assert input_raster is None and [r.shape for r in rasters] == [(25, 100), (25, 10)]
-    result = measure("digits-mlp", test_samples=1, clock_mhz=60)
+    result = measure("digits-mlp-snntorch", test_samples=1, clock_mhz=60)
     total = network_sample_cycles(cores, None, rasters, pixels=pixels).total
     assert result["rows"][-1]["cycles_per_sample"] == total
 

@@ -226,15 +226,16 @@ def test_cli_import_eval_export(tmp_path: Path, cli: Any) -> None:
         assert not (tmp_path / "x.toml").exists()
 
 
-@pytest.mark.parametrize("name, dataset, encoder", [
-    ("digits-mlp", "digits", "current"), ("digits-mlp-rate", "digits", "rate"),
-    ("mnist-5k-mlp", "mnist-5k", "current")])
-def test_shipped_configs_are_what_the_import_writes(name: str, dataset: str,
+@pytest.mark.parametrize("name, nir_name, dataset, encoder", [
+    ("digits-mlp-snntorch", "digits-mlp", "digits", "current"),
+    ("digits-mlp-rate", "digits-mlp-rate", "digits", "rate"),
+    ("mnist-5k-mlp", "mnist-5k-mlp", "mnist-5k", "current")])
+def test_shipped_configs_are_what_the_import_writes(name: str, nir_name: str, dataset: str,
                                                     encoder: str) -> None:
-    """configs/NAME.toml is `plasticore nir import examples/nir/NAME.nir` (25 timesteps), so
-    the weights a user imports fit it."""
+    """configs/NAME.toml is `plasticore nir import examples/nir/NIR_NAME.nir` (25 timesteps),
+    so the weights a user imports fit it."""
     root = Path(__file__).resolve().parents[2]
-    source = network_of(nir.read(str(root / "examples" / "nir" / f"{name}.nir")), DT)
+    source = network_of(nir.read(str(root / "examples" / "nir" / f"{nir_name}.nir")), DT)
     imported = quantize(source, ImportOptions(dataset=dataset, timesteps=25, encoder=encoder))
     shipped = load_config(name)
     assert shipped.network == imported.config.network
@@ -244,7 +245,8 @@ def test_shipped_configs_are_what_the_import_writes(name: str, dataset: str,
 
 def test_fast_mnist_config_is_the_import_on_other_hardware() -> None:
     """configs/mnist-5k-mlp-fast.toml runs the mnist-5k-mlp import's weights with the same
-    numerics: it differs only in the RTL's shape (pixels per token, lanes, row banks), so the golden model gives the same spikes for both."""
+    numerics: it differs only in the RTL's shape (pixels per token, lanes, row banks), so the
+    golden model gives the same spikes for both."""
     import dataclasses
 
     shipped, fast = load_config("mnist-5k-mlp"), load_config("mnist-5k-mlp-fast")
