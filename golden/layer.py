@@ -9,7 +9,7 @@ within a sample (membranes, refractory counts, the previous timestep's spikes).
 3. synaptic current from this timestep's input spikes, with the weights as they are now,
    plus the bias (or, with current input, the constant current of the pixels);
 4. lateral inhibition from the other neurons' spikes at ``t - 1``;
-5. leak, integrate, fire, reset, refractory (:func:`.neuron.lif_step`);
+5. leak, integrate, fire, reset, refractory (:func:`.neuron.integrate`, :func:`.neuron.fire`);
 6. adaptive threshold (learning only, :func:`.neuron.adapt_threshold`).
 
 Every loop over a sample derives from it: the literal loop and the batch loop of
@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import CoreConfig
 from .arith import Arithmetic
-from .neuron import adapt_threshold, inhibition, lif_step
+from .neuron import adapt_threshold, fire, inhibition, integrate
 
 __all__ = ["Layer", "LayerState"]
 
@@ -44,11 +44,14 @@ class LayerState:
     v : membranes (signed ``widths.membrane`` bits)
     refractory : remaining refractory timesteps (``None``: all zero)
     spikes : the neurons' spikes at the previous timestep (bool; none at ``t = 0``)
+    integrated : the membranes before the previous timestep's threshold test (step 5;
+        ``None`` before the first), which the BPTT trainer's surrogate derivative reads
     """
 
     v: Array
     refractory: Array | None
     spikes: Array
+    integrated: Array | None = None
 
 
 class Layer:
@@ -155,8 +158,9 @@ class Layer:
         threshold (only when ``learn``).  Updates ``state`` and returns the spikes."""
         num = self.num
         inhib = inhibition(num, state.spikes)
-        v, refractory, spikes = lif_step(num, state.v, state.refractory, self.theta, current,
-                                         inhib)
+        integrated = integrate(num, state.v, current, inhib)
+        v, refractory, spikes = fire(num, state.v, integrated, state.refractory, self.theta)
+        state.integrated = integrated
         if learn:
             self.theta = adapt_threshold(num, self.theta, spikes)
         state.v, state.refractory, state.spikes = v, refractory, spikes

@@ -24,7 +24,7 @@ from ..config import CoreConfig, NetworkConfig
 from .arith import Arithmetic, FloatArithmetic, IntegerArithmetic
 from .encoder import rate_threshold, spikes_from_states
 from .events import run_events
-from .layer import Layer
+from .layer import Layer, LayerState
 from .lfsr import STREAM_INPUT, STREAM_NEURON, SampleStates, base_states, start_states, step
 from .rule import NO_LEARNING, Rule
 from .stdp import Stdp
@@ -32,6 +32,8 @@ from .stdp import Stdp
 __all__ = ["Network", "SampleResult", "BatchResult", "initial_weights", "WEIGHT_INIT_STREAM"]
 
 Array = Any
+#: ``observe(t, layer, inputs, state)`` of :meth:`Network.run_observed`.
+Observer = Callable[[int, int, Array, LayerState], None]
 
 #: numpy seed stream for the initial weights (``default_rng([seed, WEIGHT_INIT_STREAM])``).
 WEIGHT_INIT_STREAM = 0x5EED
@@ -311,7 +313,16 @@ class Network:
         return BatchResult(*(np.concatenate(arrays) for arrays in zip(
             *((p.counts, p.v_max, p.v_final, p.layer_spikes) for p in parts), strict=True)))
 
-    def _run_chunk(self, samples: Array, keys: Array) -> BatchResult:
+    def run_observed(self, samples: Array, keys: Array, observe: Observer) -> BatchResult:
+        """:meth:`run_outputs` of one batch, calling ``observe(t, l, inputs, state)`` after
+        layer ``l`` stepped at timestep ``t``: ``inputs`` is what the layer took (its input
+        spikes ``(B, n_inputs)``, or with current input the pixels) and ``state`` its
+        :class:`.layer.LayerState` (membranes before and after the threshold test, spikes).
+        The BPTT trainer records its forward pass through it."""
+        return self._run_chunk(np.asarray(samples), np.asarray(keys), observe)
+
+    def _run_chunk(self, samples: Array, keys: Array,
+                   observe: Observer | None = None) -> BatchResult:
         """The literal loop over a batch of samples, learning off (the generators stepped
         one timestep at a time: a batch's jump-table states would not fit in memory)."""
         core = self.core
@@ -343,8 +354,11 @@ class Network:
                 s = samples[:, t] if kind == "direct" else None
             for index, (layer, state, w) in enumerate(zip(layers, layer_states, weights,
                                                       strict=True)):
+                inputs = samples if s is None else s
                 current = constant if s is None else layer.current(s, weights=w)
                 s = layer.respond(state, current, learn=False)
+                if observe is not None:
+                    observe(t, index, inputs, state)
                 layer_spikes[:, index] += s.sum(axis=1)
             counts += s
             np.maximum(v_max, last.v, out=v_max)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .arith import Arithmetic
 
-__all__ = ["LifResult", "integrate", "lif_step", "adapt_threshold", "inhibition"]
+__all__ = ["LifResult", "integrate", "fire", "lif_step", "adapt_threshold", "inhibition"]
 
 Array = Any
 
@@ -67,8 +67,14 @@ def lif_step(num: Arithmetic, v: Array, refractory: Array | None, theta: Array,
         theta))``) and the refractory count ``t_ref``.  ``refractory`` comes back ``None``
         when it went in ``None`` and no neuron spiked.
     """
+    return fire(num, v, integrate(num, v, current, inhib), refractory, theta)
+
+
+def fire(num: Arithmetic, v: Array, integrated: Array, refractory: Array | None,
+         theta: Array) -> LifResult:
+    """The rest of :func:`lif_step` given the membrane before the threshold test
+    (``integrated``, from :func:`integrate`): threshold test, reset, refractory count."""
     n = num.core.neuron
-    integrated = integrate(num, v, current, inhib)
     threshold = n.v_th + theta
     spike = integrated >= threshold
     if refractory is None:
