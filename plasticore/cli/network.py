@@ -50,6 +50,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..golden.train import TrainResult, evaluate, save_weights, train
 
+    if load(args.config, data_path=args.data).network.rule.kind == "bptt":
+        from .bptt import cmd_train_bptt
+
+        return cmd_train_bptt(args)
     if args.enhance and args.timesteps is None:
         raise UserError("--enhance needs --timesteps T (fewer than the config's)")
     timesteps = None if args.enhance else args.timesteps
@@ -153,7 +157,8 @@ def print_summary(config: Config, s: dict[str, Any]) -> None:
 
 def add_commands(sub: Any) -> None:
     """Add this module's subcommands to ``sub``."""
-    p = sub.add_parser("train", help="unsupervised STDP training, label assignment, test")
+    p = sub.add_parser("train", help="train a network (STDP: unsupervised, label "
+                                     "assignment; BPTT: supervised), then test it")
     p.add_argument("config", help="config file or built-in name (digits, mnist-400, ...)")
     p.add_argument("--samples", type=positive, help="training samples (default: config)")
     p.add_argument("--test-samples", type=positive, help="test samples (default: config)")
@@ -166,9 +171,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--seed", type=non_negative, help="override the config seed")
     p.add_argument("--data", metavar="DIR", help="dataset directory (overrides data.path)")
     p.add_argument("--arithmetic", choices=("integer", "float"), default="integer",
-                   help="fixed-point model (default) or the float64 reference")
+                   help="STDP: fixed-point model (default) or the float64 reference")
     p.add_argument("--weights-out", metavar="F.npz", help="write the trained weights here")
-    p.add_argument("--plots", metavar="DIR", help="write receptive-field and raster PNGs")
+    p.add_argument("--plots", metavar="DIR",
+                   help="write PNG plots here (STDP: receptive fields, raster, confusion; "
+                        "BPTT: learning curves, confusion, spike rates, raster)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)

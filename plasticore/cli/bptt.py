@@ -1,0 +1,146 @@
+"""``plasticore train`` for a network with ``rule.kind = "bptt"``: supervised training by
+backpropagation through time (:func:`plasticore.golden.bptt.train_bptt`), then the test pass
+(:func:`plasticore.golden.train.evaluate`), a summary or one JSON object, the weights file
+and the plots.
+
+The trainer chooses the epoch on the validation samples it holds out of the training split
+(``rule.validation``); the test split is only reported, never used to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..files import output_dir, output_file
+from .common import UserError, datasets, load, print_json, progress_bars
+
+__all__ = ["cmd_train_bptt", "summary_of", "epoch_line"]
+
+
+def cmd_train_bptt(args: argparse.Namespace) -> int:
+    """``plasticore train CONFIG`` for ``rule.kind = "bptt"`` (the STDP-only options
+    refused, one line each, before anything is read or written)."""
+    if args.enhance:
+        raise UserError(f"{args.config}: --enhance is for STDP training (TopSpark's neuron "
+                        "parameters); rule.kind = 'bptt' trains at the timesteps it runs "
+                        "(--timesteps)")
+    if args.arithmetic != "integer":
+        raise UserError(f"{args.config}: --arithmetic {args.arithmetic} is STDP's float "
+                        "reference; a BPTT network's forward pass is integer, its backward "
+                        "pass is rule.backward = 'float' | 'integer'")
+    config = load(args.config, {"timesteps": args.timesteps, "seed": args.seed}, args.data)
+    train_set, test_set = datasets(config, args.samples, args.test_samples)
+    bptt = config.network.rule.bptt
+    assert bptt is not None                     # rule.kind = "bptt" always has its table
+    if bptt.validation >= len(train_set):
+        raise UserError(f"{config.source}: rule.validation = {bptt.validation}: must be "
+                        f"below the {len(train_set)} training samples (--samples)")
+    if args.weights_out:
+        output_file(args.weights_out, "--weights-out")
+    if args.plots:
+        output_dir(args.plots, "--plots")
+    from ..golden.bptt import train_bptt
+    from ..golden.train import evaluate, save_weights
+
+    progress = progress_bars(sys.stderr.isatty() and not args.quiet)
+    result = train_bptt(config, train_set, args.epochs, progress)
+    if not args.quiet:
+        for stats in result.history:
+            print(epoch_line(stats, len(result.history)), file=sys.stderr)
+    evaluation = evaluate(result.network, train_set, test_set, progress,
+                          config.classify.readout)
+    summary = summary_of(config, result, evaluation, len(train_set), bptt.validation)
+    if args.weights_out:
+        save_weights(args.weights_out, config, result.network, evaluation.readout)
+        summary["weights"] = str(args.weights_out)
+    if args.plots:
+        from ..plots_bptt import bptt_plots
+
+        summary["plots"] = [str(p) for p in bptt_plots(Path(args.plots), config, result,
+                                                       evaluation, test_set)]
+    if args.json:
+        print_json(summary)
+    else:
+        print_summary(config, summary)
+    return 0
+
+
+def epoch_line(stats: Any, epochs: int) -> str:
+    """One epoch of the trainer's history as the line printed on stderr."""
+    validation = ("" if stats.validation_accuracy is None
+                  else f", validation {100 * stats.validation_accuracy:.2f}%")
+    return (f"plasticore: epoch {stats.epoch}/{epochs}: loss {stats.loss:.4f}, train "
+            f"{100 * stats.train_accuracy:.2f}%{validation}, learning rate "
+            f"{stats.learning_rate:.3g}, {stats.seconds:.1f} s")
+
+
+def summary_of(config: Config, result: Any, evaluation: Any, train_samples: int,
+               validation: int) -> dict[str, Any]:
+    """The JSON-ready summary: the test accuracy (``accuracy``, as ``plasticore eval``
+    reports it), the best epoch's validation accuracy, the history and the speed."""
+    bptt = config.network.rule.bptt
+    assert bptt is not None
+    best = next((s for s in result.history if s.epoch == result.best_epoch), None)
+    n_test = int(len(evaluation.predictions))
+    return {
+        "config": config.source,
+        "dataset": config.data.dataset,
+        "rule": "bptt",
+        "backward": bptt.backward,
+        "readout": config.classify.readout,
+        "accuracy": round(evaluation.accuracy, 6),
+        "validation_accuracy": (None if best is None or best.validation_accuracy is None
+                                else round(best.validation_accuracy, 6)),
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "timesteps": config.network.timesteps,
+        "layers": [layer.n_neurons for layer in config.network.layers],
+        "train_samples": train_samples - validation,
+        "validation_samples": validation,
+        "test_samples": n_test,
+        "spikes_per_sample": round(evaluation.spikes_per_sample, 3),
+        "layer_spikes_per_sample": [round(x, 3) for x in evaluation.layer_spikes_per_sample],
+        "train_seconds": round(result.seconds, 3),
+        "samples_per_second": round(result.samples_per_second, 3),
+        "eval_seconds": round(evaluation.seconds, 3),
+        "seconds": round(result.seconds + evaluation.seconds, 3),
+        "seed": config.network.seed,
+        "history": [_epoch_dict(s) for s in result.history],
+    }
+
+
+def _epoch_dict(stats: Any) -> dict[str, Any]:
+    return {"epoch": stats.epoch, "loss": round(float(stats.loss), 6),
+            "train_accuracy": round(float(stats.train_accuracy), 6),
+            "validation_accuracy": (None if stats.validation_accuracy is None
+                                    else round(float(stats.validation_accuracy), 6)),
+            "learning_rate": float(stats.learning_rate),
+            "seconds": round(float(stats.seconds), 3),
+            "layer_rates": [round(float(r), 6) for r in stats.layer_rates]}
+
+
+def print_summary(config: Config, s: dict[str, Any]) -> None:
+    network = config.network
+    shape = "-".join(str(n) for n in [network.input.n_inputs, *s["layers"]])
+    bptt = network.rule.bptt
+    assert bptt is not None
+    print(f"{config.source}: {shape} network, {s['timesteps']} timesteps, BPTT ("
+          f"{bptt.optimizer}, {bptt.backward} backward pass)")
+    held = f", {s['validation_samples']} held out for validation" if s["validation_samples"] \
+        else ""
+    print(f"trained on {s['train_samples']} samples{held} x {s['epochs']} epoch(s) in "
+          f"{s['train_seconds']:.1f} s ({s['samples_per_second']:.0f} samples/s); "
+          f"best epoch {s['best_epoch']}")
+    validation = ("" if s["validation_accuracy"] is None
+                  else f" (validation {100 * s['validation_accuracy']:.2f}%)")
+    spikes = " + ".join(f"{x:.1f}" for x in s["layer_spikes_per_sample"])
+    print(f"accuracy {100 * s['accuracy']:.2f}% on {s['test_samples']} test samples"
+          f"{validation}, spikes/sample by layer {spikes}")
+    if "weights" in s:
+        print(f"weights written to {s['weights']}")
+    for p in s.get("plots", []):
+        print(f"plot written to {p}")
