@@ -806,6 +806,12 @@ class BpttConfig:
         Stop after this many epochs without a better validation accuracy (0: never).
     augment_shift : int
         Shift each training image by up to this many pixels in each direction (0: off).
+    learn_theta : bool
+        Train every neuron's threshold offset ``theta`` (``widths.theta`` bits; the
+        threshold is ``v_th + theta``) with the weights and biases.
+    init_gain : float
+        Initial weights are uniform in ``+-init_gain / sqrt(n_inputs)`` thresholds per
+        full-scale input (> 0), clipped to the weight grid.
     """
 
     batch: int = 32
@@ -820,6 +826,8 @@ class BpttConfig:
     validation: int = 0
     patience: int = 0
     augment_shift: int = 0
+    learn_theta: bool = False
+    init_gain: float = 1.0
 
     def _validate(self, prefix: str) -> None:
         _check_int(f"{prefix}batch", self.batch, 1, 1 << 16)
@@ -834,6 +842,8 @@ class BpttConfig:
         _check_int(f"{prefix}validation", self.validation, 0, 1 << 24)
         _check_int(f"{prefix}patience", self.patience, 0, 1 << 16)
         _check_int(f"{prefix}augment_shift", self.augment_shift, 0, 8)
+        _check_bool(f"{prefix}learn_theta", self.learn_theta)
+        _check_positive_float(f"{prefix}init_gain", self.init_gain)
 
 
 def _check_float(path: str, value: Any, lo: float | None, hi: float | None,
