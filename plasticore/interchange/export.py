@@ -15,7 +15,9 @@ synapses carry the weights as they are), Norse ``r = 1`` (so the synapses carry 
 
 What a feed-forward NIR chain cannot say is returned as notes, never dropped silently: the
 lateral inhibition (``w_inh``), the refractory period, reset by subtraction (NIR resets to
-``v_reset``), and the integer rounding of the leak.
+``v_reset``), the integer rounding of the leak, and the learning rule: NIR holds the
+trained network, not how it was trained, so a ``rule.kind = "bptt"`` network exports as
+the same graph as the same network with ``kind = "none"``, and imports back as that one.
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ def export_graph(config: Config, weights: list[Array], theta: list[Array],
         names = (f"fc{index}", f"lif{index}")
         nodes[names[0]], nodes[names[1]] = synapse, neuron
         chain.extend(names)
+    if network.rule.kind == "bptt":
+        notes.append("the learning rule (rule.kind = 'bptt' and its training parameters) is "
+                     "not exported: NIR holds the trained network, which imports back with "
+                     "rule.kind = 'none'")
     nodes["output"] = nir.Output(output_type={"output": np.array([cores[-1].n_neurons])})
     chain.append("output")
     edges = list(zip(chain[:-1], chain[1:], strict=True))
