@@ -26,16 +26,18 @@ RATE_SAMPLES = 100
 def learning_curves(path: Path, history: Sequence[Any], best_epoch: int) -> Path:
     """Loss (top) and train and validation accuracy (bottom) per epoch; the chosen epoch
     marked.  ``history``: the trainer's ``EpochStats`` (``epoch``, ``loss``,
-    ``train_accuracy``, ``validation_accuracy`` or ``None``)."""
+    ``train_accuracy``, ``validation_accuracy`` or ``None``); its epochs and
+    ``best_epoch`` count from 0, the plot's from 1."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    epochs = [s.epoch for s in history]
+    epochs = [s.epoch + 1 for s in history]
+    best_epoch += 1
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True)
     top.plot(epochs, [s.loss for s in history], "o-", color="tab:red", ms=3)
     top.set_ylabel("training loss")
     bottom.plot(epochs, [100 * s.train_accuracy for s in history], "o-", ms=3, label="train")
-    validated = [(s.epoch, s.validation_accuracy) for s in history
+    validated = [(s.epoch + 1, s.validation_accuracy) for s in history
                  if s.validation_accuracy is not None]
     if validated:
         e, v = zip(*validated, strict=True)
@@ -60,7 +62,7 @@ def spike_rates(path: Path, history: Sequence[Any], neuron_rates: Sequence[Any])
     from matplotlib.ticker import MaxNLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = [s.epoch for s in history]
+    epochs = [s.epoch + 1 for s in history]
     n_layers = len(neuron_rates)
     for layer in range(n_layers):
         rates = [s.layer_rates[layer] for s in history if len(s.layer_rates) > layer]

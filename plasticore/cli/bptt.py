@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
+from ..config import SUPERVISED_READOUTS, Config
 from ..files import output_dir, output_file
 from .common import UserError, datasets, load, print_json, progress_bars
 
@@ -36,6 +36,10 @@ def cmd_train_bptt(args: argparse.Namespace) -> int:
     train_set, test_set = datasets(config, args.samples, args.test_samples)
     bptt = config.network.rule.bptt
     assert bptt is not None                     # rule.kind = "bptt" always has its table
+    if config.classify.readout not in SUPERVISED_READOUTS:
+        raise UserError(f"{config.source}: classify.readout = {config.classify.readout!r}: "
+                        "BPTT trains a supervised readout (output neuron c is class c: "
+                        f"{', '.join(SUPERVISED_READOUTS)})")
     if bptt.validation >= len(train_set):
         raise UserError(f"{config.source}: rule.validation = {bptt.validation}: must be "
                         f"below the {len(train_set)} training samples (--samples)")
@@ -70,10 +74,11 @@ def cmd_train_bptt(args: argparse.Namespace) -> int:
 
 
 def epoch_line(stats: Any, epochs: int) -> str:
-    """One epoch of the trainer's history as the line printed on stderr."""
+    """One epoch of the trainer's history (``EpochStats``, epochs counted from 0) as the
+    line printed on stderr (counted from 1, as everything the user sees)."""
     validation = ("" if stats.validation_accuracy is None
                   else f", validation {100 * stats.validation_accuracy:.2f}%")
-    return (f"plasticore: epoch {stats.epoch}/{epochs}: loss {stats.loss:.4f}, train "
+    return (f"plasticore: epoch {stats.epoch + 1}/{epochs}: loss {stats.loss:.4f}, train "
             f"{100 * stats.train_accuracy:.2f}%{validation}, learning rate "
             f"{stats.learning_rate:.3g}, {stats.seconds:.1f} s")
 
@@ -81,7 +86,8 @@ def epoch_line(stats: Any, epochs: int) -> str:
 def summary_of(config: Config, result: Any, evaluation: Any, train_samples: int,
                validation: int) -> dict[str, Any]:
     """The JSON-ready summary: the test accuracy (``accuracy``, as ``plasticore eval``
-    reports it), the best epoch's validation accuracy, the history and the speed."""
+    reports it), the kept epoch's validation accuracy, the history and the speed.  Epochs
+    count from 1 here (``best_epoch``, ``history[i]["epoch"]``); the trainer's from 0."""
     bptt = config.network.rule.bptt
     assert bptt is not None
     best = next((s for s in result.history if s.epoch == result.best_epoch), None)
@@ -95,7 +101,7 @@ def summary_of(config: Config, result: Any, evaluation: Any, train_samples: int,
         "accuracy": round(evaluation.accuracy, 6),
         "validation_accuracy": (None if best is None or best.validation_accuracy is None
                                 else round(best.validation_accuracy, 6)),
-        "best_epoch": result.best_epoch,
+        "best_epoch": result.best_epoch + 1,
         "epochs": len(result.history),
         "timesteps": config.network.timesteps,
         "layers": [layer.n_neurons for layer in config.network.layers],
@@ -114,7 +120,7 @@ def summary_of(config: Config, result: Any, evaluation: Any, train_samples: int,
 
 
 def _epoch_dict(stats: Any) -> dict[str, Any]:
-    return {"epoch": stats.epoch, "loss": round(float(stats.loss), 6),
+    return {"epoch": stats.epoch + 1, "loss": round(float(stats.loss), 6),
             "train_accuracy": round(float(stats.train_accuracy), 6),
             "validation_accuracy": (None if stats.validation_accuracy is None
                                     else round(float(stats.validation_accuracy), 6)),

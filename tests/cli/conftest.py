@@ -17,7 +17,7 @@ from plasticore.golden.train import save_weights
 
 
 def tiny_config(path: Path, timesteps: int = 6, hidden: int = 16, validation: int = 40,
-                epochs: int = 2, **bptt: Any) -> Config:
+                epochs: int = 2, readout: str = "count", **bptt: Any) -> Config:
     """A 64-HIDDEN-10 digits network with current input and signed 8-bit weights (the
     snnTorch import's numerics, ``configs/digits-mlp-snntorch.toml``), trained by BPTT;
     written to ``path``."""
@@ -27,7 +27,8 @@ def tiny_config(path: Path, timesteps: int = 6, hidden: int = 16, validation: in
     rule = RuleConfig(kind="bptt", bptt=BpttConfig(batch=16, validation=validation, **bptt))
     network = dataclasses.replace(network, timesteps=timesteps, layers=layers, rule=rule)
     config = dataclasses.replace(base.replace_network(network),
-                                 data=dataclasses.replace(base.data, epochs=epochs))
+                                 data=dataclasses.replace(base.data, epochs=epochs),
+                                 classify=dataclasses.replace(base.classify, readout=readout))
     config.save(path)
     return load_config(path)
 
@@ -66,7 +67,8 @@ def tiny_bptt(tmp_path: Path) -> Any:
 def fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Replace ``plasticore.golden.bptt`` by a stand-in whose ``train_bptt`` trains
     nothing: it returns :func:`random_network` and a made-up history of the requested
-    epochs (the last one best).  The list it returns records every call's arguments."""
+    epochs (counted from 0 as the trainer does; the last one best).  The list it returns
+    records every call's arguments."""
     import sys
     import types
     from types import SimpleNamespace
@@ -77,12 +79,12 @@ def fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
                    progress: Any = None) -> Any:
         calls.append((config, train_set, epochs))
         n = epochs or config.data.epochs
-        history = [SimpleNamespace(epoch=e + 1, loss=2.0 / (e + 1), train_accuracy=0.5 + e / 10,
+        history = [SimpleNamespace(epoch=e, loss=2.0 / (e + 1), train_accuracy=0.5 + e / 10,
                                    validation_accuracy=0.4 + e / 10, learning_rate=0.002,
                                    seconds=0.1, layer_rates=[0.25, 0.125])
                    for e in range(n)]
         return SimpleNamespace(network=random_network(config, config.network.seed),
-                               history=history, best_epoch=n, seconds=0.5,
+                               history=history, best_epoch=n - 1, seconds=0.5,
                                samples_per_second=123.0)
 
     module = types.ModuleType("plasticore.golden.bptt")
