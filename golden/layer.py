@@ -7,7 +7,9 @@ within a sample (membranes, refractory counts, the previous timestep's spikes).
 ``docs/numerics.md`` "One timestep":
 
 3. synaptic current from this timestep's input spikes, with the weights as they are now,
-   plus the bias (or, with current input, the constant current of the pixels);
+   plus the bias (or, with current input, the constant current of the pixels); with
+   ``forward = "lut"`` the weight sum comes from tables of subset sums (:mod:`.lut`),
+   the same sum;
 4. lateral inhibition from the other neurons' spikes at ``t - 1``;
 5. leak, integrate, fire, reset, refractory (:func:`.neuron.integrate`, :func:`.neuron.fire`);
 6. adaptive threshold (learning only, :func:`.neuron.adapt_threshold`).
@@ -27,6 +29,7 @@ import numpy as np
 
 from ..config import CoreConfig
 from .arith import Arithmetic
+from .lut import LutForward
 from .neuron import adapt_threshold, fire, inhibition, integrate
 
 __all__ = ["Layer", "LayerState"]
@@ -107,13 +110,15 @@ class Layer:
         self.weights: Array = w.astype(num.dtype, copy=True)
         self.theta: Array = th.astype(num.dtype, copy=True)
         self.bias: Array | None = b.astype(num.dtype) if b.any() else None
+        self.lut: LutForward | None = LutForward(core) if core.forward == "lut" else None
 
     @property
     def plain(self) -> bool:
         """Whether the synaptic current is non-negative spikes times unsigned weights, with
-        no bias: what the event-driven loop (:mod:`.events`) assumes."""
+        no bias, accumulated: what the event-driven loop (:mod:`.events`) assumes (a LUT
+        layer runs the literal loop, through its tables)."""
         return (not self.core.widths.weight_signed and self.bias is None
-                and self.core.encoder.kind != "current")
+                and self.core.encoder.kind != "current" and self.lut is None)
 
     def reset(self, batch: int | None = None) -> LayerState:
         """The state at the start of a sample (``batch``: of that many samples at once):
@@ -130,10 +135,14 @@ class Layer:
         input pixels (integers; :meth:`pixel_current` computes their constant current once
         per sample).  A batch is one float64 matrix product, exact for integer weights
         (every sum stays below ``2**53``); ``weights`` may give the layer's weights already
-        converted to float64 (the batch loop converts them once per batch).
+        converted to float64 (the batch loop converts them once per batch).  With
+        ``forward = "lut"`` spikes sum through the tables (:class:`.lut.LutForward`, built
+        from the layer's weights), exact as well.
         """
         num = self.num
-        if spikes.ndim == 1 and weights is None and spikes.dtype == bool:
+        if self.lut is not None and spikes.dtype == bool:
+            total = self.lut.weight_sum(self.weights, spikes)
+        elif spikes.ndim == 1 and weights is None and spikes.dtype == bool:
             total = self.weights[spikes].sum(axis=0)
         else:
             w = self.weights.astype(np.float64) if weights is None else weights

@@ -45,6 +45,16 @@ then ``W * (1 + n_pe)`` to send the counts, and with a membrane readout
 ``2 * W`` more to send the membrane words (a read and a send cycle each)
 (:func:`readout_cycles`).
 
+With the LUT forward engine (``forward = "lut"``, ``k = lut_group``; ``docs/architecture.md``,
+"The LUT forward engine") the neuron pass reads one table word per group with a spike
+instead of one weight word per spiking input: ``Ab`` above becomes ``Gb``, the most groups
+with a spike in one table bank (group ``g`` in bank ``g % row_banks``,
+``golden.lut.group_of``); every other term is the same (:func:`bank_rows`).  After a
+weight write the next sample's command is taken, then the tables are built before the
+sequencer starts (``B = lut_bank_groups * W * 2**k + depth["build"]`` cycles,
+:func:`build_cycles`): ``B`` more in the load with pixels, or in timestep 0's wait with
+direct input (whose timestep 0 counts from the command).
+
 With current input (``encoder.kind = "current"``) there is no encode pass (``E = 0``):
 the pixels load as for the rate encoder, then the current pass
 (``hdl/core/current.py``) computes every neuron's pixel current before timestep 0, taking
@@ -65,6 +75,7 @@ import numpy as np
 
 from ..config import CoreConfig
 from ..golden.arith import IntegerArithmetic
+from ..golden.lut import patterns
 from ..golden.stdp import trace_step, update_due
 from .encoder import ENCODER_LATENCY
 from .lif import LIF_LATENCY
@@ -78,6 +89,8 @@ __all__ = [
     "TimestepWork",
     "SampleCycles",
     "learned_words",
+    "bank_rows",
+    "build_cycles",
     "encode_cycles",
     "current_cycles",
     "first_wait",
@@ -108,7 +121,8 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
     sum register (add to the word's sum and write in the next cycle); ``settle``: before
     the current pass reads its row lists (one per row bank, ``encoder.lanes /
     row_banks`` lanes each), their last appended rows landing (two cycles late with more
-    than one lane).
+    than one lane); ``build`` (LUT engine): from the table build's last write to the
+    sequencer taking the command it held.
     """
     return {
         "encode": 1 + ENCODER_LATENCY + TRACE_LATENCY,
@@ -117,6 +131,7 @@ def pass_depths(core: CoreConfig) -> dict[str, int]:
         "rescale": 3,
         "current": 4,
         "settle": 2 if core.encoder.lanes > core.row_banks else 0,
+        "build": 1,
     }
 
 
@@ -139,8 +154,10 @@ class TimestepWork:
     update : bool
         STDP applies at this timestep (always with ``U = 1``).
     bank_active : int
-        The most inputs that spiked in one weight bank (``Ab``; input ``j`` is in bank
-        ``j % row_banks``; ``A`` with one bank).
+        The most rows the neuron pass reads in one bank (:func:`bank_rows`): the inputs
+        that spiked in one weight bank (``Ab``; input ``j`` is in bank ``j % row_banks``;
+        ``A`` with one bank), or with ``forward = "lut"`` the groups with a spike in one
+        table bank (``Gb``).
     """
 
     active: int
@@ -162,6 +179,28 @@ def learned_words(core: CoreConfig, work: TimestepWork, learn: bool) -> int:
     if work.post_words:
         words += (core.n_inputs - work.pre_rows) * work.post_words
     return words
+
+
+def bank_rows(core: CoreConfig, spikes: Array) -> int:
+    """The neuron pass's tokens per neuron word in a timestep with input ``spikes``
+    (``(n_inputs,)``), before the ``max(., 1)``: the most spiking inputs in one weight bank
+    (``Ab``), or with ``forward = "lut"`` the most groups with a spike in one table bank
+    (``Gb``)."""
+    s = np.asarray(spikes, dtype=bool)
+    if core.forward == "lut":
+        s = patterns(core, s) != 0              # the groups, group g in bank g % R
+    return int(np.count_nonzero(s.reshape(-1, core.row_banks), axis=0).max())
+
+
+def build_cycles(core: CoreConfig) -> int:
+    """Cycles the LUT engine's table build adds to the first sample after a weight write
+    (``B``): each bank's ``lut_bank_groups * W`` table blocks, ``2**k`` cycles each (``k``
+    reads of the single-input entries, a cycle to take the last, a write of every other
+    entry but 0), then ``depth["build"]``; 0 for the accumulate engine."""
+    if core.forward != "lut":
+        return 0
+    d = core.derived
+    return d.lut_bank_groups * d.neurons_per_pe * d.lut_entries + pass_depths(core)["build"]
 
 
 def encode_cycles(core: CoreConfig) -> int:
@@ -218,7 +257,7 @@ class SampleCycles:
     timesteps : (timesteps,) int64
         Cycles of each timestep.
     load : int
-        Accepting the command and the pixels.
+        Accepting the command and the pixels (and a table build before the pixels).
     normalize : int
         The weight normalization after the last timestep (0 without learning).
     counts : int
@@ -266,12 +305,10 @@ def work_of(core: CoreConfig, input_raster: Array | None, raster: Array
         x_post = trace_step(num, x_post, spikes, core.stdp.tau_post_shift)
         post_words = post_seen.reshape(W, P).any(axis=1)
         live_words = (x_post != 0).reshape(W, P).any(axis=1) | post_words
-        per_bank = np.count_nonzero(
-            np.asarray(input_raster[t], dtype=bool).reshape(-1, core.row_banks), axis=0)
         out.append(TimestepWork(int(np.count_nonzero(input_raster[t])),
                                 int(post_words.sum()), int(live_words.sum()),
                                 int(pre_seen.sum()), update_due(t, U, T),
-                                int(per_bank.max())))
+                                bank_rows(core, input_raster[t])))
     return out
 
 
@@ -294,19 +331,23 @@ def timestep_cycles(core: CoreConfig, works: list[TimestepWork], learn: bool,
 
 def sample_cycles(core: CoreConfig, input_raster: Array | None, raster: Array,
                   learn: bool, pixels: Array | None = None,
-                  membrane: str | None = None) -> SampleCycles:
+                  membrane: str | None = None, build: bool = False) -> SampleCycles:
     """Predicted cycles of a sample from its spike rasters (see :func:`work_of`); with
     current input (``input_raster`` ``None``) from its ``pixels`` too; ``membrane`` the
-    core's membrane readout (``None``: counts only)."""
+    core's membrane readout (``None``: counts only); ``build``: the first sample after a
+    weight write (a LUT core builds its tables first, :func:`build_cycles`)."""
     learn = learn and core.stdp.learn
     W = core.derived.neurons_per_pe
+    built = build_cycles(core) if build else 0
+    direct = core.encoder.kind == "direct"
     steps = timestep_cycles(core, work_of(core, input_raster, raster), learn,
-                            first_wait(core, pixels))
+                            first_wait(core, pixels) + (built if direct else 0))
     N = core.n_inputs
     group = 1 + core.derived.quotient_bits + N + pass_depths(core)["rescale"]
     normalize = W * (N + core.norm_groups * group) if learn and normalizes(core) else 0
-    pixel_words = core.derived.input_words if core.encoder.kind != "direct" else 0
-    return SampleCycles(steps, 1 + pixel_words, normalize, readout_cycles(core, membrane))
+    pixel_words = core.derived.input_words if not direct else 0
+    return SampleCycles(steps, 1 + pixel_words + (0 if direct else built), normalize,
+                        readout_cycles(core, membrane))
 
 
 def lower_bound(core: CoreConfig, work: TimestepWork, learn: bool) -> float:
@@ -350,7 +391,8 @@ class NetworkSampleCycles:
 def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
                           input_raster: Array | None, rasters: list[Array],
                           pixels: Array | None = None,
-                          membrane: str | None = None) -> NetworkSampleCycles:
+                          membrane: str | None = None,
+                          build: bool = False) -> NetworkSampleCycles:
     """Predicted cycles of a sample of the layer pipeline (``NetworkCore``, learning off,
     the last layer's spike and count consumers always ready), from the input raster and
     every layer's output raster (``rasters[l]``, ``(timesteps, n_neurons_l)``); with current
@@ -379,7 +421,9 @@ def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
     taken the previous raster.)  Layer ``l`` sends its counts after its last timestep,
     ``W_l * (1 + n_pe_l)`` cycles (the last layer with ``membrane`` then its membrane
     words: :func:`readout_cycles`); the sample's ``total`` ends with the last layer's, and
-    the network is ``idle`` once every layer's have gone.
+    the network is ``idle`` once every layer's have gone.  With ``build`` (the first
+    sample after a weight write) a LUT layer's schedule starts :func:`build_cycles` later
+    (its tables are built between the command and its first input).
     """
     L, T = len(cores), cores[0].timesteps
     inputs = [None if input_raster is None else np.asarray(input_raster, dtype=bool)] + [
@@ -403,8 +447,8 @@ def network_sample_cycles(cores: list[CoreConfig] | tuple[CoreConfig, ...],
             else:
                 arrive = close[index - 1][t] + 1
             direct = core.encoder.kind == "direct"
-            start = (1 if direct else 1 + core.derived.input_words) \
-                if t == 0 else n[index][t - 1] + 1
+            start = (1 if direct else 1 + core.derived.input_words) + \
+                (build_cycles(core) if build else 0) if t == 0 else n[index][t - 1] + 1
             taken = max(start, arrive) if direct else start
             f[index][t] = taken
             encoded = taken + (first_wait(core, pixels) if t == 0 else E)

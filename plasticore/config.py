@@ -64,6 +64,7 @@ __all__ = [
     "BpttConfig",
     "INPUT_KINDS",
     "LEAK_MODES",
+    "FORWARD_KINDS",
     "LABELLING_READOUTS",
     "SUPERVISED_READOUTS",
     "DataConfig",
@@ -101,6 +102,13 @@ INPUT_KINDS: tuple[str, ...] = ("rate", "direct", "current")
 
 #: Neuron leak modes ``neuron.leak_mode`` names (:class:`NeuronConfig`).
 LEAK_MODES: tuple[str, ...] = ("shift", "multiply", "none")
+
+#: Forward engines ``forward`` names (a layer's synaptic current): the event list of
+#: spiking inputs (``accumulate``) or H2Learn's tables of subset sums (``lut``).
+FORWARD_KINDS: tuple[str, ...] = ("accumulate", "lut")
+
+#: The LUT engine's default group size ``lut_group`` (inputs per table).
+LUT_GROUP_DEFAULT = 4
 
 #: Readouts that assign labels to neurons from labelled samples (Diehl & Cook), and readouts
 #: of networks trained with labels, whose output neuron ``c`` stands for class ``c``.
@@ -149,7 +157,7 @@ class _Names:
 
     inputs: str = ""          # n_inputs
     encoder: str = "encoder."
-    layer: str = ""           # n_neurons, n_pe, row_banks, norm_groups
+    layer: str = ""           # n_neurons, n_pe, row_banks, norm_groups, forward, lut_group
     widths: str = "widths."
     neuron: str = "neuron."
     rule: str = "stdp."
@@ -203,6 +211,34 @@ def _check_banks(names: _Names, row_banks: int, words: int, lanes: int | None) -
     if row_banks > 1 and words & (words - 1):
         _fail(f"{p}row_banks", row_banks,
               f"above 1 needs n_neurons / n_pe ({words}) to be a power of two")
+
+
+def _check_forward(names: _Names, forward: Any, lut_group: Any, input_kind: str,
+                   learns: bool) -> None:
+    """A layer's forward engine: ``forward`` one of :data:`FORWARD_KINDS`, ``lut_group``
+    2..6; a LUT layer needs input spikes (``input_kind`` not current) and learning off (its
+    tables are built from the weights after they load, not after every STDP update)."""
+    p = names.layer
+    _check_choice(f"{p}forward", forward, FORWARD_KINDS)
+    _check_int(f"{p}lut_group", lut_group, 2, 6)
+    if forward != "lut":
+        return
+    if input_kind == "current":
+        _fail(f"{p}forward", forward, f"current input ({names.encoder}kind = 'current') has "
+              "no spikes to group into table addresses: use 'accumulate' in this layer")
+    if learns:
+        _fail(f"{p}forward", forward, "the tables are built once after the weights load, "
+              "not after every STDP update: needs learning off (rule.kind = 'none' or "
+              "'bptt', or learn = false)")
+
+
+def _forward_keys(out: dict[str, Any], forward: str, lut_group: int) -> dict[str, Any]:
+    """``out`` without ``forward`` and ``lut_group`` when both are the defaults, so that a
+    file and a digest of an accumulate layer stay as they were before the LUT engine."""
+    if forward == "accumulate" and lut_group == LUT_GROUP_DEFAULT:
+        out.pop("forward", None)
+        out.pop("lut_group", None)
+    return out
 
 
 def _check_type(path: str, value: Any, cls: type) -> None:
@@ -486,6 +522,15 @@ class CoreConfig:
         The core's weight normalization rescales a word's ``n_pe`` lanes in this many groups,
         one after the other, with ``n_pe / norm_groups`` dividers and multipliers (hardware
         only: fewer of them, more cycles after a learning sample); must divide ``n_pe``.
+    forward : "accumulate" or "lut"
+        The engine of the synaptic current (hardware and cycles only: the current is the
+        same).  ``accumulate``: the neuron pass adds the weight word of every spiking input
+        (the event list).  ``lut`` (H2Learn): inputs in groups of ``lut_group``, a table of
+        the ``2**lut_group`` subset sums of each group's weights per neuron, one table read
+        per group with a spike (``docs/architecture.md``, "The LUT forward engine").  Needs
+        input spikes (not current input) and learning off.
+    lut_group : int
+        Inputs per table with ``forward = "lut"``, 2..6 (default 4).
     timesteps : int
         Timesteps per sample, 1..65535.
     seed : int
@@ -498,6 +543,8 @@ class CoreConfig:
     n_pe: int = 4
     row_banks: int = 1
     norm_groups: int = 1
+    forward: Literal["accumulate", "lut"] = "accumulate"
+    lut_group: int = LUT_GROUP_DEFAULT
     timesteps: int = 350
     seed: int = 0
     widths: Widths = field(default_factory=Widths)
@@ -517,6 +564,7 @@ class CoreConfig:
         _check_banks(_FLAT, self.row_banks, self.n_neurons // self.n_pe, self.encoder.lanes)
         self.neuron._validate(_FLAT.neuron, self.widths, _FLAT.widths)
         self.stdp._validate(_FLAT.rule, self.widths, self.n_inputs)
+        _check_forward(_FLAT, self.forward, self.lut_group, self.encoder.kind, self.stdp.learn)
 
     @functools.cached_property
     def derived(self) -> Derived:
@@ -528,8 +576,9 @@ class CoreConfig:
         return _replace(self, changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (TOML/JSON-ready), tables last."""
-        return _to_dict(self)
+        """Plain nested dict (TOML/JSON-ready), tables last; ``forward`` and ``lut_group``
+        only when not both the defaults."""
+        return _forward_keys(_to_dict(self), self.forward, self.lut_group)
 
     def to_json(self) -> str:
         """JSON text of :meth:`to_dict` (how testbenches receive the config)."""
@@ -604,6 +653,29 @@ class Derived:
     input_words : int
         Words of the per-input memories, ``n_inputs / encoder.lanes``: the encode pass
         handles one word (``lanes`` inputs) per cycle.
+    lut_blocks : int
+        The LUT engine's (``forward = "lut"``, ``k = lut_group``) blocks of ``k`` input
+        words, ``ceil(input_words / k)``: input ``j`` (word ``c = j // lanes``, lane
+        ``e = j % lanes``) is bit ``c % k`` of group ``(c // k) * lanes + e``
+        (``golden.lut.group_of``; contiguous groups of ``k`` inputs with one lane).
+    lut_groups : int
+        Groups ``lut_blocks * lanes`` (``ceil(n_inputs / k)`` when ``k`` divides the input
+        words); group ``g`` is in table bank ``g % row_banks``.
+    lut_bank_groups : int
+        Groups per bank, ``lut_groups / row_banks``.
+    lut_entries : int
+        Entries of one table, ``2**k``: the subset sums of a group's weights to one neuron.
+    lut_sum_bits : int
+        Width of a table entry, a sum of up to ``k`` weights: unsigned, or with signed
+        weights two's complement.
+    lut_bank_words : int
+        Words of one table bank, ``lut_bank_groups * neurons_per_pe * lut_entries``, each
+        ``n_pe`` entries: word ``((group_in_bank * W + word) << k) | pattern``.
+    lut_bank_bits : int
+        Bits of one table bank, ``lut_bank_words * n_pe * lut_sum_bits``.
+    lut_memory_bits : int
+        Bits of every table bank, ``row_banks * lut_bank_bits`` (the LUT engine's weight
+        memory: it holds the weights too, as its single-input entries).
     """
 
     w_min: int
@@ -631,6 +703,14 @@ class Derived:
     quotient_bits: int
     neurons_per_pe: int
     input_words: int
+    lut_blocks: int
+    lut_groups: int
+    lut_bank_groups: int
+    lut_entries: int
+    lut_sum_bits: int
+    lut_bank_words: int
+    lut_bank_bits: int
+    lut_memory_bits: int
 
     @classmethod
     def of(cls, core: CoreConfig) -> Derived:
@@ -663,6 +743,17 @@ class Derived:
         scale = (1 << ENCODER_RAND_BITS) << core.encoder.pixel_bits
         rate_mult = min(round(core.encoder.max_rate * scale / pixel_max), scale)
         norm_numerator = core.stdp.norm << NORM_FRAC_BITS
+        k, lanes = core.lut_group, core.encoder.lanes
+        input_words = core.n_inputs // lanes
+        lut_blocks = -(-input_words // k)
+        lut_bank_groups = lut_blocks * lanes // core.row_banks
+        if w.weight_signed:
+            lut_sum_bits = max((k * w_max).bit_length(), (-k * w_min - 1).bit_length()) + 1
+        else:
+            lut_sum_bits = bits_for(k * w_max)
+        neurons_per_pe = core.n_neurons // core.n_pe
+        lut_bank_words = lut_bank_groups * neurons_per_pe << k
+        lut_bank_bits = lut_bank_words * core.n_pe * lut_sum_bits
         return cls(
             w_min=w_min,
             w_max=w_max,
@@ -687,8 +778,16 @@ class Derived:
             norm_frac_bits=NORM_FRAC_BITS,
             norm_numerator=norm_numerator,
             quotient_bits=bits_for(norm_numerator),
-            neurons_per_pe=core.n_neurons // core.n_pe,
-            input_words=core.n_inputs // core.encoder.lanes,
+            neurons_per_pe=neurons_per_pe,
+            input_words=input_words,
+            lut_blocks=lut_blocks,
+            lut_groups=lut_blocks * lanes,
+            lut_bank_groups=lut_bank_groups,
+            lut_entries=1 << k,
+            lut_sum_bits=lut_sum_bits,
+            lut_bank_words=lut_bank_words,
+            lut_bank_bits=lut_bank_bits,
+            lut_memory_bits=core.row_banks * lut_bank_bits,
         )
 
     def to_dict(self) -> dict[str, int]:
@@ -740,6 +839,9 @@ class LayerConfig:
         As :class:`CoreConfig` describes them.  ``row_banks`` divides the input's ``lanes``
         in layer 0; in a later layer it is a power of two (what feeds its banks comes with
         multi-layer networks).
+    forward, lut_group
+        The layer's forward engine, as :class:`CoreConfig` describes them (a LUT layer
+        needs input spikes and learning off).
     widths : Widths
         Word widths of the layer's state (``[layers.widths]``).
     neuron : NeuronConfig
@@ -753,6 +855,8 @@ class LayerConfig:
     n_pe: int = 4
     row_banks: int = 1
     norm_groups: int = 1
+    forward: Literal["accumulate", "lut"] = "accumulate"
+    lut_group: int = LUT_GROUP_DEFAULT
     widths: Widths = field(default_factory=Widths)
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
 
@@ -765,8 +869,9 @@ class LayerConfig:
         self.neuron._validate(names.neuron, self.widths, names.widths)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict, tables last (``[layers.widths]``, ``[layers.neuron]``)."""
-        return dataclasses.asdict(self)
+        """Plain nested dict, tables last (``[layers.widths]``, ``[layers.neuron]``);
+        ``forward`` and ``lut_group`` only when not both the defaults."""
+        return _forward_keys(dataclasses.asdict(self), self.forward, self.lut_group)
 
 
 @dataclass(frozen=True)
@@ -1007,6 +1112,10 @@ class NetworkConfig:
         _check_type("rule", self.rule, RuleConfig)
         self.rule._validate(self.layers, [self.layer_inputs(i) for i in range(len(self.layers))],
                             self.input.kind)
+        learns = self.rule.kind == "stdp" and self.rule.core_stdp.learn
+        for i, layer in enumerate(self.layers):
+            _check_forward(_layered(i), layer.forward, layer.lut_group,
+                           self.input.kind if i == 0 else "direct", learns)
 
     def layer_inputs(self, i: int) -> int:
         """Inputs of layer ``i``: the previous layer's neurons (layer 0: ``n_inputs``)."""
@@ -1034,7 +1143,8 @@ class NetworkConfig:
         return CoreConfig(
             n_inputs=self.layer_inputs(i), n_neurons=layer.n_neurons, n_pe=layer.n_pe,
             row_banks=layer.row_banks, norm_groups=layer.norm_groups,
-            timesteps=self.timesteps, seed=self.seed, widths=layer.widths,
+            forward=layer.forward, lut_group=layer.lut_group, timesteps=self.timesteps,
+            seed=self.seed, widths=layer.widths,
             encoder=encoder, neuron=layer.neuron, stdp=self.rule.core_stdp)
 
     @property
@@ -1055,6 +1165,7 @@ class NetworkConfig:
             input=InputConfig(n_inputs=core.n_inputs, **dataclasses.asdict(core.encoder)),
             layers=(LayerConfig(n_neurons=core.n_neurons, n_pe=core.n_pe,
                                 row_banks=core.row_banks, norm_groups=core.norm_groups,
+                                forward=core.forward, lut_group=core.lut_group,
                                 widths=core.widths, neuron=core.neuron),),
             rule=rule)
 
@@ -1298,7 +1409,8 @@ _EXPERIMENT_TABLES = ("data", "classify", "board")
 _LAYERED_KEYS = ("timesteps", "seed", "input", "layers", "rule")
 #: Keys only the layered form has, and keys only the old flat form has.
 _LAYERED_ONLY = ("input", "layers", "rule")
-_FLAT_ONLY = ("n_inputs", "n_neurons", "n_pe", "row_banks", "norm_groups", "widths",
+_FLAT_ONLY = ("n_inputs", "n_neurons", "n_pe", "row_banks", "norm_groups", "forward",
+              "lut_group", "widths",
               "encoder", "neuron", "stdp")
 
 

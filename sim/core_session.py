@@ -136,7 +136,7 @@ def golden_samples(config: CoreConfig | NetworkConfig | Target, weights: Array, 
     # the literal loop records the membranes (the event-driven one, held equal, does not)
     net.event_driven = target.membrane is None
     out = SessionResult()
-    for s in samples:
+    for n, s in enumerate(samples):
         res = net.run_sample(s.pixels, s.key, learn=s.learn, record=True)
         assert res.raster is not None
         out.spikes.append(np.argwhere(res.raster))
@@ -144,8 +144,9 @@ def golden_samples(config: CoreConfig | NetworkConfig | Target, weights: Array, 
         membranes = _membrane_of(target, res)
         if membranes is not None:
             out.membranes.append(membranes)
+        # the session writes the weights before its first sample: a LUT core builds first
         predicted = sample_cycles(core, res.input_raster, res.raster, s.learn,
-                                  pixels=s.pixels, membrane=target.membrane)
+                                  pixels=s.pixels, membrane=target.membrane, build=n == 0)
         out.cycles.append(predicted.timesteps)
         out.totals.append(predicted.total)
         yield out
@@ -206,7 +207,8 @@ def golden_network_samples(target: Target, weights: list[Array], theta: list[Arr
         if membranes is not None:
             out.membranes.append(membranes)
         predicted = network_sample_cycles(target.cores, input_raster, rasters,
-                                          pixels=s.pixels, membrane=target.membrane)
+                                          pixels=s.pixels, membrane=target.membrane,
+                                          build=n == 0)
         out.step_ends.append(list(predicted.step_ends))
         out.cycles.append(predicted.timesteps)
         out.totals.append(predicted.total)

@@ -332,7 +332,8 @@ def test_layered_messages() -> None:
          "leak_mode, leak_shift, reset_amount, reset_mode, t_ref, theta_decay_shift, "
          "theta_plus, v_reset, v_rest, v_th, w_inh)"),
         ({"layers[0].lanes": 1},
-         "unknown key 'layers[0].lanes' (valid keys here: n_neurons, n_pe, neuron, "
+         "unknown key 'layers[0].lanes' (valid keys here: forward, lut_group, n_neurons, n_pe, "
+         "neuron, "
          "norm_groups, row_banks, widths)"),
         ({"input.n_neurons": 1},
          "unknown key 'input.n_neurons' (valid keys here: kind, lanes, max_rate, n_inputs, "
@@ -393,7 +394,8 @@ def test_unknown_key_of_a_form_lists_its_keys(tmp_path: Path) -> None:
     beside n_neurons, the layered ones otherwise."""
     with pytest.raises(ConfigError) as info:
         load_config(write_config(tmp_path, {"bogus": 1}))
-    assert "valid keys here: board, classify, data, encoder, n_inputs, n_neurons, n_pe, " \
+    assert "valid keys here: board, classify, data, encoder, forward, lut_group, n_inputs, " \
+           "n_neurons, n_pe, " \
            "neuron, norm_groups, row_banks, seed, stdp, timesteps, widths)" in str(info.value)
     path = tmp_path / "f.toml"
     path.write_text("bogus = 1\n")
