@@ -18,7 +18,8 @@ a layered network of integer LIF neurons (``[rule] kind = "bptt"``).
   ``membrane_final``).
 - **Update**: Adam or SGD with momentum (:mod:`.optim`), a schedule, decoupled weight decay,
   in float64 (``backward = "float"``), or through the fixed-point gradient path
-  (``backward = "integer"``, :mod:`.bptt_integer`).
+  (``backward = "integer"``, :mod:`.bptt_integer`: error terms, surrogate table, exact
+  gradient sums, master parameters on a fixed-point grid with stochastic rounding).
 
 Mini-batches in an order shuffled by the config's seed; the last ``validation`` training
 samples are held out to choose the epoch whose parameters are kept and to stop early.  The
@@ -36,6 +37,7 @@ import numpy as np
 
 from ..config import BpttConfig, Config, CoreConfig
 from .arith import FloatArithmetic
+from .bptt_integer import IntegerLayer, MasterRounding, quantize_error
 from .datasets import Dataset
 from .network import BatchResult, Network
 from .optim import Optimizer, schedule_factor
@@ -196,12 +198,13 @@ def loss_gradient(rec: Recording, labels: Array, readout: str,
     """Cross-entropy of the batch's readout and where its gradient enters the last layer.
 
     Returns ``(loss, g, direct, predictions)``: the mean loss over the batch (nats);
-    ``g = dL/dz[t]`` ``(T, B, n)`` for the count readout (each spike adds 1 to its count, so
-    every timestep gets the count's gradient), zeros otherwise; ``direct`` ``(T, B, n)`` the
-    gradient with respect to the membrane after timestep ``t`` in units of ``v_th`` (the
-    membrane readouts' logits are ``v / v_th``: at the last timestep for
-    ``membrane_final``, at the first timestep reaching the maximum for ``membrane_max``),
-    ``None`` for counts.
+    ``g = dL_b/dz[t]`` ``(T, B, n)``, the gradient of every sample's own loss ``L_b`` (the
+    batch mean's ``1 / B`` comes after the backward pass) for the count readout (a spike
+    adds 1 to its count, so every timestep gets the count's gradient), zeros otherwise;
+    ``direct`` ``(T, B, n)`` the gradient with respect to the membrane after timestep ``t``
+    in units of ``v_th`` (the membrane readouts' logits are ``v / v_th``: at the last
+    timestep for ``membrane_final``, at the first timestep reaching the maximum for
+    ``membrane_max``), ``None`` for counts.
     """
     T, B, n = rec.v.shape
     if readout == "count":
@@ -216,7 +219,6 @@ def loss_gradient(rec: Recording, labels: Array, readout: str,
     loss = float(-log_p[rows, labels].mean())
     dlogits = np.exp(log_p)
     dlogits[rows, labels] -= 1.0
-    dlogits /= B
     predictions = np.argmax(readout_scores(rec.outputs, readout), axis=1)
     g = np.zeros((T, B, n))
     direct = None
@@ -234,10 +236,12 @@ def loss_gradient(rec: Recording, labels: Array, readout: str,
 
 
 def backward(grids: list[LayerGrid], params: list[list[Array]], rec: Recording, g: Array,
-             direct: Array | None, bptt: BpttConfig,
-             learn_theta: bool) -> list[list[Array | None]]:
-    """Float64 BPTT of one batch: the gradient of the loss with respect to every layer's
-    weights, bias and theta on their grids (per LSB; ``None`` for a parameter not trained).
+             direct: Array | None, bpttc: BpttConfig, learn_theta: bool,
+             integer: list[IntegerLayer] | None = None) -> list[list[Array | None]]:
+    """BPTT of one batch: the gradient of the batch's mean loss with respect to every
+    layer's weights, bias and theta on their grids (per LSB; ``None`` for a parameter not
+    trained), in float64 or (``integer``: each layer's constants) the fixed-point path of
+    :mod:`.bptt_integer`.
 
     Error terms ``e[t] = v_th * dL/du[t]`` of the membrane ``u[t]`` before the threshold
     test (units: loss per threshold), from the last timestep back::
@@ -248,39 +252,57 @@ def backward(grids: list[LayerGrid], params: list[list[Array]], rec: Recording, 
     e_above[t] @ W_above.T``), ``sigma[t]`` the surrogate at ``(u[t] - v_th - theta) /
     v_th``, ``r[t] = 1`` (reset by subtraction, detached) or ``1 - z[t]`` (reset to
     ``v_reset``).  Then ``dL/dW = gain / v_th * sum_t s[t]^T e[t]``, ``dL/db = sum_t e[t] /
-    v_th``, ``dL/dtheta = -sum_t g[t] * sigma[t] / v_th``.
+    v_th``, ``dL/dtheta = -sum_t g[t] * sigma[t] / v_th``, each divided by the batch size.
     """
+    B = g.shape[1]
+    if integer is not None:
+        g = quantize_error(g, bpttc)
+        direct = None if direct is None else quantize_error(direct, bpttc)
     grads: list[list[Array | None]] = [[None, None, None] for _ in grids]
     for li in range(len(grids) - 1, -1, -1):
         grid = grids[li]
         w, theta = grid.quantize(0, params[li][0]), grid.quantize(2, params[li][2])
-        u = rec.integrated[li]
-        x = (u - (grid.v_th + theta)) / grid.v_th
-        a = g * surrogate(bptt.surrogate, x, bptt.slope)
-        e = np.empty_like(a)
-        carry = np.zeros(a.shape[1:])
-        for t in range(a.shape[0] - 1, -1, -1):
-            carry = grid.beta * carry
-            if direct is not None and li == len(grids) - 1:
-                carry = carry + direct[t]
-            if grid.to_reset:
-                carry = carry * ~rec.spikes[li][t]
-            carry = a[t] + carry
-            e[t] = carry
-        k = grid.gain / grid.v_th
-        s = rec.inputs[li]
-        if grid.current_input:
-            grads[li][0] = k * (s.T.astype(np.float64) @ e.sum(axis=0))
+        top = direct if li == len(grids) - 1 else None
+        if integer is None:
+            a, e = _errors_float(grid, rec.integrated[li], theta, rec.spikes[li], g, top, bpttc)
+            unit = 1.0
         else:
-            flat = s.reshape(-1, s.shape[-1]).astype(np.float64)
-            grads[li][0] = k * (flat.T @ e.reshape(-1, e.shape[-1]))
+            a, e = integer[li].errors(g, integer[li].sigma(rec.integrated[li], theta),
+                                      rec.spikes[li], top)
+            unit = float(1 << bpttc.error_frac)
+        k = grid.gain / (grid.v_th * unit * B)
+        s = rec.inputs[li]
+        dtype = np.float64 if integer is None else np.int64
+        if grid.current_input:
+            total = s.T.astype(dtype) @ e.sum(axis=0)
+        else:
+            total = s.reshape(-1, s.shape[-1]).astype(dtype).T @ e.reshape(-1, e.shape[-1])
+        grads[li][0] = k * total
         if grid.has_bias:
-            grads[li][1] = e.sum(axis=(0, 1)) / grid.v_th
+            grads[li][1] = e.sum(axis=(0, 1)) / (grid.v_th * unit * B)
         if learn_theta:
-            grads[li][2] = -a.sum(axis=(0, 1)) / grid.v_th
+            grads[li][2] = -a.sum(axis=(0, 1)) / (grid.v_th * unit * B)
         if li:
-            g = k * (e @ w.T.astype(np.float64))
+            g = (grid.gain / grid.v_th * (e @ w.T.astype(np.float64)) if integer is None
+                 else integer[li].below(e, w))
     return grads
+
+
+def _errors_float(grid: LayerGrid, u: Array, theta: Array, spikes: Array, g: Array,
+                  direct: Array | None, bpttc: BpttConfig) -> tuple[Array, Array]:
+    """``(a, e)``: the spike term ``g * sigma`` and the error terms, float64."""
+    a = g * surrogate(bpttc.surrogate, (u - (grid.v_th + theta)) / grid.v_th, bpttc.slope)
+    e = np.empty_like(a)
+    carry = np.zeros(a.shape[1:])
+    for t in range(a.shape[0] - 1, -1, -1):
+        carry = grid.beta * carry
+        if direct is not None:
+            carry = carry + direct[t]
+        if grid.to_reset:
+            carry = carry * ~spikes[t]
+        carry = a[t] + carry
+        e[t] = carry
+    return a, e
 
 
 def shift_images(images: Array, shape: tuple[int, int], dy: Array, dx: Array) -> Array:
@@ -379,6 +401,12 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
     opt = Optimizer(bptt.optimizer, [s for grid in grids for s in grid.scale],
                     bptt.momentum, bptt.weight_decay)
     net = _network(config, grids, params)
+    integer = rounding = None
+    if bptt.backward == "integer":
+        integer = [IntegerLayer(core, bptt) for core in cores]
+        rounding = MasterRounding(network.seed, [p.shape for p in flat], bptt.weight_frac)
+        for p in flat:     # the master grid
+            p[...] = np.rint(p * (1 << bptt.weight_frac)) / (1 << bptt.weight_frac)
     history: list[EpochStats] = []
     best: tuple[float, int, list[list[Array]]] | None = None
     start = time.perf_counter()
@@ -400,8 +428,12 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
             rec = forward(net, images, epoch * n_fit + idx)
             loss, g, direct, predictions = loss_gradient(rec, fit_y[idx], readout,
                                                          grids[-1].v_th)
-            grads = backward(grids, params, rec, g, direct, bptt, learn_theta)
+            grads = backward(grids, params, rec, g, direct, bptt, learn_theta, integer)
+            old = [p.copy() for p in flat] if rounding is not None else None
             opt.step(flat, [x for layer in grads for x in layer], lr)
+            if rounding is not None and old is not None:
+                for k_, (p_old, p_new) in enumerate(zip(old, flat, strict=True)):
+                    rounding.apply(k_, p_old, p_new)
             for grid, layer in zip(grids, params, strict=True):
                 for k_, p in enumerate(layer):
                     grid.clip(k_, p)

@@ -44,10 +44,11 @@ def surrogate_table(kind: str, slope: float, index_bits: int, step: float,
 
     Entry ``k`` (``k = 0 .. 2**index_bits - 1``) stands for the distances ``x`` in
     ``[(k - 2**(index_bits-1)) * step, (k + 1 - 2**(index_bits-1)) * step)`` and holds
-    ``round(surrogate(x_mid) * (2**value_bits - 1))`` at the middle ``x_mid`` of that
-    interval; the two end entries also serve every distance beyond them.  ``int64``.
+    ``min(round(surrogate(x_mid) * 2**value_bits), 2**value_bits - 1)`` at the middle
+    ``x_mid`` of that interval (``value_bits`` fraction bits; the peak, 1, saturates).
+    ``int64``.
     """
     half = 1 << (index_bits - 1)
     mid = (np.arange(1 << index_bits) - half + 0.5) * step
-    full = (1 << value_bits) - 1
-    return np.rint(surrogate(kind, mid, slope) * full).astype(np.int64)
+    values = np.rint(surrogate(kind, mid, slope) * (1 << value_bits)).astype(np.int64)
+    return np.minimum(values, (1 << value_bits) - 1)

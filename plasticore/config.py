@@ -917,6 +917,15 @@ class BpttConfig:
     init_gain : float
         Initial weights are uniform in ``+-init_gain / sqrt(n_inputs)`` thresholds per
         full-scale input (> 0), clipped to the weight grid.
+    error_bits, error_frac : int
+        Integer backward: the error terms' signed width (4..32) and fraction bits
+        (0..error_bits - 2), in units of loss per threshold.
+    surrogate_bits, surrogate_index_bits : int
+        Integer backward: the surrogate table's entry width (= fraction bits, 2..16) and
+        address width (2..12; ``2**surrogate_index_bits`` entries).
+    weight_frac : int
+        Integer backward: fraction bits below the LSB of the master weights, biases and
+        thresholds the update rounds onto stochastically (0..24).
     """
 
     batch: int = 32
@@ -933,6 +942,11 @@ class BpttConfig:
     augment_shift: int = 0
     learn_theta: bool = False
     init_gain: float = 1.0
+    error_bits: int = 16
+    error_frac: int = 10
+    surrogate_bits: int = 8
+    surrogate_index_bits: int = 6
+    weight_frac: int = 8
 
     def _validate(self, prefix: str) -> None:
         _check_int(f"{prefix}batch", self.batch, 1, 1 << 16)
@@ -949,6 +963,11 @@ class BpttConfig:
         _check_int(f"{prefix}augment_shift", self.augment_shift, 0, 8)
         _check_bool(f"{prefix}learn_theta", self.learn_theta)
         _check_positive_float(f"{prefix}init_gain", self.init_gain)
+        _check_int(f"{prefix}error_bits", self.error_bits, 4, 32)
+        _check_int(f"{prefix}error_frac", self.error_frac, 0, self.error_bits - 2)
+        _check_int(f"{prefix}surrogate_bits", self.surrogate_bits, 2, 16)
+        _check_int(f"{prefix}surrogate_index_bits", self.surrogate_index_bits, 2, 12)
+        _check_int(f"{prefix}weight_frac", self.weight_frac, 0, 24)
 
 
 def _check_float(path: str, value: Any, lo: float | None, hi: float | None,
