@@ -10,7 +10,10 @@
   the simulated board (``--json``: one JSON object on stdout);
 - ``link``: the host driver's bytes per second through a serial port against the line rate;
 - ``nir``: the networks trained in snnTorch (``examples/nir``), imported at 8, 6 and 4 bits,
-  against their float source on the same inputs.
+  against their float source on the same inputs;
+- ``bptt`` (by name only, not in ``all``): the numpy BPTT trainer against snnTorch on the
+  same network, one thread each: training samples per second, test accuracy, the ratio
+  (:mod:`.bptt`).
 
 Results go to ``--out`` (``build/bench``) as JSON and Markdown; ``docs/results.md`` quotes
 them with the command that produced them.
@@ -175,7 +178,7 @@ def main(args: argparse.Namespace) -> int:
     if what in ("all", "link"):
         from . import link
 
-        result = link.measure(args.config, args.samples)
+        result = link.measure(args.config, args.samples or 200)
         table = link.format_table(result)
         _write(out, "link", result, table)
         print(table + "\n")
@@ -215,5 +218,14 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps(result))
         else:
             print(table + "\n")
+    if what == "bptt":          # by name only: a full run takes many minutes
+        from . import bptt
+
+        result = bptt.measure(args.config, epochs=args.epochs, batch=args.batch,
+                              samples=args.samples, seeds=args.seeds,
+                              progress=getattr(args, "progress", None), say=_say)
+        table = bptt.format_table(result)
+        _write(out, "bptt", result, table)
+        print(table + "\n")
     _say(f"bench: results in {out}/")
     return 0
