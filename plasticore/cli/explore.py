@@ -55,7 +55,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     if load(args.config, data_path=args.data).network.rule.kind == "none":
         return cmd_explore_trained(args)
-    for option, value in (("--weights", args.weights), ("--nir", args.nir)):
+    for option, value in (("--weights", args.weights), ("--nir", args.nir),
+                          ("--forward", args.forward), ("--lut-group", args.lut_group)):
         if value is not None:
             raise UserError(f"{option}: only for a network trained elsewhere (rule.kind = "
                             f"'none'); {args.config} learns its weights with STDP")
@@ -196,6 +197,7 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
             validation=args.validation, cost_samples=args.cost_samples,
             clock_mhz=args.clock_mhz, minimize=args.minimize, workers=args.workers,
             scheduler=args.scheduler, scheduler_file=args.scheduler_file, synth=synth,
+            forward=args.forward, lut_group=args.lut_group,
             dataset_sizes=(len(train_set), len(test_set)))
     except SettingsError as exc:
         raise UserError(str(exc)) from None
@@ -289,6 +291,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--dt", type=positive_float, default=1e-4, metavar="SECONDS",
                    help="with --nir: NIR's timestep, as given to plasticore nir import "
                         "(default 1e-4)")
+    p.add_argument("--forward", metavar="ENGINES",
+                   help="a network trained elsewhere: comma-separated forward engines to cost "
+                        "every point on, accumulate and/or lut (the LUT PE on every layer "
+                        "whose input is spikes); the accuracy is the same on all and scored "
+                        "once (default: the configuration's engines only)")
+    p.add_argument("--lut-group", metavar="K,...",
+                   help="with --forward ...,lut: comma-separated LUT group sizes, 2..6 "
+                        "(default 4)")
     p.add_argument("--constraints", default="accuracy_drop<=0.02",
                    help="comma-separated METRIC<=X / >=X (accuracy, accuracy_drop, "
                         "latency_us, cycles, memory_bits, energy_nj, ...; fractions for "

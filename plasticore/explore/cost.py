@@ -263,9 +263,11 @@ def energy(core: CoreConfig, counts: dict[str, Any],
 
     - encoder: one generator step (3 xor-shifts, counted as 3 adds of 32 bits), a 16-bit
       compare and a generator-state read and write (32 bits each) per input and timestep;
-    - synapses: one weight word read (``n_pe * weight`` bits) per active input and neuron
-      word, one add of ``weight_sum_bits`` (the running sum of weights) per active input
-      and neuron;
+    - synapses: one weight word read (``n_pe * weight`` bits; on the LUT engine a table
+      word, ``n_pe * lut_sum_bits``) per row read (an active input, or on the LUT engine
+      a group with a spike) and neuron word, one add of ``weight_sum_bits`` (the running
+      sum of weights) per row read and neuron; the LUT engine's table build, once per
+      weight load, is not counted;
     - neurons: one neuron-state word read and written per neuron and timestep (the RTL's
       neuron word width over ``n_pe``), a leak (add), the sum ``leaked + I - h`` (2 adds)
       and the threshold compare (1 add), all ``membrane_sum_bits`` wide.
@@ -282,7 +284,8 @@ def energy(core: CoreConfig, counts: dict[str, Any],
     T, n_in, n_out, P = core.timesteps, core.n_inputs, core.n_neurons, core.n_pe
     encoder_pj = (T * n_in * (3 * model.add(32) + model.add(16) + 2 * model.sram(32))
                   if encoder else 0.0)
-    synapses = (counts["weight_words_read"] * model.sram(P * w.weight)
+    word = d.lut_sum_bits if core.forward == "lut" else w.weight
+    synapses = (counts["weight_words_read"] * model.sram(P * word)
                 + counts["synaptic_adds"] * model.add(d.weight_sum_bits))
     neurons = counts["neuron_updates"] * (2 * model.sram(int(neuron_word))
                                           + 4 * model.add(d.membrane_sum_bits))

@@ -50,10 +50,12 @@ __all__ = ["Scoring", "score_run", "measure_network", "ScoringEvaluator",
 Array = Any
 
 #: Bumped when a cached scoring result's meaning or format changes.
-SCORING_VERSION = 1
+SCORING_VERSION = 2
 
-#: Per-layer lists :func:`measure_network` returns (per-sample means).
-LAYER_COUNTS = ("layer_done", "layer_cycles_per_timestep", "input_spikes",
+#: Per-layer lists :func:`measure_network` returns (per-sample means).  ``rows_read``: the
+#: rows the neuron pass reads, the spiking inputs, or on the LUT engine the groups with a
+#: spike (``golden.lut.patterns``).
+LAYER_COUNTS = ("layer_done", "layer_cycles_per_timestep", "input_spikes", "rows_read",
                 "weight_words_read", "synaptic_adds", "neuron_updates")
 
 
@@ -75,6 +77,9 @@ class Scoring:
         Held-out training samples of the validation split.
     costs : int
         Test samples of the cost model (0: none).
+    engines : tuple of str
+        With ``costs``: other forward engines (:attr:`.engines.Engine.label`) to cost on the
+        same spikes (``costs["variants"]``, in order).
     tag : str
         Returned as the result's ``tag``.
     """
@@ -85,6 +90,7 @@ class Scoring:
     split: str = "test"
     validation: int = 300
     costs: int = 0
+    engines: tuple[str, ...] = ()
     tag: str = ""
 
 
@@ -110,53 +116,83 @@ def _arrays(text: str) -> tuple[list[Array], list[Array], list[Array | None]]:
 
 
 def measure_network(network: Any, weights: Sequence[Array], theta: Sequence[Array],
-                    bias: Sequence[Array | None], images: Array) -> dict[str, Any]:
+                    bias: Sequence[Array | None], images: Array,
+                    variants: Sequence[Any] = ()) -> dict[str, Any]:
     """The cycle model and the operation counts of ``images`` (sample ``k`` with key ``k``,
     as the test pass), per-sample means: ``cycles`` (the network's), and per layer the
-    lists of :data:`LAYER_COUNTS`."""
-    import numpy as np
-
-    from ..hdl.cycles import network_sample_cycles, work_of
+    lists of :data:`LAYER_COUNTS`.  With ``variants`` (the same network on other forward
+    engines, :mod:`.engines`: the same spikes bit for bit), ``variants``: a list of the
+    same for each, from the rasters of ``network``, recorded once."""
     from ..sim.core_session import layer_rasters
 
-    cores = network.cores
-    L, T = len(cores), network.timesteps
-    totals = {name: np.zeros(L) for name in LAYER_COUNTS}
-    cycles = 0.0
+    nets = [network, *variants]
+    totals = [_Counts(net) for net in nets]
     for k, image in enumerate(images):
         input_raster, rasters = layer_rasters(network, weights, theta, bias, image, k)
+        for counts in totals:
+            counts.add(image, input_raster, rasters)
+    n = max(len(images), 1)
+    out = [{"cycles": c.cycles / n, "samples": len(images),
+            **{name: [float(x) / n for x in values] for name, values in c.totals.items()}}
+           for c in totals]
+    return out[0] if not variants else {**out[0], "variants": out[1:]}
+
+
+class _Counts:
+    """The cycle model's and the energy estimate's counts of one network, summed over
+    samples (:func:`measure_network`)."""
+
+    def __init__(self, network: Any):
+        import numpy as np
+
+        self.network = network
+        self.cycles = 0.0
+        self.totals = {name: np.zeros(len(network.layers)) for name in LAYER_COUNTS}
+
+    def add(self, image: Array, input_raster: Array | None, rasters: list[Array]) -> None:
+        import numpy as np
+
+        from ..golden.lut import patterns
+        from ..hdl.cycles import network_sample_cycles
+
+        cores = self.network.cores
+        T = self.network.timesteps
         current = input_raster is None
         predicted = network_sample_cycles(cores, input_raster, rasters,
                                           pixels=image if current else None)
-        cycles += predicted.total
+        self.cycles += predicted.total
         inputs = [input_raster, *rasters[:-1]]
         for index, core in enumerate(cores):
-            works = work_of(core, inputs[index], rasters[index])
             W = core.derived.neurons_per_pe
             ends = predicted.step_ends[index]
-            totals["layer_done"][index] += float(ends[-1])
-            totals["layer_cycles_per_timestep"][index] += float(ends[-1]) / T
+            self.totals["layer_done"][index] += float(ends[-1])
+            self.totals["layer_cycles_per_timestep"][index] += float(ends[-1]) / T
             if index == 0 and current:
-                # the current pass: every non-zero pixel's row once per sample
+                # the current pass: every non-zero pixel's row once per sample; no spikes
                 active = int(np.count_nonzero(image))
-                reads = W * max(active, 1) + sum(W * max(w.active, 1) for w in works)
+                rows = np.zeros(T, np.int64)
+                reads = W * max(active, 1) + T * W
+                adds = active * core.n_neurons
+                active = 0
             else:
-                active = int(np.asarray(inputs[index]).sum())
-                reads = sum(W * max(w.active, 1) for w in works)
-            totals["input_spikes"][index] += 0 if index == 0 and current else active
-            totals["weight_words_read"][index] += reads
-            totals["synaptic_adds"][index] += active * core.n_neurons
-            totals["neuron_updates"][index] += T * core.n_neurons
-    n = max(len(images), 1)
-    return {"cycles": cycles / n, "samples": len(images),
-            **{name: [float(x) / n for x in values] for name, values in totals.items()}}
+                spikes = np.asarray(inputs[index], dtype=bool)
+                active = int(spikes.sum())
+                rows = (np.count_nonzero(patterns(core, spikes), axis=1)
+                        if core.forward == "lut" else spikes.sum(axis=1))
+                reads = int((W * np.maximum(rows, 1)).sum())
+                adds = int(rows.sum()) * core.n_neurons
+            self.totals["input_spikes"][index] += active
+            self.totals["rows_read"][index] += int(rows.sum())
+            self.totals["weight_words_read"][index] += reads
+            self.totals["synaptic_adds"][index] += adds
+            self.totals["neuron_updates"][index] += T * core.n_neurons
 
 
 def score_run(config_toml: str, run: Scoring) -> dict[str, Any]:
     """Score ``run`` (its own configuration; ``config_toml``, the sweep's, is not used):
     ``tag``, ``seed``, ``timesteps``, ``split``, ``accuracy``, ``spikes_per_sample``,
     ``layer_spikes_per_sample``, ``cpu_seconds`` and, with ``run.costs``, ``costs``
-    (:func:`measure_network`)."""
+    (:func:`measure_network`; with ``run.engines`` its ``variants``)."""
     import tomllib
 
     from ..golden.network import Network
@@ -176,8 +212,11 @@ def score_run(config_toml: str, run: Scoring) -> dict[str, Any]:
         "accuracy": ev.accuracy, "spikes_per_sample": ev.spikes_per_sample,
         "layer_spikes_per_sample": list(ev.layer_spikes_per_sample)}
     if run.costs:
+        from .engines import engine_named, with_engine
+
         images = test_set.images[:min(run.costs, len(test_set))]
-        result["costs"] = measure_network(network, weights, theta, bias, images)
+        variants = [with_engine(network, engine_named(label)) for label in run.engines]
+        result["costs"] = measure_network(network, weights, theta, bias, images, variants)
     result["cpu_seconds"] = time.process_time() - cpu
     return result
 
@@ -185,12 +224,17 @@ def score_run(config_toml: str, run: Scoring) -> dict[str, Any]:
 # -- the cache ------------------------------------------------------------------------------
 
 def _inputs(run: Scoring) -> dict[str, Any]:
-    """What a scoring result depends on."""
+    """What a scoring result depends on (the engines only when there are any, so the
+    entries of runs without them keep their keys)."""
+    scoring: dict[str, Any] = {
+        "seed": run.seed, "split": run.split,
+        "validation": run.validation if run.split == "validation" else 0,
+        "costs": run.costs, "version": SCORING_VERSION}
+    if run.engines and run.costs:
+        scoring["engines"] = list(run.engines)
     return {"config": run.config,
             "arrays_sha256": hashlib.sha256(run.arrays.encode()).hexdigest(),
-            "scoring": {"seed": run.seed, "split": run.split,
-                        "validation": run.validation if run.split == "validation" else 0,
-                        "costs": run.costs, "version": SCORING_VERSION}}
+            "scoring": scoring}
 
 
 def scoring_key(run: Scoring) -> str:
@@ -232,14 +276,31 @@ def check_scoring_entry(entry: Any, run: Scoring, layers: int) -> dict[str, Any]
         costs = result["costs"]
         if not isinstance(costs, dict):
             raise CacheError("field 'costs' is not an object")
-        _fields("costs.", costs, ("cycles", "samples", *LAYER_COUNTS))
-        _number("costs.cycles", costs["cycles"])
-        _number("costs.samples", costs["samples"], 1, run.costs, integer=True)
-        for name in LAYER_COUNTS:
-            _layer_list(f"costs.{name}", costs[name], layers)
+        _check_costs("costs", costs, run.costs, layers, len(run.engines))
     if entry["digest"] != _digest(entry):
         raise CacheError("digest does not match the contents: edited or corrupted")
     return result
+
+
+def _check_costs(where: str, costs: dict[str, Any], samples: int, layers: int,
+                 variants: int) -> None:
+    """:class:`.grid.CacheError` unless ``costs`` holds the cycle model's counts of
+    ``samples`` samples for ``layers`` layers, and a list of ``variants`` more of them."""
+    names = ("cycles", "samples", *LAYER_COUNTS) + (("variants",) if variants else ())
+    _fields(f"{where}.", costs, names)
+    _number(f"{where}.cycles", costs["cycles"])
+    _number(f"{where}.samples", costs["samples"], 1, samples, integer=True)
+    for name in LAYER_COUNTS:
+        _layer_list(f"{where}.{name}", costs[name], layers)
+    if variants:
+        listed = costs["variants"]
+        if not isinstance(listed, list) or len(listed) != variants:
+            raise CacheError(f"field '{where}.variants' is {_short(listed)}, expected a list "
+                             f"of {variants}")
+        for index, variant in enumerate(listed):
+            if not isinstance(variant, dict):
+                raise CacheError(f"field '{where}.variants[{index}]' is not an object")
+            _check_costs(f"{where}.variants[{index}]", variant, samples, layers, 0)
 
 
 def _layer_list(where: str, values: Any, layers: int) -> None:

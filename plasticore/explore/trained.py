@@ -27,6 +27,10 @@ from one of two sources:
 
 Timestep points only change ``timesteps``.  The baseline is the configuration and its
 weights as given (its timesteps, its widths), always measured.
+
+Forward engines (``--forward``, ``--lut-group``; :mod:`.engines`) multiply the points in
+hardware only: the sweep costs every point on each engine, from the same spikes, and scores
+its accuracy once (the engines agree bit for bit).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import numpy as np
 from ..config import Config, ConfigError, NetworkConfig
 from ..fixedpoint import saturate, shr_floor
 from .cluster import ClusterError, Runner
+from .engines import Engine, check_engines, parse_engines
 from .pareto import METRICS, Constraint, ConstraintError, parse_constraints
 from .settings import SettingsError, _check_ints, check_run_sizes, int_list
 
@@ -252,6 +257,10 @@ class TrainedSettings:
     synth : callable or None
         ``--synth``: a point's network -> its FPGA resources and estimated Fmax
         (:func:`.cost.network_synth_hook`), at which its latency is then taken.
+    engines : list of Engine
+        Forward engines every point is costed on besides the configuration's own
+        (``--forward``, ``--lut-group``; :func:`.engines.parse_engines`); empty: the
+        configuration's only.
     dataset_sizes : (int, int) or None
         Init only: the training and test set sizes, for the checks of ``validation`` and
         ``cost_samples``.
@@ -273,6 +282,7 @@ class TrainedSettings:
     scheduler: str | None = None
     scheduler_file: str | None = None
     synth: Callable[[NetworkConfig], dict[str, Any]] | None = None
+    engines: list[Engine] = field(default_factory=list)
     dataset_sizes: InitVar[tuple[int, int] | None] = None
     points: dict[tuple[int, int], PointNetwork] = field(default_factory=dict, init=False,
                                                         repr=False)
@@ -320,6 +330,8 @@ class TrainedSettings:
         for b in self.weight_bits:
             source.check_bits(b)
         self._build(source, T0, b0)
+        for point in self.points.values():
+            check_engines(point.network, self.engines)
         try:
             self.runner()
         except ClusterError as exc:
@@ -385,18 +397,20 @@ class TrainedSettings:
                 "clock_mhz": self.clock_mhz, "minimize": self.minimize,
                 "constraints": [str(c) for c in self.constraints], "source": self.source,
                 "synth": self.synth is not None,
+                "engines": [e.label for e in self.engines],
                 "where": self.runner().where}
 
     @classmethod
     def from_text(cls, config: Config, weights: list[dict[str, Array]], *,
                   timesteps: str | None = None, weight_bits: str | None = None,
-                  constraints: str = "", **rest: Any) -> TrainedSettings:
+                  constraints: str = "", forward: str | None = None,
+                  lut_group: str | None = None, **rest: Any) -> TrainedSettings:
         """Settings from the lists as typed (comma-separated); ``rest`` as they are."""
         try:
             parsed = parse_constraints(constraints)
         except ConstraintError as exc:
             raise SettingsError(f"--constraints: {exc}") from None
-        return cls(config, weights,
+        return cls(config, weights, engines=parse_engines(forward, lut_group),
                    timesteps=None if timesteps is None else int_list("--timesteps", timesteps,
                                                                      1, MAX_TIMESTEPS),
                    weight_bits=(None if weight_bits is None

@@ -22,23 +22,42 @@ def _layer_text(r: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
     return " + ".join(fmt.format(layer[key]) for layer in r["layers"])
 
 
+def _engines_text(s: dict[str, Any]) -> list[str]:
+    """The paragraph on forward engines, when the sweep has several."""
+    if not s.get("engines"):
+        return []
+    return [f"Forward engines: the configuration's and {', '.join(s['engines'])} "
+            "(`--forward`, `--lut-group`; `lutK` puts every layer whose input is spikes on "
+            "the LUT PE with groups of K, a layer 0 with current input stays on the "
+            "accumulate PE). **Accuracy is the same on every engine** (the LUT's subset sums "
+            "equal the accumulated weights bit for bit, docs/numerics.md), so it is scored "
+            "once per (timesteps, width) and the engines' rows share it; each engine has "
+            "its own memory (LUT tables: 2^k/k words per weight), cycles (the cycle model on "
+            "the same spikes: a LUT layer's depend on its non-zero groups, an accumulating "
+            "layer's on its spiking inputs), energy and resources.", ""]
+
+
 def _row_line(r: dict[str, Any], chosen: dict[str, Any] | None) -> str:
     mark = " **(chosen)**" if chosen is not None and r["label"] == chosen["label"] else ""
-    return (f"| {r['timesteps']} | {r['weight_width']}{mark} | {r['how']} | "
+    return (f"| {r['timesteps']} | {r['weight_width']}{mark} | {r['engine']} | {r['how']} | "
             f"{pct(r['validation_accuracy'])} ± {pct(r['validation_accuracy_std'])} | "
             f"{pct(r['accuracy'])} ± {pct(r['accuracy_std'])} | {pct(r['accuracy_min'])} | "
             f"{pct(r['accuracy_max'])} | {100 * r['accuracy_drop']:+.2f} | "
             f"{'no' if r['distinguishable'] else 'yes'} | {r['spikes_per_sample']:.1f} | "
             f"{_layer_text(r, 'weight_memory_bits')} | {_layer_text(r, 'state_memory_bits')} | "
-            f"{_layer_text(r, 'lanes', '{}')} | {_layer_text(r, 'cycles_per_timestep', '{:.0f}')}"
+            f"{_layer_text(r, 'lanes', '{}')} | "
+            f"{_layer_text(r, 'input_spikes_per_timestep', '{:.1f}')} | "
+            f"{_layer_text(r, 'cycles_per_timestep', '{:.0f}')}"
             f" | {r['cycles']:.0f} | {r['latency_us']:.1f} | {r['energy_nj']:.1f} |")
 
 
-_HEADER = ("| timesteps | weight bits | network | validation % | test % (mean ± std) | min | "
-           "max | test drop (pp) | same as baseline? | out spikes/sample | weight memory "
-           "bits per layer | state memory bits per layer | lanes per layer | cycles/timestep "
-           "per layer | cycles/sample | µs/sample | energy nJ/sample |\n"
-           "|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---|---|---|---|---:|---:|---:|")
+_HEADER = ("| timesteps | weight bits | forward engine | network | validation % | test % "
+           "(mean ± std) | min | max | test drop (pp) | same as baseline? | out spikes/sample "
+           "| weight memory bits per layer | state memory bits per layer | lanes per layer | "
+           "input spikes/timestep per layer | cycles/timestep per layer | cycles/sample | "
+           "µs/sample | energy nJ/sample |\n"
+           "|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|---|---|---|---|---|---:|---:"
+           "|---:|")
 
 
 def write_trained_report(out: Path, summary: dict[str, Any], command: str, seconds: float,
@@ -68,7 +87,9 @@ def write_trained_report(out: Path, summary: dict[str, Any], command: str, secon
         + "; memory from the RTL (`NetworkCore`), per layer; energy an estimate "
         "(docs/explore.md), summed over the layers.",
         "",
-        f"Baseline: {base['timesteps']} timesteps, {base['weight_width']}-bit weights, test "
+        *_engines_text(s),
+        f"Baseline: {base['timesteps']} timesteps, {base['weight_width']}-bit weights, "
+        f"forward engine {base.get('engine', 'accumulate')}, test "
         f"{pct(base['accuracy'])} ± {pct(base['accuracy_std'])} %, validation "
         f"{pct(base['validation_accuracy'])} %.",
         "",
@@ -105,11 +126,13 @@ def write_trained_report(out: Path, summary: dict[str, Any], command: str, secon
                   "(`plasticore synth --design core`: Yosys `synth_xilinx`; the Fmax is an "
                   "estimate from the Artix-7 delay model, and each point's latency above is "
                   "taken at it):", "",
-                  "| timesteps | weight bits | LUT | FF | BRAM36 | DSP | est. Fmax MHz | "
-                  "µs/sample | fits? |", "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| timesteps | weight bits | forward engine | LUT | FF | BRAM36 | DSP | "
+                  "est. Fmax MHz | µs/sample | fits? |",
+                  "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
         for r in synthesized:
             f = r["synth"]
-            lines.append(f"| {r['timesteps']} | {r['weight_width']} | {f['lut']:,} | "
+            lines.append(f"| {r['timesteps']} | {r['weight_width']} | {r['engine']} | "
+                         f"{f['lut']:,} | "
                          f"{f['ff']:,} | {f['bram36']:g} | {f['dsp']} | {f['fmax_mhz']:.1f} | "
                          f"{r['latency_us']:.1f} | {'yes' if f['fits'] else '**no**'} |")
         lines.append("")
@@ -130,10 +153,14 @@ def write_trained_plots(out: Path, summary: dict[str, Any]) -> list[Path]:
     choice, and beside it the test accuracy of the same points)."""
     plt = _pyplot()
     rows = summary["rows"]
+    engines = len({r["engine"] for r in rows}) > 1
     paths = []
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    # one row per (timesteps, width): the engines share its accuracy
+    firsts = list({(r["timesteps"], r["weight_width"]): r for r in reversed(rows)}.values())
     for n, b in enumerate(sorted({r["weight_width"] for r in rows}, reverse=True)):
-        rs = sorted((r for r in rows if r["weight_width"] == b), key=lambda r: r["timesteps"])
+        rs = sorted((r for r in firsts if r["weight_width"] == b),
+                    key=lambda r: r["timesteps"])
         colour = f"C{n}"
         ax.errorbar([r["timesteps"] for r in rs], [100 * r["accuracy"] for r in rs],
                     yerr=[100 * r["accuracy_std"] for r in rs], marker="o", capsize=3,
@@ -169,7 +196,8 @@ def write_trained_plots(out: Path, summary: dict[str, Any]) -> list[Path]:
             ax.step([r[metric] for r in front], [100 * r[key] for r in front], "r-",
                     where="post", label="Pareto front (validation)")
             for r in rows:
-                ax.annotate(f"T={r['timesteps']},{r['weight_width']}b",
+                ax.annotate(f"T={r['timesteps']},{r['weight_width']}b"
+                            + (f",{r['engine']}" if engines else ""),
                             (r[metric], 100 * r[key]), fontsize=6, xytext=(3, 3),
                             textcoords="offset points")
             if chosen is not None:

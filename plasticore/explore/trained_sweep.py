@@ -13,23 +13,31 @@ costed, and one chosen on the validation split.
 4. The choice: :func:`.pareto.choose` on the validation split (``accuracy`` and
    ``accuracy_drop`` of the constraints are the validation ones); the test accuracies are
    reported beside it and never choose.  The Pareto fronts are the validation split's too.
+
+With forward engines (``settings.engines``, :mod:`.engines`) a point has one row per engine:
+the same accuracies (scored once: the engines' sums agree bit for bit), and each engine's
+own memory, cycles, energy and synthesis, the cycle model taking the same spikes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
 from ..hdl.core.membrane import membrane_mode
+from ..hdl.cycles import build_cycles
 from . import cost
+from .engines import CONFIG, Engine, engine_of, with_engine
 from .pareto import choose, pareto_front
-from .scoring import Scoring, ScoringEvaluator, arrays_json
+from .scoring import LAYER_COUNTS, Scoring, ScoringEvaluator, arrays_json
 from .sweep import welch
 from .trained import PointNetwork, TrainedSettings
 
-__all__ = ["explore_trained", "summarize_trained_point", "choice_view", "chosen_config"]
+__all__ = ["explore_trained", "summarize_trained_point", "choice_view", "chosen_config",
+           "point_engines"]
 
 Say = Callable[[str], None]
 
@@ -54,18 +62,26 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
                             base_test: list[float], base_validation: list[float],
                             clock_mhz: float,
                             synth: Callable[[Any], dict[str, Any]] | None = None,
-                            membrane: str | None = None) -> dict[str, Any]:
+                            membrane: str | None = None,
+                            costs: list[dict[str, Any]] | None = None,
+                            label: str | None = None) -> dict[str, Any]:
     """A point's row: test accuracies (``accuracy``...), validation accuracies
     (``validation_accuracy``...), memory, lanes, cycles, latency and energy per layer and
     in all.  With current input (nothing random) a difference from the baseline is exact
     and counts as distinguishable.  With ``synth`` (a network -> resources and
     ``fmax_mhz``) the row has its ``synth`` and the latency is taken at that Fmax.
     ``membrane`` (``membrane_mode`` of the readout) is the core's membrane readout, whose
-    memory the state memory counts."""
+    memory the state memory counts.  ``costs`` (default: each test result's ``costs``) are
+    the cycle model's counts per seed for ``point.network``'s engine; ``label`` the row's
+    (default ``T=.. w=..``)."""
     network = point.network
     exact = network.input.kind == "current"
     row: dict[str, Any] = {
-        "label": f"T={timesteps} w={bits}", "kind": "grid", "variant": "", "how": point.how,
+        "label": label or f"T={timesteps} w={bits}", "kind": "grid", "variant": "",
+        "how": point.how, "engine": engine_of(network),
+        "forward": [layer.forward for layer in network.layers],
+        "lut_group": [layer.lut_group if layer.forward == "lut" else 0
+                      for layer in network.layers],
         "timesteps": timesteps, "weight_width": bits, "seeds": len(tests),
         **_accuracies(tests, base_test, exact),
         "spikes_per_sample": statistics.fmean(r["spikes_per_sample"] for r in tests),
@@ -79,19 +95,20 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
     row["weight_memory_bits"] = mem["weight_bits"]
     row["state_memory_bits"] = mem["state_bits"]
     row["memory_bits"] = mem["weight_bits"] + mem["state_bits"]
-    costs = [r["costs"] for r in tests]
+    if costs is None:
+        costs = [r["costs"] for r in tests]
     layers = []
     energy_nj = 0.0
     for index, (core, layer_mem) in enumerate(zip(network.cores, mem["layers"], strict=True)):
         counts = {name: statistics.fmean(c[name][index] for c in costs)
-                  for name in ("layer_done", "layer_cycles_per_timestep", "input_spikes",
-                               "weight_words_read", "synaptic_adds", "neuron_updates")}
+                  for name in LAYER_COUNTS}
         counts["learned_words"] = 0.0
         first_rate = index == 0 and core.encoder.kind == "rate"
         e = cost.energy(core, counts, encoder=first_rate)["energy_nj"]
         energy_nj += e
         layers.append({"inputs": core.n_inputs, "neurons": core.n_neurons,
                        "lanes": layer_mem["lanes"], "weight_bits": core.widths.weight,
+                       "forward": row["forward"][index], "lut_group": row["lut_group"][index],
                        "membrane_bits": core.widths.membrane,
                        "current_shift": core.widths.current_shift,
                        "weight_memory_bits": layer_mem["weight_bits"],
@@ -99,6 +116,9 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
                        "done_cycle": counts["layer_done"],
                        "cycles_per_timestep": counts["layer_cycles_per_timestep"],
                        "input_spikes_per_sample": counts["input_spikes"],
+                       "input_spikes_per_timestep": counts["input_spikes"] / network.timesteps,
+                       "rows_per_timestep": counts["rows_read"] / network.timesteps,
+                       "table_build_cycles": build_cycles(core),
                        "energy_nj": e})
     row["layers"] = layers
     if synth is not None:
@@ -118,6 +138,18 @@ def choice_view(row: dict[str, Any]) -> dict[str, Any]:
             "accuracy_drop": row["validation_accuracy_drop"]}
 
 
+def point_engines(point: PointNetwork, engines: list[Engine]
+                  ) -> list[tuple[Engine, PointNetwork]]:
+    """``point`` on the configuration's engines (:data:`.engines.CONFIG`, first) and on
+    each of ``engines`` whose network differs from those before it."""
+    out = [(CONFIG, point)]
+    for engine in engines:
+        network = with_engine(point.network, engine)
+        if all(network != p.network for _, p in out):
+            out.append((engine, dataclasses.replace(point, network=network)))
+    return out
+
+
 def explore_trained(settings: TrainedSettings, evaluator: ScoringEvaluator,
                     say: Say = lambda _: None) -> dict[str, Any]:
     """Run the sweep of ``settings``; returns what the report needs (JSON-ready but
@@ -128,38 +160,50 @@ def explore_trained(settings: TrainedSettings, evaluator: ScoringEvaluator,
     base_key = next(k for k in keys if settings.points[k].how == "baseline")
     T0, b0 = base_key
     seeds = settings.effective_seeds
+    variants = {key: point_engines(settings.points[key], settings.engines) for key in keys}
+    labelled = bool(settings.engines)
     runs: list[Scoring] = []
-    for (T, b) in keys:
-        point = settings.points[(T, b)]
+    for key in keys:
+        point = settings.points[key]
         text = config.replace_network(point.network).to_toml()
         arrays = arrays_json(point.weights, point.theta, point.bias)
+        others = tuple(engine.label for engine, _ in variants[key][1:])
         for seed in range(seeds):
             runs.append(Scoring(text, arrays, seed, "validation", settings.validation))
-            runs.append(Scoring(text, arrays, seed, "test", costs=settings.cost_samples))
+            runs.append(Scoring(text, arrays, seed, "test", costs=settings.cost_samples,
+                                engines=others))
     cached = sum(evaluator.cached(r) is not None for r in runs)
+    engines = (f" (accuracy once, costed on {len(settings.engines) + 1} forward engines)"
+               if labelled else "")
     say(f"explore: {len(keys)} points x {seeds} seed(s) x 2 splits = {len(runs)} runs "
-        f"({cached} cached)")
+        f"({cached} cached){engines}")
     results = evaluator.run(runs, what="points")
     per_point = {key: results[n * 2 * seeds:(n + 1) * 2 * seeds] for n, key in enumerate(keys)}
     base = per_point[base_key]
     base_test = [r["accuracy"] for r in base if r["split"] == "test"]
     base_val = [r["accuracy"] for r in base if r["split"] == "validation"]
-    rows = []
+    rows, networks = [], []
     for key in keys:
         res = per_point[key]
-        rows.append(summarize_trained_point(
-            key[0], key[1], settings.points[key], [r for r in res if r["split"] == "test"],
-            [r for r in res if r["split"] == "validation"], base_test, base_val,
-            settings.clock_mhz, settings.synth, membrane_mode(config.classify)))
+        tests = [r for r in res if r["split"] == "test"]
+        for n, (_, point) in enumerate(variants[key]):
+            costs = [r["costs"] if n == 0 else r["costs"]["variants"][n - 1] for r in tests]
+            label = (f"T={key[0]} w={key[1]} {engine_of(point.network)}" if labelled
+                     else None)
+            rows.append(summarize_trained_point(
+                key[0], key[1], point, tests, [r for r in res if r["split"] == "validation"],
+                base_test, base_val, settings.clock_mhz, settings.synth,
+                membrane_mode(config.classify), costs, label))
+            networks.append(point)
     views = [choice_view(r) for r in rows]
     chosen_view = choose(views, settings.constraints, minimize=settings.minimize)
     chosen = None if chosen_view is None else rows[views.index(chosen_view)]
-    chosen_network = None if chosen is None else settings.points[
-        (chosen["timesteps"], chosen["weight_width"])]
+    chosen_network = None if chosen_view is None else networks[views.index(chosen_view)]
     return {
         "config": config.source,
         "kind": "trained",
         "baseline": {"timesteps": T0, "weight_width": b0,
+                     "engine": engine_of(settings.points[base_key].network),
                      "accuracy": statistics.fmean(base_test),
                      "accuracy_std": (statistics.stdev(base_test) if len(base_test) > 1
                                       else 0.0),
@@ -174,7 +218,5 @@ def explore_trained(settings: TrainedSettings, evaluator: ScoringEvaluator,
 
 
 def chosen_config(config: Config, point: PointNetwork) -> Config:
-    """The configuration of a chosen point (seed 0)."""
-    import dataclasses
-
+    """The configuration of a chosen point (seed 0), with its forward engines."""
     return config.replace_network(dataclasses.replace(point.network, seed=0))

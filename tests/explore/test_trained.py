@@ -339,3 +339,64 @@ def test_synth_sets_each_points_clock(explored: Path, files: dict[str, Path],
     assert "## FPGA resources" in report
     assert report.count("| 3,000 | 2,000 | 3 | 15 |") == 4
     assert report.count("| **no** |") == 2                 # the 3-timestep points
+
+
+def test_forward_engines_share_accuracy_and_cost_their_own(
+        files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """--forward accumulate,lut --lut-group 2,4: three rows per point with one accuracy
+    (scored once: 2 runs per point, not 6); each row's cycles are the cycle model's on the
+    network with that engine set by hand, run directly; the LUT rows' rows read per
+    timestep are the groups with a spike counted by hand; the weight memory is the RTL's
+    tables, 2**k entries of a k-weight sum per group and neuron; chosen.toml carries the
+    chosen row's engine."""
+    out = files["folder"] / "engines"
+    status = main(["explore", str(files["config"]), "--weights", str(files["weights"]),
+                   "--timesteps", "6", "--weight-bits", "8", "--seeds", "1", "--workers", "1",
+                   "--validation", str(VALIDATION), "--cost-samples", str(COSTS),
+                   "--forward", "accumulate,lut", "--lut-group", "2,4",
+                   "--constraints", "accuracy_drop<=0.5", "--minimize", "latency_us",
+                   "--out", str(out), "--quiet", "--no-plots"])
+    assert status == 0
+    assert re.search(r"\b2 runs scored", capsys.readouterr().out)
+    results = json.loads((out / "results.json").read_text())
+    rows = results["rows"]
+    assert [r["engine"] for r in rows] == ["accumulate", "lut2", "lut4"]
+    assert len({r["label"] for r in rows}) == 3
+    config = load_config(files["config"])
+    imported = import_at(nir.read(str(files["nir"])), T0, 8)
+    train_set, test_set = load_dataset("digits", None, 8)
+    for r in rows:
+        k = 0 if r["engine"] == "accumulate" else int(r["engine"][3:])
+        layers = tuple(dataclasses.replace(layer, forward="lut" if k else "accumulate",
+                                           lut_group=k or 4)
+                       for layer in config.network.layers)
+        network = dataclasses.replace(config.network, layers=layers)
+        test, validation, cycles = golden_scores(network, imported.weights, imported.theta,
+                                                 imported.bias, 0)
+        assert r["per_seed"] == {"0": test} and r["validation_per_seed"] == {"0": validation}
+        assert r["cycles"] == pytest.approx(cycles)
+        assert r["forward"] == [layer.forward for layer in layers]
+        if not k:
+            continue
+        # layer 0's groups with a spike, by hand: inputs g*k .. g*k+k-1 (one lane)
+        groups = []
+        for n in range(COSTS):
+            net = Network(dataclasses.replace(network, seed=0), weights=imported.weights,
+                          theta=imported.theta, bias=imported.bias)
+            raster = net.run_sample(test_set.subset(0, TEST).images[n], n, learn=False,
+                                    record=True).input_raster
+            padded = np.zeros((T0, -(-64 // k) * k), bool)
+            padded[:, :64] = raster
+            groups.append(padded.reshape(T0, -1, k).any(axis=2).sum() / T0)
+        assert r["layers"][0]["rows_per_timestep"] == pytest.approx(np.mean(groups))
+    # the LUT reads fewer rows than there are spiking inputs, so the rows can fail
+    assert rows[2]["layers"][0]["rows_per_timestep"] < rows[0]["layers"][0][
+        "rows_per_timestep"]
+    chosen = results["chosen"]
+    assert chosen["label"] in {r["label"] for r in rows}
+    saved = load_config(out / "chosen.toml").network
+    assert [layer.forward for layer in saved.layers] == chosen["forward"]
+    assert [layer.lut_group if layer.forward == "lut" else 0
+            for layer in saved.layers] == chosen["lut_group"]
+    report = (out / "report.md").read_text()
+    assert "**Accuracy is the same on every engine**" in report
