@@ -272,6 +272,11 @@ def test_current_input_runs_one_seed(files: dict[str, Path]) -> None:
     (["WEIGHTS", "--timesteps", "0"], "--timesteps '0': 0 is out of range"),
     (["WEIGHTS", "--nir", "MISSING"], "--nir"),
     (["STDP", "--weights", "x.npz"], "--weights: only for a network trained elsewhere"),
+    (["STDP", "--forward", "lut"], "--forward: only for a network trained elsewhere"),
+    (["WEIGHTS", "--forward", "lut", "--lut-group", "7"],
+     "--forward lut --lut-group 7: layers[0].lut_group"),
+    (["WEIGHTS", "--lut-group", "4"], "--lut-group 4: only with --forward ...,lut"),
+    (["WEIGHTS", "--forward", "mac"], "--forward 'mac': unknown engine 'mac'"),
 ])
 def test_user_errors_are_one_line(files: dict[str, Path], tmp_path: Path, args: list[str],
                                   fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
