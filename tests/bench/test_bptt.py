@@ -71,8 +71,23 @@ def _status(argv: list[str]) -> object:
         return exc.code
 
 
-def test_plasticore_side_record(tiny: Config) -> None:
-    _check_record(run_side("plasticore", _spec(tiny)), "plasticore")
+def test_without_snntorch_the_numpy_side_alone(tiny: Config,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the extra: the plasticore side's record, no ratio, and the install hint
+    said once and kept under the table."""
+    from plasticore.bench import bptt
+
+    monkeypatch.setattr(bptt, "snntorch_available", lambda: False)
+    said: list[str] = []
+    result = bptt.measure(tiny.source, samples=TINY, seeds=1, say=said.append)
+    (record,) = result["runs"]["plasticore"]
+    _check_record(record, "plasticore")
+    assert result["runs"]["snntorch"] == [] and "snntorch" not in result
+    assert "ratio" not in result and result["snntorch_skipped"] == bptt.SNNTORCH_HINT
+    assert said.count(bptt.SNNTORCH_HINT) == 1
+    table = bptt.format_table(result)
+    assert table.endswith("\n\n" + bptt.SNNTORCH_HINT)
+    assert "| training samples/s (median) | " in table and "snnTorch 1.0" not in table
 
 
 @pytest.mark.skipif(not snntorch_available(),
