@@ -91,3 +91,16 @@ def fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     module.train_bptt = train_bptt  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "plasticore.golden.bptt", module)
     return calls
+
+
+@pytest.fixture(scope="module")
+def trained_bptt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with ``tiny.toml`` (64-16-10, 8 timesteps) and ``w.npz``, the weights that
+    ``plasticore train`` wrote for it (300 samples, 40 held out, 2 epochs)."""
+    from plasticore.cli import main
+
+    folder = tmp_path_factory.mktemp("bptt")
+    tiny_config(folder / "tiny.toml", timesteps=8, learning_rate=0.01)
+    assert main(["train", str(folder / "tiny.toml"), "--samples", "300", "--test-samples",
+                 "50", "--quiet", "--weights-out", str(folder / "w.npz")]) == 0
+    return folder
