@@ -74,7 +74,7 @@ $(STAMP): pyproject.toml | system-packages
 # -- jobs -----------------------------------------------------------------------------
 
 train: setup
-	$(CLI) train $(CONFIG) --weights-out $(WEIGHTS_OUT)
+	$(CLI) train $(CONFIG) --weights-out $(WEIGHTS_OUT) $(ARGS)
 
 eval: setup
 	$(CLI) eval $(CONFIG) --weights $(WEIGHTS)
