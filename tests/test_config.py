@@ -552,6 +552,11 @@ def test_rule_bptt_parameters(tmp_path: Path) -> None:
     loaded = load_config(write_layered(tmp_path, {"rule": {"kind": "bptt", "batch": 16,
                                                            "optimizer": "sgd"}}))
     assert loaded.network.rule.bptt == BpttConfig(batch=16, optimizer="sgd")
+    loaded = load_config(write_layered(tmp_path, {"rule": {
+        "kind": "bptt", "learn_theta": True, "init_gain": 2.5, "error_frac": 12,
+        "weight_frac": 6}}))
+    assert loaded.network.rule.bptt == BpttConfig(learn_theta=True, init_gain=2.5,
+                                                  error_frac=12, weight_frac=6)
     assert loaded.layered is not None and loaded.core.stdp.learn is False
     assert Config.from_dict(loaded.to_dict()) == loaded
     with pytest.raises(ConfigError) as info:
@@ -563,7 +568,14 @@ def test_rule_bptt_parameters(tmp_path: Path) -> None:
                              ("learning_rate", float("nan"), "must be a finite number"),
                              ("momentum", 1.0, "must be below 1.0"),
                              ("slope", "5", "must be a finite number"),
-                             ("backward", "fixed", "must be one of")]:
+                             ("backward", "fixed", "must be one of"),
+                             ("learn_theta", 1, "must be true or false"),
+                             ("init_gain", 0.0, "must be above 0"),
+                             ("error_bits", 33, "must be at most 32"),
+                             ("error_frac", 15, "must be at most 14"),
+                             ("surrogate_bits", 1, "must be at least 2"),
+                             ("surrogate_index_bits", 13, "must be at most 12"),
+                             ("weight_frac", 25, "must be at most 24")]:
         path = write_layered(tmp_path, {"rule": {"kind": "bptt", key: value}})
         with pytest.raises(ConfigError) as info:
             load_config(path)
