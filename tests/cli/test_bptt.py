@@ -158,3 +158,18 @@ def test_a_bptt_config_with_direct_input_is_refused(tmp_path: Path,
     assert main(["train", str(tmp_path / "direct.toml"), "--quiet"]) == 2
     assert "input.kind = 'direct'" in one_line_error(capsys)
     assert fake_trainer == []
+
+
+def test_without_validation_the_last_epoch_is_kept(tmp_path: Path, tiny_bptt: Any,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``rule.validation = 0``: no validation accuracy anywhere, the last epoch kept, and
+    the plots drawn all the same (a real run: 100 samples, 2 epochs)."""
+    tiny_bptt(validation=0)
+    assert main(["train", str(tmp_path / "tiny.toml"), "--samples", "100", "--test-samples",
+                 "20", "--epochs", "2", "--json", "--quiet", "--plots",
+                 str(tmp_path / "plots")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["validation_accuracy"] is None and summary["validation_samples"] == 0
+    assert summary["train_samples"] == 100 and summary["best_epoch"] == 2
+    assert [h["validation_accuracy"] for h in summary["history"]] == [None, None]
+    assert len(summary["plots"]) == 4
