@@ -23,6 +23,8 @@ __all__ = [
     "access_bits",
     "neuron_layout",
     "weight_word_layout",
+    "table_word_layout",
+    "bank_word_layout",
     "neuron_word_layout",
     "bias_word_layout",
     "current_word_layout",
@@ -152,6 +154,20 @@ def weight_word_layout(core: CoreConfig) -> data.ArrayLayout:
     ``widths.weight`` bits, signed with ``widths.weight_signed``."""
     shape = signed if core.widths.weight_signed else unsigned
     return data.ArrayLayout(shape(core.widths.weight), core.n_pe)
+
+
+def table_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """A word of the LUT engine's table memory (``forward = "lut"``): ``n_pe`` entries, each
+    a sum of up to ``lut_group`` weights in ``derived.lut_sum_bits``, signed with
+    ``widths.weight_signed``."""
+    shape = signed if core.widths.weight_signed else unsigned
+    return data.ArrayLayout(shape(core.derived.lut_sum_bits), core.n_pe)
+
+
+def bank_word_layout(core: CoreConfig) -> data.ArrayLayout:
+    """What the neuron pass adds per bank and token: a weight word, or with the LUT engine
+    a table word."""
+    return table_word_layout(core) if core.forward == "lut" else weight_word_layout(core)
 
 
 def neuron_word_layout(core: CoreConfig) -> data.ArrayLayout:

@@ -18,16 +18,24 @@ from ..lfsr import LFSR, LFSR_LATENCY, STATE_BITS
 from ..lif import LIF_LATENCY, LIFNeuronUnit
 from ..trace import TRACE_LATENCY, TraceUnit
 from .layouts import (
+    bank_word_layout,
     bias_word_layout,
     current_word_layout,
     neuron_word_layout,
     spike_layout,
-    weight_word_layout,
 )
 from .pipeline import Drain, delay, delay_valid, maximum, tree
 from .weights import read_layout, write_layout
 
-__all__ = ["NeuronPass", "updated_layout"]
+__all__ = ["NeuronPass", "updated_layout", "list_rows"]
+
+
+def list_rows(core: CoreConfig) -> int:
+    """Rows of one bank's list, the neuron pass's tokens of a word at most: the bank's
+    inputs, or with ``forward = "lut"`` its table groups (``derived.lut_bank_groups``)."""
+    if core.forward == "lut":
+        return core.derived.lut_bank_groups
+    return core.n_inputs // core.row_banks
 
 
 def updated_layout(core: CoreConfig) -> data.StructLayout:
@@ -94,7 +102,7 @@ class NeuronPass(wiring.Component):
     def __init__(self, core: CoreConfig) -> None:
         self._core = core
         R, W = core.row_banks, core.derived.neurons_per_pe
-        bank_rows = core.n_inputs // R
+        bank_rows = list_rows(core)
         bank_depth = bank_rows * W
         count = data.ArrayLayout(unsigned(bits_for(bank_rows)), R)
         learns = core.stdp.learn               # the members STDP alone needs
@@ -111,7 +119,7 @@ class NeuronPass(wiring.Component):
             "rows_flagged": In(count),
             "weights_rows": Out(data.StructLayout({
                 "en": 1, "addr": data.ArrayLayout(unsigned(bits_for(bank_depth - 1)), R)})),
-            "weights": In(data.ArrayLayout(weight_word_layout(core), R)),
+            "weights": In(data.ArrayLayout(bank_word_layout(core), R)),
             "store_read": Out(read_layout(bits_for(W - 1))),
             "store_write": Out(write_layout(bits_for(W - 1), neuron_word_layout(core))),
             "stored": In(neuron_word_layout(core)),

@@ -17,11 +17,15 @@ from .pipeline import delay, delay_valid, lane_of, popcount, select, shared, wor
 __all__ = ["RowList", "append_layout"]
 
 
-def append_layout(rows: int, lanes: int) -> data.StructLayout:
+def append_layout(rows: int, lanes: int, payload: int = 0) -> data.StructLayout:
     """One encode-pass word for a row list: ``valid``; ``word`` (lane ``e`` is row
-    ``word * lanes + e``); ``flags``, bit ``e`` set when that row spiked."""
+    ``word * lanes + e``); ``flags``, bit ``e`` set when that row spiked; with ``payload``
+    bits, ``payloads``, lane ``e`` stored with row ``e`` (the LUT engine's group
+    patterns)."""
     return data.StructLayout({"valid": 1, "word": unsigned(bits_for(rows // lanes - 1)),
-                              "flags": unsigned(lanes)})
+                              "flags": unsigned(lanes),
+                              **({"payloads": data.ArrayLayout(unsigned(payload), lanes)}
+                                 if payload else {})})
 
 
 class RowList(wiring.Component):
@@ -41,6 +45,8 @@ class RowList(wiring.Component):
     readers : tuple of str
         Passes that read the list, in priority order; each has ``<name>_en`` and
         ``<name>_slot`` (the last one reads when no other is enabled).
+    payload : int
+        Bits stored with each row (default 0: none), read with it on ``payload``.
 
     Members
     -------
@@ -59,22 +65,27 @@ class RowList(wiring.Component):
         Flagged rows in the bank being read.
     row : Out(bits_for(rows - 1))
         The row in the slot a reader asked for, one cycle later.
+    payload : Out(payload)
+        With ``payload`` only: what was stored with that row, with it.
     """
 
-    def __init__(self, rows: int, lanes: int, readers: tuple[str, ...]) -> None:
+    def __init__(self, rows: int, lanes: int, readers: tuple[str, ...],
+                 payload: int = 0) -> None:
         self._rows, self._lanes, self._readers = rows, lanes, readers
+        self._payload = payload
         slot = unsigned(bits_for(rows - 1))
         super().__init__({
             "clear": In(1),
             "write_bank": In(1),
             "read_bank": In(1),
-            "append": In(append_layout(rows, lanes)),
+            "append": In(append_layout(rows, lanes, payload)),
             "flagged": Out(range(rows + 1)),
             "swap": In(1),
             "count": Out(range(rows + 1)),
             **{f"{name}_en": In(1) for name in readers},
             **{f"{name}_slot": In(slot) for name in readers},
             "row": Out(slot),
+            **({"payload": Out(payload)} if payload else {}),
         })
 
     def elaborate(self, platform) -> Module:
@@ -82,8 +93,10 @@ class RowList(wiring.Component):
         n, E = self._rows, self._lanes
         words = n // E
         memories = []
+        row_bits = bits_for(n - 1)
         for e in range(E):
-            memories.append(Memory(shape=unsigned(bits_for(n - 1)), depth=2 * words, init=[]))
+            memories.append(Memory(shape=unsigned(row_bits + self._payload), depth=2 * words,
+                                   init=[]))
             m.submodules[f"slots{e}"] = memories[-1]
         writes = [mem.write_port() for mem in memories]
         reads = [mem.read_port() for mem in memories]
@@ -106,7 +119,10 @@ class RowList(wiring.Component):
         for port in reads:
             m.d.comb += port.addr.eq(address(self.read_bank, word_of(slot, E)))
         lane = delay(m, lane_of(slot, E), 1, "read_lane") if E > 1 else None
-        m.d.comb += self.row.eq(select([port.data for port in reads], lane, E))
+        entry = select([port.data for port in reads], lane, E)
+        m.d.comb += self.row.eq(entry[:row_bits])
+        if self._payload:
+            m.d.comb += self.payload.eq(entry[row_bits:])
         return m
 
     def _append(self, m: Module, ports, back, address) -> None:
@@ -121,6 +137,7 @@ class RowList(wiring.Component):
         E = len(ports)
         front = self.flagged
         valid, word, flags = self.append.valid, self.append.word, self.append.flags
+        payloads = self.append.payloads if self._payload else None
         ranks = [Const(0, 1)] + [popcount(flags[:e]) for e in range(1, E)]   # flagged below e
         total = popcount(flags)
         if E > 1:
@@ -129,6 +146,8 @@ class RowList(wiring.Component):
             flags = delay(m, flags, 1, "flags")
             valid = delay_valid(m, valid, 1, "valid1")
             word = delay(m, word, 1, "word1")
+            if payloads is not None:
+                payloads = delay(m, payloads, 1, "payloads1")
         with m.If(valid):
             m.d.sync += [front.eq(front + total), back.eq(back - (E - total))]
         slots = []
@@ -140,14 +159,22 @@ class RowList(wiring.Component):
             slots = [delay(m, slot, 1, f"slot{e}") for e, slot in enumerate(slots)]
             valid = delay_valid(m, valid, 1, "valid2")
             word = delay(m, word, 1, "word2")
+            if payloads is not None:
+                payloads = delay(m, payloads, 1, "payloads2")
         for b, port in enumerate(ports):
             if E == 1:
                 slot_word, value = slots[0], word
+                if payloads is not None:
+                    value = Cat(word, payloads[0])
             else:
                 match = [lane_of(slots[e], E) == b for e in range(E)]
                 slot_word = functools.reduce(operator.or_, (
                     Mux(match[e], word_of(slots[e], E), 0) for e in range(E)))
                 lane = functools.reduce(operator.or_, (Mux(match[e], e, 0) for e in range(E)))
                 value = Cat(lane[:exact_log2(E)], word)
+                if payloads is not None:
+                    value = Cat(value[:bits_for(self._rows - 1)], functools.reduce(
+                        operator.or_, (Mux(match[e], payloads[e], 0)
+                                       for e in range(E))))
             m.d.comb += [port.addr.eq(address(slot_word)), port.data.eq(value),
                          port.en.eq(valid)]

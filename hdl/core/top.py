@@ -9,8 +9,10 @@ from amaranth.lib.wiring import In, Out
 from ...config import CoreConfig
 from ..cycles import normalizes
 from .access import AccessPort
+from .build import TableBuild
 from .current import CurrentPass
 from .encode import EncodePass, generates
+from .groups import GroupGather
 from .layouts import (
     access_bits,
     access_layout,
@@ -29,6 +31,7 @@ from .readout import CountReadout
 from .rows import RowList
 from .sequencer import Sequencer
 from .support import check_core
+from .tables import TableStore
 from .weights import WeightStore
 
 __all__ = ["SnnCore"]
@@ -137,6 +140,9 @@ class SnnCore(wiring.Component):
         if core.encoder.kind == "current":
             # no input spikes: the current pass, then neuron passes alone
             return self._current_input(m, seq)
+        if core.forward == "lut":
+            # group lists and tables in place of row lists and weights
+            return self._lut_forward(m, seq)
         m.submodules.encode = encode = EncodePass(core)
         m.submodules.neurons = neurons = NeuronPass(core)
         rule_passes = ("learn",) * learning + ("normalize",) * normalizing
@@ -277,17 +283,83 @@ class SnnCore(wiring.Component):
         self._outputs(m, seq, readout, access, weights, store, neurons)
         return m
 
-    def _outputs(self, m: Module, seq, readout, access, weights, store, neurons) -> None:
-        """The counts out, access between samples, and the biases (any input)."""
+    def _lut_forward(self, m: Module, seq: Sequencer) -> Module:
+        """The core on the LUT forward engine (learning off): the encode pass's spikes
+        gathered into groups and patterns (``GroupGather``), a group list per table bank,
+        the tables (``TableStore``) in the weight store's place, built after a weight write
+        before the next sample (``TableBuild``, between the command and the sequencer);
+        ``docs/architecture.md``, "The LUT forward engine"."""
+        core = self._core
+        E, R = core.encoder.lanes, core.row_banks
+        m.submodules.encode = encode = EncodePass(core)
+        m.submodules.gather = gather = GroupGather(core)
+        m.submodules.neurons = neurons = NeuronPass(core)
+        m.submodules.tables = tables = TableStore(core)
+        m.submodules.build = build = TableBuild(core)
+        m.submodules.neuron_store = store = NeuronStore(core, self._store_readers("neurons"))
+        m.submodules.access = access = AccessPort(core)
+        m.submodules.readout = readout = CountReadout(core)
+
+        # -- the commands through the build, the encode pass, the group lists ---------------
+        wiring.connect(m, wiring.flipped(self.command), build.command)
+        wiring.connect(m, build.release, seq.command)
+        source, _ = input_stream(core)
+        wiring.connect(m, wiring.flipped(getattr(self, source)), getattr(encode, source))
+        m.d.comb += [
+            self.busy.eq(seq.busy | build.busy), self.timestep_done.eq(seq.timestep_done),
+            *([encode.key.eq(seq.key)] if generates(core) else []),
+            encode.load.eq(seq.encode_load), encode.start.eq(seq.encode_start),
+            encode.timestep.eq(seq.encode_timestep), seq.encode_busy.eq(encode.busy),
+            gather.appended.eq(encode.appended), seq.learn_done.eq(1),
+            build.written.eq(access.weights_write.en),
+            tables.build_read.eq(build.read), build.tables.eq(tables.bank_data),
+            tables.build_write.eq(build.write),
+        ]
+        groups = gather.groups
+        for b in range(R):
+            m.submodules[f"bank{b}_groups"] = lst = RowList(
+                core.derived.lut_bank_groups, E // R, ("neurons",), core.lut_group)
+            m.d.comb += [
+                lst.clear.eq(encode.rows_clear), lst.write_bank.eq(encode.rows_bank),
+                lst.read_bank.eq(seq.step_bank), lst.swap.eq(seq.neurons_start),
+                lst.append.valid.eq(groups.valid), lst.append.word.eq(groups.word),
+                lst.append.flags.eq(Cat(groups.flags[e] for e in range(b, E, R))),
+                *(lst.append.payloads[i].eq(groups.payloads[e])
+                  for i, e in enumerate(range(b, E, R))),
+                lst.neurons_en.eq(neurons.slots.en), lst.neurons_slot.eq(neurons.slots.slot),
+                neurons.rows[b].eq(lst.row), neurons.rows_count[b].eq(lst.count),
+                neurons.rows_flagged[b].eq(lst.flagged), tables.patterns[b].eq(lst.payload),
+            ]
+
+        # -- the neuron pass: one table word per bank and token -----------------------------
+        wiring.connect(m, neurons.spikes, wiring.flipped(self.spikes))
+        m.d.comb += [
+            neurons.start.eq(seq.neurons_start), seq.neurons_done.eq(neurons.done),
+            seq.queue_empty.eq(neurons.queue_empty),
+            neurons.timestep.eq(seq.timestep), neurons.first.eq(seq.first),
+            tables.rows.eq(neurons.weights_rows), neurons.weights.eq(tables.bank_data),
+            store.neurons_read.eq(neurons.store_read),
+            store.neurons_write.eq(neurons.store_write), neurons.stored.eq(store.data),
+        ]
+        self._outputs(m, seq, readout, access, tables, store, neurons, build)
+        return m
+
+    def _outputs(self, m: Module, seq, readout, access, weights, store, neurons,
+                 build=None) -> None:
+        """The counts out, access between samples, and the biases (any input); with the
+        LUT engine's ``build``, access waits while it runs."""
         core = self._core
         wiring.connect(m, readout.counts, wiring.flipped(self.counts))
         wiring.connect(m, wiring.flipped(self.access), access.access)
         wiring.connect(m, access.readback, wiring.flipped(self.readback))
         done = self._membranes(m, seq, readout, store, neurons)
+        enable, free = seq.idle, access.free
+        if build is not None:       # the command the build holds goes first, then access
+            enable, free = seq.idle & ~build.busy, access.free | build.busy
         m.d.comb += [
             readout.start.eq(seq.counts_start), seq.counts_done.eq(done),
             store.counts_read.eq(readout.store_read), readout.stored.eq(store.data),
-            access.enable.eq(seq.idle), seq.access_free.eq(access.free),
+            access.enable.eq(enable), seq.access_free.eq(free),
             weights.access_addr.eq(access.weights_addr),
             weights.access_write.eq(access.weights_write), access.weights.eq(weights.data),
             store.access_read.eq(access.store_read), store.access_write.eq(access.store_write),
