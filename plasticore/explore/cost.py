@@ -155,8 +155,10 @@ def _network_memories(network_json: str,
 
 
 def _is_weight_memory(path: str) -> bool:
-    """A memory of a core's weight store (one per row bank): ``weights/...``."""
-    return path.split("/")[0] == "weights"
+    """A memory of a core's weight store (one per row bank): ``weights/...``, or on the LUT
+    engine its table store, ``tables/...`` (the tables hold the weights, as their
+    single-input entries, and every other subset sum)."""
+    return path.split("/")[0] in ("weights", "tables")
 
 
 def memory_bits(core: CoreConfig, membrane: str | None = None) -> dict[str, Any]:

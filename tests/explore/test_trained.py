@@ -382,7 +382,13 @@ def test_forward_engines_share_accuracy_and_cost_their_own(
         assert r["cycles"] == pytest.approx(cycles)
         assert r["forward"] == [layer.forward for layer in layers]
         if not k:
+            assert [layer["weight_memory_bits"] for layer in r["layers"]] == [64 * 12 * 8,
+                                                                              12 * 10 * 8]
             continue
+        # a sum of k 8-bit signed weights: k * -128 .. k * 127, in 8 + ceil(log2 k) bits
+        entry = 8 + (k - 1).bit_length()
+        assert [layer["weight_memory_bits"] for layer in r["layers"]] == [
+            -(-64 // k) * 2**k * 12 * entry, -(-12 // k) * 2**k * 10 * entry]
         # layer 0's groups with a spike, by hand: inputs g*k .. g*k+k-1 (one lane)
         groups = []
         for n in range(COSTS):
