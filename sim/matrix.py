@@ -141,27 +141,32 @@ class NetworkEntry:
 
 def scaled_network(sizes: Sequence[int], pes: Sequence[int], *, timesteps: int = 12,
                    v_th: int = 700, kind: str = "rate", seed: int = 1,
-                   layers: Sequence[Mapping[str, Any]] = ()) -> NetworkConfig:
+                   layers: Sequence[Mapping[str, Any]] = (), lanes: int = 1) -> NetworkConfig:
     """A network without a learning rule of ``len(sizes) - 1`` layers: ``sizes[0]`` inputs
     (``kind`` ``"rate"`` or ``"direct"``), layer ``l`` of ``sizes[l + 1]`` neurons on
     ``pes[l]`` lanes; 8-bit unsigned weights and 16-bit membranes (:func:`scaled_core`),
     thresholds ``v_th`` low enough for random weights to spike, rest and reset at 0, a
     refractory timestep.  ``layers[l]`` replaces core fields of layer ``l``
-    (``{"widths.bias": 6, "neuron.leak_mode": "multiply"}``, ``row_banks``)."""
+    (``{"widths.bias": 6, "neuron.leak_mode": "multiply"}``, ``row_banks``, ``forward``,
+    ``lut_group``); ``lanes`` the input's encoder lanes."""
     base = scaled_core(8, 16, timesteps=timesteps, learn=False, n_inputs=sizes[0],
                        n_neurons=sizes[1], seed=seed).replace(**{
         "neuron.v_th": v_th, "neuron.theta_plus": max(1, v_th >> 4),
         "neuron.w_inh": max(1, v_th >> 4), "neuron.v_rest": 0, "neuron.v_reset": 0,
-        "neuron.t_ref": 1, "encoder.kind": kind}).replace(stdp=RuleConfig("none").core_stdp)
+        "neuron.t_ref": 1, "encoder.kind": kind, "encoder.lanes": lanes}).replace(
+            stdp=RuleConfig("none").core_stdp)
     options = [dict(option) for option in layers] + [{}] * (len(pes) - len(layers))
     banks = [option.pop("row_banks", 1) for option in options]
+    engines = [{key: option.pop(key) for key in ("forward", "lut_group") if key in option}
+               for option in options]
     cores = [base.replace(**option) for option in options]
     return NetworkConfig(
         timesteps=timesteps, seed=seed,
         input=InputConfig(n_inputs=sizes[0], **dataclasses.asdict(base.encoder)),
         layers=tuple(LayerConfig(n_neurons=n, n_pe=pe, row_banks=b, widths=core.widths,
-                                 neuron=core.neuron)
-                     for n, pe, b, core in zip(sizes[1:], pes, banks, cores, strict=True)),
+                                 neuron=core.neuron, **engine)
+                     for n, pe, b, core, engine in zip(sizes[1:], pes, banks, cores, engines,
+                                                       strict=True)),
         rule=RuleConfig(kind="none"))
 
 
@@ -211,8 +216,11 @@ def network_matrix(quick: bool = False) -> list[NetworkEntry]:
     """The layered networks the co-simulation runs; ``quick`` is the subset CI runs: a
     2-layer network on rate input (an STDP-style layer, then an imported one), a 3-layer
     one on direct input (imported layers, row banks, a bias-free middle layer with the
-    shift leak) under backpressure with the ``membrane_final`` readout, and a small 2-layer
-    imported network with the ``membrane_max`` readout."""
+    shift leak) under backpressure with the ``membrane_final`` readout, a small 2-layer
+    imported network with the ``membrane_max`` readout, and the LUT forward engine in both
+    positions: a second layer on it (groups of 4 in two table banks, signed weights and a
+    bias), and a rate-input layer 0 on it (groups of 3 over four encoder lanes in two
+    banks)."""
     direct = {**_IMPORTED, "neuron.reset_amount": 300}   # sparse input: lower thresholds
     small = {**_IMPORTED, "neuron.reset_amount": 400}
     deep = "16-12-8-4-direct-signed-bias-mixed-banks2-stall-membrane-final"
@@ -228,6 +236,12 @@ def network_matrix(quick: bool = False) -> list[NetworkEntry]:
         NetworkEntry("16-8-4-rate-signed-bias-membrane-max", scaled_network(
             [16, 8, 4], [2, 2], v_th=400, timesteps=10, layers=[small, small]),
             membrane="max"),
+        NetworkEntry("16-12-4-rate-lut4-banks2-signed-bias", scaled_network(
+            [16, 12, 4], [2, 2], v_th=900, layers=[
+                {}, {**_IMPORTED, "forward": "lut", "lut_group": 4, "row_banks": 2}])),
+        NetworkEntry("24-8-4-rate-lanes4-lut3-banks2", scaled_network(
+            [24, 8, 4], [2, 2], v_th=900, lanes=4, layers=[
+                {"forward": "lut", "lut_group": 3, "row_banks": 2}, small])),
     ]
     if quick:
         return entries

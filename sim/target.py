@@ -309,8 +309,8 @@ class Target:
 
     def slowest_sample(self) -> int:
         """Cycles of the slowest sample the cycle model admits (every input and neuron
-        spiking every timestep, every pixel non-zero, learning on), from the command to the
-        last count."""
+        spiking every timestep, every pixel non-zero, learning on, a LUT layer building its
+        tables first), from the command to the last count."""
         first, T = self.first, self.first.timesteps
         full = [np.ones((T, core.n_neurons), bool) for core in self.cores]
         pixels = np.ones(first.n_inputs, np.int64)
@@ -318,6 +318,6 @@ class Target:
                   else np.ones((T, first.n_inputs), bool))
         if not self.layered:
             return sample_cycles(first, inputs, full[0], learn=True, pixels=pixels,
-                                 membrane=self.membrane).total
+                                 membrane=self.membrane, build=True).total
         return network_sample_cycles(self.cores, inputs, full, pixels=pixels,
-                                     membrane=self.membrane).idle
+                                     membrane=self.membrane, build=True).idle

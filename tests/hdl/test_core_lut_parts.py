@@ -110,7 +110,7 @@ def test_tables_build(label: str) -> None:
     """Weights written word by word through the access path read back as written; a
     command then waits ``build_cycles`` for the build, after which every bank word read
     through the neuron pass's port is the golden ``bank_tables`` word.  A command with clean
-    tables passes at once."""
+    tables passes at once; after one more weight write the next waits for a build again."""
     core = _core(*SHAPES[label])
     d, R, P = core.derived, core.row_banks, core.n_pe
     W, bits = d.neurons_per_pe, core.widths.weight
@@ -136,19 +136,24 @@ def test_tables_build(label: str) -> None:
             await ctx.tick()
             read_back.append(ctx.get(store.data.as_value()))
         ctx.set(build.release.ready, 1)
-        ctx.set(build.command.valid, 1)
-        ctx.set(build.command.payload, {"key": 5, "learn": 0})
-        cycles = 0
-        while True:
-            taken = ctx.get(build.command.ready)
-            released = ctx.get(build.release.valid)
-            await ctx.tick()
-            if taken:
-                ctx.set(build.command.valid, 0)
-            if released:
-                break
-            cycles += 1
-        waited.append(cycles)
+
+        async def command() -> None:
+            """A command; how long until the sequencer has it."""
+            ctx.set(build.command.valid, 1)
+            ctx.set(build.command.payload, {"key": 5, "learn": 0})
+            cycles = 0
+            while True:
+                taken = ctx.get(build.command.ready)
+                released = ctx.get(build.release.valid)
+                await ctx.tick()
+                if taken:
+                    ctx.set(build.command.valid, 0)
+                if released:
+                    break
+                cycles += 1
+            waited.append(cycles)
+
+        await command()
         # clean tables: the next command goes straight through
         ctx.set(build.command.valid, 1)
         ctx.set(build.command.payload, {"key": 6, "learn": 0})
@@ -162,8 +167,13 @@ def test_tables_build(label: str) -> None:
                 for b in range(R):
                     got[b, (block << core.lut_group) | x] = ctx.get(store.bank_data[b])
         ctx.set(store.rows.en, 0)
+        # one more weight write: the next command waits for a build again
+        ctx.set(store.access_write.en, 1)
+        await ctx.tick()
+        ctx.set(store.access_write.en, 0)
+        await command()
 
     _run(dut, bench)
     assert read_back == words
-    assert waited == [build_cycles(core)]
+    assert waited == [build_cycles(core)] * 2
     assert (got == expected).all()
