@@ -20,6 +20,7 @@ only (forward, backward, update), not data loading, validation or test.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -30,6 +31,7 @@ import sys
 import threading
 import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from ..config import Config, ConfigError, load_config
@@ -222,6 +224,7 @@ def run_side(side: str, spec: dict[str, Any], progress: Progress | None = None,
     env = dict(os.environ)
     env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     cmd = [sys.executable, "-m", SIDES[side]]
+    load = os.getloadavg()[0]
     tail: collections.deque[str] = collections.deque(maxlen=20)
     record = None
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -250,6 +253,7 @@ def run_side(side: str, spec: dict[str, Any], progress: Progress | None = None,
         last = tail[-1] if tail else "no output"
         raise SideFailed(f"bench bptt: the {side} side failed (exit {proc.returncode}): "
                            f"{last}")
+    record["load_average_before"] = load        # how busy the machine was (1 minute)
     return record
 
 
@@ -325,7 +329,7 @@ def measure(config_name: str, epochs: int | None = None, batch: int | None = Non
         "input": peer["input"], "timesteps": base.network.timesteps, "batch": bptt.batch,
         "epochs": epochs, "train_samples": len(train_set) - bptt.validation,
         "validation_samples": bptt.validation, "test_samples": len(test_set),
-        "readout": peer["readout"], "threads": 1, "runs": runs,
+        "readout": peer["readout"], "threads": 1, "machine": _machine(), "runs": runs,
         "snntorch_skipped": None if with_peer else SNNTORCH_HINT}
     for side, records in runs.items():
         if records:
@@ -334,6 +338,22 @@ def measure(config_name: str, epochs: int | None = None, batch: int | None = Non
         out["ratio"] = (out["plasticore"]["samples_per_second_median"]
                         / out["snntorch"]["samples_per_second_median"])
     return out
+
+
+def _machine() -> dict[str, Any]:
+    """The machine the benchmark ran on (its results are only comparable within one run)."""
+    import platform
+
+    import numpy
+
+    model = platform.processor()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": model, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "numpy": numpy.__version__}
 
 
 def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -370,6 +390,14 @@ def format_table(result: dict[str, Any]) -> str:
                      f"{result[s]['test_accuracy_std']:.2f}" for s in sides) + " | |",
     ]
     lines = [head, "", *rows]
+    machine = result.get("machine")
+    loads = [r["load_average_before"] for rs in result["runs"].values() for r in rs
+             if "load_average_before" in r]
+    if machine and loads:
+        lines += ["", f"{machine['cpu']}, {machine['cpus']} CPUs, numpy {machine['numpy']}; "
+                  f"1-minute load average before each side's run {min(loads):.1f} to "
+                  f"{max(loads):.1f} (other work shares the machine: ratios hold within "
+                  "one run)"]
     if result.get("snntorch_skipped"):
         lines += ["", result["snntorch_skipped"]]
     return "\n".join(lines)
