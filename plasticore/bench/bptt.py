@@ -283,7 +283,8 @@ def measure(config_name: str, epochs: int | None = None, batch: int | None = Non
             samples: int | None = None, seeds: int = 1,
             progress: Progress | None = None,
             say: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
-    """Train the configuration's network on both sides for seeds ``0 .. seeds - 1``.
+    """Train the configuration's network on both sides for seeds ``0 .. seeds - 1``, one
+    side after the other (plasticore first for even seeds, snnTorch for odd ones).
 
     Parameters
     ----------
@@ -317,7 +318,10 @@ def measure(config_name: str, epochs: int | None = None, batch: int | None = Non
         config = bench_config(base, seed=seed)
         spec = {"config": config.to_toml(), "source": config.source, "seed": seed,
                 "epochs": epochs, "samples": len(train_set)}
-        for side in ("plasticore", "snntorch") if with_peer else ("plasticore",):
+        # the sides take turns going first, so a change in the machine's load between
+        # them does not always favour the same side
+        order = ("plasticore", "snntorch")[::1 if seed % 2 == 0 else -1]
+        for side in order if with_peer else ("plasticore",):
             say(f"bench bptt: seed {seed}: {side}, {len(train_set)} samples x {epochs} "
                 f"epochs, batch {bptt.batch}")
             record = run_side(side, spec, progress, say)
