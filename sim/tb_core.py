@@ -22,7 +22,9 @@ fail: ``weight`` flips one expected final weight of the last layer, ``bias`` one
 bias of the last layer with a bias, ``count`` changes one expected count of the first
 sample; ``membrane``, with a membrane readout only, one expected membrane of the first
 sample; ``deep``, a network only, loads the RTL's layer 1 with the largest weight from every
-input to its neuron 0, a fault that only layer 1 and the layers after it can show),
+input to its neuron 0, a fault that only layer 1 and the layers after it can show; ``lut``
+loads the first layer on the LUT forward engine with the largest weight everywhere, and
+the RTL builds its tables from them),
 ``PLASTICORE_PROGRESS`` (optional: a file rewritten after each sample with ``done total``).
 Each sample is compared as soon as it has run, so a session stops at its first
 difference.
@@ -183,6 +185,13 @@ async def core_session(dut: Any) -> None:
             raise AssertionError(f"{ENV_CORRUPT}=deep: needs a network of several layers")
         weights = [np.array(w) for w in weights]
         weights[1][:, 0] = target.cores[1].derived.w_max
+    if corrupt == "lut":         # the RTL's first LUT layer builds its tables from others
+        lut = [index for index, core in enumerate(target.cores) if core.forward == "lut"]
+        if not lut:
+            raise AssertionError(f"{ENV_CORRUPT}=lut: needs a layer on the LUT engine")
+        layers = [np.array(w) for w in target.per_layer(weights, "weights")]
+        layers[lut[0]][:] = target.cores[lut[0]].derived.w_max
+        weights = target.shaped(layers)
     write_script(Path(SCRIPT_NAME), target.config, weights, theta, samples, stall, seed=7,
                  bias=bias)
     capture_path = Path(CAPTURE_NAME)

@@ -88,6 +88,22 @@ def test_a_fault_fails_the_run(fault: str, message: str, tmp_path: Path,
 
 
 @pytest.mark.sim
+def test_a_lut_fault_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PLASTICORE_CORRUPT=lut`` loads the LUT layer of the network (its second, the last)
+    with the largest weight everywhere: the RTL builds its tables from them and spikes
+    where the golden model does not, in the first sample."""
+    entry = QUICK["16-12-4-rate-lut4-banks2-signed-bias"]
+    network = entry.network
+    weights, theta, bias = network_state(network)
+    samples = cosim.session_samples(network, 1, learn=False)
+    monkeypatch.setenv("PLASTICORE_CORRUPT", "lut")
+    result = cosim.run(Target.of(network), samples, "icarus", tmp_path, weights, theta,
+                       bias=bias)
+    assert not result.matched
+    assert str(result.difference).startswith("sample 0: spike at timestep ")
+
+
+@pytest.mark.sim
 def test_a_membrane_fault_fails_the_run(tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """``PLASTICORE_CORRUPT=membrane`` changes one expected membrane of the first sample
