@@ -47,6 +47,7 @@ def _row_line(r: dict[str, Any], chosen: dict[str, Any] | None) -> str:
             f"{_layer_text(r, 'weight_memory_bits')} | {_layer_text(r, 'state_memory_bits')} | "
             f"{_layer_text(r, 'lanes', '{}')} | "
             f"{_layer_text(r, 'input_spikes_per_timestep', '{:.1f}')} | "
+            f"{_layer_text(r, 'rows_per_timestep', '{:.1f}')} | "
             f"{_layer_text(r, 'cycles_per_timestep', '{:.0f}')}"
             f" | {r['cycles']:.0f} | {r['latency_us']:.1f} | {r['energy_nj']:.1f} |")
 
@@ -54,10 +55,10 @@ def _row_line(r: dict[str, Any], chosen: dict[str, Any] | None) -> str:
 _HEADER = ("| timesteps | weight bits | forward engine | network | validation % | test % "
            "(mean ± std) | min | max | test drop (pp) | same as baseline? | out spikes/sample "
            "| weight memory bits per layer | state memory bits per layer | lanes per layer | "
-           "input spikes/timestep per layer | cycles/timestep per layer | cycles/sample | "
-           "µs/sample | energy nJ/sample |\n"
-           "|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|---|---|---|---|---|---:|---:"
-           "|---:|")
+           "input spikes/timestep per layer | rows read/timestep per layer | cycles/timestep "
+           "per layer | cycles/sample | µs/sample | energy nJ/sample |\n"
+           "|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|---|---|---|---|---|---|---:"
+           "|---:|---:|")
 
 
 def write_trained_report(out: Path, summary: dict[str, Any], command: str, seconds: float,
@@ -115,7 +116,9 @@ def write_trained_report(out: Path, summary: dict[str, Any], command: str, secon
         ]
     lines += ["## Every point", "", _HEADER]
     lines += [_row_line(r, chosen) for r in rows]
-    lines += ["", "Per layer, in order (layer 0 first), joined by `+`. Pareto front "
+    lines += ["", "Per layer, in order (layer 0 first), joined by `+`. Rows read: what the "
+              "neuron pass reads per neuron word, the spiking inputs (accumulate) or the groups "
+              "with a spike (LUT). Pareto front "
               "(validation accuracy against latency): " + ", ".join(summary["front_latency"])
               + ". Against memory: " + ", ".join(summary["front_memory"]) + ".", ""]
     synthesized = [r for r in rows if "synth" in r]
