@@ -232,21 +232,25 @@ def run_side(side: str, spec: dict[str, Any], progress: Progress | None = None,
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         pump = threading.Thread(target=_pump, args=(proc.stderr, tail), daemon=True)
         pump.start()
-        proc.stdin.write(json.dumps(spec))
-        proc.stdin.close()
-        for line in proc.stdout:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(event, dict):
-                continue
-            if "progress" in event and progress is not None:
-                progress(*event["progress"])
-            elif "epoch" in event and say is not None:
-                say(_epoch_line(side, event["epoch"]))
-            elif "record" in event:
-                record = event["record"]
+        try:
+            proc.stdin.write(json.dumps(spec))
+            proc.stdin.close()
+            for line in proc.stdout:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                if "progress" in event and progress is not None:
+                    progress(*event["progress"])
+                elif "epoch" in event and say is not None:
+                    say(_epoch_line(side, event["epoch"]))
+                elif "record" in event:
+                    record = event["record"]
+        except BaseException:        # interrupted, terminated: the child stops too
+            proc.kill()
+            raise
         proc.wait()
         pump.join()
     if proc.returncode != 0 or not isinstance(record, dict):
