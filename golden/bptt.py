@@ -15,7 +15,7 @@ a layered network of integer LIF neurons (``[rule] kind = "bptt"``).
   Inhibition and refractory counts are constants of the backward pass.
 - **Loss**: cross-entropy of the readout ``classify.readout`` names: the output spike counts
   (``count``) or the last layer's membrane in units of its ``v_th`` (``membrane_max``,
-  ``membrane_final``).
+  ``membrane_final``), against the label smoothed by ``label_smoothing``.
 - **Update**: Adam or SGD with momentum (:mod:`.optim`), a schedule, decoupled weight decay,
   in float64 (``backward = "float"``), or through the fixed-point gradient path
   (``backward = "integer"``, :mod:`.bptt_integer`: error terms, surrogate table, exact
@@ -193,9 +193,12 @@ def readout_scores(outputs: BatchResult, readout: str) -> Array:
     return outputs.counts
 
 
-def loss_gradient(rec: Recording, labels: Array, readout: str,
-                  v_th: float) -> tuple[float, Array, Array | None, Array]:
+def loss_gradient(rec: Recording, labels: Array, readout: str, v_th: float,
+                  smoothing: float = 0.0) -> tuple[float, Array, Array | None, Array]:
     """Cross-entropy of the batch's readout and where its gradient enters the last layer.
+
+    The target puts ``1 - smoothing`` on the label and spreads ``smoothing`` evenly over
+    every class (label smoothing; 0: one-hot).
 
     Returns ``(loss, g, direct, predictions)``: the mean loss over the batch (nats);
     ``g = dL_b/dz[t]`` ``(T, B, n)``, the gradient of every sample's own loss ``L_b`` (the
@@ -215,10 +218,10 @@ def loss_gradient(rec: Recording, labels: Array, readout: str,
         logits = rec.outputs.v_max / v_th
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    rows = np.arange(B)
-    loss = float(-log_p[rows, labels].mean())
-    dlogits = np.exp(log_p)
-    dlogits[rows, labels] -= 1.0
+    target = np.full((B, n), smoothing / n)
+    target[np.arange(B), labels] += 1.0 - smoothing
+    loss = float(-(target * log_p).sum(axis=1).mean())
+    dlogits = np.exp(log_p) - target
     predictions = np.argmax(readout_scores(rec.outputs, readout), axis=1)
     g = np.zeros((T, B, n))
     direct = None
@@ -427,7 +430,7 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
             _load(net, grids, params)
             rec = forward(net, images, epoch * n_fit + idx)
             loss, g, direct, predictions = loss_gradient(rec, fit_y[idx], readout,
-                                                         grids[-1].v_th)
+                                                         grids[-1].v_th, bptt.label_smoothing)
             grads = backward(grids, params, rec, g, direct, bptt, learn_theta, integer)
             old = [p.copy() for p in flat] if rounding is not None else None
             opt.step(flat, [x for layer in grads for x in layer], lr)

@@ -926,6 +926,9 @@ class BpttConfig:
     weight_frac : int
         Integer backward: fraction bits below the LSB of the master weights, biases and
         thresholds the update rounds onto stochastically (0..24).
+    label_smoothing : float
+        The loss's target: ``1 - label_smoothing`` on the label, ``label_smoothing`` spread
+        over every class (0 <= label_smoothing < 1; 0: one-hot).
     """
 
     batch: int = 32
@@ -947,6 +950,7 @@ class BpttConfig:
     surrogate_bits: int = 8
     surrogate_index_bits: int = 6
     weight_frac: int = 8
+    label_smoothing: float = 0.0
 
     def _validate(self, prefix: str) -> None:
         _check_int(f"{prefix}batch", self.batch, 1, 1 << 16)
@@ -968,6 +972,7 @@ class BpttConfig:
         _check_int(f"{prefix}surrogate_bits", self.surrogate_bits, 2, 16)
         _check_int(f"{prefix}surrogate_index_bits", self.surrogate_index_bits, 2, 12)
         _check_int(f"{prefix}weight_frac", self.weight_frac, 0, 24)
+        _check_float(f"{prefix}label_smoothing", self.label_smoothing, 0.0, 1.0, hi_open=True)
 
 
 def _check_float(path: str, value: Any, lo: float | None, hi: float | None,

@@ -123,6 +123,22 @@ def test_backward_by_hand() -> None:
     assert grads[0][1] is None                       # the layer has no bias
 
 
+def test_label_smoothing_by_hand() -> None:
+    """The same network with the target smoothed by 0.2 over two classes: (0.1, 0.9), so
+    the loss is -(0.1 log p0 + 0.9 log p1) and dL/dcount = (p0 - 0.1, p1 - 0.9) = (p0 - 0.1,
+    0.1 - p0)."""
+    config = make_config([layer(2, 100, leak_mode="shift", leak_shift=1)], 1, timesteps=2,
+                         label_smoothing=0.2)
+    grids = grids_of(config)
+    rec = B.forward(B._network(config, grids, params_of([[[80, 0]]])), np.ones((1, 2, 1), bool),
+                    np.arange(1))
+    loss, g, direct, predictions = B.loss_gradient(rec, np.array([1]), "count", 100.0, 0.2)
+    p0 = math.e / (math.e + 1)
+    assert loss == pytest.approx(-(0.1 * math.log(p0) + 0.9 * math.log(1 - p0)))
+    np.testing.assert_allclose(g[:, 0], [[p0 - 0.1, 0.1 - p0]] * 2, rtol=1e-12)
+    assert direct is None and predictions.tolist() == [0]
+
+
 def _reference(config: Config, params: list[list[Any]], x: Any, y: Any) -> list[list[Any]]:
     """The backward pass written out sample by sample, neuron by neuron, from the forward
     quantities the golden network produces (independent of ``bptt.backward``)."""
