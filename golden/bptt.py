@@ -21,9 +21,9 @@ a layered network of integer LIF neurons (``[rule] kind = "bptt"``).
   (``backward = "integer"``, :mod:`.bptt_integer`: error terms, surrogate table, exact
   gradient sums, master parameters on a fixed-point grid with stochastic rounding).
 
-Mini-batches in an order shuffled by the config's seed; the last ``validation`` training
-samples are held out to choose the epoch whose parameters are kept and to stop early.  The
-same seed gives the same network.
+Mini-batches in an order shuffled by the config's seed, the images moved at random
+(:mod:`.augment`); the last ``validation`` training samples are held out to choose the
+epoch whose parameters are kept and to stop early.  The same seed gives the same network.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import numpy as np
 
 from ..config import BpttConfig, Config, CoreConfig
 from .arith import FloatArithmetic
+from .augment import augment
 from .bptt_integer import IntegerLayer, MasterRounding, quantize_error
 from .datasets import Dataset
 from .network import BatchResult, Network
@@ -44,13 +45,13 @@ from .optim import Optimizer, schedule_factor
 from .surrogate import surrogate
 
 __all__ = ["Progress", "EpochStats", "BpttResult", "LayerGrid", "Recording", "train_bptt",
-           "forward", "backward", "loss_gradient", "shift_images", "BPTT_STREAM"]
+           "forward", "backward", "loss_gradient", "BPTT_STREAM"]
 
 Array = Any
 Progress = Callable[[str, int, int], None]   # (phase, done, total), as golden.train.Progress
 
 #: numpy seed stream of the trainer (``default_rng([seed, BPTT_STREAM])``): initial
-#: weights, the order of the samples, the augmentation shifts.
+#: weights, the order of the samples, the augmentation's moves.
 BPTT_STREAM = 0xB977
 
 
@@ -308,22 +309,6 @@ def _errors_float(grid: LayerGrid, u: Array, theta: Array, spikes: Array, g: Arr
     return a, e
 
 
-def shift_images(images: Array, shape: tuple[int, int], dy: Array, dx: Array) -> Array:
-    """Every image ``(B, H*W)`` moved by ``(dy[b], dx[b])`` pixels, zeros shifted in."""
-    B = len(images)
-    H, W = shape
-    out = np.zeros_like(images).reshape(B, H, W)
-    src = images.reshape(B, H, W)
-    for sy, sx in set(zip(dy.tolist(), dx.tolist(), strict=True)):
-        sel = (dy == sy) & (dx == sx)
-        ys, yd = (slice(0, H - sy), slice(sy, H)) if sy >= 0 else (slice(-sy, H),
-                                                                    slice(0, H + sy))
-        xs, xd = (slice(0, W - sx), slice(sx, W)) if sx >= 0 else (slice(-sx, W),
-                                                                    slice(0, W + sx))
-        out[sel, yd, xd] = src[sel][:, ys, xs]
-    return out.reshape(B, H * W)
-
-
 def initial_parameters(grids: list[LayerGrid], rng: np.random.Generator,
                        gain: float) -> list[list[Array]]:
     """Float master parameters: weights uniform in ``+-gain / sqrt(n_inputs)`` thresholds
@@ -390,8 +375,10 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
     if n_val >= len(train_set):
         raise ValueError(f"rule.validation = {n_val}: must be below the {len(train_set)} "
                          "training samples")
-    if bptt.augment_shift and network.input.kind == "direct":
-        raise ValueError("rule.augment_shift: shifts pixel images, not direct-input rasters")
+    if ((bptt.augment_shift or bptt.augment_rotate or bptt.augment_scale)
+            and network.input.kind == "direct"):
+        raise ValueError("rule.augment_shift, augment_rotate, augment_scale: move pixel "
+                         "images, not direct-input rasters")
     n_fit = len(train_set) - n_val
     fit_x, fit_y = train_set.images[:n_fit], train_set.labels[:n_fit]
     val_x, val_y = train_set.images[n_fit:], train_set.labels[n_fit:]
@@ -423,10 +410,8 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
         for lo in range(0, n_fit, bptt.batch):
             idx = order[lo:lo + bptt.batch]
             images = fit_x[idx]
-            if bptt.augment_shift:
-                k = bptt.augment_shift
-                dy, dx = rng.integers(-k, k, size=(2, len(idx)), endpoint=True)
-                images = shift_images(images, train_set.shape, dy, dx)
+            images = augment(images, train_set.shape, rng, bptt.augment_shift,
+                             bptt.augment_rotate, bptt.augment_scale)
             _load(net, grids, params)
             rec = forward(net, images, epoch * n_fit + idx)
             loss, g, direct, predictions = loss_gradient(rec, fit_y[idx], readout,

@@ -911,6 +911,10 @@ class BpttConfig:
         Stop after this many epochs without a better validation accuracy (0: never).
     augment_shift : int
         Shift each training image by up to this many pixels in each direction (0: off).
+    augment_rotate : float
+        Rotate each training image by up to this many degrees either way (0..45; 0: off).
+    augment_scale : float
+        Scale each training image by a factor in ``1 +- augment_scale`` (0..0.5; 0: off).
     learn_theta : bool
         Train every neuron's threshold offset ``theta`` (``widths.theta`` bits; the
         threshold is ``v_th + theta``) with the weights and biases.
@@ -943,6 +947,8 @@ class BpttConfig:
     validation: int = 0
     patience: int = 0
     augment_shift: int = 0
+    augment_rotate: float = 0.0
+    augment_scale: float = 0.0
     learn_theta: bool = False
     init_gain: float = 1.0
     error_bits: int = 16
@@ -965,6 +971,8 @@ class BpttConfig:
         _check_int(f"{prefix}validation", self.validation, 0, 1 << 24)
         _check_int(f"{prefix}patience", self.patience, 0, 1 << 16)
         _check_int(f"{prefix}augment_shift", self.augment_shift, 0, 8)
+        _check_float(f"{prefix}augment_rotate", self.augment_rotate, 0.0, 45.0)
+        _check_float(f"{prefix}augment_scale", self.augment_scale, 0.0, 0.5)
         _check_bool(f"{prefix}learn_theta", self.learn_theta)
         _check_positive_float(f"{prefix}init_gain", self.init_gain)
         _check_int(f"{prefix}error_bits", self.error_bits, 4, 32)

@@ -576,7 +576,9 @@ def test_rule_bptt_parameters(tmp_path: Path) -> None:
                              ("surrogate_bits", 1, "must be at least 2"),
                              ("surrogate_index_bits", 13, "must be at most 12"),
                              ("weight_frac", 25, "must be at most 24"),
-                             ("label_smoothing", 1.0, "must be below 1.0")]:
+                             ("label_smoothing", 1.0, "must be below 1.0"),
+                             ("augment_rotate", 46.0, "must be at most 45.0"),
+                             ("augment_scale", -0.1, "must be at least 0.0")]:
         path = write_layered(tmp_path, {"rule": {"kind": "bptt", key: value}})
         with pytest.raises(ConfigError) as info:
             load_config(path)

@@ -15,6 +15,7 @@ import pytest
 
 from plasticore.config import Config
 from plasticore.golden import bptt as B
+from plasticore.golden.augment import affine_images, augment
 from plasticore.golden.bptt_integer import IntegerLayer, MasterRounding, quantize_error
 from plasticore.golden.datasets import Dataset, load_digits
 from plasticore.golden.lfsr import base_states, step
@@ -255,11 +256,22 @@ def test_forward_equals_network() -> None:
         assert (rec.spikes[li] == (rec.integrated[li] >= core.neuron.v_th)).all()
 
 
-def test_shift_images() -> None:
-    """A 3x3 image moved one row down and one column left, zeros shifted in."""
+def test_affine_images() -> None:
+    """A 3x3 image moved one row down and one column left, zeros shifted in (exact); a
+    quarter turn about the centre; a scaling by 2 about the centre samples the centre
+    pixel and its neighbours half way (bilinear, rounded)."""
     img = np.arange(1, 10).reshape(1, 9)
-    out = B.shift_images(img, (3, 3), np.array([1]), np.array([-1]))
+    out = affine_images(img, (3, 3), np.array([1]), np.array([-1]))
     assert out.reshape(3, 3).tolist() == [[0, 0, 0], [2, 3, 0], [5, 6, 0]]
+    out = affine_images(img, (3, 3), np.zeros(1), np.zeros(1), np.array([np.pi / 2]))
+    # output (y, x) takes input (cy + (y-cy) cos - (x-cx) sin, ...) = (2 - x, y)
+    assert out.reshape(3, 3).tolist() == [[7, 4, 1], [8, 5, 2], [9, 6, 3]]
+    out = affine_images(img * 10, (3, 3), np.zeros(1), np.zeros(1), None, np.array([2.0]))
+    # corner (0, 0) samples (0.5, 0.5): (10 + 20 + 40 + 50) / 4 = 30; edge (0, 1) samples
+    # (0.5, 1): (20 + 50) / 2 = 35
+    assert out.reshape(3, 3).tolist() == [[30, 35, 40], [45, 50, 55], [60, 65, 70]]
+    rng = np.random.default_rng(0)
+    assert augment(img, (3, 3), rng, 0, 0.0, 0.0) is img
 
 
 # -- integer gradient path --------------------------------------------------------------
@@ -380,7 +392,8 @@ def test_train_loss_falls_and_repeats(digits: tuple[Dataset, Dataset]) -> None:
     valid = [h.validation_accuracy for h in result.history]
     assert result.best_epoch == valid.index(max(valid))
     assert all(0 < r < 1 for h in result.history for r in h.layer_rates)
-    shifted = small_digits(validation=40, augment_shift=1)
+    shifted = small_digits(validation=40, augment_shift=1, augment_rotate=10.0,
+                           augment_scale=0.1)
     one = B.train_bptt(shifted, digits[0], epochs=2)
     again = B.train_bptt(shifted, digits[0], epochs=2)
     for la, lb in zip(one.network.layers, again.network.layers, strict=True):
