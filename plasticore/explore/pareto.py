@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["METRICS", "Constraint", "ConstraintError", "parse_constraints", "dominates",
-           "pareto_front", "choose"]
+__all__ = ["METRICS", "SYNTH_METRICS", "Constraint", "ConstraintError", "parse_constraints",
+           "dominates", "pareto_front", "choose"]
 
 #: Metric name -> True when larger is better.
 METRICS: dict[str, bool] = {
@@ -32,7 +32,13 @@ METRICS: dict[str, bool] = {
     "energy_nj": False,
     "energy_train_nj": False,
     "spikes_per_sample": False,
+    "lut": False,
+    "bram36": False,
+    "dsp": False,
 }
+
+#: Metrics only a synthesized point has (``--synth``): its LUTs, 36 kbit block RAMs, DSPs.
+SYNTH_METRICS = ("lut", "bram36", "dsp")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
@@ -60,7 +66,7 @@ class Constraint:
         return f"{self.metric} {self.op} {self.value:g}"
 
 
-_PATTERN = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
+_PATTERN = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
 
 
 def parse_constraints(text: str) -> list[Constraint]:

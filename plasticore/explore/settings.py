@@ -20,10 +20,11 @@ from typing import Any
 from ..config import Config, ConfigError
 from . import cost
 from .cluster import ClusterError, Runner
-from .pareto import METRICS, Constraint, ConstraintError, parse_constraints
+from .pareto import METRICS, SYNTH_METRICS, Constraint, ConstraintError, parse_constraints
 from .precision import TRANSFORMS, VARIANTS, with_weight_bits
 
-__all__ = ["Settings", "SettingsError", "int_list", "DEFAULT_TIMESTEP_FRACTIONS"]
+__all__ = ["Settings", "SettingsError", "int_list", "check_synth_metrics",
+           "DEFAULT_TIMESTEP_FRACTIONS"]
 
 #: Default timesteps as fractions of the configuration's: 350,200,100,50,25,10 for 350.
 DEFAULT_TIMESTEP_FRACTIONS = (1, 4 / 7, 2 / 7, 1 / 7, 1 / 14, 1 / 35)
@@ -62,6 +63,19 @@ def _check_ints(option: str, values: Sequence[int], lo: int, hi: int,
             raise SettingsError(f"{option} {shown}: {v} is out of range {lo}..{hi}")
     if len(set(values)) != len(values):
         raise SettingsError(f"{option} {shown}: a value appears twice")
+
+
+def check_synth_metrics(constraints: Sequence[Constraint], minimize: str,
+                        synth: Any) -> None:
+    """:class:`SettingsError` if a constraint or ``--minimize`` names a metric only
+    synthesis gives (:data:`.pareto.SYNTH_METRICS`) and there is no ``--synth``."""
+    if synth is not None:
+        return
+    for name, metric in [*((f"--constraints {c}", c.metric) for c in constraints),
+                         (f"--minimize {minimize}", minimize)]:
+        if metric in SYNTH_METRICS:
+            raise SettingsError(f"{name}: {metric} is known only after synthesis: add "
+                                "--synth")
 
 
 def check_run_sizes(config: Config, clock_mhz: float | None, validation: int,
@@ -211,6 +225,7 @@ class Settings:
                                 f"most the config's {T0}")
         self.clock_mhz, self.cost_samples = check_run_sizes(
             config, self.clock_mhz, self.validation, self.cost_samples, dataset_sizes)
+        check_synth_metrics(self.constraints, self.minimize, self.synth)
         try:
             self.runner()
         except ClusterError as exc:

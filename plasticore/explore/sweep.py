@@ -30,7 +30,7 @@ from ..topspark import reduce_timesteps
 from . import cost
 from .enhance import SearchResult, describe, search
 from .grid import Evaluator, Job
-from .pareto import choose, pareto_front
+from .pareto import SYNTH_METRICS, choose, pareto_front
 from .precision import apply_variant, with_weight_bits
 from .settings import Settings
 
@@ -103,6 +103,7 @@ def summarize_point(point: Point, baseline: Sequence[float], clock_mhz: float,
         if synth is not None:
             found = synth(point.core)
             row["synth"] = found
+            row.update({k: found[k] for k in SYNTH_METRICS if k in found})
             clock = float(found.get("fmax_mhz", clock_mhz))
         row["clock_mhz"] = clock
         row.update(cost.latency(counts, clock))

@@ -47,7 +47,13 @@ from ..fixedpoint import saturate, shr_floor
 from .cluster import ClusterError, Runner
 from .engines import Engine, check_engines, parse_engines
 from .pareto import METRICS, Constraint, ConstraintError, parse_constraints
-from .settings import SettingsError, _check_ints, check_run_sizes, int_list
+from .settings import (
+    SettingsError,
+    _check_ints,
+    check_run_sizes,
+    check_synth_metrics,
+    int_list,
+)
 
 __all__ = ["TrainedSettings", "PointNetwork", "NirSource", "FileSource", "requantize_weights",
            "TIMESTEP_FRACTIONS", "NIR_WEIGHT_BITS", "MAX_TIMESTEPS"]
@@ -327,6 +333,7 @@ class TrainedSettings:
                                 f"{', '.join(METRICS)})")
         self.clock_mhz, self.cost_samples = check_run_sizes(
             self.config, self.clock_mhz, self.validation, self.cost_samples, dataset_sizes)
+        check_synth_metrics(self.constraints, self.minimize, self.synth)
         for b in self.weight_bits:
             source.check_bits(b)
         self._build(source, T0, b0)

@@ -31,7 +31,7 @@ from ..hdl.core.membrane import membrane_mode
 from ..hdl.cycles import build_cycles
 from . import cost
 from .engines import CONFIG, Engine, engine_of, with_engine
-from .pareto import choose, pareto_front
+from .pareto import SYNTH_METRICS, choose, pareto_front
 from .scoring import LAYER_COUNTS, Scoring, ScoringEvaluator, arrays_json
 from .sweep import welch
 from .trained import PointNetwork, TrainedSettings
@@ -123,6 +123,7 @@ def summarize_trained_point(timesteps: int, bits: int, point: PointNetwork,
     row["layers"] = layers
     if synth is not None:
         row["synth"] = synth(network)
+        row.update({k: row["synth"][k] for k in SYNTH_METRICS if k in row["synth"]})
         clock_mhz = float(row["synth"].get("fmax_mhz", clock_mhz))
     row["clock_mhz"] = clock_mhz
     row["cycles"] = statistics.fmean(c["cycles"] for c in costs)

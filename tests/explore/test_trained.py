@@ -411,3 +411,44 @@ def test_forward_engines_share_accuracy_and_cost_their_own(
             for layer in saved.layers] == chosen["lut_group"]
     report = (out / "report.md").read_text()
     assert "**Accuracy is the same on every engine**" in report
+
+
+def test_synthesis_metrics_choose_among_engines(files: dict[str, Path],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --synth a row has its LUTs, BRAMs and DSPs as metrics: fastest first, a LUT
+    engine (fewer rows read, the same stand-in clock) is chosen; under bram36<=5, with the
+    stand-in tables taking 10, only the accumulate row is feasible and chosen."""
+    import plasticore.explore.cost as cost
+
+    def fake_hook(config, board, **_):
+        def hook(network):
+            lut = any(layer.forward == "lut" for layer in network.layers)
+            return {"board": board, "fmax_mhz": 60.0, "lut": 3000, "ff": 2000,
+                    "bram36": 10.0 if lut else 2.0, "dsp": 12, "fits": True}
+        return hook
+
+    monkeypatch.setattr(cost, "network_synth_hook", fake_hook)
+    chosen = {}
+    for constraint in ("accuracy_drop<=0.5", "accuracy_drop<=0.5,bram36<=5"):
+        out = files["folder"] / f"synth-engines-{len(chosen)}"
+        status = main(["explore", str(files["config"]), "--weights", str(files["weights"]),
+                       "--timesteps", "6", "--weight-bits", "8", "--seeds", "1",
+                       "--workers", "1", "--validation", str(VALIDATION), "--cost-samples",
+                       str(COSTS), "--forward", "accumulate,lut", "--lut-group", "4",
+                       "--synth", "--constraints", constraint, "--minimize", "latency_us",
+                       "--out", str(out), "--quiet", "--no-plots"])
+        assert status == 0
+        results = json.loads((out / "results.json").read_text())
+        assert [r["bram36"] for r in results["rows"]] == [2.0, 10.0]
+        chosen[constraint] = results["chosen"]["engine"]
+    assert chosen == {"accuracy_drop<=0.5": "lut4", "accuracy_drop<=0.5,bram36<=5": "accumulate"}
+
+
+def test_a_synthesis_metric_needs_synth(files: dict[str, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["explore", str(files["config"]), "--weights", str(files["weights"]),
+                   "--validation", "20", "--constraints", "bram36<=3", "--out",
+                   str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "--constraints bram36 <= 3: bram36 is known only after synthesis: add --synth" in err
