@@ -22,11 +22,14 @@ def _layer_text(r: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
     return " + ".join(fmt.format(layer[key]) for layer in r["layers"])
 
 
-def _engines_text(s: dict[str, Any]) -> list[str]:
-    """The paragraph on forward engines, when the sweep has several."""
+def _engines_text(s: dict[str, Any], rows: list[dict[str, Any]], own: str) -> list[str]:
+    """The paragraph on forward engines, when the sweep has several (``own``: the
+    configuration's)."""
     if not s.get("engines"):
         return []
-    return [f"Forward engines: the configuration's and {', '.join(s['engines'])} "
+    names = [f"{e} (the configuration's)" if e == own else e
+             for e in dict.fromkeys(r["engine"] for r in rows)]
+    return [f"Forward engines: {', '.join(names)} "
             "(`--forward`, `--lut-group`; `lutK` puts every layer whose input is spikes on "
             "the LUT PE with groups of K, a layer 0 with current input stays on the "
             "accumulate PE). **Accuracy is the same on every engine** (the LUT's subset sums "
@@ -88,7 +91,7 @@ def write_trained_report(out: Path, summary: dict[str, Any], command: str, secon
         + "; memory from the RTL (`NetworkCore`), per layer; energy an estimate "
         "(docs/explore.md), summed over the layers.",
         "",
-        *_engines_text(s),
+        *_engines_text(s, rows, base.get("engine", "accumulate")),
         f"Baseline: {base['timesteps']} timesteps, {base['weight_width']}-bit weights, "
         f"forward engine {base.get('engine', 'accumulate')}, test "
         f"{pct(base['accuracy'])} ± {pct(base['accuracy_std'])} %, validation "

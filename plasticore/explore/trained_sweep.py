@@ -174,7 +174,7 @@ def explore_trained(settings: TrainedSettings, evaluator: ScoringEvaluator,
             runs.append(Scoring(text, arrays, seed, "test", costs=settings.cost_samples,
                                 engines=others))
     cached = sum(evaluator.cached(r) is not None for r in runs)
-    engines = (f" (accuracy once, costed on {len(settings.engines) + 1} forward engines)"
+    engines = (f" (accuracy once, costed on {len(variants[base_key])} forward engines)"
                if labelled else "")
     say(f"explore: {len(keys)} points x {seeds} seed(s) x 2 splits = {len(runs)} runs "
         f"({cached} cached){engines}")
