@@ -1,11 +1,16 @@
 """Training-set augmentation for the BPTT trainer: small random affine moves of each image.
 
 Every training image is moved, as it is drawn into a mini-batch, by a random translation of
-``dy, dx`` whole pixels (uniform in ``-shift .. shift``), a rotation by an angle uniform in
+``dy, dx`` whole pixels (each uniform in ``-shift .. shift``) plus ``ty, tx`` pixels (each
+uniform in ``+-translate``, fractions included), a rotation by an angle uniform in
 ``+-rotate`` degrees and a scaling by a factor uniform in ``1 +- scale``, both about the
 image centre, then resampled bilinearly (pixels outside the image are 0) and rounded to the
-nearest pixel value.  A pure translation by whole pixels is exact (no interpolation).  The
+nearest pixel value.  A translation by whole pixels alone is exact (no interpolation).  The
 draws come from the trainer's generator, so a seed gives the same images.
+
+On the 8x8 digits, whose strokes fill the frame, whole-pixel shifts cut strokes off and cost
+accuracy; moves of a fraction of a pixel with small rotations and scalings help
+(``docs/numerics.md``, "Supervised training (BPTT)").
 """
 
 from __future__ import annotations
@@ -52,12 +57,15 @@ def affine_images(images: Array, shape: tuple[int, int], dy: Array, dx: Array,
 
 
 def augment(images: Array, shape: tuple[int, int], rng: np.random.Generator, shift: int,
-            rotate: float, scale: float) -> Array:
-    """The images moved at random (module docstring); unchanged when all three are 0."""
+            translate: float, rotate: float, scale: float) -> Array:
+    """The images moved at random (module docstring); unchanged when all four are 0."""
     n = len(images)
-    if not (shift or rotate or scale):
+    if not (shift or translate or rotate or scale):
         return images
-    dy, dx = rng.integers(-shift, shift, size=(2, n), endpoint=True)
+    dy, dx = rng.integers(-shift, shift, size=(2, n), endpoint=True).astype(np.float64)
+    if translate:
+        dy, dx = dy + rng.uniform(-translate, translate, n), dx + rng.uniform(
+            -translate, translate, n)
     angle = np.deg2rad(rng.uniform(-rotate, rotate, n)) if rotate else None
     factor = 1.0 + rng.uniform(-scale, scale, n) if scale else None
     return affine_images(images, shape, dy, dx, angle, factor)

@@ -375,10 +375,11 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
     if n_val >= len(train_set):
         raise ValueError(f"rule.validation = {n_val}: must be below the {len(train_set)} "
                          "training samples")
-    if ((bptt.augment_shift or bptt.augment_rotate or bptt.augment_scale)
-            and network.input.kind == "direct"):
-        raise ValueError("rule.augment_shift, augment_rotate, augment_scale: move pixel "
-                         "images, not direct-input rasters")
+    moves = (bptt.augment_shift, bptt.augment_translate, bptt.augment_rotate,
+             bptt.augment_scale)
+    if any(moves) and network.input.kind == "direct":
+        raise ValueError("rule.augment_*: the augmentation moves pixel images, not "
+                         "direct-input rasters")
     n_fit = len(train_set) - n_val
     fit_x, fit_y = train_set.images[:n_fit], train_set.labels[:n_fit]
     val_x, val_y = train_set.images[n_fit:], train_set.labels[n_fit:]
@@ -411,7 +412,7 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
             idx = order[lo:lo + bptt.batch]
             images = fit_x[idx]
             images = augment(images, train_set.shape, rng, bptt.augment_shift,
-                             bptt.augment_rotate, bptt.augment_scale)
+                             bptt.augment_translate, bptt.augment_rotate, bptt.augment_scale)
             _load(net, grids, params)
             rec = forward(net, images, epoch * n_fit + idx)
             loss, g, direct, predictions = loss_gradient(rec, fit_y[idx], readout,

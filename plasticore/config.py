@@ -911,6 +911,9 @@ class BpttConfig:
         Stop after this many epochs without a better validation accuracy (0: never).
     augment_shift : int
         Shift each training image by up to this many pixels in each direction (0: off).
+    augment_translate : float
+        Move each training image by up to this many pixels in each direction, fractions
+        included (bilinear; 0..8; 0: off), on top of ``augment_shift``.
     augment_rotate : float
         Rotate each training image by up to this many degrees either way (0..45; 0: off).
     augment_scale : float
@@ -947,6 +950,7 @@ class BpttConfig:
     validation: int = 0
     patience: int = 0
     augment_shift: int = 0
+    augment_translate: float = 0.0
     augment_rotate: float = 0.0
     augment_scale: float = 0.0
     learn_theta: bool = False
@@ -971,6 +975,7 @@ class BpttConfig:
         _check_int(f"{prefix}validation", self.validation, 0, 1 << 24)
         _check_int(f"{prefix}patience", self.patience, 0, 1 << 16)
         _check_int(f"{prefix}augment_shift", self.augment_shift, 0, 8)
+        _check_float(f"{prefix}augment_translate", self.augment_translate, 0.0, 8.0)
         _check_float(f"{prefix}augment_rotate", self.augment_rotate, 0.0, 45.0)
         _check_float(f"{prefix}augment_scale", self.augment_scale, 0.0, 0.5)
         _check_bool(f"{prefix}learn_theta", self.learn_theta)

@@ -578,7 +578,8 @@ def test_rule_bptt_parameters(tmp_path: Path) -> None:
                              ("weight_frac", 25, "must be at most 24"),
                              ("label_smoothing", 1.0, "must be below 1.0"),
                              ("augment_rotate", 46.0, "must be at most 45.0"),
-                             ("augment_scale", -0.1, "must be at least 0.0")]:
+                             ("augment_scale", -0.1, "must be at least 0.0"),
+                             ("augment_translate", 9, "must be at most 8.0")]:
         path = write_layered(tmp_path, {"rule": {"kind": "bptt", key: value}})
         with pytest.raises(ConfigError) as info:
             load_config(path)

@@ -271,7 +271,7 @@ def test_affine_images() -> None:
     # (0.5, 1): (20 + 50) / 2 = 35
     assert out.reshape(3, 3).tolist() == [[30, 35, 40], [45, 50, 55], [60, 65, 70]]
     rng = np.random.default_rng(0)
-    assert augment(img, (3, 3), rng, 0, 0.0, 0.0) is img
+    assert augment(img, (3, 3), rng, 0, 0.0, 0.0, 0.0) is img
 
 
 # -- integer gradient path --------------------------------------------------------------
@@ -392,8 +392,8 @@ def test_train_loss_falls_and_repeats(digits: tuple[Dataset, Dataset]) -> None:
     valid = [h.validation_accuracy for h in result.history]
     assert result.best_epoch == valid.index(max(valid))
     assert all(0 < r < 1 for h in result.history for r in h.layer_rates)
-    shifted = small_digits(validation=40, augment_shift=1, augment_rotate=10.0,
-                           augment_scale=0.1)
+    shifted = small_digits(validation=40, augment_shift=1, augment_translate=0.5,
+                           augment_rotate=10.0, augment_scale=0.1)
     one = B.train_bptt(shifted, digits[0], epochs=2)
     again = B.train_bptt(shifted, digits[0], epochs=2)
     for la, lb in zip(one.network.layers, again.network.layers, strict=True):
