@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,6 +14,7 @@ from .layouts import (
     neuron_word_layout,
     weight_word_layout,
 )
+from .tables import access_latency
 from .weights import read_layout, write_layout
 
 __all__ = ["AccessPort"]
@@ -24,6 +25,11 @@ class AccessPort(wiring.Component):
     store (thresholds, or with ``bias`` set the biases) at once; a read answers on
     ``readback`` two cycles later (the word is read, then held until taken).  Words are
     bits: signed weights and biases go in and come back in two's complement.
+
+    With the LUT engine's table store (``tables.access_latency``: ``D > 0``) a weight
+    reaches the memory ``D`` cycles later: a weight read answers ``D`` cycles later, and
+    the port is not ``free`` (a sample may not start) until its last write has landed;
+    further accesses need not wait for a write (the stages keep their order).
 
     Members
     -------
@@ -103,12 +109,26 @@ class AccessPort(wiring.Component):
             ]
             words = Mux(is_bias, self.biases.as_value(), words)
         m.d.sync += pending.eq(0)
-        with m.If(pending):
-            m.d.sync += [valid.eq(1), answer.eq(words)]
+        D = access_latency(core)
+        if D:           # weight reads answer D cycles later; writes land D cycles later
+            neuron_word = theta | is_bias if core.widths.bias else theta
+            reads, landing = Signal(D), Signal(D)      # in flight, stage by stage
+            m.d.sync += [reads.eq(Cat(pending & ~neuron_word, reads[:-1])),
+                         landing.eq(Cat(to_weights, landing[:-1]))]
+            late = reads[-1]
+            with m.If((pending & neuron_word) | late):
+                m.d.sync += [valid.eq(1), answer.eq(Mux(late, self.weights.as_value(),
+                                                        words))]
+            idle = ~pending & ~reads.any() & ~valid
+            settled = ~landing.any()
+        else:
+            with m.If(pending):
+                m.d.sync += [valid.eq(1), answer.eq(words)]
+            idle = ~pending & ~valid
         with m.If(self.readback.valid & self.readback.ready):
             m.d.sync += valid.eq(0)
-        idle = ~pending & ~valid
-        m.d.comb += self.free.eq(idle & ~self.access.valid)
+        free = idle & ~self.access.valid
+        m.d.comb += self.free.eq(free & settled if D else free)
         with m.If(self.enable):
             m.d.comb += self.access.ready.eq(idle)
             with m.If(self.access.valid & idle):

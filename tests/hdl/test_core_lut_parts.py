@@ -19,7 +19,7 @@ from plasticore.golden.lut import bank_tables, build_tables, patterns
 from plasticore.hdl.core.build import TableBuild
 from plasticore.hdl.core.groups import GroupGather
 from plasticore.hdl.core.layouts import pack_words
-from plasticore.hdl.core.tables import TableStore
+from plasticore.hdl.core.tables import ACCESS_LATENCY, TableStore
 from plasticore.hdl.cycles import build_cycles
 
 OFF = RuleConfig(kind="none").core_stdp
@@ -131,9 +131,9 @@ def test_tables_build(label: str) -> None:
             ctx.set(store.access_write.data.as_value(), word)
             await ctx.tick()
         ctx.set(store.access_write.en, 0)
-        for addr in range(len(words)):
+        for addr in range(len(words)):      # a word ACCESS_LATENCY + 1 cycles later
             ctx.set(store.access_addr, addr)
-            await ctx.tick()
+            await ctx.tick().repeat(ACCESS_LATENCY + 1)
             read_back.append(ctx.get(store.data.as_value()))
         ctx.set(build.release.ready, 1)
 
@@ -167,10 +167,11 @@ def test_tables_build(label: str) -> None:
                 for b in range(R):
                     got[b, (block << core.lut_group) | x] = ctx.get(store.bank_data[b])
         ctx.set(store.rows.en, 0)
-        # one more weight write: the next command waits for a build again
+        # one more weight write: the next command (once it has landed) waits for a build
         ctx.set(store.access_write.en, 1)
         await ctx.tick()
         ctx.set(store.access_write.en, 0)
+        await ctx.tick().repeat(ACCESS_LATENCY)
         await command()
 
     _run(dut, bench)
