@@ -178,3 +178,41 @@ def test_tables_build(label: str) -> None:
     assert read_back == words
     assert waited == [build_cycles(core)] * 2
     assert (got == expected).all()
+
+
+@pytest.mark.parametrize("n_inputs, n_neurons, k, lanes, banks", [
+    (100, 10, 6, 1, 1),         # W = 10, k = 6: both quotients by reciprocal multiplies
+    (48, 4, 3, 4, 2),           # k = 3, lanes and banks (W a power of two with banks)
+    (30, 7, 5, 2, 1),           # W = 7, a short last group
+    (64, 8, 4, 8, 4),           # powers of two: shifts only
+])
+def test_table_address(n_inputs: int, n_neurons: int, k: int, lanes: int,
+                       banks: int) -> None:
+    """Every weight address ``j * W + k_word``, one per cycle, comes out
+    ``ACCESS_LATENCY`` cycles later as the bank and word of input ``j``'s single-input
+    entry in the golden layout (``golden.lut.group_of``)."""
+    from amaranth import Signal
+
+    from plasticore.golden.lut import group_of
+    from plasticore.hdl.core.tables import table_address
+
+    core = _core(n_inputs, k, lanes, banks, n_neurons=n_neurons, n_pe=1)
+    W, R = core.derived.neurons_per_pe, banks
+    group, bit = group_of(core)
+    expected = [(int(group[a // W] % R),
+                 int(((group[a // W] // R * W + a % W) << k) | 1 << bit[a // W]))
+                for a in range(n_inputs * W)]
+    m = Module()
+    addr = Signal(range(n_inputs * W))
+    bank, entry = table_address(core, m, addr)
+    got: list[tuple[int, int]] = []
+
+    async def bench(ctx: Any) -> None:
+        for a in range(n_inputs * W + ACCESS_LATENCY):
+            ctx.set(addr, min(a, n_inputs * W - 1))
+            if a >= ACCESS_LATENCY:
+                got.append((ctx.get(bank), ctx.get(entry)))
+            await ctx.tick()
+
+    _run(m, bench)
+    assert got == expected
