@@ -53,13 +53,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from ..explore.settings import Settings, SettingsError
     from ..explore.sweep import explore
 
-    if load(args.config, data_path=args.data).network.rule.kind == "none":
-        return cmd_explore_trained(args)
+    if load(args.config, data_path=args.data).network.rule.stdp is None:
+        return cmd_explore_trained(args)       # trained off chip: rule.kind none or bptt
     for option, value in (("--weights", args.weights), ("--nir", args.nir),
                           ("--forward", args.forward), ("--lut-group", args.lut_group)):
         if value is not None:
-            raise UserError(f"{option}: only for a network trained elsewhere (rule.kind = "
-                            f"'none'); {args.config} learns its weights with STDP")
+            raise UserError(f"{option}: only for a network trained off chip (rule.kind = "
+                            f"'none' or 'bptt'); {args.config} learns its weights with STDP")
     config = _with_data_options(load_for_rtl(args.config, data_path=args.data), args)
     from ..explore.cost import synth_hook
 
@@ -154,7 +154,8 @@ def _with_data_options(config: Config, args: argparse.Namespace) -> Config:
 
 
 def cmd_explore_trained(args: argparse.Namespace) -> int:
-    """``plasticore explore`` of a network trained elsewhere (``rule.kind = 'none'``):
+    """``plasticore explore`` of a network trained off chip (``rule.kind = 'none'``, or
+    ``'bptt'`` trained by ``plasticore train``):
     timesteps and weight widths of every layer, scored, costed and chosen
     (``plasticore/explore/trained.py``)."""
     import shlex
@@ -178,9 +179,10 @@ def cmd_explore_trained(args: argparse.Namespace) -> int:
             raise UserError(f"{option}: not for a network trained elsewhere (rule.kind = "
                             f"'none') yet; the sweep scores timesteps and weight widths")
     if args.weights is None:
-        raise UserError(f"{config.source}: rule.kind = 'none': give the network's weights "
-                        "with --weights W.npz (plasticore nir import --weights-out), and "
-                        "ideally its source with --nir FILE.nir")
+        raise UserError(f"{config.source}: rule.kind = {config.network.rule.kind!r}: give "
+                        "the network's weights with --weights W.npz (plasticore nir import "
+                        "--weights-out, or plasticore train --weights-out), and for an "
+                        "import ideally its source with --nir FILE.nir")
     try:
         layers = load_weights(args.weights, config.network)["layers"]
     except WeightsError as exc:
@@ -282,7 +284,8 @@ def add_commands(sub: Any) -> None:
                    help="comma-separated weight widths, 1..16 (default: 16,8,6,4,2; for a "
                         "network trained elsewhere the file's and 2 and 4 bits fewer)")
     p.add_argument("--weights", metavar="W.npz",
-                   help="a network trained elsewhere (rule.kind = 'none'): its weights "
+                   help="a network trained off chip (rule.kind = 'none' or 'bptt'): its "
+                        "weights (plasticore nir import or train --weights-out); "
                         "(plasticore nir import --weights-out); the baseline")
     p.add_argument("--nir", metavar="FILE.nir",
                    help="with --weights: the NIR file the network was imported from; each "

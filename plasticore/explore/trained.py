@@ -11,7 +11,8 @@ from one of two sources:
   timesteps and ``b`` bits, with what the NIR file does not say taken from the
   configuration (dataset, input encoding, maximum rate, pixel bits, readout, seed, the
   reset of layer 0, ``--dt``), and the configuration's hardware shape (each layer's
-  ``n_pe``, ``row_banks``, ``norm_groups``; the input ``lanes``).  At the configuration's
+  ``n_pe``, ``row_banks``, ``norm_groups``, ``forward``, ``lut_group``; the input
+  ``lanes``) and rule.  At the configuration's
   own timesteps and widths the import must give the configuration and the weights file
   back exactly, or the settings are refused in one line naming the first difference: the
   file is then not the network's source.  Any width 2..16.
@@ -191,10 +192,12 @@ class NirSource:
             raise SettingsError(f"--nir: {len(net.layers)} layers, the configuration "
                                 f"{len(own.layers)}")
         shaped = tuple(dataclasses.replace(layer, n_pe=mine.n_pe, row_banks=mine.row_banks,
-                                           norm_groups=mine.norm_groups)
+                                           norm_groups=mine.norm_groups, forward=mine.forward,
+                                           lut_group=mine.lut_group)
                        for layer, mine in zip(net.layers, own.layers, strict=True))
         network = dataclasses.replace(
-            net, layers=shaped, input=dataclasses.replace(net.input, lanes=own.input.lanes))
+            net, layers=shaped, input=dataclasses.replace(net.input, lanes=own.input.lanes),
+            rule=own.rule)      # NIR has no rule: the configuration's (none, or bptt)
         return PointNetwork(network, list(imported.weights), list(imported.theta),
                             list(imported.bias), self.how)
 
@@ -236,7 +239,8 @@ class TrainedSettings:
     Members
     -------
     config : Config
-        A layered (or one-layer) network with ``rule.kind = "none"``: the baseline, its
+        A layered (or one-layer) network trained off chip (``rule.kind`` ``"none"``, or
+        ``"bptt"``: ``plasticore train``'s): the baseline, its
         dataset, readout and board.
     weights : list of dict
         Per layer ``{"weights", "theta", "bias"}`` (``golden.train.load_weights``'s
@@ -295,9 +299,10 @@ class TrainedSettings:
 
     def __post_init__(self, dataset_sizes: tuple[int, int] | None) -> None:
         network = self.config.network
-        if network.rule.kind != "none":
+        if network.rule.stdp is not None:
             raise SettingsError(f"{self.config.source}: rule.kind = {network.rule.kind!r}: "
-                                "a network trained elsewhere has rule.kind = 'none'")
+                                "a network trained off chip has rule.kind = 'none' (imported) "
+                                "or 'bptt' (plasticore train)")
         source: NirSource | FileSource
         if self.nir is not None:
             from ..interchange.graph import NirError

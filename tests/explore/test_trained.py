@@ -271,8 +271,8 @@ def test_current_input_runs_one_seed(files: dict[str, Path]) -> None:
     (["WEIGHTS", "--validation", "80"], "--validation 80: must be below the 80 training"),
     (["WEIGHTS", "--timesteps", "0"], "--timesteps '0': 0 is out of range"),
     (["WEIGHTS", "--nir", "MISSING"], "--nir"),
-    (["STDP", "--weights", "x.npz"], "--weights: only for a network trained elsewhere"),
-    (["STDP", "--forward", "lut"], "--forward: only for a network trained elsewhere"),
+    (["STDP", "--weights", "x.npz"], "--weights: only for a network trained off chip"),
+    (["STDP", "--forward", "lut"], "--forward: only for a network trained off chip"),
     (["WEIGHTS", "--forward", "lut", "--lut-group", "7"],
      "--forward lut --lut-group 7: layers[0].lut_group"),
     (["WEIGHTS", "--lut-group", "4"], "--lut-group 4: only with --forward ...,lut"),
@@ -452,3 +452,28 @@ def test_a_synthesis_metric_needs_synth(files: dict[str, Path], tmp_path: Path,
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
     assert "--constraints bram36 <= 3: bram36 is known only after synthesis: add --synth" in err
+
+
+def test_a_bptt_network_is_explored_as_one_trained_elsewhere(files: dict[str, Path]) -> None:
+    """rule.kind = 'bptt' (plasticore train's networks): the same sweep, from its weights;
+    its rows are the golden model's, and chosen.toml keeps the rule."""
+    from plasticore.config import BpttConfig, RuleConfig
+
+    config = load_config(files["config"])
+    bptt = config.replace_network(dataclasses.replace(
+        config.network, rule=RuleConfig(kind="bptt", bptt=BpttConfig())))
+    bptt.save(files["folder"] / "bptt.toml")
+    imported = import_at(nir.read(str(files["nir"])), T0, 8)
+    out = files["folder"] / "bptt"
+    status = main(["explore", str(files["folder"] / "bptt.toml"), "--weights",
+                   str(files["weights"]), "--timesteps", "6", "--weight-bits", "8",
+                   "--seeds", "1", "--workers", "1", "--validation", str(VALIDATION),
+                   "--cost-samples", str(COSTS), "--forward", "lut", "--constraints",
+                   "accuracy_drop<=0.5", "--out", str(out), "--quiet", "--no-plots"])
+    assert status == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    test, validation, cycles = golden_scores(config.network, imported.weights, imported.theta,
+                                             imported.bias, 0)
+    assert [r["engine"] for r in rows] == ["accumulate", "lut4"]
+    assert rows[0]["per_seed"] == {"0": test} and rows[0]["cycles"] == pytest.approx(cycles)
+    assert load_config(out / "chosen.toml").network.rule.kind == "bptt"
