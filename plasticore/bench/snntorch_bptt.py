@@ -16,7 +16,9 @@ on cross-entropy of the readout the configuration names (output spike counts, or
 highest or last membrane), with its optimizer, learning rate, schedule (the numpy
 trainer's own function) and decoupled weight decay.  The validation samples (the last
 ``rule.validation`` of the training set) choose the epoch whose weights are tested, as the
-numpy trainer does.
+numpy trainer does; the training images are moved by the numpy trainer's own augmentation
+(``golden/augment.py``) as they are drawn into a mini-batch, and the target is smoothed by
+``label_smoothing`` as there.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
+from ..golden.augment import augment
 from ..golden.optim import schedule_factor
 from .bptt import emit, peer_network, spec_config, splits
 
@@ -162,18 +165,6 @@ def _accuracy(net: PeerNet, x: torch.Tensor, y: torch.Tensor, timesteps: int, re
     return right / len(x)
 
 
-def _shift(images: np.ndarray, shape: tuple[int, int], most: int,
-           rng: np.random.Generator) -> np.ndarray:
-    """Each image moved by up to ``most`` pixels in each direction (zeros shifted in)."""
-    h, w = shape
-    out = np.zeros_like(images).reshape(-1, h, w)
-    src = images.reshape(-1, h, w)
-    for k, (dy, dx) in enumerate(rng.integers(-most, most + 1, size=(len(images), 2))):
-        out[k, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-            src[k, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return out.reshape(len(images), h * w)
-
-
 def train(spec: dict[str, Any]) -> dict[str, Any]:
     """Train and test the spec's network; return the record (see :func:`.bptt.run_side`)."""
     config = spec_config(spec)
@@ -187,17 +178,18 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
     train_set, test_set = splits(config, spec["samples"])
     n_fit = len(train_set) - bptt.validation
     scale = float(peer["pixel_max"])
-    images = train_set.images[:n_fit].astype(np.float32) / scale
+    fit_x, y_fit = train_set.images[:n_fit], torch.tensor(train_set.labels[:n_fit])
     x_val = torch.tensor(train_set.images[n_fit:], dtype=torch.float32) / scale
-    y_fit = torch.tensor(train_set.labels[:n_fit], dtype=torch.long)
     y_val = torch.tensor(train_set.labels[n_fit:], dtype=torch.long)
     x_test = torch.tensor(test_set.images, dtype=torch.float32) / scale
     y_test = torch.tensor(test_set.labels, dtype=torch.long)
+    moves = (bptt.augment_shift, bptt.augment_translate, bptt.augment_rotate,
+             bptt.augment_scale)
 
     net = PeerNet(peer, bptt, _surrogate(bptt))
     opt = _optimizer(bptt, net, peer)
     sched = _schedule(bptt, opt, epochs)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=bptt.label_smoothing)
     gen_order = torch.Generator().manual_seed(seed)
     gen_spikes = torch.Generator().manual_seed(seed + 1)
     rng = np.random.default_rng(seed)
@@ -205,8 +197,6 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
     best, best_state, stale = -1.0, copy.deepcopy(net.state_dict()), 0
     train_seconds = 0.0
     for epoch in range(1, epochs + 1):
-        x_fit = torch.from_numpy(_shift(images, train_set.shape, bptt.augment_shift, rng)
-                                 if bptt.augment_shift else images)
         order = torch.randperm(n_fit, generator=gen_order)
         net.train()
         lr = bptt.learning_rate * schedule_factor(bptt.schedule, epoch - 1, epochs)
@@ -214,7 +204,9 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         for lo in range(0, n_fit, bptt.batch):
             idx = order[lo:lo + bptt.batch]
-            scores = _scores(readout, net(x_fit[idx], timesteps, gen_spikes))
+            images = augment(fit_x[idx.numpy()], train_set.shape, rng, *moves)
+            x = torch.from_numpy(images.astype(np.float32) / scale)
+            scores = _scores(readout, net(x, timesteps, gen_spikes))
             loss = loss_fn(scores, y_fit[idx])
             opt.zero_grad()
             loss.backward()

@@ -30,11 +30,13 @@ from plasticore.config import BpttConfig, Config, RuleConfig, load_config
 TINY = 40
 
 
-def _bptt_config(path: Path, source: str = "digits-mlp-snntorch", **bptt: object) -> Path:
-    """``source``'s network (64-100-10, current input, beta 0.9, delayed subtract reset,
-    biases) trained with ``rule.kind = "bptt"`` for one epoch, written to ``path``."""
+def _bptt_config(path: Path, source: str = "digits-mlp") -> Path:
+    """``source``'s network trained with ``rule.kind = "bptt"`` (its own training parameters
+    if it has them: digits-mlp's augmentation and label smoothing) in mini-batches of 16,
+    with 8 validation samples, for one epoch, written to ``path``."""
     config = load_config(source)
-    rule = RuleConfig(kind="bptt", bptt=BpttConfig(**{"batch": 16, "validation": 8, **bptt}))
+    bptt = config.network.rule.bptt or BpttConfig()
+    rule = RuleConfig(kind="bptt", bptt=dataclasses.replace(bptt, batch=16, validation=8))
     config = config.replace_network(dataclasses.replace(config.network, rule=rule))
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, epochs=1))
     config.save(path)
@@ -101,7 +103,7 @@ def test_snntorch_side_record(tiny: Config) -> None:
     assert [e[1:] for e in events] == [(16, 32), (32, 32)]
 
 
-def test_peer_network_by_hand(tiny: Config) -> None:
+def test_peer_network_by_hand(tmp_path: Path) -> None:
     """digits-mlp-snntorch's integers as float parameters: beta = 117965 / 2**17; its
     reset_amount (103838) is not its threshold (93455), so snnTorch subtracts one timestep
     late (103838 ~ 93455 / 0.9); both layers have a bias.  The optimizer's units in
@@ -109,6 +111,7 @@ def test_peer_network_by_hand(tiny: Config) -> None:
     per full-scale pixel in layer 0 (current input) and 2**4 / 3385 per spike in layer 1
     (current_shift 4); the biases (15 and 9 bits) reach 2**14 and 2**8 LSBs; theta (1 bit)
     reaches 1 LSB."""
+    tiny = load_config(_bptt_config(tmp_path / "imported.toml", "digits-mlp-snntorch"))
     peer = peer_network(tiny)
     assert peer["layers"] == [64, 100, 10]
     assert peer["input"] == "current" and peer["pixel_max"] == 255
@@ -128,6 +131,17 @@ def test_peer_network_by_hand(tiny: Config) -> None:
     del peer["neurons"][1]["scale"]
     assert peer["neurons"][1] == {"beta": 0.875, "reset": "subtract", "reset_delay": False,
                                   "bias": True}
+
+
+def test_peer_of_digits_mlp_by_hand(tiny: Config) -> None:
+    """digits-mlp subtracts its threshold at once (reset_amount 0): snnTorch's reset
+    without delay.  Its weight LSB is 1/128 threshold per full-scale pixel (255 / 2**15 x
+    2**7 LSBs = 0.99609375 thresholds for the largest weight) in layer 0 and 2**4 / 2048 =
+    1/128 threshold per spike in layer 1 (128 LSBs: exactly 1)."""
+    peer = peer_network(tiny)
+    assert [n["reset_delay"] for n in peer["neurons"]] == [False, False]
+    assert [n["scale"][0] for n in peer["neurons"]] == [0.99609375, 1.0]
+    assert [n["beta"] for n in peer["neurons"]] == [117965 / 2**17] * 2
 
 
 def test_runs_override_seed_batch_epochs_and_samples(tiny: Config) -> None:
