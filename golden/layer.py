@@ -141,7 +141,9 @@ class Layer:
         """
         num = self.num
         if self.lut is not None and spikes.dtype == bool:
-            total = self.lut.weight_sum(self.weights, spikes)
+            total = self.lut.weight_sum(self.weights if weights is None else weights, spikes)
+            if num.dtype == np.int64:
+                total = total.astype(np.int64)
         elif spikes.ndim == 1 and weights is None and spikes.dtype == bool:
             total = self.weights[spikes].sum(axis=0)
         else:

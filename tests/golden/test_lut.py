@@ -152,6 +152,9 @@ def test_layer_current_uses_the_tables(bias: int) -> None:
     for s in spikes:
         assert (layers[0].current(s) == layers[1].current(s)).all()
     assert (layers[0].current(spikes) == layers[1].current(spikes)).all()
+    # the batch loop passes the weights converted to float64 once
+    wf = w.astype(np.float64)
+    assert (layers[0].current(spikes, wf) == layers[1].current(spikes, wf)).all()
     s = np.ones(lut.n_inputs, bool)
     tables = layers[0].lut.tables(layers[0].weights)
     tables[0, 7, 0] += 1                        # every input spiked: entry 7 of group 0
@@ -174,6 +177,12 @@ def test_network_lut_equals_accumulate() -> None:
     b = Network(lut, weights=weights).run_sample(pixels, 7, learn=False, record=True)
     assert a.raster.any()
     assert (a.raster == b.raster).all() and (a.counts == b.counts).all()
+    # the batch loop too
+    batch = rng.integers(0, 255, (6, net.input.n_inputs), endpoint=True)
+    keys = np.arange(6)
+    got = Network(lut, weights=weights).run_batch(batch, keys)
+    want = Network(net, weights=weights).run_batch(batch, keys)
+    assert want.any() and (got == want).all()
 
 
 def test_tables_follow_the_weights() -> None:
