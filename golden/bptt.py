@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from ..config import BpttConfig, Config, CoreConfig
 from .arith import FloatArithmetic
@@ -357,8 +358,17 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
     The last ``rule.validation`` samples of ``train_set`` are held out for choosing the
     epoch and early stopping (``rule.patience``); ``epochs`` defaults to
     ``config.data.epochs``.  ``progress("train", done, total)`` follows the training
-    samples, ``progress("validate", done, total)`` the validation passes.
+    samples, ``progress("validate", done, total)`` the validation passes.  Runs on one
+    BLAS thread: its matrices are small, and a thread pool competing for busy cores made
+    the 784-input layer a hundred times slower.
     """
+    with threadpool_limits(limits=1):
+        return _train(config, train_set, epochs, progress)
+
+
+def _train(config: Config, train_set: Dataset, epochs: int | None,
+           progress: Progress | None) -> BpttResult:
+    """:func:`train_bptt` on one BLAS thread."""
     network = config.network
     bptt = network.rule.bptt
     if bptt is None:
