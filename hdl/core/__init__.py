@@ -16,6 +16,10 @@ The core is a set of components (``docs/architecture.md``, "The core"):
   (currents and LIF updates), the learning rule's passes :class:`~.learn.StdpLearnPass`
   and :class:`~.normalize.Normalizer`, :class:`~.readout.CountReadout`;
 - :class:`~.access.AccessPort` (weights and thresholds in and out between samples);
+- with the LUT forward engine (``forward = "lut"``): :class:`~.groups.GroupGather` (input
+  spikes into groups and patterns, for a group list per bank), :class:`~.tables.TableStore`
+  (the subset-sum tables, in the weight store's place) and :class:`~.build.TableBuild` (the
+  tables rebuilt after a weight write, before the next sample);
 - :class:`~.sequencer.Sequencer` (the timestep order), and :class:`~.top.SnnCore`, which
   instantiates and wires them.
 

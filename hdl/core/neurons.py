@@ -51,7 +51,10 @@ class NeuronPass(wiring.Component):
 
     For word ``k``, ``max(Ab, 1)`` tokens accumulate the ``k``-th weight word of every
     spiking row (token ``a``: the row in slot ``a`` of each bank's row list, ``Ab`` the
-    longest list); the last one sends the word's neurons through the ``LIFNeuronUnit``,
+    longest list); with the LUT engine the rows are groups with a spike and the words
+    table words (``bank_word_layout``: the table store adds the group's pattern to the
+    address), the pass otherwise the same; the last one sends the word's neurons through
+    the ``LIFNeuronUnit``,
     post-trace ``TraceUnit`` and ``LFSR`` lanes with that current (shifted by
     ``current_shift``, plus the neuron's bias with ``widths.bias``) and the lateral
     inhibition of the previous timestep's spikes.  The running sum is unsigned

@@ -3,7 +3,8 @@
 The golden model runs every network the configuration accepts; the core (``SnnCore``) runs
 one layer of spiking inputs (rate-coded or direct): unsigned weights learned on chip, or with
 learning off also signed weights and a bias (networks trained elsewhere), with any leak mode
-and reset; and, learning off, current input (the pixels as a constant current).
+and reset; and, learning off, current input (the pixels as a constant current) or the LUT
+forward engine (``forward = "lut"``, which the configuration allows only there).
 :func:`check_network` refuses anything else in one line, naming the field as the layered
 file spells it, before any Verilog is generated or simulated; the CLI calls it for every
 command that builds or drives the RTL, and :class:`~.top.SnnCore` calls :func:`check_core`
