@@ -31,7 +31,7 @@ Per layer, with ``E = error_frac``, ``S = surrogate_bits``, ``I = surrogate_inde
   with ``M = round(2**P / v_th)``, ``P = 16 + bit_length(v_th)`` (the ``1 / v_th`` of
   the chain rule as a 17-bit multiplier).
 - **Output errors** ``g`` (count readout) or ``direct`` (membrane readouts) are
-  ``round((softmax - onehot) * 2**E)`` from the readout's float softmax.
+  ``round((softmax - target) * 2**E)`` from the readout's float softmax.
 
 The update turns ``G`` into ``dL/dw`` (``G * 2**current_shift / (v_th * 2**E * B)``) for
 the optimizer, whose new value is rounded onto the master grid of ``weight_frac`` fraction
