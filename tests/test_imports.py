@@ -20,8 +20,8 @@ FOLDERS = {"plasticore": "plasticore", "plasticore.golden": "golden", "plasticor
 
 #: The layers, lowest first; a module may import its own layer and the ones before it.
 LAYERS = (
-    ("base", {"plasticore", "config", "files", "tools", "fixedpoint", "plots", "topspark",
-              "configs"}),
+    ("base", {"plasticore", "config", "files", "tools", "fixedpoint", "plots", "plots_bptt",
+              "topspark", "configs"}),
     ("golden", {"golden"}),
     ("interchange", {"interchange"}),
     ("hdl", {"hdl"}),
