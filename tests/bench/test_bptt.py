@@ -9,6 +9,7 @@ asserted (only that a rate was measured).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -73,23 +74,30 @@ def _status(argv: list[str]) -> object:
         return exc.code
 
 
-def test_without_snntorch_the_numpy_side_alone(tiny: Config,
+def test_without_snntorch_the_numpy_side_alone(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the extra: the plasticore side's record, no ratio, and the install hint
-    said once and kept under the table."""
+    """Without the extra, ``plasticore bench bptt`` runs the plasticore side alone: its
+    record, no ratio, the table on stdout and in ``--out`` with the JSON, and the install
+    hint said once and kept under the table."""
     from plasticore.bench import bptt
 
     monkeypatch.setattr(bptt, "snntorch_available", lambda: False)
-    said: list[str] = []
-    result = bptt.measure(tiny.source, samples=TINY, seeds=1, say=said.append)
+    config = _bptt_config(tmp_path / "tiny.toml")
+    out = tmp_path / "out"
+    assert main(["bench", "bptt", "--config", str(config), "--samples", str(TINY),
+                 "--seeds", "1", "--out", str(out)]) == 0
+    result = json.loads((out / "bptt.json").read_text())
     (record,) = result["runs"]["plasticore"]
     _check_record(record, "plasticore")
     assert result["runs"]["snntorch"] == [] and "snntorch" not in result
     assert "ratio" not in result and result["snntorch_skipped"] == bptt.SNNTORCH_HINT
-    assert said.count(bptt.SNNTORCH_HINT) == 1
-    table = bptt.format_table(result)
-    assert table.endswith("\n\n" + bptt.SNNTORCH_HINT)
+    table = (out / "bptt.md").read_text()
+    assert table.endswith("\n\n" + bptt.SNNTORCH_HINT + "\n")
     assert "| training samples/s (median) | " in table and "snnTorch 1.0" not in table
+    captured = capsys.readouterr()
+    assert captured.out == table + "\n"
+    assert captured.err.count(bptt.SNNTORCH_HINT) == 1
 
 
 @pytest.mark.skipif(not snntorch_available(),
