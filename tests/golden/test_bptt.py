@@ -434,6 +434,9 @@ def test_train_bad_parameters(digits: tuple[Dataset, Dataset]) -> None:
     d["rule"] = {"kind": "none"}
     with pytest.raises(ValueError, match="rule.kind = 'none': BPTT training needs"):
         B.train_bptt(Config.from_dict(d), digits[0])
+    direct = make_config([layer(10, 100)], 64, augment_translate=0.5)
+    with pytest.raises(ValueError, match="moves pixel images, not direct-input rasters"):
+        B.train_bptt(direct, digits[0])
     d = small_digits().to_dict()
     d["classify"]["readout"] = "proportion"
     with pytest.raises(ValueError, match="classify.readout = 'proportion'"):
