@@ -103,3 +103,21 @@ def test_membrane_max_memory_by_hand() -> None:
     assert vmax["state_bits"] - counts["state_bits"] == 48
     assert vmax["weight_bits"] == counts["weight_bits"]
     assert network_memory_bits(network, "final")["state_bits"] == counts["state_bits"]
+
+
+def test_lut_weight_memory_and_word_energy_by_hand() -> None:
+    """A LUT core (groups of 4, 64 inputs, 100 neurons in 4 lanes, 8-bit signed weights):
+    its weight memory is the tables, 16 groups x 16 entries x 100 neurons of a 4-weight
+    sum (-512..508: 10 bits); a table word read costs 4 x 10 bits of SRAM, a weight word
+    4 x 8."""
+    network = load_config("digits-mlp-rate").network
+    accumulate = network.core(0)
+    lut = accumulate.replace(forward="lut", lut_group=4)
+    assert memory_bits(lut)["weight_bits"] == 16 * 16 * 100 * 10
+    counts = {"weight_words_read": 10, "synaptic_adds": 0, "neuron_updates": 0,
+              "learned_words": 0}
+    per_bit = ENERGY_45NM.sram_pj_per_bit * 1e-3
+    assert energy(accumulate, counts, encoder=False)["energy_synapses_nj"] == pytest.approx(
+        10 * 4 * 8 * per_bit)
+    assert energy(lut, counts, encoder=False)["energy_synapses_nj"] == pytest.approx(
+        10 * 4 * 10 * per_bit)
