@@ -205,15 +205,16 @@ def test_backward_matches_reference(reset: str) -> None:
             np.testing.assert_allclose(grads[li][k], ref[li][k], rtol=1e-9, atol=1e-15)
 
 
-def test_backward_finite_difference() -> None:
+@pytest.mark.parametrize("readout", ["membrane_final", "membrane_max"])
+def test_backward_finite_difference(readout: str) -> None:
     """A spiking hidden layer (current input) into an output layer that never fires,
-    integrate-and-fire, read by its final membrane: the loss is then a smooth function of
-    the output layer's weights and biases, and the gradient equals the central difference
-    over one LSB on their grids."""
+    integrate-and-fire, read by its final or its highest membrane: the loss is then a
+    smooth function of the output layer's weights and biases (the maximum's timestep stays
+    put for a one-LSB change), and the gradient equals the central difference over one LSB
+    on their grids."""
     hidden = layer(4, 2000, membrane=18, leak_mode="multiply", decay_q=200, decay_frac=8)
     out = layer(3, 1 << 17, membrane=20, bias=10, shift=4)
-    config = make_config([hidden, out], 6, kind="current", timesteps=5,
-                         readout="membrane_final")
+    config = make_config([hidden, out], 6, kind="current", timesteps=5, readout=readout)
     rng = np.random.default_rng(2)
     params = params_of([rng.integers(-20, 60, (6, 4)), rng.integers(-100, 100, (4, 3))],
                        biases=[np.zeros(4), rng.integers(-50, 50, 3)])
@@ -228,6 +229,25 @@ def test_backward_finite_difference() -> None:
         down[1][k][index] -= 1
         numeric = (gradients(config, up, x, y)[0] - gradients(config, down, x, y)[0]) / 2
         assert grads[1][k][index] == pytest.approx(numeric, rel=1e-4)
+
+
+def test_membrane_max_gradient_by_hand() -> None:
+    """Membranes 10, 10, 20, 20 and -5, -5, -10, -10 (no leak, no spikes): the maxima are
+    20 first reached at t = 2 and -5 at t = 0, so the gradient enters there only."""
+    config = make_config([layer(2, 1000)], 1, timesteps=4, readout="membrane_max")
+    grids = grids_of(config)
+    net = B._network(config, grids, params_of([[[10, -5]]]))
+    x = np.array([[[1], [0], [1], [0]]], bool)
+    rec = B.forward(net, x, np.arange(1))
+    assert rec.v[:, 0].tolist() == [[10, -5], [10, -5], [20, -10], [20, -10]]
+    loss, g, direct, _ = B.loss_gradient(rec, np.array([0]), "membrane_max", 1000.0)
+    z = np.exp([0.02, -0.005])
+    p = z / z.sum()
+    assert loss == pytest.approx(-math.log(p[0]))
+    assert direct is not None and not g.any()
+    want = np.zeros((4, 1, 2))
+    want[2, 0, 0], want[0, 0, 1] = p[0] - 1, p[1]
+    np.testing.assert_allclose(direct, want, rtol=1e-12)
 
 
 # -- forward ----------------------------------------------------------------------------
