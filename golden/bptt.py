@@ -29,7 +29,6 @@ epoch whose parameters are kept and to stop early.  The same seed gives the same
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +43,12 @@ from .datasets import Dataset
 from .network import BatchResult, Network
 from .optim import Optimizer, schedule_factor
 from .surrogate import surrogate
+from .train import Progress
 
 __all__ = ["Progress", "EpochStats", "BpttResult", "LayerGrid", "Recording", "train_bptt",
            "forward", "backward", "loss_gradient", "BPTT_STREAM"]
 
 Array = Any
-Progress = Callable[[str, int, int], None]   # (phase, done, total), as golden.train.Progress
 
 #: numpy seed stream of the trainer (``default_rng([seed, BPTT_STREAM])``): initial
 #: weights, the order of the samples, the augmentation's moves.
