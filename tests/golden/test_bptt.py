@@ -423,6 +423,16 @@ def test_train_loss_falls_and_repeats(digits: tuple[Dataset, Dataset]) -> None:
     assert (other.network.layers[0].weights != one.network.layers[0].weights).any()
 
 
+def test_early_stopping(digits: tuple[Dataset, Dataset]) -> None:
+    """A learning rate too small to change a weight leaves the validation accuracy where
+    it was: with patience 2 training stops after epoch 2 and keeps epoch 0 (ties go to the
+    earlier)."""
+    result = B.train_bptt(small_digits(validation=40, patience=2, learning_rate=1e-12),
+                          digits[0], epochs=6)
+    assert len(result.history) == 3 and result.best_epoch == 0
+    assert len({h.validation_accuracy for h in result.history}) == 1
+
+
 def test_trained_network_saves_and_evaluates(digits: tuple[Dataset, Dataset],
                                              tmp_path: Path) -> None:
     """The returned network evaluates with ``golden.train.evaluate`` and, saved and loaded,
