@@ -171,6 +171,8 @@ class Layer:
         inhib = inhibition(num, state.spikes)
         integrated = integrate(num, state.v, current, inhib)
         v, refractory, spikes = fire(num, state.v, integrated, state.refractory, self.theta)
+        if not self.core.neuron.t_ref:
+            refractory = None           # a spike's count is t_ref = 0: nobody is refractory
         state.integrated = integrated
         if learn:
             self.theta = adapt_threshold(num, self.theta, spikes)

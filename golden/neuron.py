@@ -28,9 +28,12 @@ class LifResult(NamedTuple):
 def inhibition(num: Arithmetic, prev_spikes: Array) -> Array:
     """Direct lateral inhibition: ``w_inh * (spikes of the others at t-1)``.
 
-    ``prev_spikes`` is boolean with neurons on the last axis; the count is exact.
+    ``prev_spikes`` is boolean with neurons on the last axis; the count is exact.  Without
+    inhibition (``w_inh = 0``) it is a zero scalar, which broadcasts.
     """
     w_inh = num.core.neuron.w_inh
+    if not w_inh:
+        return num.dtype(0)
     others = prev_spikes.sum(axis=-1, keepdims=True) - prev_spikes
     return (w_inh * others).astype(num.dtype)
 
