@@ -23,7 +23,7 @@ from ..fixedpoint import (
     rounding_offset,
 )
 
-__all__ = ["Arithmetic", "IntegerArithmetic", "FloatArithmetic"]
+__all__ = ["Arithmetic", "IntegerArithmetic", "FloatArithmetic", "exact_matmul"]
 
 Array = Any  # np.ndarray of int64 (integer policy) or float64 (float policy)
 
@@ -248,3 +248,16 @@ class FloatArithmetic(Arithmetic):
 
     def apply_scale(self, w: Array, scale: Array, rand16: Array | None = None) -> Array:
         return np.minimum(w * scale, float(self.d.w_max))
+
+
+def exact_matmul(a: Array, b: Array) -> Array:
+    """``a @ b`` of integer arrays as ``int64``, computed in float64 (numpy has no BLAS for
+    integer products): exact, because every partial sum is an integer below ``2**53`` in
+    magnitude, which the operands' largest magnitudes and the summed length bound; a product
+    that could exceed it raises ``ValueError``."""
+    a, b = np.asarray(a), np.asarray(b)
+    bound = float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * a.shape[-1]
+    if bound >= 2.0**53:
+        raise ValueError(f"an integer product of {a.shape} and {b.shape} could reach {bound:.3g}"
+                         ", beyond float64's exact integers (2**53)")
+    return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)

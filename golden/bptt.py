@@ -36,7 +36,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from ..config import BpttConfig, Config, CoreConfig
-from .arith import FloatArithmetic
+from .arith import FloatArithmetic, exact_matmul
 from .augment import augment
 from .bptt_integer import IntegerLayer, MasterRounding, quantize_error
 from .datasets import Dataset
@@ -276,11 +276,12 @@ def backward(grids: list[LayerGrid], params: list[list[Array]], rec: Recording, 
             unit = float(1 << bpttc.error_frac)
         k = grid.gain / (grid.v_th * unit * B)
         s = rec.inputs[li]
-        dtype = np.float64 if integer is None else np.int64
+        product = np.matmul if integer is None else exact_matmul
         if grid.current_input:
-            total = s.T.astype(dtype) @ e.sum(axis=0)
+            total = product(s.T.astype(e.dtype), e.sum(axis=0))
         else:
-            total = s.reshape(-1, s.shape[-1]).astype(dtype).T @ e.reshape(-1, e.shape[-1])
+            total = product(s.reshape(-1, s.shape[-1]).astype(e.dtype).T,
+                            e.reshape(-1, e.shape[-1]))
         grads[li][0] = k * total
         if grid.has_bias:
             grads[li][1] = e.sum(axis=(0, 1)) / (grid.v_th * unit * B)

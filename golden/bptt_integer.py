@@ -48,7 +48,7 @@ import numpy as np
 
 from ..config import ROUNDING_RAND_BITS, BpttConfig, CoreConfig
 from ..fixedpoint import round_shift, saturate
-from .arith import IntegerArithmetic
+from .arith import IntegerArithmetic, exact_matmul
 from .lfsr import STATE_BITS, base_states, step
 from .surrogate import surrogate_table
 
@@ -126,7 +126,7 @@ class IntegerLayer:
 
     def below(self, e: Array, w: Array) -> Array:
         """The error reaching the layer below: ``dL/dz`` of its spikes, on the error grid."""
-        acc = (e @ w.T) << self.gain_shift
+        acc = exact_matmul(e, w.T) << self.gain_shift
         p = self.precision
         return saturate((acc * self.multiplier + (1 << (p - 1))) >> p, self.bpttc.error_bits,
                         True)
