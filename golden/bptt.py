@@ -29,6 +29,7 @@ epoch whose parameters are kept and to stop early.  The same seed gives the same
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,7 +353,8 @@ def accuracy(net: Network, images: Array, labels: Array, readout: str) -> float:
 
 
 def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
-               progress: Progress | None = None) -> BpttResult:
+               progress: Progress | None = None,
+               on_epoch: Callable[[EpochStats], None] | None = None) -> BpttResult:
     """Train ``config``'s network with BPTT on ``train_set`` (``[rule] kind = "bptt"``).
 
     The last ``rule.validation`` samples of ``train_set`` are held out for choosing the
@@ -360,14 +362,16 @@ def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,
     ``config.data.epochs``.  ``progress("train", done, total)`` follows the training
     samples, ``progress("validate", done, total)`` the validation passes.  Runs on one
     BLAS thread: its matrices are small, and a thread pool competing for busy cores made
-    the 784-input layer a hundred times slower.
+    the 784-input layer a hundred times slower.  ``on_epoch(stats)`` is called as each
+    epoch ends (its :class:`EpochStats`, validation included).
     """
     with threadpool_limits(limits=1):
-        return _train(config, train_set, epochs, progress)
+        return _train(config, train_set, epochs, progress, on_epoch)
 
 
 def _train(config: Config, train_set: Dataset, epochs: int | None,
-           progress: Progress | None) -> BpttResult:
+           progress: Progress | None,
+           on_epoch: Callable[[EpochStats], None] | None) -> BpttResult:
     """:func:`train_bptt` on one BLAS thread."""
     network = config.network
     bptt = network.rule.bptt
@@ -453,6 +457,8 @@ def _train(config: Config, train_set: Dataset, epochs: int | None,
                  zip(spikes, cores, strict=True)]
         history.append(EpochStats(epoch, losses / n_fit, correct / n_fit, val_acc, lr,
                                   time.perf_counter() - t0, rates))
+        if on_epoch is not None:
+            on_epoch(history[-1])
         score = val_acc if val_acc is not None else float(epoch)
         if best is None or score > best[0]:
             best = (score, epoch, [[p.copy() for p in layer] for layer in params])

@@ -51,10 +51,20 @@ def cmd_train_bptt(args: argparse.Namespace) -> int:
     from ..golden.train import evaluate, save_weights
 
     progress = progress_bars(sys.stderr.isatty() and not args.quiet)
-    result = train_bptt(config, train_set, args.epochs, progress)
-    if not args.quiet:
-        for stats in result.history:
-            print(epoch_line(stats, len(result.history)), file=sys.stderr)
+    planned = args.epochs or config.data.epochs
+
+    def show(stats: Any) -> None:
+        """An epoch's line on stderr as it ends (above the progress bars, if any)."""
+        line = epoch_line(stats, planned)
+        if progress is None:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=sys.stderr)
+
+    result = train_bptt(config, train_set, args.epochs, progress,
+                        None if args.quiet else show)
     evaluation = evaluate(result.network, train_set, test_set, progress,
                           config.classify.readout)
     summary = summary_of(config, result, evaluation, len(train_set), bptt.validation)

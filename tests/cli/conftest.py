@@ -67,7 +67,8 @@ def tiny_bptt(tmp_path: Path) -> Any:
 def fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Replace ``plasticore.golden.bptt`` by a stand-in whose ``train_bptt`` trains
     nothing: it returns :func:`random_network` and a made-up history of the requested
-    epochs (counted from 0 as the trainer does; the last one best).  The list it returns
+    epochs (counted from 0 as the trainer does; the last one best), each told to
+    ``on_epoch`` as the trainer does.  The list it returns
     records every call's arguments."""
     import sys
     import types
@@ -76,13 +77,15 @@ def fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     calls: list[Any] = []
 
     def train_bptt(config: Config, train_set: Any, epochs: int | None = None,
-                   progress: Any = None) -> Any:
+                   progress: Any = None, on_epoch: Any = None) -> Any:
         calls.append((config, train_set, epochs))
         n = epochs or config.data.epochs
         history = [SimpleNamespace(epoch=e, loss=2.0 / (e + 1), train_accuracy=0.5 + e / 10,
                                    validation_accuracy=0.4 + e / 10, learning_rate=0.002,
                                    seconds=0.1, layer_rates=[0.25, 0.125])
                    for e in range(n)]
+        for stats in history if on_epoch is not None else ():
+            on_epoch(stats)
         return SimpleNamespace(network=random_network(config, config.network.seed),
                                history=history, best_epoch=n - 1, seconds=0.5,
                                samples_per_second=123.0)

@@ -399,13 +399,16 @@ def small_digits(**rule: Any) -> Config:
 
 
 def test_train_loss_falls_and_repeats(digits: tuple[Dataset, Dataset]) -> None:
-    """Loss falls over three epochs; progress counts every training sample; the epoch kept
+    """Loss falls over three epochs; progress counts every training sample and every epoch
+    is told to ``on_epoch``; the epoch kept
     is the best on validation; the same seed gives the same network (shifted images
     included), another seed another."""
     config = small_digits(validation=40)
     seen: list[tuple[str, int, int]] = []
+    told: list[Any] = []
     result = B.train_bptt(config, digits[0], epochs=3,
-                          progress=lambda *a: seen.append(a))
+                          progress=lambda *a: seen.append(a), on_epoch=told.append)
+    assert told == result.history     # each epoch told as it ends
     losses = [h.loss for h in result.history]
     assert losses[-1] < 0.5 * losses[0]
     assert seen[-2] == ("train", 600, 600) and seen[-1] == ("validate", 3, 3)
