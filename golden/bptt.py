@@ -186,15 +186,6 @@ def forward(net: Network, images: Array, keys: Array) -> Recording:
                      np.stack(vs), outputs)
 
 
-def readout_scores(outputs: BatchResult, readout: str) -> Array:
-    """The scores a supervised readout classifies by (argmax, ties to the lowest)."""
-    if readout == "membrane_max":
-        return outputs.v_max
-    if readout == "membrane_final":
-        return outputs.v_final
-    return outputs.counts
-
-
 def loss_gradient(rec: Recording, labels: Array, readout: str, v_th: float,
                   smoothing: float = 0.0) -> tuple[float, Array, Array | None, Array]:
     """Cross-entropy of the batch's readout and where its gradient enters the last layer.
@@ -224,7 +215,7 @@ def loss_gradient(rec: Recording, labels: Array, readout: str, v_th: float,
     target[np.arange(B), labels] += 1.0 - smoothing
     loss = float(-(target * log_p).sum(axis=1).mean())
     dlogits = np.exp(log_p) - target
-    predictions = np.argmax(readout_scores(rec.outputs, readout), axis=1)
+    predictions = np.argmax(rec.outputs.scores(readout), axis=1)
     g = np.zeros((T, B, n))
     direct = None
     if readout == "count":
@@ -349,7 +340,7 @@ def accuracy(net: Network, images: Array, labels: Array, readout: str) -> float:
     if not len(images):
         return 0.0
     outputs = net.run_outputs(images, np.arange(len(images)), chunk=256)
-    return float(np.mean(np.argmax(readout_scores(outputs, readout), axis=1) == labels))
+    return float(np.mean(np.argmax(outputs.scores(readout), axis=1) == labels))
 
 
 def train_bptt(config: Config, train_set: Dataset, epochs: int | None = None,

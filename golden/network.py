@@ -95,6 +95,15 @@ class BatchResult:
     v_final: Array
     layer_spikes: Array
 
+    def scores(self, readout: str) -> Array:
+        """What a readout classifies by (``classify.readout``): the membranes for
+        ``membrane_max`` and ``membrane_final``, else the spike counts."""
+        if readout == "membrane_max":
+            return self.v_max
+        if readout == "membrane_final":
+            return self.v_final
+        return self.counts
+
 
 class Network:
     """Layers plus a learning rule, and the loops that run a sample through them.

@@ -139,8 +139,7 @@ def evaluate(net: Network, label_set: Dataset, test_set: Dataset,
         train_counts = outputs_of(label_set, "label").counts
         fitted = Readout(readout, train_counts, label_set.labels, n_classes)
     test = outputs_of(test_set, "test")
-    scores = {"membrane_max": test.v_max, "membrane_final": test.v_final}
-    predictions = fitted.predict(scores.get(readout, test.counts))
+    predictions = fitted.predict(test.scores(readout))
     accuracy = float(np.mean(predictions == test_set.labels)) if len(test_set) else 0.0
     n = max(len(test_set), 1)
     return Evaluation(
