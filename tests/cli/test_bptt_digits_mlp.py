@@ -1,6 +1,7 @@
 """Issue 17's "done when", slow: ``plasticore train configs/digits-mlp.toml --json`` trains
 the shipped BPTT network and reports its test accuracy, ``eval`` of its weights reports
-the same, and they co-simulate bit for bit on both simulators."""
+the same, and they co-simulate bit for bit on both simulators, on both forward engines
+(``digits-mlp`` accumulates, ``digits-mlp-lut`` reads layer 1's sums from tables)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,11 @@ def test_train_reports_the_test_accuracy(digits_mlp: tuple[Path, Any], cli: Any)
 @pytest.mark.slow
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+@pytest.mark.parametrize("config", ["digits-mlp", "digits-mlp-lut"])
 def test_the_weights_cosimulate(digits_mlp: tuple[Path, Any], cli: Any,
-                                simulator: str) -> None:
+                                simulator: str, config: str) -> None:
     folder, _ = digits_mlp
-    result = cli("cosim", "digits-mlp", "--weights", "w.npz", "--samples", "2",
+    result = cli("cosim", config, "--weights", "w.npz", "--samples", "2",
                  "--simulator", simulator, "--json", cwd=folder)
     assert result.returncode == 0, result.stderr + result.stdout
     summary = json.loads(result.stdout)
