@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import SUPERVISED_READOUTS, Config
 from ..files import output_dir, output_file
-from .common import UserError, datasets, load, print_json, progress_bars
+from .common import UserError, datasets, load, progress_bars, training_outputs
 
 __all__ = ["cmd_train_bptt", "summary_of", "epoch_line"]
 
@@ -48,7 +48,7 @@ def cmd_train_bptt(args: argparse.Namespace) -> int:
     if args.plots:
         output_dir(args.plots, "--plots")
     from ..golden.bptt import train_bptt
-    from ..golden.train import evaluate, save_weights
+    from ..golden.train import evaluate
 
     progress = progress_bars(sys.stderr.isatty() and not args.quiet)
     planned = args.epochs or config.data.epochs
@@ -68,19 +68,14 @@ def cmd_train_bptt(args: argparse.Namespace) -> int:
     evaluation = evaluate(result.network, train_set, test_set, progress,
                           config.classify.readout)
     summary = summary_of(config, result, evaluation, len(train_set), bptt.validation)
-    if args.weights_out:
-        save_weights(args.weights_out, config, result.network, evaluation.readout)
-        summary["weights"] = str(args.weights_out)
-    if args.plots:
+
+    def plots(folder: Path) -> list[Path]:
         from ..plots_bptt import bptt_plots
 
-        summary["plots"] = [str(p) for p in bptt_plots(Path(args.plots), config, result,
-                                                       evaluation, test_set)]
-    if args.json:
-        print_json(summary)
-    else:
-        print_summary(config, summary)
-    return 0
+        return bptt_plots(folder, config, result, evaluation, test_set)
+
+    return training_outputs(args, config, result.network, evaluation, summary, plots,
+                            print_summary)
 
 
 def epoch_line(stats: Any, epochs: int) -> str:

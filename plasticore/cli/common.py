@@ -10,6 +10,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 from ..config import Config, ConfigError, load_config
@@ -183,3 +184,23 @@ def scheduler_options(p: argparse.ArgumentParser, what: str) -> None:
     group.add_argument("--scheduler-file", metavar="FILE",
                        help="the same, the address read from the file `dask scheduler "
                             "--scheduler-file FILE` writes")
+
+
+def training_outputs(args: argparse.Namespace, config: Config, net: Any, evaluation: Any,
+                     summary: dict[str, Any], plots: Callable[[Path], list[Path]],
+                     show: Callable[[Config, dict[str, Any]], None]) -> int:
+    """The end of ``plasticore train``, whatever the rule: the weights file
+    (``--weights-out``), the pictures ``plots(folder)`` writes (``--plots``), then the
+    summary as JSON (``--json``) or as ``show`` prints it; the files are named in it."""
+    from ..golden.train import save_weights
+
+    if args.weights_out:
+        save_weights(args.weights_out, config, net, evaluation.readout)
+        summary["weights"] = str(args.weights_out)
+    if args.plots:
+        summary["plots"] = [str(p) for p in plots(Path(args.plots))]
+    if args.json:
+        print_json(summary)
+    else:
+        show(config, summary)
+    return 0

@@ -20,6 +20,7 @@ from .common import (
     positive,
     print_json,
     progress_bars,
+    training_outputs,
 )
 
 __all__ = ["add_commands"]
@@ -48,7 +49,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..golden.train import TrainResult, evaluate, save_weights, train
+    from ..golden.train import TrainResult, evaluate, train
 
     if load(args.config, data_path=args.data).network.rule.kind == "bptt":
         from .bptt import cmd_train_bptt
@@ -84,19 +85,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     evaluation = evaluate(net, train_set, test_set, progress, config.classify.readout)
     result = TrainResult(net, evaluation, len(train_set), epochs, seconds, input_spikes)
     summary = result.summary(config)
-    if args.weights_out:
-        save_weights(args.weights_out, config, net, evaluation.readout)
-        summary["weights"] = str(args.weights_out)
-    if args.plots:
+
+    def plots(folder: Path) -> list[Path]:
         from ..plots import training_plots
 
-        summary["plots"] = [str(p) for p in training_plots(Path(args.plots), config, net,
-                                                            evaluation, test_set)]
-    if args.json:
-        print_json(summary)
-    else:
-        print_summary(config, summary)
-    return 0
+        return training_plots(folder, config, net, evaluation, test_set)
+
+    return training_outputs(args, config, net, evaluation, summary, plots, print_summary)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
