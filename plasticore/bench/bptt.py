@@ -32,9 +32,10 @@ import threading
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..config import Config, ConfigError, load_config
+from .peer import pump_stderr
 
 __all__ = ["SIDES", "SNNTORCH_HINT", "THREAD_VARIABLES", "BenchError", "SideFailed",
            "bench_config", "check", "format_table", "measure", "peer_network", "run_side",
@@ -199,15 +200,6 @@ def emit(kind: str, value: Any) -> None:
     print(json.dumps({kind: value}), flush=True)
 
 
-def _pump(src: IO[str], tail: collections.deque[str]) -> None:
-    """Copy a child's stderr to ours line by line, keeping the last lines."""
-    for line in src:
-        sys.stderr.write(line)
-        sys.stderr.flush()
-        if line.strip():
-            tail.append(line.rstrip())
-
-
 def run_side(side: str, spec: dict[str, Any], progress: Progress | None = None,
              say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run one side on ``spec`` in a subprocess with one thread; return its record.
@@ -230,7 +222,7 @@ def run_side(side: str, spec: dict[str, Any], progress: Progress | None = None,
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, env=env) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        pump = threading.Thread(target=_pump, args=(proc.stderr, tail), daemon=True)
+        pump = threading.Thread(target=pump_stderr, args=(proc.stderr, tail), daemon=True)
         pump.start()
         try:
             proc.stdin.write(json.dumps(spec))

@@ -77,7 +77,7 @@ def _cli_args(train: int, test: int, time: int, seed: int, params: dict[str, Any
     return [*args, "--json"]
 
 
-def _pump(src: IO[str], tail: collections.deque[str]) -> None:
+def pump_stderr(src: IO[str], tail: collections.deque[str]) -> None:
     """Copy a child's stderr to ours line by line, keeping the last lines."""
     for line in src:
         sys.stderr.write(line)
@@ -131,7 +131,7 @@ def run_bindsnet(train: int, test: int, time: int, seed: int, **params: Any) -> 
         env=env,
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
-        pump = threading.Thread(target=_pump, args=(proc.stderr, tail), daemon=True)
+        pump = threading.Thread(target=pump_stderr, args=(proc.stderr, tail), daemon=True)
         pump.start()
         stdout = proc.stdout.read()
         proc.wait()
