@@ -53,21 +53,12 @@ def test_nir_export_and_import(trained_bptt: Path, cli: Any) -> None:
 
 
 @pytest.mark.sim
-@pytest.mark.icarus
-def test_cosim_on_icarus(trained_bptt: Path, cli: Any) -> None:
+@pytest.mark.parametrize("simulator", [
+    pytest.param("icarus", marks=pytest.mark.icarus),
+    pytest.param("verilator", marks=[pytest.mark.slow, pytest.mark.verilator])])
+def test_cosim(trained_bptt: Path, cli: Any, simulator: str) -> None:
     result = cli("cosim", "tiny.toml", "--weights", "w.npz", "--samples", "2",
-                 "--simulator", "icarus", "--json", cwd=trained_bptt)
-    assert result.returncode == 0, result.stderr + result.stdout
-    summary = json.loads(result.stdout)
-    assert summary["matched"] and summary["spikes"] > 0
-
-
-@pytest.mark.slow
-@pytest.mark.sim
-@pytest.mark.verilator
-def test_cosim_on_verilator(trained_bptt: Path, cli: Any) -> None:
-    result = cli("cosim", "tiny.toml", "--weights", "w.npz", "--samples", "2",
-                 "--simulator", "verilator", "--json", cwd=trained_bptt)
+                 "--simulator", simulator, "--json", cwd=trained_bptt)
     assert result.returncode == 0, result.stderr + result.stdout
     summary = json.loads(result.stdout)
     assert summary["matched"] and summary["spikes"] > 0
